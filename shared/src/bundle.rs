@@ -1,0 +1,101 @@
+//! The bundle: the signed answer to a proposal, carried back across the gap.
+//!
+//! It names the proposal it answers by hash, so the submitter uploads it only
+//! for that proposal, and it says whether it is complete: in a root held by
+//! several people each holder writes a partial bundle, and `submitter merge`
+//! combines them until every threshold is met.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::crossing::{check_format, CrossingError};
+use crate::dialect::Dialect;
+use crate::proposal::Target;
+use crate::root::RootMetadata;
+
+/// The `format` of a bundle file this version writes and reads.
+pub const BUNDLE_FORMAT: &str = "tuf-ceremony/bundle@1";
+
+/// One new root, for the chain of the same name in the proposal.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignedRoot {
+    /// `root`, `ci` or `prod`.
+    pub name: String,
+    /// The signed root envelope, exactly as it will be uploaded.
+    pub root: Value,
+}
+
+/// A key this ceremony added to the root.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewKey {
+    /// The id the new root lists it under.
+    pub keyid: String,
+    /// The key object, in the bundle's dialect.
+    pub key: Value,
+    /// sha256 of the public key (SPKI DER).
+    pub fingerprint: String,
+    /// `ed25519`, `rsa-4096`, …
+    pub description: String,
+}
+
+/// A bundle file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Bundle {
+    /// Always [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// sha256 of the exact bytes of the proposal this bundle answers.
+    pub proposal_sha256: String,
+    /// The dialect of the roots.
+    pub dialect: Dialect,
+    /// Where the roots go (copied from the proposal).
+    pub target: Target,
+    /// The server's transaction id, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txid: Option<String>,
+    /// The new roots, one per chain of the proposal.
+    pub roots: Vec<SignedRoot>,
+    /// Keys added by this ceremony.
+    #[serde(default)]
+    pub new_keys: Vec<NewKey>,
+    /// Whether every threshold of every root is met.
+    pub complete: bool,
+    /// For a partial bundle: which signatures are still missing, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    /// The ceremony transcript's signed head, where one was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_head: Option<Value>,
+}
+
+impl Bundle {
+    /// Parses a bundle file, refusing another format or version.
+    pub fn from_slice(bytes: &[u8]) -> Result<Bundle, CrossingError> {
+        let value = check_format(bytes, BUNDLE_FORMAT)?;
+        let bundle: Bundle =
+            serde_json::from_value(value).map_err(|e| CrossingError::Fields(e.to_string()))?;
+        if bundle.roots.is_empty() {
+            return Err(CrossingError::Fields("the bundle holds no roots".into()));
+        }
+        for r in &bundle.roots {
+            bundle.root(r)?;
+        }
+        Ok(bundle)
+    }
+
+    /// The bundle as the bytes of a file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("a bundle always serialises");
+        out.push(b'\n');
+        out
+    }
+
+    /// One signed root, parsed.
+    pub fn root(&self, signed: &SignedRoot) -> Result<RootMetadata, CrossingError> {
+        RootMetadata::from_value(signed.root.clone(), self.dialect).map_err(|source| {
+            CrossingError::Root {
+                what: format!("{} root", signed.name),
+                source,
+            }
+        })
+    }
+}

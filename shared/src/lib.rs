@@ -1,0 +1,26 @@
+//! `ceremony`: the shared core of tuf-ceremony.
+//!
+//! Both binaries (the online `submitter` and the offline `signer`) build on
+//! this crate, so that there is one implementation of everything whose answer
+//! must agree on both sides of the air gap: the two root dialects, canonical
+//! JSON, keys and signatures, and the rotation rules. The crate holds no
+//! network code; the signer links it.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod audit;
+pub mod bundle;
+pub mod canonical;
+pub mod crossing;
+pub mod dialect;
+pub mod diff;
+pub mod keys;
+pub mod proposal;
+pub mod root;
+pub mod rotation;
+pub mod rules;
+pub mod strict_json;
+
+pub use dialect::Dialect;
+pub use root::RootMetadata;

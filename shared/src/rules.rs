@@ -1,0 +1,505 @@
+//! The rotation rules: the one place that decides whether a root may follow
+//! another.
+//!
+//! Every command that accepts a root (the signer before it writes a bundle, the
+//! submitter before upload and after re-fetching, `audit` over a history) calls
+//! [`check_step`] or [`check_history`], so there is one answer to "is this
+//! root valid" in the whole tool. The answer is a [`Verdict`] a human can read:
+//! per threshold, which keys signed and which are missing, and which rule
+//! failed.
+//!
+//! The rules (DESIGN.md):
+//! 1. `version` is exactly N+1;
+//! 2. a threshold of the previous root's root keys signed, and a threshold of
+//!    the new root's own root keys;
+//! 3. signatures count by distinct public key, not key id, and a key id
+//!    repeated in `signatures` is an error;
+//! 4. all four top-level roles present, every threshold ≥ 1 and ≤ its number
+//!    of keys, every referenced key id exists, root key types supported;
+//! 5. the final root of a chain is not expired;
+//! 6. the dialect's size and string rules hold.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::dialect::Dialect;
+use crate::keys::PublicKey;
+use crate::root::{format_expires, RootMetadata, TOP_LEVEL_ROLES};
+
+/// Which rule a failure breaks, with a stable id for scripts and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Rule 1: the version is not exactly the previous one plus one.
+    Version,
+    /// Rule 2: too few of the previous root's keys signed.
+    OldThreshold,
+    /// Rule 2: too few of the new root's own keys signed.
+    NewThreshold,
+    /// Rule 3: one key id appears twice in `signatures`.
+    DuplicateKeyid,
+    /// Rule 4: roles, thresholds, key ids or key types are malformed.
+    Structure,
+    /// Rule 5: the final root has expired.
+    Expired,
+    /// Rule 6: too large, or has no canonical form in its dialect.
+    Dialect,
+}
+
+impl Rule {
+    /// The stable id printed in reports and `--json`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::Version => "version",
+            Rule::OldThreshold => "old-threshold",
+            Rule::NewThreshold => "new-threshold",
+            Rule::DuplicateKeyid => "duplicate-keyid",
+            Rule::Structure => "structure",
+            Rule::Expired => "expired",
+            Rule::Dialect => "dialect",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// A broken rule and what exactly broke it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    /// The rule.
+    pub rule: Rule,
+    /// What a human needs to know to fix it.
+    pub message: String,
+}
+
+/// A key as a report shows it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct KeyRef {
+    /// The id the root lists it under.
+    pub keyid: String,
+    /// sha256 of the public key (SPKI DER), independent of dialect.
+    pub fingerprint: String,
+    /// `ed25519`, `rsa`, `ecdsa-p256`, or `unreadable`.
+    pub key_type: String,
+    /// Key size in bits.
+    pub bits: usize,
+}
+
+impl KeyRef {
+    fn new(keyid: &str, key: &PublicKey) -> Self {
+        KeyRef {
+            keyid: keyid.to_string(),
+            fingerprint: key.fingerprint(),
+            key_type: key.key_type().to_string(),
+            bits: key.bits(),
+        }
+    }
+}
+
+/// Which root's keys a threshold is counted against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThresholdOf {
+    /// The root being replaced (vN).
+    Previous,
+    /// The new root itself (vN+1).
+    Own,
+}
+
+/// How one threshold fared: k of n, who signed, who did not.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThresholdReport {
+    /// Whose keys.
+    pub of: ThresholdOf,
+    /// The version of the root whose root role is counted.
+    pub root_version: Option<u64>,
+    /// Signatures needed.
+    pub threshold: u64,
+    /// Distinct root keys that root lists.
+    pub keys_total: usize,
+    /// Keys with a valid signature, each counted once.
+    pub signed: Vec<KeyRef>,
+    /// Keys without a valid signature.
+    pub missing: Vec<KeyRef>,
+    /// Signatures under one of this role's ids that did not verify, and why.
+    pub invalid: Vec<(String, String)>,
+}
+
+impl ThresholdReport {
+    /// Whether enough distinct keys signed.
+    pub fn met(&self) -> bool {
+        self.threshold >= 1 && self.signed.len() as u64 >= self.threshold
+    }
+}
+
+/// The outcome of checking one root against its predecessor.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// The version the new root claims, when readable.
+    pub version: Option<u64>,
+    /// The previous root's version, or `None` for a root trusted on its own.
+    pub previous_version: Option<u64>,
+    /// `expires` of the new root, as written.
+    pub expires: Option<String>,
+    /// Whether expiry was checked (only for the final root of a chain).
+    pub expiry_checked: bool,
+    /// The previous root's threshold, then the new root's own.
+    pub thresholds: Vec<ThresholdReport>,
+    /// Every rule broken; empty when the root is accepted.
+    pub failures: Vec<Failure>,
+}
+
+impl Verdict {
+    /// Whether the root is accepted.
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The first rule broken, if any.
+    pub fn first_failure(&self) -> Option<&Failure> {
+        self.failures.first()
+    }
+
+    fn fail(&mut self, rule: Rule, message: impl Into<String>) {
+        self.failures.push(Failure {
+            rule,
+            message: message.into(),
+        });
+    }
+}
+
+/// Checks `new` as the successor of `previous`, or, with no previous root, as
+/// a root that must meet its own threshold (the first root of a history with
+/// nothing trusted before it). `expiry_at` checks expiry as of that moment;
+/// `None` skips the check, as for intermediate roots of a chain.
+pub fn check_step(
+    previous: Option<&RootMetadata>,
+    new: &RootMetadata,
+    expiry_at: Option<OffsetDateTime>,
+) -> Verdict {
+    let mut v = Verdict {
+        version: new.version().ok(),
+        previous_version: previous.and_then(|p| p.version().ok()),
+        expires: new.expires_str().map(str::to_owned),
+        expiry_checked: expiry_at.is_some(),
+        thresholds: Vec::new(),
+        failures: Vec::new(),
+    };
+
+    // Rule 6: the bytes every signature covers must exist in this dialect.
+    let message = match new.canonical_signed() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            v.fail(Rule::Dialect, e.to_string());
+            None
+        }
+    };
+    let size = new.to_bytes().len();
+    if size > new.dialect().max_root_size() {
+        v.fail(
+            Rule::Dialect,
+            format!(
+                "the root is {size} bytes; {} clients refuse roots over {} bytes",
+                new.dialect(),
+                new.dialect().max_root_size()
+            ),
+        );
+    }
+
+    check_structure(new, &mut v);
+
+    // Rule 1.
+    match (previous.map(RootMetadata::version), new.version()) {
+        (Some(Ok(p)), Ok(n)) if n != p.saturating_add(1) => v.fail(
+            Rule::Version,
+            format!(
+                "version is {n}, but it must be exactly {} (previous is {p})",
+                p + 1
+            ),
+        ),
+        (Some(Err(e)), _) => v.fail(Rule::Structure, format!("previous root: {e}")),
+        _ => {}
+    }
+
+    // Rule 3, first half: a repeated key id.
+    let signatures = match new.signatures() {
+        Ok(s) => s,
+        Err(e) => {
+            v.fail(Rule::Structure, e.to_string());
+            Vec::new()
+        }
+    };
+    let mut seen = HashSet::new();
+    for s in &signatures {
+        if !seen.insert(s.keyid.as_str()) {
+            v.fail(
+                Rule::DuplicateKeyid,
+                format!(
+                    "key id {} appears more than once in signatures (devices and the spec refuse this)",
+                    s.keyid
+                ),
+            );
+        }
+    }
+
+    // Rule 2, counted by distinct public key (rule 3, second half).
+    if let Some(message) = &message {
+        if let Some(prev) = previous {
+            let report = count_threshold(prev, ThresholdOf::Previous, new, &signatures, message);
+            if !report.met() {
+                v.fail(Rule::OldThreshold, threshold_message(&report));
+            }
+            v.thresholds.push(report);
+        }
+        let report = count_threshold(new, ThresholdOf::Own, new, &signatures, message);
+        if !report.met() {
+            v.fail(Rule::NewThreshold, threshold_message(&report));
+        }
+        v.thresholds.push(report);
+    }
+
+    // Rule 5.
+    if let Some(at) = expiry_at {
+        if let Ok(exp) = new.expires() {
+            if exp <= at {
+                v.fail(
+                    Rule::Expired,
+                    format!(
+                        "expired at {} (checked as of {}); clients refuse an expired final root",
+                        format_expires(exp),
+                        format_expires(at)
+                    ),
+                );
+            }
+        }
+    }
+    v
+}
+
+fn threshold_message(r: &ThresholdReport) -> String {
+    let whose = match (r.of, r.root_version) {
+        (ThresholdOf::Previous, Some(n)) => format!("the previous root's (v{n}) root keys"),
+        (ThresholdOf::Previous, None) => "the previous root's root keys".to_string(),
+        (ThresholdOf::Own, _) => "its own root keys".to_string(),
+    };
+    let mut msg = format!(
+        "signed by {} of {} needed from {whose} ({} listed)",
+        r.signed.len(),
+        r.threshold,
+        r.keys_total
+    );
+    if !r.missing.is_empty() {
+        let ids: Vec<&str> = r.missing.iter().map(|k| short(&k.keyid)).collect();
+        msg.push_str(&format!("; missing: {}", ids.join(", ")));
+    }
+    for (id, why) in &r.invalid {
+        msg.push_str(&format!(
+            "; signature by {} does not verify: {why}",
+            short(id)
+        ));
+    }
+    msg
+}
+
+/// The first 16 hex digits of a key id, as reports print it.
+pub fn short(id: &str) -> &str {
+    id.get(..16).unwrap_or(id)
+}
+
+fn count_threshold(
+    role_root: &RootMetadata,
+    of: ThresholdOf,
+    new: &RootMetadata,
+    signatures: &[crate::root::SignatureEntry],
+    message: &[u8],
+) -> ThresholdReport {
+    let role = role_root.role("root").ok();
+    let threshold = role.as_ref().map_or(0, |r| r.threshold);
+    let keyids = role.map(|r| r.keyids).unwrap_or_default();
+
+    // The role's keys, once each by public key; a key listed under two ids
+    // is one key.
+    let mut keys: Vec<(String, PublicKey)> = Vec::new();
+    for id in &keyids {
+        if let Ok(key) = role_root.key(id) {
+            if !keys.iter().any(|(_, k)| k == &key) {
+                keys.push((id.clone(), key));
+            }
+        }
+    }
+
+    let mut signed_keys: Vec<PublicKey> = Vec::new();
+    let mut invalid = Vec::new();
+    for s in signatures {
+        if !keyids.contains(&s.keyid) {
+            continue; // Signatures by other keys are ignored, as the spec says.
+        }
+        let Ok(key) = role_root.key(&s.keyid) else {
+            continue;
+        };
+        let result = match &s.sig {
+            Ok(sig) => key
+                .verify(new.dialect(), message, sig, s.method.as_deref())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.clone()),
+        };
+        match result {
+            Ok(()) if !signed_keys.contains(&key) => signed_keys.push(key),
+            Ok(()) => {}
+            Err(why) => invalid.push((s.keyid.clone(), why)),
+        }
+    }
+
+    let (signed, missing): (Vec<_>, Vec<_>) =
+        keys.iter().partition(|(_, k)| signed_keys.contains(k));
+    ThresholdReport {
+        of,
+        root_version: role_root.version().ok(),
+        threshold,
+        keys_total: keys.len(),
+        signed: signed
+            .into_iter()
+            .map(|(id, k)| KeyRef::new(id, k))
+            .collect(),
+        missing: missing
+            .into_iter()
+            .map(|(id, k)| KeyRef::new(id, k))
+            .collect(),
+        invalid,
+    }
+}
+
+fn check_structure(root: &RootMetadata, v: &mut Verdict) {
+    if let Err(e) = root.version() {
+        v.fail(Rule::Structure, e.to_string());
+    }
+    if let Err(e) = root.expires() {
+        v.fail(Rule::Dialect, e.to_string());
+    }
+    let key_objects = match root.key_objects() {
+        Ok(k) => k,
+        Err(e) => {
+            v.fail(Rule::Structure, e.to_string());
+            return;
+        }
+    };
+    for name in TOP_LEVEL_ROLES {
+        let role = match root.role(name) {
+            Ok(r) => r,
+            Err(e) => {
+                v.fail(Rule::Structure, e.to_string());
+                continue;
+            }
+        };
+        if role.threshold == 0 {
+            v.fail(
+                Rule::Structure,
+                format!("roles.{name}.threshold is 0; it must be at least 1"),
+            );
+        }
+        let distinct: BTreeSet<&String> = role.keyids.iter().collect();
+        if distinct.len() != role.keyids.len() {
+            v.fail(
+                Rule::Structure,
+                format!("roles.{name}.keyids lists one key id more than once"),
+            );
+        }
+        if role.threshold > role.keyids.len() as u64 {
+            v.fail(
+                Rule::Structure,
+                format!(
+                    "roles.{name}.threshold is {} but the role has only {} keys: it can never be met",
+                    role.threshold,
+                    role.keyids.len()
+                ),
+            );
+        }
+        for id in &role.keyids {
+            if !key_objects.contains_key(id) {
+                v.fail(
+                    Rule::Structure,
+                    format!("roles.{name} refers to key {id}, which keys does not list"),
+                );
+            } else if name == "root" {
+                if let Err(e) = root.key(id) {
+                    v.fail(Rule::Structure, e.to_string());
+                }
+            }
+        }
+    }
+    if root.dialect() == Dialect::Tuf {
+        // TUF key ids are derived from the key: a mismatch means the id was
+        // forged or the key edited. (ota-tuf ids are never recomputed: older
+        // fioctl releases used another scheme.)
+        if let Ok(role) = root.role("root") {
+            for id in &role.keyids {
+                if let Ok(key) = root.key(id) {
+                    let expect = key.key_id(Dialect::Tuf);
+                    if &expect != id {
+                        v.fail(
+                            Rule::Structure,
+                            format!(
+                                "key id {id} does not match its key (which hashes to {expect})"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The outcome of checking a whole root history.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryVerdict {
+    /// One verdict per root checked, oldest first.
+    pub steps: Vec<Verdict>,
+    /// The version the check started from, when a trusted root was given.
+    pub trusted_version: Option<u64>,
+}
+
+impl HistoryVerdict {
+    /// Whether every step holds.
+    pub fn ok(&self) -> bool {
+        !self.steps.is_empty() && self.steps.iter().all(Verdict::ok)
+    }
+
+    /// The first step that fails, if any.
+    pub fn first_failure(&self) -> Option<&Verdict> {
+        self.steps.iter().find(|s| !s.ok())
+    }
+}
+
+/// Checks a history of roots in order. With `trusted`, the first root of
+/// `chain` must follow it; without, the first root must meet its own
+/// threshold. Only the final root's expiry is checked, as of `at`; the chain
+/// stops at the first failing step, since nothing after it can be trusted.
+pub fn check_history(
+    trusted: Option<&RootMetadata>,
+    chain: &[RootMetadata],
+    at: OffsetDateTime,
+) -> HistoryVerdict {
+    let mut steps = Vec::with_capacity(chain.len());
+    let mut previous = trusted;
+    for (i, root) in chain.iter().enumerate() {
+        let is_final = i + 1 == chain.len();
+        let verdict = check_step(previous, root, is_final.then_some(at));
+        let ok = verdict.ok();
+        steps.push(verdict);
+        if !ok {
+            break;
+        }
+        previous = Some(root);
+    }
+    HistoryVerdict {
+        steps,
+        trusted_version: trusted.and_then(|t| t.version().ok()),
+    }
+}
