@@ -251,14 +251,20 @@ pub fn check_step(
 
     // Rule 2, counted by distinct public key (rule 3, second half).
     if let Some(message) = &message {
+        let mut checker = SignatureChecker {
+            dialect: new.dialect(),
+            message,
+            signatures: &signatures,
+            results: Vec::new(),
+        };
         if let Some(prev) = previous {
-            let report = count_threshold(prev, ThresholdOf::Previous, new, &signatures, message);
+            let report = count_threshold(prev, ThresholdOf::Previous, &mut checker);
             if !report.met() {
                 v.fail(Rule::OldThreshold, threshold_message(&report));
             }
             v.thresholds.push(report);
         }
-        let report = count_threshold(new, ThresholdOf::Own, new, &signatures, message);
+        let report = count_threshold(new, ThresholdOf::Own, &mut checker);
         if !report.met() {
             v.fail(Rule::NewThreshold, threshold_message(&report));
         }
@@ -313,12 +319,41 @@ pub fn short(id: &str) -> &str {
     id.get(..16).unwrap_or(id)
 }
 
+/// Verifies each (signature, key) pair at most once per step: a key that is
+/// a root key of both the previous and the new root is checked for both
+/// thresholds, and verifying is the expensive part of an audit.
+struct SignatureChecker<'a> {
+    dialect: Dialect,
+    message: &'a [u8],
+    signatures: &'a [crate::root::SignatureEntry],
+    results: Vec<(usize, PublicKey, Result<(), String>)>,
+}
+
+impl SignatureChecker<'_> {
+    fn verify(&mut self, index: usize, key: &PublicKey) -> Result<(), String> {
+        if let Some((_, _, r)) = self
+            .results
+            .iter()
+            .find(|(i, k, _)| *i == index && k == key)
+        {
+            return r.clone();
+        }
+        let s = &self.signatures[index];
+        let result = match &s.sig {
+            Ok(sig) => key
+                .verify(self.dialect, self.message, sig, s.method.as_deref())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.clone()),
+        };
+        self.results.push((index, key.clone(), result.clone()));
+        result
+    }
+}
+
 fn count_threshold(
     role_root: &RootMetadata,
     of: ThresholdOf,
-    new: &RootMetadata,
-    signatures: &[crate::root::SignatureEntry],
-    message: &[u8],
+    checker: &mut SignatureChecker<'_>,
 ) -> ThresholdReport {
     let role = role_root.role("root").ok();
     let threshold = role.as_ref().map_or(0, |r| r.threshold);
@@ -337,23 +372,18 @@ fn count_threshold(
 
     let mut signed_keys: Vec<PublicKey> = Vec::new();
     let mut invalid = Vec::new();
-    for s in signatures {
-        if !keyids.contains(&s.keyid) {
+    for index in 0..checker.signatures.len() {
+        let keyid = checker.signatures[index].keyid.clone();
+        if !keyids.contains(&keyid) {
             continue; // Signatures by other keys are ignored, as the spec says.
         }
-        let Ok(key) = role_root.key(&s.keyid) else {
+        let Ok(key) = role_root.key(&keyid) else {
             continue;
         };
-        let result = match &s.sig {
-            Ok(sig) => key
-                .verify(new.dialect(), message, sig, s.method.as_deref())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.clone()),
-        };
-        match result {
+        match checker.verify(index, &key) {
             Ok(()) if !signed_keys.contains(&key) => signed_keys.push(key),
             Ok(()) => {}
-            Err(why) => invalid.push((s.keyid.clone(), why)),
+            Err(why) => invalid.push((keyid, why)),
         }
     }
 

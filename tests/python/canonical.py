@@ -8,6 +8,10 @@ Usage:
     python canonical.py --dump-all DIR
         for every X.root.json under DIR (recursively) writes X.root.canonical
         beside it, holding the same bytes
+    python canonical.py --jsonl FILE
+        for each line of FILE (one JSON value per line) prints one line: the
+        hex of encode_canonical(value) in UTF-8, or "ERROR <reason>" where
+        securesystemslib refuses the value (floats, for instance)
 
 These are the bytes python-tuf verifies signatures over; our Rust canonicalizer
 must produce them byte for byte.
@@ -55,7 +59,22 @@ def dump_all(directory: str) -> int:
     return 1 if failed else 0
 
 
+def jsonl(path: str) -> int:
+    with open(path, "rb") as f:
+        for line in f:
+            value = json.loads(line)
+            try:
+                out = encode_canonical(value)
+            except Exception as e:  # refused: say so in-line
+                print(f"ERROR {type(e).__name__}")
+                continue
+            print(out.encode("utf-8").hex())
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--jsonl":
+        return jsonl(argv[1])
     if len(argv) == 2 and argv[0] == "--dump-all":
         if not os.path.isdir(argv[1]):
             print(f"not a directory: {argv[1]}", file=sys.stderr)

@@ -6,6 +6,9 @@
 //! Tests that need it fail (they do not skip) when it is missing, so a green
 //! run always means python-tuf really was consulted.
 
+pub mod harness;
+pub mod keygen;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
