@@ -12,7 +12,8 @@ py=.venv/bin/python
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release -q -p submitter -p ceremony --example bare_verify
+cargo build --release -q -p submitter
+cargo build --release -q -p ceremony --example bare_verify
 "$py" bench/make_long_history.py "$n" "$work/metadata" >/dev/null
 
 best() { sort -n | head -1; }

@@ -8,7 +8,8 @@
 //! own. Unknown fields (`x-changelog`, `x-key-owners`, `targets-signatures`,
 //! anything a future server adds) survive untouched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -108,6 +109,10 @@ pub struct RootMetadata {
     envelope: Value,
     dialect: Dialect,
     original: Option<Vec<u8>>,
+    /// `signed.keys`, parsed once: decoding a key (an RSA modulus above all)
+    /// costs more than the JSON around it, and the rules look keys up many
+    /// times per root. Emptied by every edit of `signed`.
+    parsed_keys: OnceLock<HashMap<String, Result<PublicKey, KeyError>>>,
 }
 
 impl RootMetadata {
@@ -168,6 +173,7 @@ impl RootMetadata {
             envelope,
             dialect,
             original: None,
+            parsed_keys: OnceLock::new(),
         })
     }
 
@@ -191,6 +197,7 @@ impl RootMetadata {
 
     fn signed_mut(&mut self) -> &mut Map<String, Value> {
         self.original = None;
+        self.parsed_keys = OnceLock::new();
         self.envelope["signed"]
             .as_object_mut()
             .expect("signed is an object")
@@ -295,16 +302,27 @@ impl RootMetadata {
             .ok_or_else(|| field("keys", "missing or not an object"))
     }
 
+    fn parsed_keys(&self) -> &HashMap<String, Result<PublicKey, KeyError>> {
+        self.parsed_keys.get_or_init(|| match self.key_objects() {
+            Ok(objs) => objs
+                .iter()
+                .map(|(id, obj)| (id.clone(), PublicKey::from_key_object(obj, self.dialect)))
+                .collect(),
+            Err(_) => HashMap::new(),
+        })
+    }
+
     /// The key listed under `keyid`, parsed.
     pub fn key(&self, keyid: &str) -> Result<PublicKey, RootError> {
-        let obj = self
-            .key_objects()?
-            .get(keyid)
-            .ok_or_else(|| field(&format!("keys.{keyid}"), "no such key"))?;
-        PublicKey::from_key_object(obj, self.dialect).map_err(|source| RootError::Key {
-            keyid: keyid.to_string(),
-            source,
-        })
+        self.key_objects()?;
+        match self.parsed_keys().get(keyid) {
+            Some(Ok(key)) => Ok(key.clone()),
+            Some(Err(e)) => Err(RootError::Key {
+                keyid: keyid.to_string(),
+                source: e.clone(),
+            }),
+            None => Err(field(&format!("keys.{keyid}"), "no such key")),
+        }
     }
 
     /// The root role's keys that parse, by key id.
@@ -320,10 +338,12 @@ impl RootMetadata {
     /// key itself, never by a recomputed id: older fioctl releases used
     /// another id scheme.
     pub fn find_key_id(&self, key: &PublicKey) -> Option<String> {
+        // Walk in file order so the answer does not depend on hashing.
         let objs = self.key_objects().ok()?;
-        objs.iter()
-            .find(|(_, obj)| PublicKey::from_key_object(obj, self.dialect).is_ok_and(|k| &k == key))
-            .map(|(id, _)| id.clone())
+        let parsed = self.parsed_keys();
+        objs.keys()
+            .find(|id| matches!(parsed.get(*id), Some(Ok(k)) if k == key))
+            .cloned()
     }
 
     /// The entries of `signatures`, decoded per dialect.
