@@ -11,16 +11,21 @@
 
 pub mod audit;
 pub mod bundle;
+pub mod bundle_check;
 pub mod canonical;
 pub mod crossing;
 pub mod dialect;
 pub mod diff;
 pub mod keys;
 pub mod proposal;
+pub mod pubkey;
+pub mod report;
 pub mod root;
 pub mod rotation;
 pub mod rules;
 pub mod strict_json;
+pub mod transcript;
+pub mod transport;
 
 pub use dialect::Dialect;
 pub use root::RootMetadata;

@@ -214,6 +214,8 @@ fn plan_chain(
             log.insert("message".into(), Value::String(message.clone()));
             new.set_extension("x-changelog", Value::Object(log));
         }
+        // `created-at` comes from the proposal, not this machine's clock, so
+        // that every holder of a multi-holder root builds the same bytes.
         if let Some(polis) = &proposal.polis_id {
             let mut owners: Map<String, Value> = new
                 .signed()
@@ -224,7 +226,7 @@ fn plan_chain(
             for a in &added {
                 owners.insert(
                     a.keyid.clone(),
-                    serde_json::json!({"polis-id": polis, "created-at": format_expires(now)}),
+                    serde_json::json!({"polis-id": polis, "created-at": proposal.created}),
                 );
             }
             new.set_extension("x-key-owners", Value::Object(owners));

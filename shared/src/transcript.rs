@@ -626,3 +626,116 @@ mod tests {
         assert!(m["non_loopback_interface_up"].is_boolean());
     }
 }
+
+/// An artefact given to `verify-transcript`, re-hashed.
+#[derive(Clone, Debug, Serialize)]
+pub struct ArtefactCheck {
+    /// The name it was given as.
+    pub name: String,
+    /// sha256 of its bytes.
+    pub sha256: String,
+    /// Whether the transcript records that hash.
+    pub recorded: bool,
+}
+
+/// The outcome of `verify-transcript`.
+#[derive(Debug)]
+pub struct Verification {
+    /// The transcript as read, when its chain holds.
+    pub transcript: Option<Transcript>,
+    /// The first problem found, if any.
+    pub problem: Option<TranscriptError>,
+    /// Whether head signatures and anchor were checked against a root.
+    pub root_checked: bool,
+    /// The artefacts re-hashed.
+    pub artefacts: Vec<ArtefactCheck>,
+}
+
+impl Verification {
+    /// Whether everything checked holds.
+    pub fn ok(&self) -> bool {
+        self.problem.is_none() && self.artefacts.iter().all(|a| a.recorded)
+    }
+
+    /// One paragraph for a terminal.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        match (&self.transcript, &self.problem) {
+            (_, Some(p)) => out.push_str(&format!("transcript does NOT verify: {p}\n")),
+            (Some(t), None) => {
+                out.push_str(&format!(
+                    "chain of {} entries holds; head {}\n",
+                    t.entries.len(),
+                    t.signed_head
+                        .as_ref()
+                        .and_then(|h| h.get("head"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_else(|| t.head())
+                ));
+                if self.root_checked {
+                    out.push_str("head signed by a threshold of the root's keys; the root anchors this transcript\n");
+                } else {
+                    out.push_str("head signatures NOT checked: give --root N.root.json (the new root) to check them\n");
+                }
+            }
+            (None, None) => {}
+        }
+        for a in &self.artefacts {
+            out.push_str(&format!(
+                "{} {}  sha256 {}\n",
+                if a.recorded { "recorded " } else { "NOT FOUND" },
+                a.name,
+                a.sha256
+            ));
+        }
+        out
+    }
+}
+
+fn mentions(v: &Value, needle: &str) -> bool {
+    match v {
+        Value::String(s) => s == needle,
+        Value::Array(a) => a.iter().any(|x| mentions(x, needle)),
+        Value::Object(m) => m.values().any(|x| mentions(x, needle)),
+        _ => false,
+    }
+}
+
+/// Verifies a transcript: its chain, and with `root` the head signatures and
+/// the anchor; and checks that each artefact's sha256 is recorded in it.
+pub fn verify_all(
+    bytes: &[u8],
+    root: Option<&RootMetadata>,
+    artefacts: &[(String, Vec<u8>)],
+) -> Verification {
+    let mut v = Verification {
+        transcript: None,
+        problem: None,
+        root_checked: false,
+        artefacts: Vec::new(),
+    };
+    let t = match read(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            v.problem = Some(e);
+            return v;
+        }
+    };
+    if let Some(root) = root {
+        match verify_against_root(&t, root) {
+            Ok(()) => v.root_checked = true,
+            Err(e) => v.problem = Some(e),
+        }
+    }
+    for (name, data) in artefacts {
+        let sha256 = sha256_hex(data);
+        let recorded = t.entries.iter().any(|e| mentions(&e.data, &sha256));
+        v.artefacts.push(ArtefactCheck {
+            name: name.clone(),
+            sha256,
+            recorded,
+        });
+    }
+    v.transcript = Some(t);
+    v
+}

@@ -5,6 +5,13 @@
 
 #![forbid(unsafe_code)]
 
+mod archive;
+mod commands;
+mod keystore;
+mod qr_cmd;
+mod secrets;
+mod sign;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,15 +23,44 @@ use ceremony::audit;
 use ceremony::Dialect;
 
 /// Exit code when a verification ran and failed (a root history that does not
-/// hold), as opposed to 1 for an error that kept the check from running.
+/// hold, a proposal that does not chain from the trusted root), as opposed to
+/// 1 for an error that kept the check from running.
 const EXIT_VERIFICATION_FAILED: u8 = 3;
+/// Exit code of a usage error (clap uses it too).
+const EXIT_USAGE: u8 = 2;
+
+/// An error meaning "a verification ran and failed": exit status 3.
+#[derive(Debug)]
+pub struct VerificationFailed(pub String);
+
+impl std::fmt::Display for VerificationFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for VerificationFailed {}
+
+/// An error in how the command was called: exit status 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
 
 #[derive(Parser)]
 #[command(
     name = "signer",
     version,
     about = "Offline TUF root-key ceremony: review, generate keys, sign. Never touches a network.",
-    after_help = "Example:\n  signer audit --metadata-dir repo/metadata --at 2025-01-01"
+    after_help = "Example (one holder, one ceremony):\n  \
+        signer import factory-keys.tgz -o keys.tgz.age\n  \
+        signer review proposal.json\n  \
+        signer sign proposal.json --keys keys.tgz.age -o bundle.json\n\n\
+        Exit status: 0 ok, 1 error, 2 usage, 3 a verification failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,11 +69,49 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Encrypt a fioctl keys tarball, or PKCS#8 PEM keys, into a new key archive.
+    #[command(
+        after_help = "The archive is an age file; after `age -d` it is a tarball fioctl can read.\n\n\
+        Examples:\n  \
+        signer import factory-keys.tgz -o keys.tgz.age\n  \
+        signer import --key 1a2b.pem --key 3c4d.pem -o keys.tgz.age\n  \
+        signer import factory-keys.tgz -o keys.tgz.age -r age1... -r age1...   (escrow to two recipients)"
+    )]
+    Import(commands::ImportArgs),
+    /// Write the archive back out as a plain (unencrypted!) fioctl tarball.
+    #[command(
+        after_help = "Example:\n  signer export keys.tgz.age -o factory-keys.tgz --plaintext"
+    )]
+    Export(commands::ExportArgs),
+    /// Show the keys an archive holds (no secrets) and its trust anchors.
+    #[command(after_help = "Example:\n  signer list keys.tgz.age")]
+    List(commands::ListArgs),
+    /// Show what signing a proposal would produce. Needs no keys.
+    #[command(
+        after_help = "New keys do not exist yet: they are shown as <new key 1>, <new key 2>, ...\n\n\
+        Example:\n  signer review proposal.json"
+    )]
+    Review(sign::ReviewArgs),
+    /// Verify a proposal, generate the new key(s), sign the new root(s), write the bundle.
+    #[command(
+        after_help = "The old archive is never changed: the new keys and the new trust anchor go to a\n\
+        new archive (--new-archive, or keys-<UTC time>.tgz.age beside the old one).\n\n\
+        Exit status: 0 signed (complete or partial bundle), 3 the proposal failed verification, 1 other errors.\n\n\
+        Example:\n  signer sign proposal.json --keys keys.tgz.age -o bundle.json"
+    )]
+    Sign(sign::SignArgs),
+    /// Add a new root key to a new archive and export only its public key (multi-holder round 1).
+    #[command(
+        after_help = "Example:\n  signer keygen --keys keys.tgz.age --type ed25519 -o alice.pubkey.json"
+    )]
+    Keygen(commands::KeygenArgs),
     /// Check a whole root history (1.root.json, 2.root.json, ...) against the rotation rules.
     #[command(
         after_help = "Exit status: 0 the history holds, 3 a step fails (the rule is named), 1 other errors.\n\nExample:\n  signer audit --metadata-dir metadata --trusted 3.root.json --json"
     )]
     Audit(AuditArgs),
+    /// Carry a file across the air gap as QR codes: show it, or read it back from scanned text.
+    Qr(qr_cmd::QrArgs),
 }
 
 #[derive(clap::Args)]
@@ -60,19 +134,36 @@ struct AuditArgs {
 }
 
 fn main() -> ExitCode {
+    // Before anything can hold a secret.
+    for problem in secrets::harden_process() {
+        eprintln!("warning: {problem}");
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<VerificationFailed>().is_some() {
+                ExitCode::from(EXIT_VERIFICATION_FAILED)
+            } else if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Import(args) => commands::import(args),
+        Command::Export(args) => commands::export(args),
+        Command::List(args) => commands::list(args),
+        Command::Review(args) => sign::review(args),
+        Command::Sign(args) => sign::sign(args),
+        Command::Keygen(args) => commands::keygen(args),
         Command::Audit(args) => run_audit(args),
+        Command::Qr(args) => qr_cmd::run(args),
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod harness;
 pub mod keygen;
+pub mod minisign;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

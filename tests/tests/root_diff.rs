@@ -23,7 +23,10 @@ fn diff_of_a_three_key_rotation() {
     for k in d.keys_added.iter().chain(&d.keys_removed) {
         let fp = k.fingerprint.as_deref().unwrap();
         assert_eq!(fp.len(), 64);
-        assert!(["ed25519", "ecdsa-p256"].contains(&k.description.as_str()) || k.description.starts_with("rsa-"));
+        assert!(
+            ["ed25519", "ecdsa-p256"].contains(&k.description.as_str())
+                || k.description.starts_with("rsa-")
+        );
     }
     let root = d.roles.iter().find(|r| r.role == "root").unwrap();
     assert_eq!(root.threshold, (Some(2), Some(2)));
@@ -55,5 +58,8 @@ fn diff_names_changed_unknown_fields_and_thresholds() {
     let text = d.to_string();
     assert!(text.contains("threshold 1 of 1 -> 2 of 2"), "{text}");
     assert!(text.contains("field x-changelog"), "{text}");
-    assert!(text.contains("role root      threshold 1 of 1  (unchanged)"), "{text}");
+    assert!(
+        text.contains("role root      threshold 1 of 1  (unchanged)"),
+        "{text}"
+    );
 }

@@ -1,0 +1,344 @@
+//! Printable reports for auditors: one self-contained HTML file each, with
+//! no scripts and no external resources, laid out for A4/Letter paper.
+//!
+//! * [`audit_html`]: a whole root history: a timeline of versions, who signed
+//!   each, key ages, expiry, threshold health, warnings.
+//! * [`transcript_html`]: one ceremony: who, when, what changed, the keys
+//!   made, the head hash as text and as a QR code, and lines for the
+//!   witnesses to sign.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::audit::AuditReport;
+use crate::rules::{short, ThresholdOf};
+use crate::transcript::Transcript;
+use crate::transport::qr::{Ecc, QrCode};
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+@page { size: A4; margin: 16mm; }
+body { font: 11pt/1.45 "DejaVu Sans", Helvetica, Arial, sans-serif; color: #111; max-width: 180mm; margin: 0 auto; }
+h1 { font-size: 18pt; margin: 0 0 2mm; }
+h2 { font-size: 13pt; margin: 7mm 0 2mm; border-bottom: 1px solid #999; }
+table { border-collapse: collapse; width: 100%; margin: 2mm 0; }
+th, td { border: 1px solid #bbb; padding: 1.2mm 2mm; text-align: left; vertical-align: top; }
+th { background: #eee; }
+code, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 9pt; word-break: break-all; }
+.ok { color: #0a5d00; font-weight: bold; }
+.fail { color: #a00000; font-weight: bold; }
+.warn { color: #8a5a00; }
+.meta { color: #444; }
+.sign { display: flex; gap: 10mm; margin-top: 8mm; }
+.sign div { flex: 1; border-top: 1px solid #000; padding-top: 1mm; font-size: 9pt; }
+.qr { float: right; margin: 0 0 2mm 4mm; width: 38mm; }
+pre { font-size: 9pt; white-space: pre-wrap; border: 1px solid #ccc; padding: 2mm; background: #fafafa; }
+tr { page-break-inside: avoid; }
+"#;
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>{t}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n",
+        t = escape(title)
+    )
+}
+
+/// The whole history as a printable page.
+pub fn audit_html(report: &AuditReport) -> String {
+    let mut b = String::new();
+    let verdict = if report.ok() {
+        "<span class=\"ok\">the history holds</span>".to_string()
+    } else {
+        let first = report.history.first_failure();
+        format!(
+            "<span class=\"fail\">the history does NOT hold</span>: v{} breaks rule <code>{}</code>",
+            first.and_then(|s| s.version).unwrap_or(0),
+            first
+                .and_then(|s| s.first_failure())
+                .map_or("?", |f| f.rule.id())
+        )
+    };
+    let _ = write!(
+        b,
+        "<h1>Root history audit</h1><p class=\"meta\">Dialect {} · {} root(s) · expiry checked as of {} · {}</p>",
+        escape(report.dialect.name()),
+        report.history.steps.len(),
+        escape(&report.at),
+        verdict
+    );
+
+    // When each root key first appears, to tell key ages.
+    let mut first_seen: HashMap<String, u64> = HashMap::new();
+    let _ = write!(
+        b,
+        "<h2>Timeline</h2><table><tr><th>version</th><th>expires</th><th>signed by (previous root)</th>\
+         <th>signed by (own root)</th><th>verdict</th></tr>"
+    );
+    for step in &report.history.steps {
+        let v = step.version.unwrap_or(0);
+        let cell = |of: ThresholdOf| -> String {
+            step.thresholds
+                .iter()
+                .find(|t| t.of == of)
+                .map(|t| {
+                    let ids: Vec<String> = t
+                        .signed
+                        .iter()
+                        .map(|k| {
+                            format!(
+                                "<code>{}</code> {}",
+                                escape(short(&k.keyid)),
+                                escape(&k.key_type)
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "<span class=\"{}\">{} of {}</span> (of {} keys)<br>{}",
+                        if t.met() { "ok" } else { "fail" },
+                        t.signed.len(),
+                        t.threshold,
+                        t.keys_total,
+                        ids.join("<br>")
+                    )
+                })
+                .unwrap_or_else(|| "— (trusted on its own)".into())
+        };
+        for t in &step.thresholds {
+            for k in t.signed.iter().chain(&t.missing) {
+                first_seen.entry(k.keyid.clone()).or_insert(v);
+            }
+        }
+        let failures: Vec<String> = step
+            .failures
+            .iter()
+            .map(|f| format!("<code>{}</code>: {}", f.rule.id(), escape(&f.message)))
+            .collect();
+        let _ = write!(
+            b,
+            "<tr><td>v{v}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(step.expires.as_deref().unwrap_or("?")),
+            cell(ThresholdOf::Previous),
+            cell(ThresholdOf::Own),
+            if step.ok() {
+                "<span class=\"ok\">OK</span>".to_string()
+            } else {
+                format!(
+                    "<span class=\"fail\">FAILED</span><br>{}",
+                    failures.join("<br>")
+                )
+            }
+        );
+    }
+    b.push_str("</table>");
+
+    if let Some(last) = report.history.steps.last() {
+        let final_version = last.version.unwrap_or(0);
+        b.push_str("<h2>Current root keys</h2><table><tr><th>key id</th><th>type</th><th>fingerprint (sha256 of the public key)</th><th>root key since</th></tr>");
+        if let Some(own) = last.thresholds.iter().find(|t| t.of == ThresholdOf::Own) {
+            for k in own.signed.iter().chain(&own.missing) {
+                let since = first_seen.get(&k.keyid).copied().unwrap_or(final_version);
+                let _ = write!(
+                    b,
+                    "<tr><td><code>{}</code></td><td>{}-{}</td><td class=\"mono\">{}</td><td>v{since} ({} version(s))</td></tr>",
+                    escape(short(&k.keyid)),
+                    escape(&k.key_type),
+                    k.bits,
+                    escape(&k.fingerprint),
+                    final_version.saturating_sub(since) + 1
+                );
+            }
+            let _ = write!(
+                b,
+                "</table><p>Threshold health: {} of {} root keys needed{}</p>",
+                own.threshold,
+                own.keys_total,
+                if own.keys_total > 1 && own.threshold as usize == own.keys_total {
+                    " — <span class=\"warn\">warning: the threshold equals the number of keys; losing one key blocks every future rotation</span>"
+                } else if own.keys_total == 1 {
+                    " — <span class=\"warn\">a single root key: no rotation survives its loss</span>"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    b.push_str("<h2>Files</h2><table><tr><th>version</th><th>file</th><th>sha256</th></tr>");
+    for f in &report.files {
+        let _ = write!(
+            b,
+            "<tr><td>v{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+            f.version,
+            escape(&f.path.display().to_string()),
+            escape(&f.sha256)
+        );
+    }
+    b.push_str("</table>");
+    b.push_str(
+        "<div class=\"sign\"><div>Auditor (name, signature, date)</div><div>Reviewed by (name, signature, date)</div></div>",
+    );
+    page("Root history audit", &b)
+}
+
+/// What `verify-transcript` concluded, for the report.
+pub struct TranscriptChecks<'a> {
+    /// The chain and head signature result, in words.
+    pub verdict: Result<String, String>,
+    /// Artefacts re-hashed: (name, sha256, matched an entry).
+    pub artefacts: &'a [(String, String, bool)],
+}
+
+/// One ceremony as a printable page, from its transcript.
+pub fn transcript_html(t: &Transcript, checks: &TranscriptChecks<'_>) -> String {
+    let mut b = String::new();
+    let head = t
+        .signed_head
+        .as_ref()
+        .and_then(|h| h.get("head"))
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| t.head());
+    let qr = QrCode::new(head, Ecc::M)
+        .map(|q| q.to_svg(4))
+        .unwrap_or_default();
+    let start = t.entries.first();
+    let data = |kind: &str| {
+        t.of_kind(kind)
+            .next()
+            .map(|e| e.data.clone())
+            .unwrap_or(Value::Null)
+    };
+    let start_data = data("start");
+    let s = |v: &Value| {
+        v.as_str()
+            .map(escape)
+            .unwrap_or_else(|| escape(&v.to_string()))
+    };
+
+    let _ = write!(
+        b,
+        "<div class=\"qr\">{qr}</div><h1>Key ceremony record</h1>\
+         <p class=\"meta\">Started {} · {} entries · {}</p>",
+        escape(start.map_or("?", |e| e.time.as_str())),
+        t.entries.len(),
+        match &checks.verdict {
+            Ok(m) => format!("<span class=\"ok\">verified</span>: {}", escape(m)),
+            Err(m) => format!("<span class=\"fail\">NOT verified</span>: {}", escape(m)),
+        }
+    );
+    let _ = write!(
+        b,
+        "<p>Transcript head (sha256):<br><code>{}</code></p>",
+        escape(head)
+    );
+    let _ = write!(
+        b,
+        "<h2>People and machine</h2><table>\
+         <tr><th>operator</th><td>{}</td></tr><tr><th>witnesses</th><td>{}</td></tr>\
+         <tr><th>software</th><td>{} {} · binary sha256 <code>{}</code></td></tr>\
+         <tr><th>network</th><td>{}</td></tr><tr><th>swap</th><td>{}</td></tr></table>",
+        s(&start_data["operator"]),
+        start_data["witnesses"]
+            .as_array()
+            .map(|w| w.iter().map(s).collect::<Vec<_>>().join(", "))
+            .unwrap_or_else(|| "none named".into()),
+        s(&start_data["software"]["name"]),
+        s(&start_data["software"]["version"]),
+        s(&start_data["software"]["binary_sha256"]),
+        if start_data["machine"]["non_loopback_interface_up"] == Value::Bool(true) {
+            "<span class=\"fail\">a network interface other than loopback was up</span>"
+        } else {
+            "only loopback up"
+        },
+        if start_data["machine"]["swap_on"] == Value::Bool(true) {
+            "<span class=\"warn\">swap was on</span>"
+        } else {
+            "off"
+        },
+    );
+
+    b.push_str("<h2>What changed</h2>");
+    for e in t.of_kind("diff") {
+        let _ = write!(
+            b,
+            "<p><b>{}</b></p><pre>{}</pre>",
+            s(&e.data["chain"]),
+            s(&e.data["text"])
+        );
+    }
+    for e in t.of_kind("confirmation") {
+        let _ = write!(
+            b,
+            "<p>Confirmed by typing <code>{}</code> at {}</p>",
+            s(&e.data["typed"]),
+            escape(&e.time)
+        );
+    }
+
+    b.push_str(
+        "<h2>Keys generated</h2><table><tr><th>key id</th><th>type</th><th>fingerprint</th></tr>",
+    );
+    for e in t.of_kind("key-generated") {
+        let _ = write!(
+            b,
+            "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}</td></tr>",
+            s(&e.data["keyid"]),
+            s(&e.data["type"]),
+            s(&e.data["fingerprint"])
+        );
+    }
+    b.push_str("</table><h2>Inputs, outputs and signatures</h2><table><tr><th>#</th><th>time</th><th>what</th><th>details</th></tr>");
+    for e in &t.entries {
+        if ["diff", "key-generated", "start"].contains(&e.kind.as_str()) {
+            continue;
+        }
+        let details = serde_json::to_string(&e.data).unwrap_or_default();
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+            e.seq,
+            escape(&e.time),
+            escape(&e.kind),
+            escape(&details)
+        );
+    }
+    b.push_str("</table>");
+    if !checks.artefacts.is_empty() {
+        b.push_str("<h2>Artefacts re-hashed</h2><table><tr><th>file</th><th>sha256</th><th>in transcript</th></tr>");
+        for (name, sha, found) in checks.artefacts {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+                escape(name),
+                escape(sha),
+                if *found {
+                    "<span class=\"ok\">yes</span>"
+                } else {
+                    "<span class=\"fail\">NO</span>"
+                }
+            );
+        }
+        b.push_str("</table>");
+    }
+    b.push_str(
+        "<div class=\"sign\"><div>Operator (name, signature, date)</div><div>Witness (name, signature, date)</div>\
+         <div>Witness (name, signature, date)</div></div>",
+    );
+    page("Key ceremony record", &b)
+}

@@ -1,0 +1,566 @@
+//! The archive commands (`import`, `export`, `list`, `keygen`) and the
+//! helpers every command uses to open and save an archive.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use ceremony::keys::{NewKeyType, PrivateKey};
+use ceremony::pubkey::PubkeyFile;
+use ceremony::root::format_expires;
+
+use crate::archive::{self, Protection, Replace};
+use crate::keystore::KeyArchive;
+use crate::secrets::{self, Unlock};
+use crate::UsageError;
+
+/// How to open an existing archive.
+#[derive(clap::Args, Clone)]
+pub struct UnlockArgs {
+    /// Read the passphrase from the first line of this file instead of asking
+    /// (for scripts; keep the file on the air-gapped machine).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// age identity file, for an archive encrypted to recipients (repeatable).
+    #[arg(long = "identity", short = 'i', value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
+}
+
+impl UnlockArgs {
+    fn unlock(&self) -> Unlock<'_> {
+        Unlock {
+            passphrase_file: self.passphrase_file.as_deref(),
+            identities: &self.identity,
+        }
+    }
+}
+
+/// Who a new archive is encrypted to, instead of a passphrase.
+#[derive(clap::Args, Clone)]
+pub struct RecipientArgs {
+    /// Encrypt to this age recipient (age1…) instead of a passphrase;
+    /// repeat for escrow (any one identity then decrypts).
+    #[arg(long = "recipient", short = 'r', value_name = "AGE1...")]
+    pub recipient: Vec<String>,
+    /// Encrypt to the recipients listed in this file, one per line.
+    #[arg(long = "recipients-file", short = 'R', value_name = "FILE")]
+    pub recipients_file: Vec<PathBuf>,
+}
+
+impl RecipientArgs {
+    fn given(&self) -> bool {
+        !self.recipient.is_empty() || !self.recipients_file.is_empty()
+    }
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// A fioctl keys tarball (*.tgz), or the legacy example.tgz download.
+    #[arg(value_name = "TARBALL")]
+    pub tarball: Option<PathBuf>,
+    /// A PKCS#8 PEM private key of a TUF repository (ed25519, ecdsa p256, rsa); repeatable.
+    #[arg(long = "key", value_name = "KEY.pem")]
+    pub keys: Vec<PathBuf>,
+    /// The new archive to write (must not exist).
+    #[arg(short = 'o', long = "output", value_name = "keys.tgz.age")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// The archive.
+    #[arg(value_name = "keys.tgz.age")]
+    pub archive: PathBuf,
+    /// The plain tarball to write (must not exist).
+    #[arg(short = 'o', long = "output", value_name = "FILE.tgz")]
+    pub output: PathBuf,
+    /// Confirms that you want the private keys written unencrypted.
+    #[arg(long)]
+    pub plaintext: bool,
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// The archive.
+    #[arg(value_name = "keys.tgz.age")]
+    pub archive: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+}
+
+#[derive(clap::Args)]
+pub struct KeygenArgs {
+    /// The archive to add the key to (it is not changed; see --new-archive).
+    #[arg(long = "keys", value_name = "keys.tgz.age")]
+    pub keys: PathBuf,
+    /// Key type.
+    #[arg(
+        long = "type",
+        value_name = "ed25519|rsa-4096",
+        default_value = "ed25519"
+    )]
+    pub key_type: NewKeyType,
+    /// The public-key file to write (tuf-ceremony/pubkey@1), for the submitter.
+    #[arg(short = 'o', long = "output", value_name = "pubkey.json")]
+    pub output: PathBuf,
+    /// Where to write the new archive (default: keys-<UTC time>.tgz.age beside the old).
+    #[arg(long, value_name = "PATH")]
+    pub new_archive: Option<PathBuf>,
+    /// Who holds the key, recorded in the public-key file.
+    #[arg(long, value_name = "NAME")]
+    pub holder: Option<String>,
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+}
+
+/// Now, as written in manifests and roots.
+pub fn now_text(now: OffsetDateTime) -> String {
+    format_expires(now)
+}
+
+/// An archive read from disk, and how to write its successor.
+pub struct Opened {
+    pub archive: KeyArchive,
+    pub protection: Protection,
+}
+
+/// Reads, decrypts and parses an archive.
+pub fn open_archive(path: &Path, unlock: &UnlockArgs) -> Result<Opened> {
+    let ciphertext = archive::read_file_bounded(path, archive::MAX_FILE)
+        .with_context(|| format!("cannot read the archive {}", path.display()))?;
+    let mut protection = secrets::unlock_protection(&ciphertext, path, &unlock.unlock())?;
+    let plain = archive::decrypt(&ciphertext, &protection)
+        .with_context(|| format!("cannot open the archive {}", path.display()))?;
+    let entries = archive::read_tar_gz(&plain)
+        .with_context(|| format!("{} decrypts, but its tarball is unusable", path.display()))?;
+    let archive = KeyArchive::from_entries(entries)?;
+    if let Protection::Recipients { recipients, .. } = &mut protection {
+        recipients.clone_from(&archive.manifest.recipients);
+    }
+    Ok(Opened {
+        archive,
+        protection,
+    })
+}
+
+/// Applies `--recipient`/`--recipients-file` to the protection of a
+/// successor archive, and checks it can be written at all.
+pub fn successor_protection(opened: &mut Opened, over: &RecipientArgs) -> Result<()> {
+    if over.given() {
+        let list = secrets::read_recipients(&over.recipient, &over.recipients_file)?;
+        match &mut opened.protection {
+            Protection::Recipients { recipients, .. } => *recipients = list,
+            Protection::Passphrase(_) => bail!(
+                "this archive is protected by a passphrase; the new one is too (changing to \
+                 recipients: export and import again)"
+            ),
+        }
+    }
+    if let Protection::Recipients { recipients, .. } = &opened.protection {
+        if recipients.is_empty() {
+            bail!(
+                "the archive does not record which age recipients it is encrypted to (it was \
+                 not written by signer): pass --recipient or --recipients-file for the new archive"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes `archive` to `path` encrypted with `protection`, atomically, and
+/// checks the file on disk decrypts to exactly what was meant (when an
+/// identity is at hand). Returns whether it was re-decrypted.
+pub fn save_archive(
+    path: &Path,
+    archive: &mut KeyArchive,
+    protection: &Protection,
+    replace: Replace,
+) -> Result<bool> {
+    if let Protection::Recipients { recipients, .. } = protection {
+        archive.manifest.recipients.clone_from(recipients);
+    } else {
+        archive.manifest.recipients.clear();
+    }
+    let gz = archive::write_tar_gz(archive.finish_entries()?)?;
+    let ciphertext = archive::encrypt(&gz, protection)?;
+    let can_decrypt = match protection {
+        Protection::Passphrase(_) => true,
+        Protection::Recipients { identities, .. } => !identities.is_empty(),
+    };
+    archive::write_atomic(path, &ciphertext, replace, &|back| {
+        if !can_decrypt {
+            archive::is_passphrase_encrypted(back)?;
+            return Ok(());
+        }
+        let plain = archive::decrypt(back, protection)?;
+        if plain.as_slice() != gz.as_slice() {
+            return Err(archive::ArchiveError::Age(
+                "the archive written does not decrypt to what was meant".into(),
+            ));
+        }
+        let entries = archive::read_tar_gz(&plain)?;
+        let mine = archive.entries();
+        let same =
+            entries.len() == mine.len() && mine.names().all(|n| entries.get(n) == mine.get(n));
+        if !same {
+            return Err(archive::ArchiveError::Tarball(
+                "the archive written does not read back to the same entries".into(),
+            ));
+        }
+        Ok(())
+    })
+    .with_context(|| format!("writing {} failed; it was not created", path.display()))?;
+    Ok(can_decrypt)
+}
+
+/// `keys-<UTC time>.tgz.age` beside `old` (never an existing name).
+pub fn default_successor(old: &Path, now: OffsetDateTime) -> PathBuf {
+    let dir = old.parent().unwrap_or(Path::new(""));
+    let name = old
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "keys".into());
+    let mut stem = name
+        .strip_suffix(".tgz.age")
+        .or_else(|| name.strip_suffix(".age"))
+        .unwrap_or(&name)
+        .to_string();
+    // Drop a timestamp a previous run appended: keys-20250101T000000Z.
+    if let Some(i) = stem.rfind('-') {
+        let tail = &stem[i + 1..];
+        if tail.len() == 16
+            && tail.ends_with('Z')
+            && tail.as_bytes()[8] == b'T'
+            && tail[..8].bytes().all(|b| b.is_ascii_digit())
+        {
+            stem.truncate(i);
+        }
+    }
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let ts = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(fmt)
+        .unwrap_or_else(|_| "new".into());
+    let mut candidate = dir.join(format!("{stem}-{ts}.tgz.age"));
+    let mut n = 2;
+    while std::fs::symlink_metadata(&candidate).is_ok() {
+        candidate = dir.join(format!("{stem}-{ts}-{n}.tgz.age"));
+        n += 1;
+    }
+    candidate
+}
+
+fn looks_like_age(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"age-encryption.org/")
+        || bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+}
+
+pub fn import(args: ImportArgs) -> Result<ExitCode> {
+    if args.tarball.is_none() && args.keys.is_empty() {
+        return Err(
+            UsageError("give a fioctl keys tarball, or one or more --key KEY.pem".into()).into(),
+        );
+    }
+    archive::refuse_existing(&args.output)?;
+    let now = OffsetDateTime::now_utc();
+    let now_s = now_text(now);
+
+    let mut ka = match &args.tarball {
+        Some(path) => {
+            let bytes = archive::read_file_bounded(path, archive::MAX_FILE)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if looks_like_age(&bytes) {
+                bail!(
+                    "{} is already an age-encrypted archive; to change its protection, export it and import again",
+                    path.display()
+                );
+            }
+            let entries = archive::read_tar_gz(&bytes)
+                .with_context(|| format!("cannot import {}", path.display()))?;
+            let mut ka = KeyArchive::from_entries(entries)?;
+            let legacy = ka.entries().contains("tufrepo/keys/offline-root.sec");
+            let origin = format!(
+                "imported from {}{}",
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                if legacy {
+                    " (legacy garage-sign download)"
+                } else {
+                    ""
+                }
+            );
+            ka.record_unlisted_keys(&origin, Some(ceremony::Dialect::OtaTuf), &now_s);
+            if legacy {
+                eprintln!(
+                    "note: {} is the legacy garage-sign download; its root key is tufrepo/keys/offline-root.sec",
+                    path.display()
+                );
+            }
+            ka
+        }
+        None => KeyArchive::from_entries(archive::Entries::new())?,
+    };
+    for pem_path in &args.keys {
+        let bytes = Zeroizing::new(
+            archive::read_file_bounded(pem_path, 64 * 1024)
+                .with_context(|| format!("cannot read {}", pem_path.display()))?,
+        );
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| anyhow!("{} is not a PEM text file", pem_path.display()))?;
+        let key = PrivateKey::from_pkcs8_pem(text)
+            .with_context(|| format!("{} is not a usable private key", pem_path.display()))?;
+        let origin = format!(
+            "imported from {}",
+            pem_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        ka.add_key(key, "root", Some(ceremony::Dialect::Tuf), &origin, &now_s)
+            .with_context(|| format!("cannot import {}", pem_path.display()))?;
+    }
+    for w in &ka.warnings {
+        eprintln!("warning: {w}");
+    }
+    if ka.keys.is_empty() {
+        bail!(
+            "no private key found (expected tufrepo/keys/*.sec files, as fioctl writes them); nothing was written"
+        );
+    }
+
+    let protection = if args.recipients.given() {
+        let recipients =
+            secrets::read_recipients(&args.recipients.recipient, &args.recipients.recipients_file)?;
+        Protection::Recipients {
+            recipients,
+            identities: secrets::read_identities(&args.unlock.identity)?,
+        }
+    } else {
+        if !args.unlock.identity.is_empty() {
+            return Err(UsageError(
+                "--identity is for archives encrypted to recipients: also give --recipient".into(),
+            )
+            .into());
+        }
+        Protection::Passphrase(secrets::new_passphrase(
+            args.unlock.passphrase_file.as_deref(),
+            &args.output,
+        )?)
+    };
+    let checked = save_archive(&args.output, &mut ka, &protection, Replace::Never)?;
+    println!(
+        "Wrote {} ({} key(s), encrypted to {}).",
+        args.output.display(),
+        ka.keys.len(),
+        protection.describe()
+    );
+    for k in &ka.keys {
+        println!(
+            "  {:<8} {:<11} {}  fingerprint {}",
+            k.role,
+            k.description(),
+            k.entry,
+            k.public.fingerprint()
+        );
+    }
+    if checked {
+        println!("It was read back, decrypted and compared: it is complete.");
+    } else {
+        println!(
+            "Not re-decrypted (no --identity given): check it with `signer list {} --identity FILE`.",
+            args.output.display()
+        );
+    }
+    if args.tarball.is_some() {
+        println!(
+            "The plain tarball is unchanged: once you have checked the archive, destroy the plain copy."
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(args: ExportArgs) -> Result<ExitCode> {
+    if !args.plaintext {
+        return Err(UsageError(
+            "export writes every private key unencrypted; pass --plaintext to confirm you mean it"
+                .into(),
+        )
+        .into());
+    }
+    archive::refuse_existing(&args.output)?;
+    let mut opened = open_archive(&args.archive, &args.unlock)?;
+    let gz = archive::write_tar_gz(opened.archive.finish_entries()?)?;
+    archive::write_atomic(&args.output, &gz, Replace::Never, &|back| {
+        archive::read_tar_gz(back).map(|_| ())
+    })
+    .with_context(|| format!("writing {} failed", args.output.display()))?;
+    println!(
+        "Wrote {} (plain gzip'd tarball, fioctl's layout, {} key(s)). It holds the private keys \
+         UNENCRYPTED: keep it offline and destroy it when done.",
+        args.output.display(),
+        opened.archive.keys.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list(args: ListArgs) -> Result<ExitCode> {
+    let opened = open_archive(&args.archive, &args.unlock)?;
+    let ka = &opened.archive;
+    let anchors: Vec<serde_json::Value> = ka
+        .manifest
+        .anchors
+        .iter()
+        .map(|a| serde_json::to_value(a).unwrap_or_default())
+        .collect();
+    if args.json {
+        let out = serde_json::json!({
+            "archive": args.archive.display().to_string(),
+            "encryption": opened.protection.describe(),
+            "keys": ka.listing(),
+            "anchors": anchors,
+            "warnings": ka.warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{}: {} key(s), encrypted to {}",
+        args.archive.display(),
+        ka.keys.len(),
+        opened.protection.describe()
+    );
+    println!(
+        "  {:<8} {:<11} {:<20} {:<18} {:<20} ID / ENTRY",
+        "ROLE", "TYPE", "FINGERPRINT", "DIALECT", "ADDED"
+    );
+    for k in &ka.keys {
+        let info = k.info.as_ref();
+        println!(
+            "  {:<8} {:<11} {:<20} {:<18} {:<20} {}",
+            k.role,
+            k.description(),
+            format!("{}…", &k.public.fingerprint()[..16]),
+            info.and_then(|i| i.dialect)
+                .map_or("-".to_string(), |d| d.to_string()),
+            info.map_or("(unknown)", |i| i.added_at.as_str()),
+            k.shown_id()
+        );
+        println!("  {:<8} {}", "", k.entry);
+    }
+    if ka.manifest.anchors.is_empty() {
+        println!(
+            "Trust anchors: none yet (the first `signer sign` asks you to check the root's keys)."
+        );
+    } else {
+        println!("Trust anchors (the last roots this archive signed):");
+        for a in &ka.manifest.anchors {
+            println!(
+                "  {:<5} v{} ({}), signed {}, sha256 {}",
+                a.chain, a.version, a.dialect, a.signed_at, a.sha256
+            );
+        }
+    }
+    for w in &ka.warnings {
+        println!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
+    let now = OffsetDateTime::now_utc();
+    let new_path = args
+        .new_archive
+        .clone()
+        .unwrap_or_else(|| default_successor(&args.keys, now));
+    archive::refuse_existing(&new_path)?;
+    archive::refuse_existing(&args.output)?;
+    if new_path == args.output {
+        return Err(UsageError("-o and --new-archive name the same file".into()).into());
+    }
+    let mut opened = open_archive(&args.keys, &args.unlock)?;
+    successor_protection(&mut opened, &args.recipients)?;
+    if args.key_type == NewKeyType::Rsa4096 {
+        eprintln!("Generating an RSA-4096 key (this takes a few seconds)...");
+    }
+    let key = PrivateKey::generate(args.key_type).context("key generation failed")?;
+    let public = key.public_key();
+    let now_s = now_text(now);
+    let entry = opened
+        .archive
+        .add_key(key, "root", None, "generated by signer keygen", &now_s)?;
+    save_archive(
+        &new_path,
+        &mut opened.archive,
+        &opened.protection,
+        Replace::Never,
+    )?;
+    println!(
+        "New {} key saved in the new archive {} (entry {}); {} is unchanged.",
+        args.key_type,
+        new_path.display(),
+        entry,
+        args.keys.display()
+    );
+    let file = PubkeyFile::new(&public, args.holder.clone(), Some(now_s));
+    let bytes = file.to_bytes();
+    archive::write_atomic(&args.output, &bytes, Replace::Never, &|back| {
+        PubkeyFile::from_slice(back)
+            .map(|_| ())
+            .map_err(|e| archive::ArchiveError::Tarball(e.to_string()))
+    })
+    .with_context(|| {
+        format!(
+            "writing {} failed (the key is saved in {})",
+            args.output.display(),
+            new_path.display()
+        )
+    })?;
+    println!(
+        "Public key written to {}: fingerprint {} (read it out to the coordinator to compare).",
+        args.output.display(),
+        public.fingerprint()
+    );
+    println!(
+        "From now on use {} (it holds the new key); keep {} until the new root is live.",
+        new_path.display(),
+        args.keys.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successor_names() {
+        let t = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+        assert_eq!(
+            default_successor(Path::new("/nonexistent/keys.tgz.age"), t),
+            PathBuf::from("/nonexistent/keys-20260102T030405Z.tgz.age")
+        );
+        assert_eq!(
+            default_successor(Path::new("/nonexistent/keys-20250101T000000Z.tgz.age"), t),
+            PathBuf::from("/nonexistent/keys-20260102T030405Z.tgz.age")
+        );
+        assert_eq!(
+            default_successor(Path::new("k.age"), t),
+            PathBuf::from("k-20260102T030405Z.tgz.age")
+        );
+    }
+}

@@ -1,0 +1,960 @@
+//! `signer review` and `signer sign`: from an untrusted proposal to signed
+//! new roots.
+//!
+//! The proposal comes from a networked machine. Nothing in it is signed as
+//! handed over: its current roots are verified (on their own, and against
+//! the trust anchor the archive keeps), the new roots are built here by
+//! [`ceremony::rotation::plan`], the human sees the full diff, and the
+//! result must pass the rotation rules before a bundle is written.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use time::OffsetDateTime;
+
+use ceremony::bundle::{Bundle, NewKey, SignedRoot, BUNDLE_FORMAT};
+use ceremony::diff::{key_description, RootDiff};
+use ceremony::keys::{NewKeyType, PrivateKey, PublicKey};
+use ceremony::proposal::{sha256_hex, Chain, Proposal, Rotate};
+use ceremony::rotation::{self, ChainPlan};
+use ceremony::rules::{check_step, short, Rule, ThresholdOf, Verdict};
+use ceremony::{Dialect, RootMetadata};
+
+use crate::archive::{self, Replace};
+use crate::commands::{self, RecipientArgs, UnlockArgs};
+use crate::keystore::{HeldKey, KeyArchive};
+use crate::secrets;
+use crate::{UsageError, VerificationFailed};
+
+#[derive(clap::Args)]
+pub struct ReviewArgs {
+    /// The proposal (tuf-ceremony/proposal@1) written by `submitter propose`.
+    #[arg(value_name = "proposal.json")]
+    pub proposal: PathBuf,
+    /// Type of the keys signing would generate (default: the proposal's, else ed25519).
+    #[arg(long = "key-type", value_name = "ed25519|rsa-4096")]
+    pub key_type: Option<NewKeyType>,
+}
+
+#[derive(clap::Args)]
+pub struct SignArgs {
+    /// The proposal (tuf-ceremony/proposal@1) written by `submitter propose`.
+    #[arg(value_name = "proposal.json")]
+    pub proposal: PathBuf,
+    /// The key archive (it is never changed).
+    #[arg(long = "keys", value_name = "keys.tgz.age")]
+    pub keys: PathBuf,
+    /// The bundle to write (must not exist).
+    #[arg(short = 'o', long = "output", value_name = "bundle.json")]
+    pub output: PathBuf,
+    /// Where to write the new archive (default: keys-<UTC time>.tgz.age beside the old).
+    #[arg(long, value_name = "PATH")]
+    pub new_archive: Option<PathBuf>,
+    /// Accept without asking: the first-use trust question and the typed confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Sign despite guard-rail warnings (threshold = number of keys, expiry too near or far, ...).
+    #[arg(long)]
+    pub force: bool,
+    /// Type of the keys to generate (default: the proposal's, else ed25519).
+    #[arg(long = "key-type", value_name = "ed25519|rsa-4096")]
+    pub key_type: Option<NewKeyType>,
+    /// Folder holding the roots between this archive's trust anchor and the
+    /// proposal's current root (N.root.json, or <chain>/N.root.json).
+    #[arg(long, value_name = "DIR")]
+    pub roots_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+}
+
+fn refused(msg: impl Into<String>) -> anyhow::Error {
+    VerificationFailed(msg.into()).into()
+}
+
+/// The largest proposal read.
+const MAX_PROPOSAL: u64 = ceremony::crossing::MAX_CROSSING_FILE as u64;
+
+fn load_proposal(path: &Path) -> Result<(Proposal, String)> {
+    let bytes = archive::read_file_bounded(path, MAX_PROPOSAL)
+        .with_context(|| format!("cannot read the proposal {}", path.display()))?;
+    let proposal = Proposal::from_slice(&bytes)
+        .with_context(|| format!("{} is not a usable proposal", path.display()))?;
+    Ok((proposal, sha256_hex(&bytes)))
+}
+
+/// The type of the keys to generate: `--key-type`, else the proposal's,
+/// else Ed25519; a contradiction between the two is refused.
+fn new_key_type(proposal: &Proposal, cli: Option<NewKeyType>) -> Result<NewKeyType> {
+    let asked = proposal
+        .change
+        .key_type
+        .as_deref()
+        .map(|s| {
+            s.parse::<NewKeyType>()
+                .map_err(|e| anyhow!("the proposal's change.key_type: {e}"))
+        })
+        .transpose()?;
+    match (asked, cli) {
+        (Some(a), Some(c)) if a != c => Err(UsageError(format!(
+            "the proposal asks for {a} keys, but --key-type says {c}; drop --key-type or make a new proposal"
+        ))
+        .into()),
+        (a, c) => Ok(c.or(a).unwrap_or_default()),
+    }
+}
+
+/// The keys other holders made (`signer keygen`), from the proposal.
+fn provided_keys(proposal: &Proposal) -> Result<Vec<PublicKey>> {
+    proposal
+        .change
+        .provided_keys
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            PublicKey::from_key_object(&p.key, proposal.dialect)
+                .map_err(|e| anyhow!("change.provided_keys[{i}] is not a usable key: {e}"))
+        })
+        .collect()
+}
+
+/// The most new root keys one ceremony makes.
+const MAX_NEW_KEYS: usize = 32;
+
+/// How many keys signing generates here.
+fn keys_to_generate(proposal: &Proposal, provided: usize) -> Result<usize> {
+    let needed = rotation::keys_needed(proposal)?;
+    if needed > MAX_NEW_KEYS {
+        bail!(
+            "the proposal asks for {needed} new root keys; more than {MAX_NEW_KEYS} is not a \
+             plausible root (make a new proposal)"
+        );
+    }
+    if provided > needed {
+        bail!(
+            "the proposal provides {provided} key(s), but its change needs only {needed} new key(s); \
+             make a new proposal"
+        );
+    }
+    Ok(needed - provided)
+}
+
+/// A placeholder for a key not made yet, and how to show it.
+struct Placeholder {
+    keyid: String,
+    fingerprint: String,
+    label: String,
+}
+
+fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
+    let c = &p.change;
+    let mut parts = Vec::new();
+    match &c.rotate {
+        Some(Rotate::All) => parts.push("rotate every root key".to_string()),
+        Some(Rotate::Keys(ids)) => parts.push(format!(
+            "rotate root key(s) {}",
+            ids.iter().map(|i| short(i)).collect::<Vec<_>>().join(", ")
+        )),
+        None => {}
+    }
+    if c.add_keys > 0 {
+        parts.push(format!("add {} root key(s)", c.add_keys));
+    }
+    if !c.remove_keys.is_empty() {
+        parts.push(format!(
+            "remove root key(s) {}",
+            c.remove_keys
+                .iter()
+                .map(|i| short(i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(t) = c.threshold {
+        parts.push(format!("root threshold {t}"));
+    }
+    parts.push(format!("expires {}", c.expires));
+    parts.push(format!("new keys {key_type}"));
+    let mut out = parts.join("; ");
+    if let Some(m) = &c.message {
+        out.push_str(&format!("\n  message: {m:?}"));
+    }
+    out
+}
+
+fn print_header(p: &Proposal, sha: &str, key_type: NewKeyType) {
+    println!("Proposal sha256 {sha}");
+    println!("  target:  {} ({} dialect)", p.target, p.dialect);
+    if let Some(tx) = &p.txid {
+        println!("  txid:    {tx}");
+    }
+    println!("  created: {}", p.created);
+    println!("  change:  {}", describe_change(p, key_type));
+    for (i, k) in p.change.provided_keys.iter().enumerate() {
+        let fp = PublicKey::from_key_object(&k.key, p.dialect)
+            .map(|k| format!("{}, fingerprint {}", key_description(&k), k.fingerprint()))
+            .unwrap_or_else(|e| format!("unusable: {e}"));
+        println!(
+            "  provided key {}: {fp}{}",
+            i + 1,
+            k.holder
+                .as_deref()
+                .map(|h| format!(" (holder {h})"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+fn key_line(root: &RootMetadata, id: &str, labels: &[Placeholder]) -> String {
+    if let Some(p) = labels.iter().find(|p| p.keyid == id) {
+        return format!("{}  (generated when signing)", p.label);
+    }
+    match root.key(id) {
+        // ota-tuf ids are the fingerprint; say it once.
+        Ok(k) if k.fingerprint() == id => format!("{id}  {}", key_description(&k)),
+        Ok(k) => format!(
+            "{id}  {}  fingerprint {}",
+            key_description(&k),
+            k.fingerprint()
+        ),
+        Err(e) => format!("{id}  unreadable: {e}"),
+    }
+}
+
+fn apply_labels(text: &str, labels: &[Placeholder], key_type: NewKeyType) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut line = line.to_string();
+        for p in labels {
+            if line.trim_start().starts_with("+ key ") && line.contains(short(&p.keyid)) {
+                line = format!("  + key {}  {key_type}  (generated when signing)", p.label);
+            }
+            line = line
+                .replace(&p.keyid, &p.label)
+                .replace(short(&p.keyid), &p.label)
+                .replace(&p.fingerprint, "(made when signing)");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Prints one chain's plan: the diff, thresholds, expiry, who must sign.
+fn render_plan(
+    plan: &ChainPlan,
+    labels: &[Placeholder],
+    key_type: NewKeyType,
+    warnings: &[String],
+) -> String {
+    let mut out = String::new();
+    let v = |r: &RootMetadata| r.version().map_or("?".into(), |v| v.to_string());
+    out.push_str(&format!(
+        "== chain {}: v{} -> v{} ==\n",
+        plan.name,
+        v(&plan.current),
+        v(&plan.new)
+    ));
+    let diff = RootDiff::between(&plan.current, &plan.new).to_string();
+    out.push_str(&apply_labels(&diff, labels, key_type));
+    for (title, root) in [("current", &plan.current), ("new", &plan.new)] {
+        match root.role("root") {
+            Ok(role) => {
+                out.push_str(&format!(
+                    "  must sign: {} of the {} root keys of the {title} root v{}:\n",
+                    role.threshold,
+                    role.keyids.len(),
+                    v(root)
+                ));
+                for id in &role.keyids {
+                    out.push_str(&format!("      {}\n", key_line(root, id, labels)));
+                }
+            }
+            Err(e) => out.push_str(&format!("  {title} root: {e}\n")),
+        }
+    }
+    out.push_str(&format!(
+        "  new root expires {}\n",
+        plan.new.expires_str().unwrap_or("(none)")
+    ));
+    if warnings.is_empty() {
+        out.push_str("  guard rails: no warning\n");
+    } else {
+        for w in warnings {
+            out.push_str(&format!("  WARNING: {w}\n"));
+        }
+    }
+    out
+}
+
+/// The checks on the proposal that need no keys: every current root meets
+/// its own threshold, and a staged root is exactly one version on.
+fn check_proposal_roots(proposal: &Proposal) -> Result<()> {
+    for chain in &proposal.chains {
+        let current = proposal.current_root(chain)?;
+        let verdict = check_step(None, &current, None);
+        if !verdict.ok() {
+            return Err(refused(format!(
+                "{}: the proposal's current root (v{}) does not verify on its own: {}. \
+                 It is not a root this tool can trust; ask for a fresh proposal",
+                chain.name,
+                current.version().map_or("?".into(), |v| v.to_string()),
+                failures(&verdict)
+            )));
+        }
+        if let Some(staged) = proposal.staged_root(chain)? {
+            let (c, s) = (current.version()?, staged.version()?);
+            if s != c + 1 {
+                return Err(refused(format!(
+                    "{}: the proposal's staged root is version {s}, but the current root is version {c}: \
+                     a new root must be exactly version {} (devices refuse a jump). Refusing to sign; \
+                     cancel the server's transaction and propose again",
+                    chain.name,
+                    c + 1
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn failures(v: &Verdict) -> String {
+    v.failures
+        .iter()
+        .map(|f| format!("[{}] {}", f.rule, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Builds the plans with placeholder keys for those not made yet.
+fn placeholder_plans(
+    proposal: &Proposal,
+    provided: &[PublicKey],
+    to_generate: usize,
+    now: OffsetDateTime,
+) -> Result<(Vec<ChainPlan>, Vec<Placeholder>)> {
+    let mut keys = provided.to_vec();
+    let mut labels = Vec::new();
+    for i in 0..to_generate {
+        // Throw-away Ed25519 keys, so that the root can be built and shown;
+        // they are labelled <new key N> and never used for anything else.
+        let k = PrivateKey::generate(NewKeyType::Ed25519)
+            .context("cannot make a placeholder key")?
+            .public_key();
+        labels.push(Placeholder {
+            keyid: k.key_id(proposal.dialect),
+            fingerprint: k.fingerprint(),
+            label: format!("<new key {}>", i + 1),
+        });
+        keys.push(k);
+    }
+    let plans =
+        rotation::plan(proposal, &keys, now).context("the proposal's change cannot be made")?;
+    Ok((plans, labels))
+}
+
+pub fn review(args: ReviewArgs) -> Result<ExitCode> {
+    let (proposal, sha) = load_proposal(&args.proposal)?;
+    let key_type = new_key_type(&proposal, args.key_type)?;
+    let now = OffsetDateTime::now_utc();
+    print_header(&proposal, &sha, key_type);
+    let provided = provided_keys(&proposal)?;
+    let to_generate = keys_to_generate(&proposal, provided.len())?;
+    let verified = check_proposal_roots(&proposal);
+    let (plans, labels) = placeholder_plans(&proposal, &provided, to_generate, now)?;
+    if to_generate > 0 {
+        println!(
+            "  new keys: {to_generate} to generate when signing ({key_type}), shown as <new key N>"
+        );
+    }
+    for plan in &plans {
+        println!();
+        let warnings = rotation::guard_rails(plan, now);
+        print!("{}", render_plan(plan, &labels, key_type, &warnings));
+        if let Some(chain) = proposal.chain(&plan.name) {
+            print_history(chain);
+        }
+    }
+    println!();
+    match verified {
+        Ok(()) => {
+            println!(
+                "The current root(s) verify on their own. `signer sign` will also check them against \
+                 the trust anchor in your archive."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn print_history(chain: &Chain) {
+    if chain.history.is_empty() {
+        println!("  history: none listed by the submitter");
+    } else {
+        let first = chain.history.first().map_or(0, |h| h.version);
+        let last = chain.history.last().map_or(0, |h| h.version);
+        println!(
+            "  history: the submitter verified v{first}..v{last} ({} root(s)); last sha256 {}",
+            chain.history.len(),
+            chain.history.last().map_or("", |h| h.sha256.as_str())
+        );
+    }
+}
+
+fn same_signed(a: &RootMetadata, b: &RootMetadata) -> bool {
+    match (a.canonical_signed(), b.canonical_signed()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn root_key_ids_of(root: &RootMetadata, key: &PublicKey) -> Option<String> {
+    let role = root.role("root").ok()?;
+    role.keyids
+        .into_iter()
+        .find(|id| root.key(id).is_ok_and(|k| &k == key))
+}
+
+fn fingerprints_of(root: &RootMetadata) -> String {
+    let mut out = String::new();
+    if let Ok(role) = root.role("root") {
+        out.push_str(&format!(
+            "  root role: threshold {} of {} key(s):\n",
+            role.threshold,
+            role.keyids.len()
+        ));
+        for id in &role.keyids {
+            out.push_str(&format!("    {}\n", key_line(root, id, &[])));
+        }
+    }
+    out
+}
+
+/// Reads an intermediate root for `chain` from `dir`.
+fn intermediate(
+    dir: &Path,
+    chain: &Chain,
+    version: u64,
+    dialect: Dialect,
+) -> Result<Option<(RootMetadata, String)>> {
+    for path in [
+        dir.join(&chain.name).join(format!("{version}.root.json")),
+        dir.join(format!("{version}.root.json")),
+    ] {
+        if path.exists() {
+            let bytes = archive::read_file_bounded(&path, dialect.max_root_size() as u64)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let root = RootMetadata::from_slice(&bytes, Some(dialect))
+                .with_context(|| format!("{} is not a usable root", path.display()))?;
+            return Ok(Some((root, sha256_hex(&bytes))));
+        }
+    }
+    Ok(None)
+}
+
+/// Checks that `chain`'s current root is one this archive may trust: the
+/// anchor itself, the root the anchor replaced (a bundle never applied), or
+/// a root that chains from the anchor through roots it can check. On first
+/// use, the human compares fingerprints.
+fn check_against_anchor(
+    proposal: &Proposal,
+    chain: &Chain,
+    ka: &KeyArchive,
+    roots_dir: Option<&Path>,
+    yes: bool,
+    confirmed: &mut Vec<Vec<u8>>,
+) -> Result<()> {
+    let dialect = proposal.dialect;
+    let current = proposal.current_root(chain)?;
+    let cv = current.version()?;
+    if let Some(a) = ka.manifest.anchors.iter().find(|a| a.chain == chain.name) {
+        if a.dialect != dialect {
+            return Err(refused(format!(
+                "{}: this archive's trust anchor is a {} root, but the proposal is {dialect}; \
+                 is this the right archive?",
+                chain.name, a.dialect
+            )));
+        }
+    }
+    let Some(anchor) = ka.anchor(&chain.name, dialect)? else {
+        let canonical = current.canonical_signed().unwrap_or_default();
+        if confirmed.contains(&canonical) {
+            println!(
+                "chain {}: its current root is the same v{cv} root you just confirmed.",
+                chain.name
+            );
+            return Ok(());
+        }
+        println!(
+            "\nFirst use for chain {:?}: this archive has no trust anchor yet. The proposal's current \
+             root v{cv} lists:\n{}Compare these fingerprints with your records (a printout, another \
+             holder) before you go on.",
+            chain.name,
+            fingerprints_of(&current)
+        );
+        secrets::confirm(
+            &format!(
+                "Trust this v{cv} root of chain {:?}? Type \"yes\":",
+                chain.name
+            ),
+            &["yes"],
+            yes,
+        )?;
+        confirmed.push(canonical);
+        return Ok(());
+    };
+    let av = anchor.version()?;
+    if cv == av {
+        if same_signed(&anchor, &current) {
+            println!(
+                "chain {}: the current root v{cv} is the one this archive signed last (its trust anchor).",
+                chain.name
+            );
+            return Ok(());
+        }
+        return Err(refused(format!(
+            "{}: the proposal's current root v{cv} differs from the v{av} root this archive signed \
+             (its trust anchor): the repository holds a root you did not sign. Refusing; find out \
+             who changed it before any signing",
+            chain.name
+        )));
+    }
+    if cv < av {
+        if cv + 1 == av {
+            if let Some(prev) = ka.anchor_previous(&chain.name, dialect)? {
+                if same_signed(&prev, &current) {
+                    println!(
+                        "chain {}: this archive last signed v{av}, but the current root is still v{cv} \
+                         (that bundle was never applied); v{cv} is the root it replaced, verified then.",
+                        chain.name
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        return Err(refused(format!(
+            "{}: the proposal's current root is v{cv}, older than v{av}, the root this archive last \
+             signed: a rollback or a stale proposal. Refusing; make a fresh proposal",
+            chain.name
+        )));
+    }
+    // cv > av: walk anchor -> ... -> current.
+    let mut previous = anchor;
+    for v in av + 1..cv {
+        let Some(dir) = roots_dir else {
+            return Err(refused(format!(
+                "{}: this archive trusts v{av} (the root it signed last), the proposal's current root \
+                 is v{cv}; to check that it chains from v{av}, the roots v{}..v{} in between are \
+                 needed: pass --roots-dir DIR holding them as N.root.json (the submitter can \
+                 download them)",
+                chain.name,
+                av + 1,
+                cv - 1
+            )));
+        };
+        let Some((root, sha)) = intermediate(dir, chain, v, dialect)? else {
+            return Err(refused(format!(
+                "{}: {v}.root.json is missing from {}; the chain from the trusted v{av} to v{cv} \
+                 cannot be checked without it",
+                chain.name,
+                dir.display()
+            )));
+        };
+        if let Some(h) = chain.history.iter().find(|h| h.version == v) {
+            if !h.sha256.eq_ignore_ascii_case(&sha) {
+                return Err(refused(format!(
+                    "{}: {v}.root.json (sha256 {sha}) is not the v{v} the submitter verified \
+                     (sha256 {})",
+                    chain.name, h.sha256
+                )));
+            }
+        }
+        let verdict = check_step(Some(&previous), &root, None);
+        if !verdict.ok() {
+            return Err(refused(format!(
+                "{}: v{v} does not follow from v{}: {}",
+                chain.name,
+                v - 1,
+                failures(&verdict)
+            )));
+        }
+        previous = root;
+    }
+    let verdict = check_step(Some(&previous), &current, None);
+    if !verdict.ok() {
+        return Err(refused(format!(
+            "{}: the proposal's current root v{cv} does not follow from the trusted v{}: {}. Refusing",
+            chain.name,
+            cv - 1,
+            failures(&verdict)
+        )));
+    }
+    println!(
+        "chain {}: the current root v{cv} chains from this archive's trust anchor v{av}.",
+        chain.name
+    );
+    Ok(())
+}
+
+/// Refuses an archive none of whose keys is a root key of any current root
+/// (or one of the provided new keys): the wrong archive, or a root someone
+/// else controls.
+fn check_holds_a_key(
+    proposal: &Proposal,
+    ka: &KeyArchive,
+    provided: &[PublicKey],
+) -> Result<Vec<String>> {
+    let mut relevant = Vec::new();
+    for k in &ka.keys {
+        for chain in &proposal.chains {
+            let current = proposal.current_root(chain)?;
+            if let Some(id) = root_key_ids_of(&current, &k.public) {
+                relevant.push(format!(
+                    "{}: {} is root key {} of the current root",
+                    chain.name,
+                    k.entry,
+                    short(&id)
+                ));
+            }
+        }
+        if provided.contains(&k.public) {
+            relevant.push(format!("{} is one of the provided new keys", k.entry));
+        }
+    }
+    if relevant.is_empty() {
+        let chain = &proposal.chains[0];
+        let current = proposal.current_root(chain)?;
+        return Err(refused(format!(
+            "none of the {} key(s) in this archive is a root key of the proposal's current root \
+             (nor a provided new key): this archive did not sign that root. Is it the right archive \
+             for {}?\n{}",
+            ka.keys.len(),
+            proposal.target,
+            fingerprints_of(&current)
+        )));
+    }
+    Ok(relevant)
+}
+
+/// Signs `plan.new` with every held key that is a root key of the current
+/// or of the new root; returns a line per signature.
+fn sign_plan(plan: &mut ChainPlan, held: &[HeldKey]) -> Result<Vec<String>> {
+    let mut made = Vec::new();
+    for k in held {
+        let old_id = root_key_ids_of(&plan.current, &k.public);
+        let new_id = root_key_ids_of(&plan.new, &k.public);
+        let mut ids = Vec::new();
+        if let Some(id) = old_id {
+            ids.push((id, "current"));
+        }
+        if let Some(id) = new_id {
+            if !ids.iter().any(|(i, _)| i == &id) {
+                ids.push((id, "new"));
+            }
+        }
+        for (id, which) in ids {
+            plan.new
+                .sign(&id, &k.private)
+                .with_context(|| format!("signing with {} failed", k.entry))?;
+            made.push(format!(
+                "{}: signed as {} key {} ({}, fingerprint {})",
+                plan.name,
+                which,
+                short(&id),
+                k.description(),
+                k.public.fingerprint()
+            ));
+        }
+    }
+    Ok(made)
+}
+
+fn thresholds_summary(v: &Verdict) -> String {
+    let mut parts: Vec<String> = v
+        .thresholds
+        .iter()
+        .map(|t| {
+            format!(
+                "{} signature(s) of the {} needed from the {} root v{}'s keys{}",
+                t.signed.len(),
+                t.threshold,
+                match t.of {
+                    ThresholdOf::Previous => "current",
+                    ThresholdOf::Own => "new",
+                },
+                t.root_version.unwrap_or(0),
+                if t.met() { "" } else { " (NOT MET)" }
+            )
+        })
+        .collect();
+    parts.push(if v.ok() {
+        "passes the rotation rules".into()
+    } else {
+        format!("{} rule(s) broken", v.failures.len())
+    });
+    parts.join("; ")
+}
+
+/// For a root whose only failures are thresholds others must complete:
+/// which signatures are missing, in words.
+fn missing_signatures(name: &str, verdict: &Verdict) -> Vec<String> {
+    verdict
+        .thresholds
+        .iter()
+        .filter(|t| !t.met())
+        .map(|t| {
+            let whose = match t.of {
+                ThresholdOf::Previous => format!(
+                    "the root keys of the current root v{}",
+                    t.root_version.unwrap_or(0)
+                ),
+                ThresholdOf::Own => format!(
+                    "the root keys of the new root v{}",
+                    t.root_version.unwrap_or(0)
+                ),
+            };
+            let need = t.threshold.saturating_sub(t.signed.len() as u64);
+            let who = t
+                .missing
+                .iter()
+                .map(|k| {
+                    format!(
+                        "key id {} ({}, fingerprint {})",
+                        k.keyid, k.key_type, k.fingerprint
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", or ");
+            format!(
+                "{name}: {need} more signature(s) needed from {whose} (threshold {}, {} signed); not yet signed by: {who}",
+                t.threshold,
+                t.signed.len()
+            )
+        })
+        .collect()
+}
+
+pub fn sign(args: SignArgs) -> Result<ExitCode> {
+    let now = OffsetDateTime::now_utc();
+    let now_s = commands::now_text(now);
+    let new_path = args
+        .new_archive
+        .clone()
+        .unwrap_or_else(|| commands::default_successor(&args.keys, now));
+    archive::refuse_existing(&new_path)?;
+    archive::refuse_existing(&args.output)?;
+    if new_path == args.output {
+        return Err(UsageError("-o and --new-archive name the same file".into()).into());
+    }
+
+    // The proposal, and everything that can be checked without keys.
+    let (proposal, proposal_sha) = load_proposal(&args.proposal)?;
+    let key_type = new_key_type(&proposal, args.key_type)?;
+    let provided = provided_keys(&proposal)?;
+    let to_generate = keys_to_generate(&proposal, provided.len())?;
+    check_proposal_roots(&proposal)?;
+    let (dry_plans, _) = placeholder_plans(&proposal, &provided, to_generate, now)?;
+    let warnings: Vec<String> = dry_plans
+        .iter()
+        .flat_map(|p| rotation::guard_rails(p, now))
+        .collect();
+    if !warnings.is_empty() && !args.force {
+        bail!(
+            "guard rails: {}\nNothing was signed or written. Run `signer review` to see the whole \
+             change; if it is what you want, sign again with --force",
+            warnings.join("; ")
+        );
+    }
+
+    // The archive, and the proposal against what the archive trusts.
+    let mut opened = commands::open_archive(&args.keys, &args.unlock)?;
+    commands::successor_protection(&mut opened, &args.recipients)?;
+    for w in &opened.archive.warnings {
+        eprintln!("warning: {w}");
+    }
+    print_header(&proposal, &proposal_sha, key_type);
+    let mut confirmed = Vec::new();
+    for chain in &proposal.chains {
+        check_against_anchor(
+            &proposal,
+            chain,
+            &opened.archive,
+            args.roots_dir.as_deref(),
+            args.yes,
+            &mut confirmed,
+        )?;
+    }
+    for line in check_holds_a_key(&proposal, &opened.archive, &provided)? {
+        println!("  {line}");
+    }
+
+    // New keys: made, then saved at once in a complete new archive.
+    let mut new_keys: Vec<PublicKey> = provided.clone();
+    if to_generate > 0 {
+        if key_type == NewKeyType::Rsa4096 {
+            eprintln!("Generating {to_generate} RSA-4096 key(s) (a few seconds each)...");
+        }
+        for _ in 0..to_generate {
+            let key = PrivateKey::generate(key_type).context("key generation failed")?;
+            new_keys.push(key.public_key());
+            let entry = opened.archive.add_key(
+                key,
+                "root",
+                Some(proposal.dialect),
+                &format!("generated by signer sign for {}", proposal.target),
+                &now_s,
+            )?;
+            println!("New key: {entry}");
+        }
+        commands::save_archive(
+            &new_path,
+            &mut opened.archive,
+            &opened.protection,
+            Replace::Never,
+        )?;
+        println!(
+            "The new key(s) are saved in {} (a complete archive: every old key and the new ones). \
+             {} is unchanged.",
+            new_path.display(),
+            args.keys.display()
+        );
+    }
+    let saved_note = if to_generate > 0 {
+        format!(
+            "the new key(s) are saved in {}; {} is unchanged",
+            new_path.display(),
+            args.keys.display()
+        )
+    } else {
+        format!("no key was generated; {} is unchanged", args.keys.display())
+    };
+
+    let result = (|| -> Result<ExitCode> {
+        // Build, show, confirm.
+        let mut plans = rotation::plan(&proposal, &new_keys, now)
+            .context("the proposal's change cannot be made")?;
+        let labels: Vec<Placeholder> = Vec::new();
+        for plan in &plans {
+            println!();
+            let warnings = rotation::guard_rails(plan, now);
+            print!("{}", render_plan(plan, &labels, key_type, &warnings));
+        }
+        let first_version = plans[0].new.version()?.to_string();
+        secrets::confirm(
+            &format!("\nSign this? Type \"yes\" or the new version number ({first_version}):"),
+            &["yes", &first_version],
+            args.yes,
+        )?;
+
+        // Sign and check our own output.
+        let mut complete = true;
+        let mut missing = Vec::new();
+        for plan in &mut plans {
+            for line in sign_plan(plan, &opened.archive.keys)? {
+                println!("  {line}");
+            }
+            let verdict = check_step(Some(&plan.current), &plan.new, Some(now));
+            println!(
+                "  {}: self-check: {}",
+                plan.name,
+                thresholds_summary(&verdict)
+            );
+            if verdict.ok() {
+                continue;
+            }
+            let only_thresholds = verdict
+                .failures
+                .iter()
+                .all(|f| matches!(f.rule, Rule::OldThreshold | Rule::NewThreshold));
+            if !only_thresholds {
+                return Err(refused(format!(
+                    "{}: the new root does not pass the rotation rules: {}. No bundle was written",
+                    plan.name,
+                    failures(&verdict)
+                )));
+            }
+            complete = false;
+            missing.extend(missing_signatures(&plan.name, &verdict));
+        }
+
+        // The final archive: new trust anchors.
+        let target = proposal.target.to_string();
+        for plan in &plans {
+            opened
+                .archive
+                .set_anchor(&plan.name, &plan.new, &plan.current, &target, &now_s)?;
+        }
+        let replace = if to_generate > 0 {
+            Replace::OwnFile
+        } else {
+            Replace::Never
+        };
+        commands::save_archive(&new_path, &mut opened.archive, &opened.protection, replace)?;
+
+        // The bundle.
+        let added = &plans[0].added;
+        let bundle = Bundle {
+            format: BUNDLE_FORMAT.into(),
+            proposal_sha256: proposal_sha.clone(),
+            dialect: proposal.dialect,
+            target: proposal.target.clone(),
+            txid: proposal.txid.clone(),
+            roots: plans
+                .iter()
+                .map(|p| SignedRoot {
+                    name: p.name.clone(),
+                    root: p.new.envelope().clone(),
+                })
+                .collect(),
+            new_keys: added
+                .iter()
+                .map(|a| NewKey {
+                    keyid: a.keyid.clone(),
+                    key: a.key.to_key_object(proposal.dialect),
+                    fingerprint: a.key.fingerprint(),
+                    description: key_description(&a.key),
+                })
+                .collect(),
+            complete,
+            missing: missing.clone(),
+            transcript_head: None,
+        };
+        let bytes = bundle.to_bytes();
+        archive::write_atomic(&args.output, &bytes, Replace::Never, &|back| {
+            Bundle::from_slice(back).map(|_| ()).map_err(|e| {
+                archive::ArchiveError::Tarball(format!("the bundle does not read back: {e}"))
+            })
+        })
+        .with_context(|| format!("writing the bundle {} failed", args.output.display()))?;
+
+        println!();
+        if complete {
+            println!(
+                "Bundle written to {} (complete: every threshold is met).",
+                args.output.display()
+            );
+        } else {
+            println!(
+                "PARTIAL bundle written to {}: this holder's signatures are in, but others are still needed:",
+                args.output.display()
+            );
+            for m in &missing {
+                println!("  - {m}");
+            }
+            println!(
+                "Other holders sign the same proposal; `submitter merge` combines the bundles."
+            );
+        }
+        println!(
+            "New archive: {} (old keys, new keys, new trust anchor). From now on use it; keep {} \
+             until the new root is live.",
+            new_path.display(),
+            args.keys.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    })();
+    result.map_err(|e| e.context(format!("signing stopped ({saved_note})")))
+}

@@ -1,0 +1,231 @@
+//! The FoundriesFactory API, as fioctl uses it (reference/foundries-interop.md §4).
+
+use serde_json::{json, Value};
+
+use ceremony::strict_json;
+use ceremony::{Dialect, RootMetadata};
+
+use crate::http::{server_message, Http, HttpError};
+
+/// The API base used when neither `--api` nor fioctl's `server.url` says.
+pub const DEFAULT_API: &str = "https://api.foundries.io";
+
+/// One Factory's endpoints.
+pub struct Factory<'a> {
+    /// The client (with the token).
+    pub http: &'a Http,
+    /// API base URL, without a trailing slash.
+    pub api: String,
+    /// The Factory name.
+    pub name: String,
+}
+
+/// A root as the API gave it: exact bytes and parsed.
+#[derive(Clone, Debug)]
+pub struct FetchedRoot {
+    /// The bytes (for a root that came as a JSON string, the string's bytes).
+    pub bytes: Vec<u8>,
+    /// Parsed, in the ota-tuf dialect.
+    pub root: RootMetadata,
+}
+
+/// `GET …/root/updates`.
+#[derive(Debug)]
+pub struct Transaction {
+    /// `NONE`, `STARTED`, `APPLYING`.
+    pub status: String,
+    /// Current CI and prod roots, where the answer holds them.
+    pub current_ci: Option<FetchedRoot>,
+    /// Current prod root.
+    pub current_prod: Option<FetchedRoot>,
+    /// The staged (`updated`) CI root.
+    pub updated_ci: Option<FetchedRoot>,
+    /// The staged prod root.
+    pub updated_prod: Option<FetchedRoot>,
+    /// `issues.errors`, as the server words them.
+    pub errors: Vec<String>,
+}
+
+/// Checks a Factory name before it goes into a URL.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !name.starts_with('.')
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a Factory name (letters, digits, '-', '_' and '.' only)"
+        ))
+    }
+}
+
+fn parse_root(value: &Value, what: &str) -> Result<Option<FetchedRoot>, String> {
+    let bytes = match value {
+        Value::Null => return Ok(None),
+        Value::String(s) if s.is_empty() => return Ok(None),
+        Value::String(s) => s.as_bytes().to_vec(),
+        Value::Object(_) => serde_json::to_vec(value).expect("a JSON value serialises"),
+        other => {
+            return Err(format!(
+                "{what} is neither a JSON string nor an object: {other}"
+            ))
+        }
+    };
+    let root = RootMetadata::from_slice(&bytes, Some(Dialect::OtaTuf))
+        .map_err(|e| format!("{what}: {e}"))?;
+    Ok(Some(FetchedRoot { bytes, root }))
+}
+
+impl Factory<'_> {
+    fn repo(&self, rest: &str) -> String {
+        format!(
+            "{}/ota/repo/{}/api/v1/user_repo/{rest}",
+            self.api, self.name
+        )
+    }
+
+    fn root_url(&self, prod: bool, version: Option<u64>) -> String {
+        let file = match version {
+            Some(n) => format!("{n}.root.json"),
+            None => "root.json".to_string(),
+        };
+        let url = self.repo(&file);
+        if prod {
+            format!("{url}?production=1")
+        } else {
+            url
+        }
+    }
+
+    /// The URL of the transaction endpoint (for messages).
+    pub fn updates_url(&self) -> String {
+        self.repo("root/updates")
+    }
+
+    /// `GET …/N.root.json` (or `root.json`), `None` on 404.
+    pub fn root(&self, prod: bool, version: Option<u64>) -> Result<Option<Vec<u8>>, HttpError> {
+        self.http.get_optional(&self.root_url(prod, version))
+    }
+
+    /// The URL of a root, for messages.
+    pub fn root_location(&self, prod: bool, version: u64) -> String {
+        self.root_url(prod, Some(version))
+    }
+
+    /// `GET …/root.json` parsed; an error when absent.
+    pub fn current_root(&self, prod: bool) -> anyhow::Result<FetchedRoot> {
+        let url = self.root_url(prod, None);
+        let bytes = self.http.get_required(&url)?;
+        let root = RootMetadata::from_slice(&bytes, Some(Dialect::OtaTuf))
+            .map_err(|e| anyhow::anyhow!("GET {url}: the answer is not a usable root: {e}"))?;
+        Ok(FetchedRoot { bytes, root })
+    }
+
+    /// `POST …/root/updates`: starts a transaction. `Ok(Err(message))` on
+    /// 409 (one is already open).
+    pub fn start(&self, message: &str) -> Result<Result<String, String>, HttpError> {
+        let url = self.updates_url();
+        let body = json!({"message": message, "first-time": false, "shortcut": false});
+        let a = self.http.send(
+            "POST",
+            &url,
+            Some(&serde_json::to_vec(&body).expect("serialises")),
+        )?;
+        if a.status == 409 {
+            return Ok(Err(server_message(&a.body)));
+        }
+        let a = Http::expect_ok("POST", &url, a)?;
+        let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
+        Ok(Ok(v
+            .get("txid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()))
+    }
+
+    /// `GET …/root/updates`.
+    pub fn transaction(&self) -> anyhow::Result<Transaction> {
+        let url = self.updates_url();
+        let body = self.http.get_required(&url)?;
+        let v = strict_json::from_slice(&body)
+            .map_err(|e| anyhow::anyhow!("GET {url}: the answer is not JSON: {e}"))?;
+        let field = |path: &str, what: &str| -> anyhow::Result<Option<FetchedRoot>> {
+            parse_root(v.pointer(path).unwrap_or(&Value::Null), what)
+                .map_err(|e| anyhow::anyhow!("GET {url}: {e}"))
+        };
+        Ok(Transaction {
+            status: v
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("NONE")
+                .to_string(),
+            current_ci: field("/current/ci-root", "current.ci-root")?,
+            current_prod: field("/current/prod-root", "current.prod-root")?,
+            updated_ci: field("/updated/ci-root", "updated.ci-root")?,
+            updated_prod: field("/updated/prod-root", "updated.prod-root")?,
+            errors: v
+                .pointer("/issues/errors")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// `GET /ota/factories/F/users/self/` → `polis-id`.
+    pub fn polis_id(&self) -> anyhow::Result<Option<String>> {
+        let url = format!("{}/ota/factories/{}/users/self/", self.api, self.name);
+        let body = self.http.get_required(&url)?;
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| anyhow::anyhow!("GET {url}: the answer is not JSON: {e}"))?;
+        Ok(v.get("polis-id").and_then(Value::as_str).map(str::to_owned))
+    }
+
+    /// `PUT …/root/updates` with both roots as objects.
+    pub fn put(
+        &self,
+        txid: &str,
+        ci: &Value,
+        prod: &Value,
+    ) -> Result<crate::http::Answer, HttpError> {
+        let body = json!({"txid": txid, "ci-root": ci, "prod-root": prod});
+        self.http.send(
+            "PUT",
+            &self.updates_url(),
+            Some(&serde_json::to_vec(&body).expect("serialises")),
+        )
+    }
+
+    /// `POST …/root/updates/apply`.
+    pub fn apply(&self, txid: &str) -> Result<crate::http::Answer, HttpError> {
+        let body = json!({ "txid": txid });
+        self.http.send(
+            "POST",
+            &self.repo("root/updates/apply"),
+            Some(&serde_json::to_vec(&body).expect("serialises")),
+        )
+    }
+
+    /// The apply URL, for messages.
+    pub fn apply_url(&self) -> String {
+        self.repo("root/updates/apply")
+    }
+
+    /// `POST …/root/updates/cancel`.
+    pub fn cancel(&self) -> Result<crate::http::Answer, HttpError> {
+        self.http
+            .send("POST", &self.repo("root/updates/cancel"), None)
+    }
+
+    /// The cancel URL, for messages.
+    pub fn cancel_url(&self) -> String {
+        self.repo("root/updates/cancel")
+    }
+}

@@ -1,0 +1,330 @@
+//! HTTP for the submitter: one blocking client (ureq, rustls), timeouts,
+//! retries only where a retry cannot change anything on the server, and
+//! errors that name the method, the URL, the status and the server's own
+//! message. Credentials travel only in headers and never appear in an error.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::token::Auth;
+
+/// The largest body read from a server: far above any root file (512,000
+/// bytes at most) or transaction document.
+const MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// How the client behaves.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Limit for one whole request (connect, send, receive).
+    pub timeout: Duration,
+    /// How many times a safe request (GET) is retried after a transport
+    /// failure or a 5xx / 429 answer.
+    pub retries: u32,
+    /// First pause between retries; doubled each time.
+    pub backoff: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            timeout: Duration::from_secs(30),
+            retries: 3,
+            backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A failed request: no answer at all, or an answer that is not a success.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    /// `GET`, `PUT`, …
+    pub method: &'static str,
+    /// The URL asked for (never holds credentials).
+    pub url: String,
+    /// The HTTP status, or `None` when no answer arrived.
+    pub status: Option<u16>,
+    /// The server's message, or why no answer arrived.
+    pub message: String,
+    /// How many attempts were made.
+    pub attempts: u32,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(s) => write!(
+                f,
+                "{} {}: HTTP {s} {}: {}",
+                self.method,
+                self.url,
+                reason(s),
+                self.message
+            )?,
+            None => write!(
+                f,
+                "{} {}: no answer: {}",
+                self.method, self.url, self.message
+            )?,
+        }
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        422 => "Unprocessable Entity",
+        423 => "Locked",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// An answer, whatever its status.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// Whether the status is one fioctl counts as success (200, 201, 202, 204).
+    pub fn ok(&self) -> bool {
+        matches!(self.status, 200 | 201 | 202 | 204)
+    }
+}
+
+/// The server's message from an error body: a JSON `message` / `detail` /
+/// `error` field when there is one, else the text, shortened and stripped of
+/// control characters.
+pub fn server_message(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        for k in ["message", "detail", "error", "errors", "issues"] {
+            match v.get(k) {
+                Some(Value::String(s)) => return clean(s),
+                Some(other @ (Value::Array(_) | Value::Object(_))) => {
+                    return clean(&other.to_string())
+                }
+                _ => {}
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = clean(text.trim());
+    if text.is_empty() {
+        "(no message)".into()
+    } else {
+        text
+    }
+}
+
+fn clean(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(600)
+        .collect();
+    if s.chars().count() > 600 {
+        out.push('…');
+    }
+    out
+}
+
+/// The client.
+pub struct Http {
+    agent: ureq::Agent,
+    auth: Option<Auth>,
+    config: HttpConfig,
+}
+
+impl Http {
+    /// A client that sends `auth` (if any) with every request.
+    pub fn new(config: HttpConfig, auth: Option<Auth>) -> Http {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .timeout_connect(Some(config.timeout.min(Duration::from_secs(15))))
+            .http_status_as_error(false)
+            .user_agent(concat!(
+                "tuf-ceremony-submitter/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .into();
+        Http {
+            agent,
+            auth,
+            config,
+        }
+    }
+
+    fn once(&self, method: &'static str, url: &str, body: Option<&[u8]>) -> Result<Answer, String> {
+        let result = match method {
+            "GET" => self.with_auth(self.agent.get(url)).call(),
+            "POST" => {
+                let req = self
+                    .with_auth(self.agent.post(url))
+                    .header("Content-Type", "application/json");
+                req.send(body.unwrap_or(b"{}"))
+            }
+            "PUT" => {
+                let req = self
+                    .with_auth(self.agent.put(url))
+                    .header("Content-Type", "application/json");
+                req.send(body.unwrap_or(b""))
+            }
+            other => return Err(format!("unsupported method {other}")),
+        };
+        let mut response = result.map_err(|e| describe(&e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| format!("the answer ({status}) broke off: {}", describe(&e)))?;
+        Ok(Answer { status, body })
+    }
+
+    fn with_auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.auth {
+            Some(auth) => req.header(auth.header_name(), auth.header_value()),
+            None => req,
+        }
+    }
+
+    /// GET, retried with backoff after a transport failure or a 5xx/429
+    /// answer (a GET changes nothing, so retrying is always safe). Returns
+    /// the answer whatever its status.
+    pub fn get(&self, url: &str) -> Result<Answer, HttpError> {
+        let mut attempt = 0;
+        let mut pause = self.config.backoff;
+        loop {
+            attempt += 1;
+            let result = self.once("GET", url, None);
+            let retry = match &result {
+                Err(_) => true,
+                Ok(a) => a.status >= 500 || a.status == 429,
+            };
+            if !retry || attempt > self.config.retries {
+                return match result {
+                    Ok(a) => Ok(a),
+                    Err(message) => Err(HttpError {
+                        method: "GET",
+                        url: url.to_string(),
+                        status: None,
+                        message,
+                        attempts: attempt,
+                    }),
+                };
+            }
+            let why = match &result {
+                Ok(a) => format!("HTTP {} {}", a.status, reason(a.status)),
+                Err(m) => m.clone(),
+            };
+            eprintln!(
+                "GET {url}: {why}; retrying in {} ms ({attempt} of {} retries)",
+                pause.as_millis(),
+                self.config.retries
+            );
+            std::thread::sleep(pause);
+            pause = pause.saturating_mul(2);
+        }
+    }
+
+    /// GET that must succeed; 404 gives `Ok(None)`.
+    pub fn get_optional(&self, url: &str) -> Result<Option<Vec<u8>>, HttpError> {
+        let a = self.get(url)?;
+        match a.status {
+            404 => Ok(None),
+            _ if a.ok() => Ok(Some(a.body)),
+            s => Err(HttpError {
+                method: "GET",
+                url: url.to_string(),
+                status: Some(s),
+                message: server_message(&a.body),
+                attempts: 1,
+            }),
+        }
+    }
+
+    /// GET that must succeed with a body.
+    pub fn get_required(&self, url: &str) -> Result<Vec<u8>, HttpError> {
+        let a = self.get(url)?;
+        if a.ok() {
+            Ok(a.body)
+        } else {
+            Err(HttpError {
+                method: "GET",
+                url: url.to_string(),
+                status: Some(a.status),
+                message: server_message(&a.body),
+                attempts: 1,
+            })
+        }
+    }
+
+    /// A request that may change the server (POST, PUT): sent once, never
+    /// retried here. The caller decides what a failure means.
+    pub fn send(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Answer, HttpError> {
+        self.once(method, url, body).map_err(|message| HttpError {
+            method,
+            url: url.to_string(),
+            status: None,
+            message,
+            attempts: 1,
+        })
+    }
+
+    /// Turns a non-success answer into an error.
+    pub fn expect_ok(method: &'static str, url: &str, a: Answer) -> Result<Answer, HttpError> {
+        if a.ok() {
+            Ok(a)
+        } else {
+            Err(HttpError {
+                method,
+                url: url.to_string(),
+                status: Some(a.status),
+                message: server_message(&a.body),
+                attempts: 1,
+            })
+        }
+    }
+
+    /// The pause before a careful retry of a non-idempotent request.
+    pub fn backoff(&self) -> Duration {
+        self.config.backoff
+    }
+}
+
+fn describe(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(t) => format!("timed out ({t})"),
+        ureq::Error::Io(io) => format!("connection failed: {io}"),
+        other => other.to_string(),
+    }
+}

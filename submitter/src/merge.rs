@@ -1,0 +1,55 @@
+//! `submitter merge`: combine the partial bundles of a root held by several
+//! people into one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use time::OffsetDateTime;
+
+use ceremony::bundle_check::merge;
+
+use crate::fsio::{write_new, write_replace};
+use crate::upload::{proposal_path, read_bundle, read_proposal};
+use crate::{Refused, Usage};
+
+/// Runs `merge`; returns whether the merged bundle is complete.
+pub fn run(
+    inputs: &[PathBuf],
+    output: &Path,
+    proposal: Option<&Path>,
+    force: bool,
+) -> Result<bool> {
+    if inputs.len() < 2 {
+        return Err(Usage("give at least two bundles to merge".into()).into());
+    }
+    if inputs.iter().any(|i| i == output) {
+        return Err(
+            Usage("-o must name a new file, not one of the bundles being merged".into()).into(),
+        );
+    }
+    let bundles = inputs
+        .iter()
+        .map(|p| read_bundle(p))
+        .collect::<Result<Vec<_>>>()?;
+    let ppath = proposal_path(&inputs[0], proposal);
+    let (pbytes, p) = read_proposal(&ppath)?;
+    let merged = merge(&pbytes, &p, &bundles, OffsetDateTime::now_utc())
+        .map_err(|e| Refused(format!("cannot merge: {e}")))?;
+    let bytes = merged.to_bytes();
+    if force {
+        write_replace(output, &bytes, 0o644)?;
+    } else {
+        write_new(output, &bytes, 0o644)?;
+    }
+    println!(
+        "merged {} bundles into {}: {}",
+        inputs.len(),
+        output.display(),
+        if merged.complete {
+            "complete, every threshold met: ready for `submitter upload`".to_string()
+        } else {
+            format!("still partial:\n  {}", merged.missing.join("\n  "))
+        }
+    );
+    Ok(merged.complete)
+}

@@ -1,0 +1,181 @@
+//! `submitter audit` over the network: download a history into a private
+//! temporary folder, then run the library's folder audit on it, so the
+//! verdicts are exactly those of `audit --metadata-dir` (and of `signer audit`).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use time::OffsetDateTime;
+
+use ceremony::audit::{audit_dir, render_json, render_text, AuditReport};
+use ceremony::Dialect;
+
+use crate::factory::{check_name, Factory};
+use crate::source::{walk, Repo};
+use crate::{Ctx, Usage};
+
+/// Downloads `N.root.json` from `start` until one is missing into `dir`, then
+/// audits `dir`; file paths in the report are replaced by where each file
+/// came from.
+fn audit_fetched(
+    mut fetch: impl FnMut(u64) -> Result<Option<Vec<u8>>>,
+    location: impl Fn(u64) -> String,
+    trusted: Option<&Path>,
+    dialect: Option<Dialect>,
+    at: OffsetDateTime,
+) -> Result<AuditReport> {
+    let start = match trusted {
+        Some(t) => {
+            let bytes = std::fs::read(t).with_context(|| format!("cannot read {}", t.display()))?;
+            ceremony::RootMetadata::from_slice(&bytes, dialect)
+                .with_context(|| format!("the trusted root {} is not usable", t.display()))?
+                .version()?
+                + 1
+        }
+        None => 1,
+    };
+    let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let files = walk(&mut fetch, start)?;
+    for (n, bytes) in &files {
+        std::fs::write(tmp.path().join(format!("{n}.root.json")), bytes)?;
+    }
+    if files.is_empty() {
+        anyhow::bail!(
+            "{} does not exist: there is no root to check{}",
+            location(start),
+            if trusted.is_some() {
+                " newer than the trusted root"
+            } else {
+                ""
+            }
+        );
+    }
+    let mut report = audit_dir(tmp.path(), trusted, dialect, at)?;
+    for f in &mut report.files {
+        f.path = location(f.version).into();
+    }
+    for step in &mut report.history.steps {
+        for failure in &mut step.failures {
+            failure.message = failure
+                .message
+                .replace(&format!("{}/", tmp.path().display()), "");
+        }
+    }
+    Ok(report)
+}
+
+/// What `audit` was asked for.
+pub struct NetAuditArgs<'a> {
+    pub factory: Option<&'a str>,
+    pub repo: Option<&'a str>,
+    pub metadata_dir: Option<&'a Path>,
+    pub trusted: Option<&'a Path>,
+    pub dialect: Option<Dialect>,
+    pub at: OffsetDateTime,
+    pub json: bool,
+}
+
+/// Runs `audit`; returns whether every history holds.
+pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
+    let sources = [
+        a.factory.is_some(),
+        a.repo.is_some(),
+        a.metadata_dir.is_some(),
+    ];
+    if sources.iter().filter(|s| **s).count() != 1 {
+        return Err(Usage(
+            "give exactly one of --factory F, --repo URL|DIR, --metadata-dir DIR".into(),
+        )
+        .into());
+    }
+    if let Some(dir) = a.metadata_dir {
+        let report = audit_dir(dir, a.trusted, a.dialect, a.at).context("audit could not run")?;
+        print_one(&report, a.json)?;
+        return Ok(report.ok());
+    }
+    if let Some(r) = a.repo {
+        let repo = Repo::parse(r);
+        let report = match &repo {
+            Repo::Dir(dir) => {
+                audit_dir(dir, a.trusted, a.dialect, a.at).context("audit could not run")?
+            }
+            Repo::Http(_) => {
+                let http = ctx.http(None);
+                audit_fetched(
+                    |n| repo.fetch(&http, &format!("{n}.root.json")),
+                    |n| repo.location(&format!("{n}.root.json")),
+                    a.trusted,
+                    a.dialect,
+                    a.at,
+                )
+                .context("audit could not run")?
+            }
+        };
+        print_one(&report, a.json)?;
+        return Ok(report.ok());
+    }
+    let name = a.factory.expect("checked above");
+    check_name(name).map_err(Usage)?;
+    if a.trusted.is_some() {
+        return Err(Usage(
+            "--trusted is for one history (--repo, --metadata-dir); a Factory has two".into(),
+        )
+        .into());
+    }
+    if a.dialect == Some(Dialect::Tuf) {
+        return Err(Usage("a FoundriesFactory speaks the ota-tuf dialect".into()).into());
+    }
+    let auth = ctx.auth()?;
+    let http = ctx.http(Some(auth));
+    let f = Factory {
+        http: &http,
+        api: ctx.api(),
+        name: name.to_string(),
+    };
+    let mut reports = Vec::new();
+    for (chain, prod) in [("ci", false), ("prod", true)] {
+        let report = audit_fetched(
+            |n| Ok(f.root(prod, Some(n))?),
+            |n| f.root_location(prod, n),
+            None,
+            Some(Dialect::OtaTuf),
+            a.at,
+        )
+        .with_context(|| format!("the {chain} audit could not run"))?;
+        reports.push((chain, report));
+    }
+    let ok = reports.iter().all(|(_, r)| r.ok());
+    if a.json {
+        let mut j = serde_json::json!({"ok": ok, "factory": name});
+        for (chain, r) in &reports {
+            j[*chain] = render_json(r);
+        }
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        for (chain, r) in &reports {
+            println!(
+                "== Factory {name}, {} root history ==",
+                if *chain == "ci" { "CI" } else { "production" }
+            );
+            print!("{}", render_text(r));
+        }
+        println!(
+            "Factory {name}: {}",
+            if ok {
+                "both histories hold"
+            } else {
+                "a history does NOT hold"
+            }
+        );
+    }
+    Ok(ok)
+}
+
+fn print_one(report: &AuditReport, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&render_json(report))?);
+    } else {
+        print!("{}", render_text(report));
+    }
+    Ok(())
+}

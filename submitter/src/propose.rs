@@ -1,0 +1,525 @@
+//! `submitter propose`: fetch and verify the current root(s), write the
+//! unsigned proposal the offline signer works from.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use ceremony::bundle_check::same_root;
+use ceremony::keys::NewKeyType;
+use ceremony::proposal::{Chain, Change, Proposal, ProvidedKey, Rotate, Target, PROPOSAL_FORMAT};
+use ceremony::pubkey::PubkeyFile;
+use ceremony::root::format_expires;
+use ceremony::rules::short;
+use ceremony::{Dialect, RootMetadata};
+
+use crate::factory::{check_name, Factory};
+use crate::fsio::{read_limited, write_new, write_replace};
+use crate::source::{read_trusted, verify, walk, Repo};
+use crate::{Ctx, Usage};
+
+/// What `propose` was asked for.
+pub struct ProposeArgs {
+    pub factory: Option<String>,
+    pub repo: Option<String>,
+    pub dialect: Option<Dialect>,
+    pub trusted: Option<PathBuf>,
+    pub rotate: Vec<String>,
+    pub rotate_all: bool,
+    pub add: u32,
+    pub key_type: Option<String>,
+    pub remove: Vec<String>,
+    pub threshold: Option<u64>,
+    pub expires_in: i64,
+    pub message: Option<String>,
+    pub txid: Option<String>,
+    pub provided_keys: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub force: bool,
+}
+
+struct Checked {
+    key_type: Option<String>,
+    provided: Vec<PubkeyFile>,
+    expires: String,
+}
+
+fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
+    if args.rotate_all && !args.rotate.is_empty() {
+        return Err(Usage("give either --rotate KEYID or --rotate-all, not both".into()).into());
+    }
+    if !(1..=3650).contains(&args.expires_in) {
+        return Err(Usage(format!(
+            "--expires-in {} is out of range: give a number of days from 1 to 3650",
+            args.expires_in
+        ))
+        .into());
+    }
+    if args.threshold == Some(0) {
+        return Err(Usage("--threshold must be at least 1".into()).into());
+    }
+    let key_type = match &args.key_type {
+        Some(t) => Some(
+            t.parse::<NewKeyType>()
+                .map_err(|e| Usage(format!("--key-type: {e}")))?
+                .name()
+                .to_string(),
+        ),
+        None => None,
+    };
+    if let Some(m) = &args.message {
+        if m.chars().any(|c| !(' '..='~').contains(&c)) {
+            return Err(Usage(
+                "--message may hold printable ASCII only: devices, fioctl and the server \
+                 canonicalise anything else differently, and the new root would not verify"
+                    .into(),
+            )
+            .into());
+        }
+    }
+    let mut provided = Vec::new();
+    for p in &args.provided_keys {
+        let bytes = read_limited(p, 1024 * 1024)?;
+        let file = PubkeyFile::from_slice(&bytes)
+            .with_context(|| format!("{} is not a usable public-key file", p.display()))?;
+        provided.push(file);
+    }
+    if args.output.exists() && !args.force {
+        bail!(
+            "{} already exists: a bundle may answer it (bundles name their proposal by hash); \
+             choose another -o or pass --force",
+            args.output.display()
+        );
+    }
+    Ok(Checked {
+        key_type,
+        provided,
+        expires: format_expires(now + time::Duration::days(args.expires_in)),
+    })
+}
+
+/// Resolves `--rotate`/`--remove` ids (full, or an unambiguous prefix of at
+/// least 8 hex digits, as reports print them) against the root role.
+fn resolve_ids(given: &[String], root: &RootMetadata, flag: &str) -> Result<Vec<String>> {
+    let role = root.role("root")?;
+    given
+        .iter()
+        .map(|g| {
+            let g = g.to_ascii_lowercase();
+            if role.keyids.contains(&g) {
+                return Ok(g);
+            }
+            let matches: Vec<&String> = role
+                .keyids
+                .iter()
+                .filter(|id| g.len() >= 8 && id.starts_with(&g))
+                .collect();
+            match matches.as_slice() {
+                [one] => Ok((*one).clone()),
+                [] => Err(Usage(format!(
+                    "{flag} {g}: not a root key of version {}; root keys are: {}",
+                    root.version().unwrap_or(0),
+                    role.keyids.join(", ")
+                ))
+                .into()),
+                _ => Err(Usage(format!("{flag} {g}: ambiguous prefix; give more digits")).into()),
+            }
+        })
+        .collect()
+}
+
+fn change(
+    args: &ProposeArgs,
+    c: &Checked,
+    current: &RootMetadata,
+    dialect: Dialect,
+) -> Result<Change> {
+    let rotate = if args.rotate_all {
+        Some(Rotate::All)
+    } else if !args.rotate.is_empty() {
+        Some(Rotate::Keys(resolve_ids(
+            &args.rotate,
+            current,
+            "--rotate",
+        )?))
+    } else {
+        None
+    };
+    let remove_keys = resolve_ids(&args.remove, current, "--remove")?;
+    let provided_keys = c
+        .provided
+        .iter()
+        .map(|p| p.to_provided_key(dialect))
+        .collect::<Result<Vec<ProvidedKey>, _>>()?;
+    let role = current.role("root")?;
+    let rotated = match &rotate {
+        None => 0,
+        Some(Rotate::All) => role.keyids.len(),
+        Some(Rotate::Keys(k)) => k.len(),
+    };
+    if let Some(Rotate::Keys(r)) = &rotate {
+        if let Some(both) = remove_keys.iter().find(|k| r.contains(k)) {
+            return Err(Usage(format!(
+                "key {both} is both rotated and removed: choose one"
+            ))
+            .into());
+        }
+    }
+    if matches!(rotate, Some(Rotate::All)) && !remove_keys.is_empty() {
+        return Err(Usage("--remove cannot be combined with --rotate-all".into()).into());
+    }
+    let after = role
+        .keyids
+        .len()
+        .saturating_sub(rotated)
+        .saturating_sub(remove_keys.len())
+        + rotated
+        + args.add as usize;
+    let threshold = args.threshold.unwrap_or(role.threshold);
+    if threshold as usize > after {
+        return Err(Usage(format!(
+            "the new root would have {after} root key(s), which cannot meet a threshold of {threshold}"
+        ))
+        .into());
+    }
+    if provided_keys.len() > rotated + args.add as usize {
+        return Err(Usage(format!(
+            "{} --provided-key file(s) given, but the change adds only {} key(s) (--rotate, --add)",
+            provided_keys.len(),
+            rotated + args.add as usize
+        ))
+        .into());
+    }
+    Ok(Change {
+        rotate,
+        add_keys: args.add,
+        remove_keys,
+        key_type: c.key_type.clone(),
+        threshold: args.threshold,
+        expires: c.expires.clone(),
+        message: args.message.clone(),
+        provided_keys,
+    })
+}
+
+fn envelope(bytes: &[u8]) -> Result<Value> {
+    ceremony::strict_json::from_slice(bytes).map_err(|e| anyhow!("not JSON: {e}"))
+}
+
+/// Runs `propose`.
+pub fn run(ctx: &Ctx, args: ProposeArgs) -> Result<()> {
+    let now = OffsetDateTime::now_utc();
+    let checked = check_local(&args, now)?;
+    let proposal = match (&args.factory, &args.repo) {
+        (Some(f), None) => propose_factory(ctx, &args, &checked, f, now)?,
+        (None, Some(r)) => propose_repo(ctx, &args, &checked, r, now)?,
+        _ => return Err(Usage("give --factory F or --repo URL|DIR".into()).into()),
+    };
+    let bytes = proposal.to_bytes();
+    // Check what we wrote reads back as a proposal.
+    Proposal::from_slice(&bytes).context("internal error: the proposal does not read back")?;
+    if args.force {
+        write_replace(&args.output, &bytes, 0o644)?;
+    } else {
+        write_new(&args.output, &bytes, 0o644)?;
+    }
+    print_summary(&proposal, &args.output);
+    Ok(())
+}
+
+fn print_summary(p: &Proposal, out: &std::path::Path) {
+    println!("wrote {} ({} bytes)", out.display(), p.to_bytes().len());
+    println!("  target:  {}", p.target);
+    if let Some(t) = &p.txid {
+        println!("  txid:    {t}");
+    }
+    for chain in &p.chains {
+        if let Ok(cur) = p.current_root(chain) {
+            let role = cur.role("root").ok();
+            println!(
+                "  {:<5} current v{} (expires {}), root keys {} threshold {}; {} verified root(s) in history",
+                chain.name,
+                cur.version().unwrap_or(0),
+                cur.expires_str().unwrap_or("?"),
+                role.as_ref().map_or(0, |r| r.keyids.len()),
+                role.as_ref().map_or(0, |r| r.threshold),
+                chain.history.len()
+            );
+        }
+    }
+    let c = &p.change;
+    let mut what = Vec::new();
+    match &c.rotate {
+        Some(Rotate::All) => what.push("rotate every root key".to_string()),
+        Some(Rotate::Keys(k)) => what.push(format!(
+            "rotate {}",
+            k.iter().map(|k| short(k)).collect::<Vec<_>>().join(", ")
+        )),
+        None => {}
+    }
+    if c.add_keys > 0 {
+        what.push(format!("add {} key(s)", c.add_keys));
+    }
+    if !c.remove_keys.is_empty() {
+        what.push(format!("remove {}", c.remove_keys.len()));
+    }
+    if let Some(t) = c.threshold {
+        what.push(format!("threshold {t}"));
+    }
+    if what.is_empty() {
+        what.push("renew the expiry only".into());
+    }
+    println!(
+        "  change:  {}; new keys {}; expires {}",
+        what.join(", "),
+        c.key_type.as_deref().unwrap_or("ed25519"),
+        c.expires
+    );
+    println!(
+        "next: carry {} to the offline machine, then `signer review {}` and `signer sign {} --keys KEYS.tgz.age -o bundle.json`",
+        out.display(),
+        out.file_name().map_or("proposal.json".into(), |n| n.to_string_lossy().into_owned()),
+        out.file_name().map_or("proposal.json".into(), |n| n.to_string_lossy().into_owned()),
+    );
+}
+
+fn propose_repo(
+    ctx: &Ctx,
+    args: &ProposeArgs,
+    checked: &Checked,
+    repo: &str,
+    now: OffsetDateTime,
+) -> Result<Proposal> {
+    if args.txid.is_some() {
+        return Err(Usage("--txid is for a FoundriesFactory (--factory)".into()).into());
+    }
+    let repo = Repo::parse(repo);
+    let http = ctx.http(None);
+    let trusted = match &args.trusted {
+        Some(p) => Some(read_trusted(p, args.dialect)?),
+        None => None,
+    };
+    let start = match &trusted {
+        Some(t) => t.version()? + 1,
+        None => 1,
+    };
+    eprintln!(
+        "reading the root history from {} (from {start}.root.json until one is missing)…",
+        repo.location("")
+    );
+    let files = walk(|n| repo.fetch(&http, &format!("{n}.root.json")), start)?;
+    let hint = format!(
+        "run `submitter audit --repo {}` for the full report",
+        repo.location("")
+    );
+    let (current_value, current, entries, dialect) = if files.is_empty() {
+        let Some(t) = &trusted else {
+            bail!(
+                "{} holds no 1.root.json: point --repo at the metadata folder or URL",
+                repo.location("")
+            );
+        };
+        eprintln!("nothing newer than the trusted root: it is the current root");
+        (t.envelope().clone(), t.clone(), Vec::new(), t.dialect())
+    } else {
+        let v = verify("root", &files, trusted.as_ref(), args.dialect, now, &hint)?;
+        report_verified(&v, "");
+        let current = v.roots.last().expect("not empty").clone();
+        (envelope(&v.last_bytes)?, current, v.entries, v.dialect)
+    };
+    // root.json, where present, should be the newest versioned root.
+    if let Ok(Some(bytes)) = repo.fetch(&http, "root.json") {
+        match RootMetadata::from_slice(&bytes, Some(dialect)) {
+            Ok(r) if same_root(&r, &current) => {}
+            _ => eprintln!(
+                "warning: {} is not the same as {}.root.json; clients that start from root.json see another root",
+                repo.location("root.json"),
+                current.version().unwrap_or(0)
+            ),
+        }
+    }
+    let change = change(args, checked, &current, dialect)?;
+    Ok(Proposal {
+        format: PROPOSAL_FORMAT.to_string(),
+        dialect,
+        target: repo.target(),
+        txid: None,
+        created: format_expires(now),
+        chains: vec![Chain {
+            name: "root".into(),
+            current: current_value,
+            staged: None,
+            history: entries,
+        }],
+        change,
+        polis_id: None,
+    })
+}
+
+fn report_verified(v: &crate::source::Verified, what: &str) {
+    eprintln!(
+        "verified {} {what}{}root(s) (dialect {}{}): every step holds; current is v{}",
+        v.roots.len(),
+        if what.is_empty() { "" } else { " " },
+        v.dialect,
+        if v.detected { ", detected" } else { "" },
+        v.roots.last().and_then(|r| r.version().ok()).unwrap_or(0)
+    );
+    if let Some(e) = &v.expired {
+        eprintln!(
+            "warning: the current {what}{}root has expired ({e}); this rotation renews it",
+            if what.is_empty() { "" } else { " " }
+        );
+    }
+}
+
+fn propose_factory(
+    ctx: &Ctx,
+    args: &ProposeArgs,
+    checked: &Checked,
+    name: &str,
+    now: OffsetDateTime,
+) -> Result<Proposal> {
+    check_name(name).map_err(Usage)?;
+    if args.dialect == Some(Dialect::Tuf) {
+        return Err(Usage("a FoundriesFactory speaks the ota-tuf dialect".into()).into());
+    }
+    if args.trusted.is_some() {
+        return Err(Usage(
+            "--trusted is for --repo; a Factory history is always checked from 1.root.json".into(),
+        )
+        .into());
+    }
+    let auth = ctx.auth()?;
+    let http = ctx.http(Some(auth));
+    let factory = Factory {
+        http: &http,
+        api: ctx.api(),
+        name: name.to_string(),
+    };
+    let txid = match &args.txid {
+        Some(t) => {
+            eprintln!("joining the root-update transaction {t} of Factory {name}");
+            t.clone()
+        }
+        None => {
+            let message = args
+                .message
+                .clone()
+                .unwrap_or_else(|| "TUF root rotation (tuf-ceremony)".into());
+            match factory.start(&message)? {
+                Ok(txid) => {
+                    eprintln!(
+                        "started a root-update transaction for Factory {name}{}",
+                        if txid.is_empty() { String::new() } else { format!(": txid {txid}") }
+                    );
+                    txid
+                }
+                Err(msg) => bail!(
+                    "POST {}: HTTP 409 Conflict: {msg}\nA root-update transaction is already open for Factory {name}. \
+                     Join it with `submitter propose --factory {name} --txid TXID …` (ask whoever started it for the txid), \
+                     or cancel it with `submitter cancel --factory {name}`.",
+                    factory.updates_url()
+                ),
+            }
+        }
+    };
+    let started_here = args.txid.is_none();
+    let result = factory_proposal(&factory, args, checked, &txid, now);
+    if result.is_err() && started_here {
+        eprintln!(
+            "note: the transaction {txid} stays open on the server; cancel it with `submitter cancel --factory {name}` \
+             if you do not go on"
+        );
+    }
+    result
+}
+
+fn factory_proposal(
+    factory: &Factory,
+    args: &ProposeArgs,
+    checked: &Checked,
+    txid: &str,
+    now: OffsetDateTime,
+) -> Result<Proposal> {
+    let name = &factory.name;
+    let tx = factory.transaction()?;
+    if tx.status != "STARTED" {
+        bail!(
+            "the root-update transaction of Factory {name} is {} (expected STARTED): {}",
+            tx.status,
+            if tx.status == "NONE" {
+                "none is open; start one by running propose without --txid"
+            } else {
+                "wait until it is finished, or cancel it with `submitter cancel`"
+            }
+        );
+    }
+    let polis_id = factory.polis_id()?;
+    let hint = format!("run `submitter audit --factory {name}` for the full report");
+    let mut chains = Vec::new();
+    let mut ci_current: Option<RootMetadata> = None;
+    for (chain, prod) in [("ci", false), ("prod", true)] {
+        let (tx_current, staged) = if prod {
+            (&tx.current_prod, &tx.updated_prod)
+        } else {
+            (&tx.current_ci, &tx.updated_ci)
+        };
+        eprintln!("reading the {chain} root history of Factory {name}…");
+        let files = walk(|n| Ok(factory.root(prod, Some(n))?), 1)?;
+        let v = verify(chain, &files, None, Some(Dialect::OtaTuf), now, &hint)?;
+        report_verified(&v, chain);
+        let last = v.roots.last().expect("verify refuses an empty history");
+        let current = match tx_current {
+            Some(c) if same_root(&c.root, last) => last.clone(),
+            Some(c) => bail!(
+                "the transaction's current {chain} root (v{}) is not the newest root of the history (v{}): \
+                 the Factory changed while reading; run propose again",
+                c.root.version().unwrap_or(0),
+                last.version().unwrap_or(0)
+            ),
+            None => last.clone(),
+        };
+        let staged_value = match staged {
+            Some(s) => {
+                let sv = s.root.version()?;
+                let cv = current.version()?;
+                if sv != cv + 1 {
+                    bail!(
+                        "the server staged {chain} version {sv}, but the current root is version {cv}; \
+                         a new root must be version {}",
+                        cv + 1
+                    );
+                }
+                Some(envelope(&s.bytes)?)
+            }
+            None => None,
+        };
+        if !prod {
+            ci_current = Some(current.clone());
+        }
+        chains.push(Chain {
+            name: chain.into(),
+            current: envelope(&v.last_bytes)?,
+            staged: staged_value,
+            history: v.entries,
+        });
+    }
+    let ci = ci_current.expect("ci chain read");
+    let change = change(args, checked, &ci, Dialect::OtaTuf)?;
+    Ok(Proposal {
+        format: PROPOSAL_FORMAT.to_string(),
+        dialect: Dialect::OtaTuf,
+        target: Target::Factory {
+            factory: name.clone(),
+            api: factory.api.clone(),
+        },
+        txid: Some(txid.to_string()),
+        created: format_expires(now),
+        chains,
+        change,
+        polis_id,
+    })
+}

@@ -1,0 +1,755 @@
+//! `submitter upload`: check the signed bundle against its proposal and the
+//! repository's current state, send it, and confirm the repository now serves
+//! exactly what was signed.
+//!
+//! Every check that needs no network runs before the first request: a bundle
+//! that answers another proposal, targets another repository, or does not
+//! meet every threshold never reaches a server. Running `upload` again is
+//! always safe: it first looks at what the server holds, and a bundle that is
+//! already applied is only confirmed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use time::OffsetDateTime;
+
+use ceremony::bundle::Bundle;
+use ceremony::bundle_check::{bundle_status, check_answers, same_root, same_signed};
+use ceremony::proposal::{sha256_hex, Proposal, Target};
+use ceremony::rules::check_step;
+use ceremony::RootMetadata;
+
+use crate::factory::Factory;
+use crate::fsio::{read_limited, write_new, write_replace};
+use crate::http::{Http, HttpError};
+use crate::source::Repo;
+use crate::{Ctx, Refused, Usage};
+
+/// What `upload` was asked for.
+pub struct UploadArgs {
+    pub bundle: PathBuf,
+    pub proposal: Option<PathBuf>,
+    pub out_dir: Option<PathBuf>,
+}
+
+/// A bundle checked against its proposal: the chains' current and new roots.
+pub struct Checked {
+    pub proposal: Proposal,
+    /// (chain name, current root, new root)
+    pub chains: Vec<(String, RootMetadata, RootMetadata)>,
+}
+
+/// Where the proposal of a bundle is: `--proposal`, else `proposal.json`
+/// beside the bundle.
+pub fn proposal_path(bundle: &Path, given: Option<&Path>) -> PathBuf {
+    match given {
+        Some(p) => p.to_path_buf(),
+        None => bundle
+            .parent()
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .join("proposal.json"),
+    }
+}
+
+/// Reads a proposal file (exact bytes kept for its hash).
+pub fn read_proposal(path: &Path) -> Result<(Vec<u8>, Proposal)> {
+    let bytes =
+        read_limited(path, ceremony::crossing::MAX_CROSSING_FILE as u64).with_context(|| {
+            "the proposal is needed to check the bundle (give it with --proposal FILE)".to_string()
+        })?;
+    let p = Proposal::from_slice(&bytes)
+        .with_context(|| format!("{} is not a usable proposal", path.display()))?;
+    Ok((bytes, p))
+}
+
+/// Reads a bundle file.
+pub fn read_bundle(path: &Path) -> Result<Bundle> {
+    let bytes = read_limited(path, ceremony::crossing::MAX_CROSSING_FILE as u64)?;
+    Bundle::from_slice(&bytes).with_context(|| format!("{} is not a usable bundle", path.display()))
+}
+
+/// Every check that needs no network.
+pub fn check_offline(
+    bundle_path: &Path,
+    proposal: Option<&Path>,
+    now: OffsetDateTime,
+) -> Result<Checked> {
+    let bundle = read_bundle(bundle_path)?;
+    let ppath = proposal_path(bundle_path, proposal);
+    let (pbytes, proposal) = read_proposal(&ppath)?;
+    check_answers(&pbytes, &proposal, &bundle).map_err(|e| {
+        Refused(format!(
+            "{} does not answer {}: {e}; nothing was sent",
+            bundle_path.display(),
+            ppath.display()
+        ))
+    })?;
+    let status = bundle_status(&proposal, &bundle, now)?;
+    if !status.complete() {
+        let problems = status.problems().join("\n  ");
+        let advice = if status.only_signatures_missing() {
+            "signatures are missing: have the other root key holders sign (`signer sign`) and combine \
+             the bundles with `submitter merge`"
+        } else {
+            "the new root breaks the rotation rules: make a new proposal and sign it again"
+        };
+        return Err(Refused(format!(
+            "the bundle does not pass the rotation rules, so nothing was sent:\n  {problems}\n{advice}"
+        ))
+        .into());
+    }
+    if !bundle.complete {
+        eprintln!("note: the bundle says it is incomplete, but every threshold is met; going on");
+    }
+    let mut chains = Vec::new();
+    for chain in &proposal.chains {
+        let current = proposal.current_root(chain)?;
+        let signed = bundle
+            .roots
+            .iter()
+            .find(|r| r.name == chain.name)
+            .ok_or_else(|| anyhow!("no {} root in the bundle", chain.name))?;
+        let new = bundle.root(signed)?;
+        chains.push((chain.name.clone(), current, new));
+    }
+    Ok(Checked { proposal, chains })
+}
+
+/// Runs `upload`.
+pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
+    let now = OffsetDateTime::now_utc();
+    let checked = check_offline(&args.bundle, args.proposal.as_deref(), now)?;
+    for (name, cur, new) in &checked.chains {
+        eprintln!(
+            "checked {name}: v{} → v{}, both thresholds met, expires {}",
+            cur.version().unwrap_or(0),
+            new.version().unwrap_or(0),
+            new.expires_str().unwrap_or("?")
+        );
+    }
+    let again = format!(
+        "Running `submitter upload {}` again is safe: it looks at the server first.",
+        args.bundle.display()
+    );
+    match checked.proposal.target.clone() {
+        Target::Factory { factory, api } => {
+            if args.out_dir.is_some() {
+                return Err(
+                    Usage("--out-dir is for TUF repositories served over HTTP".into()).into(),
+                );
+            }
+            let auth = ctx.auth()?;
+            let http = ctx.http(Some(auth));
+            let f = Factory {
+                http: &http,
+                api,
+                name: factory,
+            };
+            upload_factory(&f, &checked, now, &again)
+        }
+        Target::TufDir { path } => {
+            if args.out_dir.is_some() {
+                return Err(Usage(
+                    "--out-dir is for a repository served over HTTP; this proposal names a folder"
+                        .into(),
+                )
+                .into());
+            }
+            let (_, cur, new) = &checked.chains[0];
+            upload_dir(Path::new(&path), cur, new, now)
+        }
+        Target::TufHttp { url } => {
+            let http = ctx.http(None);
+            let (_, cur, new) = &checked.chains[0];
+            upload_http(
+                &http,
+                &url,
+                cur,
+                new,
+                args.out_dir.as_deref(),
+                &args.bundle,
+                now,
+            )
+        }
+    }
+}
+
+fn root_file_bytes(root: &RootMetadata) -> Vec<u8> {
+    root.to_bytes()
+}
+
+// ---------------------------------------------------------------- TUF ----
+
+fn confirm_file(
+    bytes: &[u8],
+    what: &str,
+    current: &RootMetadata,
+    new: &RootMetadata,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let fetched = RootMetadata::from_slice(bytes, Some(new.dialect()))
+        .map_err(|e| Refused(format!("{what} is not a usable root after the upload: {e}")))?;
+    if !same_root(&fetched, new) {
+        return Err(Refused(format!("{what} is not the root that was uploaded")).into());
+    }
+    let v = check_step(Some(current), &fetched, Some(now));
+    if !v.ok() {
+        let f = v.first_failure().expect("failing");
+        return Err(Refused(format!("{what} breaks rule {}: {}", f.rule, f.message)).into());
+    }
+    Ok(())
+}
+
+fn upload_dir(
+    dir: &Path,
+    current: &RootMetadata,
+    new: &RootMetadata,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let n = current.version()?;
+    let cur_path = dir.join(format!("{n}.root.json"));
+    let new_path = dir.join(format!("{}.root.json", n + 1));
+    let on_disk = read_limited(&cur_path, 8 << 20).with_context(|| {
+        format!(
+            "the repository's current root {} is gone",
+            cur_path.display()
+        )
+    })?;
+    match RootMetadata::from_slice(&on_disk, Some(current.dialect())) {
+        Ok(r) if same_root(&r, current) => {}
+        _ => {
+            return Err(Refused(format!(
+                "{} is no longer the root the proposal was made from; nothing was written: make a new proposal",
+                cur_path.display()
+            ))
+            .into())
+        }
+    }
+    if new_path.exists() {
+        let there = read_limited(&new_path, 8 << 20)?;
+        match RootMetadata::from_slice(&there, Some(new.dialect())) {
+            Ok(r) if same_root(&r, new) => {
+                eprintln!("{} already holds this bundle's root: nothing to write", new_path.display());
+                ensure_root_json(dir, new)?;
+                confirm_file(&there, &new_path.display().to_string(), current, new, now)?;
+                println!("already uploaded: {} is this bundle's root v{}", new_path.display(), n + 1);
+                return Ok(());
+            }
+            _ => {
+                return Err(Refused(format!(
+                    "{} already exists and is another root: someone rotated the repository since the proposal \
+                     was made; nothing was written. Make a new proposal.",
+                    new_path.display()
+                ))
+                .into())
+            }
+        }
+    }
+    let bytes = root_file_bytes(new);
+    write_new(&new_path, &bytes, 0o644)?;
+    eprintln!("wrote {}", new_path.display());
+    ensure_root_json(dir, new)?;
+    let back = read_limited(&new_path, 8 << 20)?;
+    confirm_file(&back, &new_path.display().to_string(), current, new, now)?;
+    println!(
+        "uploaded: {} (v{}) and root.json; read back and checked against v{n}: both thresholds met",
+        new_path.display(),
+        n + 1
+    );
+    Ok(())
+}
+
+fn ensure_root_json(dir: &Path, new: &RootMetadata) -> Result<()> {
+    let path = dir.join("root.json");
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Ok(r) = RootMetadata::from_slice(&bytes, Some(new.dialect())) {
+            if same_root(&r, new) {
+                return Ok(());
+            }
+            if r.version().unwrap_or(0) > new.version().unwrap_or(0) {
+                eprintln!("warning: {} is a newer root; left as it is", path.display());
+                return Ok(());
+            }
+        }
+    }
+    write_replace(&path, &root_file_bytes(new), 0o644)?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+fn upload_http(
+    http: &Http,
+    url: &str,
+    current: &RootMetadata,
+    new: &RootMetadata,
+    out_dir: Option<&Path>,
+    bundle: &Path,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let repo = Repo::parse(url);
+    let n = current.version()?;
+    let cur_name = format!("{n}.root.json");
+    let new_name = format!("{}.root.json", n + 1);
+    match repo.fetch(http, &cur_name)? {
+        Some(b) => match RootMetadata::from_slice(&b, Some(current.dialect())) {
+            Ok(r) if same_root(&r, current) => {}
+            _ => {
+                return Err(Refused(format!(
+                    "{} is no longer the root the proposal was made from; nothing was sent: make a new proposal",
+                    repo.location(&cur_name)
+                ))
+                .into())
+            }
+        },
+        None => bail!("{} is gone (404): the repository moved or was reset", repo.location(&cur_name)),
+    }
+    if let Some(b) = repo.fetch(http, &new_name)? {
+        return match RootMetadata::from_slice(&b, Some(new.dialect())) {
+            Ok(r) if same_root(&r, new) => {
+                confirm_file(&b, &repo.location(&new_name), current, new, now)?;
+                println!("already uploaded: {} serves this bundle's root", repo.location(&new_name));
+                Ok(())
+            }
+            _ => Err(Refused(format!(
+                "{} already exists and is another root: someone rotated the repository since the proposal was made. \
+                 Make a new proposal.",
+                repo.location(&new_name)
+            ))
+            .into()),
+        };
+    }
+    let bytes = root_file_bytes(new);
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let p = dir.join(&new_name);
+        match std::fs::read(&p) {
+            Ok(existing) if existing == bytes => {}
+            Ok(_) => bail!(
+                "{} already exists with other content; it is never replaced",
+                p.display()
+            ),
+            Err(_) => write_new(&p, &bytes, 0o644)?,
+        }
+        write_replace(&dir.join("root.json"), &bytes, 0o644)?;
+        eprintln!(
+            "wrote {} and {}",
+            p.display(),
+            dir.join("root.json").display()
+        );
+        match repo.fetch(http, &new_name)? {
+            Some(b) => {
+                confirm_file(&b, &repo.location(&new_name), current, new, now)?;
+                println!(
+                    "uploaded: {} now serves v{} (read back over HTTP and checked against v{n})",
+                    repo.location(&new_name),
+                    n + 1
+                );
+            }
+            None => println!(
+                "wrote {new_name} and root.json to {}. Copy both into the repository's metadata folder (served at {url}); \
+                 then `submitter audit --repo {url}` confirms the new root is served.",
+                dir.display()
+            ),
+        }
+        return Ok(());
+    }
+    let put_url = format!(
+        "{}{new_name}",
+        match &repo {
+            Repo::Http(u) => u.as_str(),
+            Repo::Dir(_) => url,
+        }
+    );
+    let answer = http.send("PUT", &put_url, Some(&bytes));
+    match answer {
+        Ok(a) if a.ok() => {}
+        Ok(a) if (400..500).contains(&a.status) || a.status == 501 => {
+            let err = HttpError {
+                method: "PUT",
+                url: put_url.clone(),
+                status: Some(a.status),
+                message: crate::http::server_message(&a.body),
+                attempts: 1,
+            };
+            bail!(
+                "not supported: {url} does not accept uploads ({err}).\nCopy these files into the repository's \
+                 metadata folder (the one served at {url}): {new_name} and root.json (both hold root v{}).\n\
+                 Write them here with: submitter upload {} --out-dir DIR",
+                n + 1,
+                bundle.display()
+            );
+        }
+        Ok(a) => {
+            let err = Http::expect_ok("PUT", &put_url, a).expect_err("not ok");
+            settle_http(http, &repo, &new_name, current, new, now, &err.to_string())?;
+        }
+        Err(e) => settle_http(http, &repo, &new_name, current, new, now, &e.to_string())?,
+    }
+    let root_url = format!(
+        "{}root.json",
+        match &repo {
+            Repo::Http(u) => u.as_str(),
+            Repo::Dir(_) => url,
+        }
+    );
+    match http.send("PUT", &root_url, Some(&bytes)) {
+        Ok(a) if a.ok() => {}
+        Ok(a) => eprintln!(
+            "warning: {new_name} was stored but root.json was not ({}); clients that read root.json still see v{n}",
+            Http::expect_ok("PUT", &root_url, a).expect_err("not ok")
+        ),
+        Err(e) => eprintln!("warning: {new_name} was stored but root.json may not be ({e})"),
+    }
+    let b = repo.fetch(http, &new_name)?.ok_or_else(|| {
+        anyhow!(
+            "{} is not served after the upload",
+            repo.location(&new_name)
+        )
+    })?;
+    confirm_file(&b, &repo.location(&new_name), current, new, now)?;
+    println!(
+        "uploaded: {} serves v{} (read back and checked)",
+        repo.location(&new_name),
+        n + 1
+    );
+    Ok(())
+}
+
+fn settle_http(
+    http: &Http,
+    repo: &Repo,
+    name: &str,
+    current: &RootMetadata,
+    new: &RootMetadata,
+    now: OffsetDateTime,
+    err: &str,
+) -> Result<()> {
+    eprintln!("{err}; checking whether the file was stored…");
+    match repo.fetch(http, name) {
+        Ok(Some(b)) if confirm_file(&b, name, current, new, now).is_ok() => Ok(()),
+        Ok(_) => bail!(
+            "{err}\nthe server does not serve {name}: nothing was uploaded; running upload again is safe"
+        ),
+        Err(e) => bail!("{err}\ncannot tell whether {name} was stored ({e}); running upload again is safe"),
+    }
+}
+
+// ------------------------------------------------------------ Factory ----
+
+struct Ours<'a> {
+    current_ci: &'a RootMetadata,
+    current_prod: &'a RootMetadata,
+    new_ci: &'a RootMetadata,
+    new_prod: &'a RootMetadata,
+}
+
+/// What the server holds right now.
+struct Observed {
+    ci: RootMetadata,
+    prod: RootMetadata,
+}
+
+fn observe(f: &Factory) -> Result<Observed> {
+    Ok(Observed {
+        ci: f.current_root(false)?.root,
+        prod: f.current_root(true)?.root,
+    })
+}
+
+enum Staged {
+    Ours,
+    Other,
+    NoTransaction(String),
+}
+
+fn staged(f: &Factory, ours: &Ours) -> Result<Staged> {
+    let tx = f.transaction()?;
+    if tx.status != "STARTED" {
+        return Ok(Staged::NoTransaction(tx.status));
+    }
+    let is = |s: &Option<crate::factory::FetchedRoot>, r: &RootMetadata| {
+        s.as_ref().is_some_and(|s| same_root(&s.root, r))
+    };
+    Ok(
+        if is(&tx.updated_ci, ours.new_ci) && is(&tx.updated_prod, ours.new_prod) {
+            Staged::Ours
+        } else {
+            Staged::Other
+        },
+    )
+}
+
+fn describe_state(f: &Factory, ours: &Ours) -> String {
+    let roots = match observe(f) {
+        Ok(o) => {
+            let word = |r: &RootMetadata, cur: &RootMetadata, new: &RootMetadata| {
+                if same_root(r, new) {
+                    format!("v{} (the uploaded root)", r.version().unwrap_or(0))
+                } else if same_root(r, cur) {
+                    format!("v{} (unchanged)", r.version().unwrap_or(0))
+                } else {
+                    format!("v{} (another root)", r.version().unwrap_or(0))
+                }
+            };
+            format!(
+                "CI root {}, prod root {}",
+                word(&o.ci, ours.current_ci, ours.new_ci),
+                word(&o.prod, ours.current_prod, ours.new_prod)
+            )
+        }
+        Err(e) => format!("current roots unknown ({e})"),
+    };
+    let tx = match staged(f, ours) {
+        Ok(Staged::Ours) => "the transaction is open with the uploaded roots staged".to_string(),
+        Ok(Staged::Other) => "the transaction is open without the uploaded roots".to_string(),
+        Ok(Staged::NoTransaction(s)) => format!("no transaction is open (status {s})"),
+        Err(e) => format!("transaction state unknown ({e})"),
+    };
+    format!("server state: {roots}; {tx}")
+}
+
+fn upload_factory(f: &Factory, c: &Checked, now: OffsetDateTime, again: &str) -> Result<()> {
+    let find = |name: &str| {
+        c.chains
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, cur, new)| (cur, new))
+            .ok_or_else(|| anyhow!("the proposal has no {name} chain"))
+    };
+    let (current_ci, new_ci) = find("ci")?;
+    let (current_prod, new_prod) = find("prod")?;
+    let ours = Ours {
+        current_ci,
+        current_prod,
+        new_ci,
+        new_prod,
+    };
+    let txid = c.proposal.txid.clone().unwrap_or_default();
+    let name = &f.name;
+
+    // 1. What does the server hold now?
+    let o = observe(f)?;
+    if same_root(&o.ci, new_ci) && same_root(&o.prod, new_prod) {
+        eprintln!("Factory {name} already serves the roots of this bundle");
+        confirm_factory(f, &ours, now)?;
+        println!(
+            "already uploaded: Factory {name} serves CI and prod v{} from this bundle",
+            new_ci.version()?
+        );
+        return Ok(());
+    }
+    let (ci_ours, prod_ours) = (same_root(&o.ci, new_ci), same_root(&o.prod, new_prod));
+    if ci_ours != prod_ours {
+        // One chain applied, the other not: finish the apply, as fioctl does.
+        eprintln!(
+            "the server is in a partial state: only the {} root of this bundle is applied",
+            if ci_ours { "CI" } else { "prod" }
+        );
+        if let Staged::Ours = staged(f, &ours)? {
+            apply(f, &ours, &txid, again)?;
+            confirm_factory(f, &ours, now)?;
+            println!(
+                "applied: Factory {name} now serves CI and prod v{} from this bundle",
+                new_ci.version()?
+            );
+            return Ok(());
+        }
+        bail!(
+            "{}\nthe transaction no longer holds this bundle's roots, so the apply cannot be finished from here: \
+             contact FoundriesFactory support with the txid {txid}",
+            describe_state(f, &ours)
+        );
+    }
+    for (chain, seen, cur) in [("CI", &o.ci, current_ci), ("prod", &o.prod, current_prod)] {
+        if !same_root(seen, cur) {
+            return Err(Refused(format!(
+                "the Factory's {chain} root moved since the proposal was made (the proposal was made from v{}, the \
+                 server now serves v{}{}); nothing was sent. Make a new proposal.",
+                cur.version().unwrap_or(0),
+                seen.version().unwrap_or(0),
+                if same_signed(seen, cur) { " with other signatures" } else { "" }
+            ))
+            .into());
+        }
+    }
+    eprintln!(
+        "Factory {name} still serves CI v{} and prod v{}, as in the proposal",
+        current_ci.version()?,
+        current_prod.version()?
+    );
+
+    // 2. Stage our roots, unless they already are.
+    match staged(f, &ours)? {
+        Staged::NoTransaction(status) => bail!(
+            "no root-update transaction is open on Factory {name} (status {status}): the transaction {txid} of this \
+             proposal was cancelled or has ended. Nothing was uploaded. Make a new proposal (`submitter propose`)."
+        ),
+        Staged::Ours => eprintln!("the transaction already holds the roots of this bundle"),
+        Staged::Other => put(f, &ours, &txid, again)?,
+    }
+
+    // 3. Apply.
+    apply(f, &ours, &txid, again)?;
+
+    // 4. Confirm.
+    confirm_factory(f, &ours, now)?;
+    println!(
+        "uploaded and applied: Factory {name} serves CI v{} and prod v{}; re-fetched, identical to the bundle, \
+         both thresholds met",
+        new_ci.version()?,
+        new_prod.version()?
+    );
+    Ok(())
+}
+
+fn put(f: &Factory, ours: &Ours, txid: &str, again: &str) -> Result<()> {
+    let url = f.updates_url();
+    let send = || f.put(txid, ours.new_ci.envelope(), ours.new_prod.envelope());
+    let first = send();
+    let err = match first {
+        Ok(a) if a.ok() => {
+            eprintln!("PUT {url}: stored the signed CI and prod roots");
+            return Ok(());
+        }
+        Ok(a) if (400..500).contains(&a.status) => {
+            let e = Http::expect_ok("PUT", &url, a).expect_err("not ok");
+            bail!(
+                "{e}\nThe server refused the roots and changed nothing (a 4xx answer comes before any change). {}\n{again}",
+                hint_for(e.status, &f.name)
+            );
+        }
+        Ok(a) => Http::expect_ok("PUT", &url, a).expect_err("not ok"),
+        Err(e) => e,
+    };
+    // No answer, or a 5xx: the roots may or may not be stored. Look.
+    eprintln!("{err}\nchecking what the server holds…");
+    std::thread::sleep(f.http.backoff());
+    match staged(f, ours)? {
+        Staged::Ours => {
+            eprintln!("the server did store the roots");
+            Ok(())
+        }
+        Staged::Other => {
+            // Still open, our roots not stored: sending the same roots again
+            // with the same txid replaces the staged ones, nothing more.
+            eprintln!("the roots were not stored; sending them once more");
+            match send() {
+                Ok(a) if a.ok() => Ok(()),
+                Ok(a) => {
+                    let e = Http::expect_ok("PUT", &url, a).expect_err("not ok");
+                    bail!("{e}\n{}\nnothing was applied. {again}", describe_state(f, ours))
+                }
+                Err(e) => bail!("{e}\n{}\nnothing was applied. {again}", describe_state(f, ours)),
+            }
+        }
+        Staged::NoTransaction(s) => bail!(
+            "{err}\nno transaction is open any more (status {s}); nothing was applied. Make a new proposal."
+        ),
+    }
+}
+
+/// Statuses with which the server answers apply only before it changes
+/// anything (fioctl: 400, 401, 403, 422, 423).
+const APPLY_NOTHING_CHANGED: [u16; 5] = [400, 401, 403, 422, 423];
+
+fn apply(f: &Factory, ours: &Ours, txid: &str, again: &str) -> Result<()> {
+    let url = f.apply_url();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let err = match f.apply(txid) {
+            Ok(a) if a.ok() => {
+                eprintln!("POST {url}: applied");
+                return Ok(());
+            }
+            Ok(a) if APPLY_NOTHING_CHANGED.contains(&a.status) => {
+                let e = Http::expect_ok("POST", &url, a).expect_err("not ok");
+                let issues = f.transaction().map(|t| t.errors).unwrap_or_default();
+                let issues = if issues.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nthe server reports: {}", issues.join("; "))
+                };
+                bail!(
+                    "{e}{issues}\nNothing was applied (the server gives HTTP {} only before it changes anything); the \
+                     transaction stays open with the uploaded roots. {}\n{again}; or cancel with `submitter cancel --factory {}`.",
+                    e.status.unwrap_or(0),
+                    hint_for(e.status, &f.name),
+                    f.name
+                );
+            }
+            Ok(a) => Http::expect_ok("POST", &url, a).expect_err("not ok"),
+            Err(e) => e,
+        };
+        // Anything else may mean a partial or a complete apply. Look before
+        // doing anything more.
+        eprintln!("{err}\nchecking whether the apply took effect…");
+        std::thread::sleep(f.http.backoff());
+        let o = observe(f).map_err(|e| {
+            anyhow!("{err}\ncannot tell whether the roots were applied: {e}\n{again}")
+        })?;
+        let ci_ours = same_root(&o.ci, ours.new_ci);
+        let prod_ours = same_root(&o.prod, ours.new_prod);
+        if ci_ours && prod_ours {
+            eprintln!("the apply did take effect");
+            return Ok(());
+        }
+        let untouched = same_root(&o.ci, ours.current_ci) && same_root(&o.prod, ours.current_prod);
+        let staged_ours = matches!(staged(f, ours), Ok(Staged::Ours));
+        if untouched && staged_ours && attempt < 2 {
+            // Nothing changed and our roots are still staged: applying again
+            // is what fioctl does, and cannot apply anything else.
+            eprintln!("nothing was applied and the roots are still staged; applying once more");
+            continue;
+        }
+        bail!(
+            "{err}\n{}\n{}{again}",
+            describe_state(f, ours),
+            if ci_ours != prod_ours {
+                "ONLY ONE of the two roots was applied: the server is in a partial state. Run upload again to finish; \
+                 if it keeps failing, contact FoundriesFactory support with the txid. "
+            } else {
+                "Nothing was applied. "
+            }
+        );
+    }
+}
+
+fn hint_for(status: Option<u16>, factory: &str) -> String {
+    match status {
+        Some(401) => "The token was refused: check --token-file, FIOCTL_TOKEN or ~/.config/fioctl.yaml.".into(),
+        Some(403) => "The token may lack the permission to change TUF roots (it needs the admin scope).".into(),
+        Some(400) => format!(
+            "A 400 often means the transaction is not the one this proposal was made in (another was started, or it \
+             was cancelled): see `submitter audit --factory {factory}`, and make a new proposal if so."
+        ),
+        Some(409) | Some(423) => "Another change is in progress on the Factory; wait, then try again.".into(),
+        _ => String::new(),
+    }
+}
+
+fn confirm_factory(f: &Factory, ours: &Ours, now: OffsetDateTime) -> Result<()> {
+    for (chain, prod, cur, new) in [
+        ("CI", false, ours.current_ci, ours.new_ci),
+        ("prod", true, ours.current_prod, ours.new_prod),
+    ] {
+        let v = new.version()?;
+        let url = f.root_location(prod, v);
+        let bytes = f.root(prod, Some(v))?.ok_or_else(|| {
+            anyhow!("GET {url}: HTTP 404: the server does not serve {chain} v{v} although it was applied")
+        })?;
+        confirm_file(&bytes, &url, cur, new, now)?;
+        eprintln!(
+            "re-fetched {chain} v{v} (sha256 {}): identical to the uploaded root, both thresholds met",
+            &sha256_hex(&bytes)[..16]
+        );
+    }
+    Ok(())
+}

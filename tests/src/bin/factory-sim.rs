@@ -1,0 +1,858 @@
+//! `factory-sim`: a FoundriesFactory API simulator for tests and demos.
+//!
+//! The real API (api.foundries.io, a private fork of Uptane's ota-tuf) cannot
+//! be reached from tests, so this binary serves the endpoints tuf-ceremony
+//! uses, from a state folder, and refuses what ota-tuf refuses (DESIGN.md,
+//! reference/foundries-interop.md §4). It can inject faults so that tests can
+//! prove the submitter's upload is safe to retry.
+//!
+//! The HTTP server is a few dozen lines over `std::net` rather than a server
+//! crate: fault injection needs to close a connection without answering, which
+//! server crates deliberately make impossible. One connection is handled at a
+//! time and every answer closes its connection.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use base64::Engine as _;
+use clap::{Parser, Subcommand};
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+use ceremony::root::{format_expires, parse_expires, RootMetadata};
+use ceremony::rules::{check_step, Rule};
+use ceremony::Dialect;
+use ceremony_tests::keygen::{TestKey, TestKeyType};
+
+/// Larger request bodies are refused before they are read.
+const MAX_BODY: usize = 1024 * 1024;
+/// Devices refuse a root over 64 KiB, and so does the server.
+const MAX_ROOT: usize = 64 * 1024;
+
+#[derive(Parser)]
+#[command(
+    name = "factory-sim",
+    version,
+    about = "A FoundriesFactory API simulator for tests and demos.",
+    long_about = "A FoundriesFactory API simulator for tests and demos.\n\n\
+        It stands in for the FoundriesFactory API (api.foundries.io), a server that tests cannot \
+        reach. It is NOT that server: it implements only what tuf-ceremony uses (root files, the \
+        root-update transaction, the caller's identity), for any factory name, from the files in \
+        --state (ci/N.root.json, prod/N.root.json, transaction.json). It refuses what ota-tuf \
+        refuses: a version that is not N+1, unmet old or new thresholds (at apply), an expiry not \
+        of the form YYYY-MM-DDTHH:MM:SSZ, a root over 64 KiB, duplicate signature key ids, a wrong \
+        txid, a missing or wrong token (401), a second transaction (409).\n\n\
+        Faults, for tests: --fail-request N answers the Nth request (counted from 1 since start) \
+        with 503 without acting on it; --drop-request N acts on the Nth request and then closes \
+        the connection without answering (the client cannot know whether it took effect); --slow \
+        MS waits MS milliseconds before every answer.\n\n\
+        It prints `factory-sim listening on http://ADDR` once it listens (use --listen \
+        127.0.0.1:0 for a free port) and logs every request to --state/requests.log.",
+    after_help = "Examples:\n  factory-sim init /tmp/factory --key-type ed25519\n  \
+        factory-sim --listen 127.0.0.1:0 --state /tmp/factory --token secret\n  \
+        FIOCTL_TOKEN=secret submitter propose --factory demo --api http://127.0.0.1:PORT --rotate-all -o proposal.json",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Address to listen on (loopback only), such as 127.0.0.1:0 for a free port.
+    #[arg(long, value_name = "ADDR", required = true)]
+    listen: Option<String>,
+    /// The Factory state folder made by `factory-sim init`.
+    #[arg(long, value_name = "DIR", required = true)]
+    state: Option<PathBuf>,
+    /// The API token clients must send (OSF-TOKEN header, or Bearer base64(token)).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "token_file")]
+    token: Option<String>,
+    /// Read the token from this file instead.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Answer the Nth request with 503 without acting on it (repeatable).
+    #[arg(long, value_name = "N")]
+    fail_request: Vec<u64>,
+    /// Act on the Nth request, then close the connection without answering (repeatable).
+    #[arg(long, value_name = "N")]
+    drop_request: Vec<u64>,
+    /// Wait this many milliseconds before every answer.
+    #[arg(long, value_name = "MS")]
+    slow: Option<u64>,
+    /// Exit by itself after this many seconds (so a forgotten simulator never lingers).
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    max_lifetime: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a Factory: v1 CI and prod roots signed by a first-root key, and the fioctl-style key tarball.
+    Init {
+        /// The state folder to create.
+        dir: PathBuf,
+        /// Type of the first root key (and of the online keys).
+        #[arg(long, value_name = "ed25519|rsa-2048", default_value = "ed25519")]
+        key_type: TestKeyType,
+        /// The polis-id the simulated user has.
+        #[arg(long, value_name = "ID", default_value = "sim-user-0001")]
+        polis_id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Init {
+            dir,
+            key_type,
+            polis_id,
+        }) => init(&dir, key_type, &polis_id),
+        None => serve(cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("factory-sim: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------- init ----
+
+fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String> {
+    if dir.join("ci/1.root.json").exists() {
+        return Err(format!(
+            "{} already holds a Factory (ci/1.root.json exists)",
+            dir.display()
+        ));
+    }
+    for sub in ["ci", "prod"] {
+        std::fs::create_dir_all(dir.join(sub))
+            .map_err(|e| format!("cannot create {}: {e}", dir.join(sub).display()))?;
+    }
+    let d = Dialect::OtaTuf;
+    let root_key = TestKey::generate(key_type);
+    let online: Vec<(&str, TestKey)> = ["targets", "snapshot", "timestamp"]
+        .into_iter()
+        .map(|r| (r, TestKey::generate(key_type)))
+        .collect();
+    let mut keys = Map::new();
+    keys.insert(root_key.key_id(d), root_key.key_object(d));
+    for (_, k) in &online {
+        keys.insert(k.key_id(d), k.key_object(d));
+    }
+    let mut roles = Map::new();
+    roles.insert(
+        "root".into(),
+        json!({"keyids": [root_key.key_id(d)], "threshold": 1}),
+    );
+    for (role, k) in &online {
+        roles.insert(
+            (*role).into(),
+            json!({"keyids": [k.key_id(d)], "threshold": 1}),
+        );
+    }
+    let expires = format_expires(OffsetDateTime::now_utc() + time::Duration::days(365));
+    let signed = json!({
+        "_type": "Root",
+        "consistent_snapshot": false,
+        "expires": expires,
+        "keys": keys,
+        "roles": roles,
+        "version": 1,
+    });
+    let sig = root_key.signature_entry(&signed, d);
+    let root = json!({"signatures": [sig], "signed": signed});
+    let bytes = serde_json::to_vec(&root).map_err(|e| e.to_string())?;
+    write_atomic(&dir.join("ci/1.root.json"), &bytes)?;
+    write_atomic(&dir.join("prod/1.root.json"), &bytes)?;
+    let online_ids: Map<String, Value> = online
+        .iter()
+        .map(|(r, k)| ((*r).to_string(), Value::String(k.key_id(d))))
+        .collect();
+    let factory = json!({"polis-id": polis_id, "online-keys": online_ids});
+    write_atomic(
+        &dir.join("factory.json"),
+        &serde_json::to_vec_pretty(&factory).map_err(|e| e.to_string())?,
+    )?;
+
+    // The key tarball as fioctl writes it: flat gzip'd tar, no directory
+    // entries, headers with only name and size (mode 0, mtime 0).
+    let tgz = dir.join("factory-keys.tgz");
+    let mut entries: Vec<(String, Vec<u8>)> = vec![
+        (
+            "tufrepo/keys/first-root.pub".into(),
+            serde_json::to_vec(&root_key.key_object(d)).map_err(|e| e.to_string())?,
+        ),
+        (
+            "tufrepo/keys/first-root.sec".into(),
+            serde_json::to_vec(&root_key.ats_private()).map_err(|e| e.to_string())?,
+        ),
+    ];
+    entries.reverse(); // fioctl's order is random; do not promise .pub first
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (name, data) in &entries {
+        let mut header = tar::Header::new_ustar();
+        header
+            .set_path(name)
+            .map_err(|e| format!("tar header: {e}"))?;
+        header.set_size(data.len() as u64);
+        header.set_mode(0);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        tar.append(&header, data.as_slice())
+            .map_err(|e| format!("tar: {e}"))?;
+    }
+    let gz = tar.into_inner().map_err(|e| format!("tar: {e}"))?;
+    let data = gz.finish().map_err(|e| format!("gzip: {e}"))?;
+    write_atomic(&tgz, &data)?;
+
+    println!(
+        "created a simulated Factory in {}:\n  ci/1.root.json and prod/1.root.json, signed by the first root key {} ({})\n  \
+         online keys: targets, snapshot, timestamp\n  key tarball (fioctl layout): {}\n  polis-id of the simulated user: {polis_id}",
+        dir.display(),
+        root_key.key_id(d),
+        match key_type {
+            TestKeyType::Ed25519 => "ed25519".to_string(),
+            TestKeyType::Rsa(bits) => format!("rsa-{bits}"),
+        },
+        tgz.display()
+    );
+    Ok(())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
+    let mut f =
+        std::fs::File::create(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+// --------------------------------------------------------------- serve ----
+
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+struct Response {
+    status: u16,
+    body: Vec<u8>,
+}
+
+fn answer(status: u16, body: Value) -> Response {
+    Response {
+        status,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
+}
+
+fn error(status: u16, message: impl Into<String>) -> Response {
+    answer(status, json!({"message": message.into()}))
+}
+
+fn raw(status: u16, body: Vec<u8>) -> Response {
+    Response { status, body }
+}
+
+fn serve(cli: Cli) -> Result<(), String> {
+    let listen = cli.listen.expect("required by clap");
+    let state_dir = cli.state.expect("required by clap");
+    let token = match (&cli.token, &cli.token_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| format!("cannot read {}: {e}", f.display()))?
+            .trim()
+            .to_string(),
+        (None, None) => return Err("give --token TOKEN or --token-file FILE".into()),
+    };
+    if token.is_empty() {
+        return Err("the token is empty".into());
+    }
+    if !state_dir.join("ci/1.root.json").exists() {
+        return Err(format!(
+            "{} holds no Factory: run `factory-sim init {}` first",
+            state_dir.display(),
+            state_dir.display()
+        ));
+    }
+    let listener =
+        TcpListener::bind(&listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "{addr} is not a loopback address: the simulator only listens on 127.0.0.0/8 or [::1]"
+        ));
+    }
+    let lifetime = cli.max_lifetime;
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(lifetime));
+        eprintln!("factory-sim: --max-lifetime of {lifetime}s reached, exiting");
+        std::process::exit(0);
+    });
+    println!("factory-sim listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+
+    let mut sim = Sim {
+        dir: state_dir,
+        token,
+    };
+    let mut count: u64 = 0;
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+        let request = match read_request(&mut stream) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue, // the client connected and went away
+            Err(resp) => {
+                let _ = write_response(&mut stream, &resp);
+                continue;
+            }
+        };
+        count += 1;
+        if let Some(ms) = cli.slow {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        let (response, note) = if cli.fail_request.contains(&count) {
+            (
+                error(
+                    503,
+                    format!("injected fault: request {count} answered 503 without being acted on"),
+                ),
+                " (injected 503)",
+            )
+        } else {
+            (sim.handle(&request), "")
+        };
+        let dropped = cli.drop_request.contains(&count);
+        sim.log(&format!(
+            "{count} {} {}{}{} -> {}{note}{}",
+            request.method,
+            request.path,
+            if request.query.is_empty() { "" } else { "?" },
+            request.query,
+            response.status,
+            if dropped {
+                " (acted on, connection dropped without answer)"
+            } else {
+                ""
+            }
+        ));
+        if dropped {
+            let _ = stream.shutdown(Shutdown::Both);
+            continue;
+        }
+        let _ = write_response(&mut stream, &response);
+    }
+    Ok(())
+}
+
+fn read_request(stream: &mut TcpStream) -> Result<Option<Request>, Response> {
+    let mut reader = BufReader::new(stream.try_clone().map_err(|_| error(500, "socket"))?);
+    let mut line = String::new();
+    match reader.read_line(&mut line) {
+        Ok(0) | Err(_) => return Ok(None),
+        Ok(_) => {}
+    }
+    let mut parts = line.split_whitespace();
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        return Err(error(400, "malformed request line"));
+    };
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (target.to_string(), String::new()),
+    };
+    let mut headers = BTreeMap::new();
+    let mut header_bytes = 0usize;
+    loop {
+        let mut h = String::new();
+        match reader.read_line(&mut h) {
+            Ok(0) => return Err(error(400, "headers end early")),
+            Ok(n) => header_bytes += n,
+            Err(_) => return Err(error(400, "cannot read headers")),
+        }
+        if header_bytes > 64 * 1024 {
+            return Err(error(431, "request headers too large"));
+        }
+        let h = h.trim_end_matches(['\r', '\n']);
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        return Err(error(411, "send a Content-Length"));
+    }
+    let length: usize = match headers.get("content-length") {
+        Some(v) => v
+            .parse()
+            .map_err(|_| error(400, "malformed Content-Length"))?,
+        None => 0,
+    };
+    if length > MAX_BODY {
+        return Err(error(413, format!("request body over {MAX_BODY} bytes")));
+    }
+    if headers
+        .get("expect")
+        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+    {
+        let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    let mut body = vec![0u8; length];
+    reader
+        .read_exact(&mut body)
+        .map_err(|_| error(400, "request body shorter than Content-Length"))?;
+    Ok(Some(Request {
+        method: method.to_string(),
+        path,
+        query,
+        headers,
+        body,
+    }))
+}
+
+fn write_response(stream: &mut TcpStream, r: &Response) -> std::io::Result<()> {
+    let reason = match r.status {
+        200 => "OK",
+        201 => "Created",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Payload Too Large",
+        422 => "Unprocessable Entity",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    };
+    let head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        r.status,
+        r.body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(&r.body)?;
+    stream.flush()?;
+    let _ = stream.shutdown(Shutdown::Write);
+    Ok(())
+}
+
+struct Sim {
+    dir: PathBuf,
+    token: String,
+}
+
+/// The open root-update transaction, kept in `transaction.json`.
+struct Tx {
+    txid: String,
+    message: String,
+    /// The CI and prod roots staged for the change: the server's own
+    /// (version + 1, signatures cleared) until a client PUTs its own.
+    ci: Value,
+    prod: Value,
+    /// Whether a client has PUT roots.
+    uploaded: bool,
+}
+
+impl Sim {
+    fn log(&self, line: &str) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("requests.log"))
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+
+    fn polis_id(&self) -> String {
+        std::fs::read(self.dir.join("factory.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v["polis-id"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "sim-user-0001".into())
+    }
+
+    fn latest(&self, chain: &str) -> u64 {
+        let mut n = 0;
+        while self
+            .dir
+            .join(format!("{chain}/{}.root.json", n + 1))
+            .exists()
+        {
+            n += 1;
+        }
+        n
+    }
+
+    fn root_bytes(&self, chain: &str, version: u64) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.join(format!("{chain}/{version}.root.json"))).ok()
+    }
+
+    fn current(&self, chain: &str) -> Result<(u64, Vec<u8>, RootMetadata), Response> {
+        let n = self.latest(chain);
+        let bytes = self
+            .root_bytes(chain, n)
+            .ok_or_else(|| error(500, format!("state: no {chain} root")))?;
+        let root = RootMetadata::from_slice(&bytes, Some(Dialect::OtaTuf))
+            .map_err(|e| error(500, format!("state: {chain}/{n}.root.json: {e}")))?;
+        Ok((n, bytes, root))
+    }
+
+    fn load_tx(&self) -> Option<Tx> {
+        let bytes = std::fs::read(self.dir.join("transaction.json")).ok()?;
+        let v: Value = serde_json::from_slice(&bytes).ok()?;
+        Some(Tx {
+            txid: v["txid"].as_str()?.to_string(),
+            message: v["message"].as_str().unwrap_or("").to_string(),
+            ci: v["ci-root"].clone(),
+            prod: v["prod-root"].clone(),
+            uploaded: v["uploaded"].as_bool().unwrap_or(false),
+        })
+    }
+
+    fn save_tx(&self, tx: Option<&Tx>) -> Result<(), Response> {
+        let path = self.dir.join("transaction.json");
+        match tx {
+            None => match std::fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(error(500, format!("state: {e}"))),
+            },
+            Some(tx) => {
+                let v = json!({
+                    "txid": tx.txid, "message": tx.message,
+                    "ci-root": tx.ci, "prod-root": tx.prod, "uploaded": tx.uploaded,
+                });
+                write_atomic(&path, &serde_json::to_vec_pretty(&v).unwrap_or_default())
+                    .map_err(|e| error(500, e))
+            }
+        }
+    }
+
+    fn authorised(&self, r: &Request) -> Result<(), Response> {
+        if let Some(t) = r.headers.get("osf-token") {
+            return if t == &self.token {
+                Ok(())
+            } else {
+                Err(error(401, "invalid API token"))
+            };
+        }
+        if let Some(a) = r.headers.get("authorization") {
+            let expected = format!(
+                "Bearer {}",
+                base64::engine::general_purpose::STANDARD.encode(&self.token)
+            );
+            return if a == &expected {
+                Ok(())
+            } else {
+                Err(error(401, "invalid bearer token"))
+            };
+        }
+        Err(error(
+            401,
+            "authentication required: send OSF-TOKEN or Authorization",
+        ))
+    }
+
+    fn handle(&mut self, r: &Request) -> Response {
+        if let Err(resp) = self.authorised(r) {
+            return resp;
+        }
+        match self.route(r) {
+            Ok(resp) | Err(resp) => resp,
+        }
+    }
+
+    fn route(&mut self, r: &Request) -> Result<Response, Response> {
+        let production = r.query.split('&').any(|kv| kv == "production=1");
+        let chain = if production { "prod" } else { "ci" };
+        let segs: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+        match (r.method.as_str(), segs.as_slice()) {
+            (
+                "GET",
+                ["ota", "factories", _f, "users", "self", ""]
+                | ["ota", "factories", _f, "users", "self"],
+            ) => Ok(answer(
+                200,
+                json!({"polis-id": self.polis_id(), "name": "Simulated User", "email": "sim@example.invalid"}),
+            )),
+            ("GET", ["ota", "repo", _f, "api", "v1", "user_repo", file]) => {
+                let version = if *file == "root.json" {
+                    Some(self.latest(chain))
+                } else {
+                    file.strip_suffix(".root.json")
+                        .and_then(|n| n.parse::<u64>().ok())
+                };
+                match version.and_then(|n| self.root_bytes(chain, n)) {
+                    Some(bytes) => Ok(raw(200, bytes)),
+                    None => Err(error(404, format!("{file} not found"))),
+                }
+            }
+            (
+                method,
+                ["ota", "repo", _f, "api", "v1", "user_repo", "root", "updates", rest @ ..],
+            ) => match (method, rest) {
+                ("POST", []) => self.start(r),
+                ("GET", []) => self.status(),
+                ("PUT", []) => self.put(r),
+                ("POST", ["apply"]) => self.apply(r),
+                ("POST", ["cancel"]) => self.cancel(),
+                _ => Err(error(405, format!("{method} is not allowed here"))),
+            },
+            _ => Err(error(
+                404,
+                format!("no such endpoint: {} {}", r.method, r.path),
+            )),
+        }
+    }
+
+    fn start(&mut self, r: &Request) -> Result<Response, Response> {
+        if self.load_tx().is_some() {
+            return Err(error(
+                409,
+                "a TUF root update transaction is already in progress: apply or cancel it first",
+            ));
+        }
+        let body: Value = if r.body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&r.body).map_err(|e| error(400, format!("body: {e}")))?
+        };
+        let message = body["message"].as_str().unwrap_or("").to_string();
+        if message.chars().any(|c| !(' '..='~').contains(&c)) {
+            return Err(error(
+                400,
+                "message: only printable ASCII is allowed in root metadata",
+            ));
+        }
+        let now = format_expires(OffsetDateTime::now_utc());
+        let mut staged = Vec::new();
+        for chain in ["ci", "prod"] {
+            let (n, _, root) = self.current(chain)?;
+            let mut v = root.envelope().clone();
+            v["signed"]["version"] = json!(n + 1);
+            v["signed"]["x-changelog"] =
+                json!({"polis-id": self.polis_id(), "message": message, "timestamp": now});
+            v["signatures"] = json!([]);
+            staged.push(v);
+        }
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| error(500, e.to_string()))?;
+        let txid = hex::encode(id);
+        let prod = staged.pop().expect("two chains");
+        let ci = staged.pop().expect("two chains");
+        self.save_tx(Some(&Tx {
+            txid: txid.clone(),
+            message,
+            ci,
+            prod,
+            uploaded: false,
+        }))?;
+        Ok(answer(201, json!({"txid": txid})))
+    }
+
+    fn status(&self) -> Result<Response, Response> {
+        let Some(tx) = self.load_tx() else {
+            return Ok(answer(200, json!({"status": "NONE"})));
+        };
+        let (_, ci_bytes, ci_cur) = self.current("ci")?;
+        let (_, prod_bytes, prod_cur) = self.current("prod")?;
+        let online: Value = std::fs::read(self.dir.join("factory.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .map(|v| v["online-keys"].clone())
+            .unwrap_or(json!({}));
+        let mut errors = Vec::new();
+        for (name, cur, new) in [("ci", &ci_cur, &tx.ci), ("prod", &prod_cur, &tx.prod)] {
+            match RootMetadata::from_value(new.clone(), Dialect::OtaTuf) {
+                Ok(new) => {
+                    let v = check_step(Some(cur), &new, Some(OffsetDateTime::now_utc()));
+                    errors.extend(
+                        v.failures
+                            .iter()
+                            .map(|f| json!(format!("{name}-root: {}: {}", f.rule, f.message))),
+                    );
+                }
+                Err(e) => errors.push(json!(format!("{name}-root: {e}"))),
+            }
+        }
+        Ok(answer(
+            200,
+            json!({
+                "status": "STARTED",
+                "current": {
+                    "ci-root": String::from_utf8_lossy(&ci_bytes),
+                    "prod-root": String::from_utf8_lossy(&prod_bytes),
+                    "online-keys": online,
+                },
+                "updated": {
+                    "ci-root": serde_json::to_string(&tx.ci).unwrap_or_default(),
+                    "prod-root": serde_json::to_string(&tx.prod).unwrap_or_default(),
+                },
+                "change-meta": {"message": tx.message, "uploaded": tx.uploaded},
+                "first-time": false,
+                "amendments": [],
+                "issues": {"errors": errors, "warnings": []},
+            }),
+        ))
+    }
+
+    fn check_txid(&self, body: &Value) -> Result<Tx, Response> {
+        let Some(tx) = self.load_tx() else {
+            return Err(error(
+                400,
+                "there is no TUF root update transaction in progress",
+            ));
+        };
+        match body["txid"].as_str() {
+            Some(t) if t == tx.txid => Ok(tx),
+            Some(_) => Err(error(
+                400,
+                "txid does not match the transaction in progress",
+            )),
+            None => Err(error(400, "txid is missing")),
+        }
+    }
+
+    fn put(&mut self, r: &Request) -> Result<Response, Response> {
+        let body: Value = serde_json::from_slice(&r.body)
+            .map_err(|e| error(400, format!("body is not JSON: {e}")))?;
+        let mut tx = self.check_txid(&body)?;
+        let mut new_roots = Vec::new();
+        for (name, chain) in [("ci-root", "ci"), ("prod-root", "prod")] {
+            let v = body
+                .get(name)
+                .filter(|v| v.is_object())
+                .ok_or_else(|| error(400, format!("{name} is missing or not an object")))?;
+            let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0);
+            if size > MAX_ROOT {
+                return Err(error(
+                    422,
+                    format!("{name}: {size} bytes; a root may not exceed {MAX_ROOT} bytes"),
+                ));
+            }
+            let (n, _, current) = self.current(chain)?;
+            let new = RootMetadata::from_value(v.clone(), Dialect::OtaTuf)
+                .map_err(|e| error(422, format!("{name}: {e}")))?;
+            if let Some(exp) = new.expires_str() {
+                parse_expires(exp).map_err(|e| error(422, format!("{name}: expires: {e}")))?;
+            }
+            let verdict = check_step(Some(&current), &new, None);
+            // Signatures may be incomplete while holders sign one after the
+            // other; everything else must already hold.
+            let hard: Vec<String> = verdict
+                .failures
+                .iter()
+                .filter(|f| !matches!(f.rule, Rule::OldThreshold | Rule::NewThreshold))
+                .map(|f| format!("{}: {}", f.rule, f.message))
+                .collect();
+            if !hard.is_empty() {
+                return Err(error(
+                    422,
+                    format!("{name} (current version {n}): {}", hard.join("; ")),
+                ));
+            }
+            for t in &verdict.thresholds {
+                if let Some((keyid, why)) = t.invalid.first() {
+                    return Err(error(
+                        422,
+                        format!("{name}: the signature by {keyid} is invalid: {why}"),
+                    ));
+                }
+            }
+            new_roots.push(v.clone());
+        }
+        tx.prod = new_roots.pop().expect("two roots");
+        tx.ci = new_roots.pop().expect("two roots");
+        tx.uploaded = true;
+        self.save_tx(Some(&tx))?;
+        Ok(answer(200, json!({})))
+    }
+
+    fn apply(&mut self, r: &Request) -> Result<Response, Response> {
+        let body: Value = serde_json::from_slice(&r.body)
+            .map_err(|e| error(400, format!("body is not JSON: {e}")))?;
+        let tx = self.check_txid(&body)?;
+        let now = OffsetDateTime::now_utc();
+        let mut writes = Vec::new();
+        for (name, chain, v) in [("ci-root", "ci", &tx.ci), ("prod-root", "prod", &tx.prod)] {
+            let (n, _, current) = self.current(chain)?;
+            if current.envelope() == v {
+                // Applied already (an earlier apply stopped half-way): this
+                // chain is done, finish the other.
+                continue;
+            }
+            let new = RootMetadata::from_value(v.clone(), Dialect::OtaTuf)
+                .map_err(|e| error(422, format!("{name}: {e}")))?;
+            let verdict = check_step(Some(&current), &new, Some(now));
+            if !verdict.ok() {
+                let issues: Vec<String> = verdict
+                    .failures
+                    .iter()
+                    .map(|f| format!("{}: {}", f.rule, f.message))
+                    .collect();
+                return Err(answer(
+                    422,
+                    json!({
+                        "message": format!("{name} cannot be applied: {}", issues.join("; ")),
+                        "issues": issues,
+                    }),
+                ));
+            }
+            writes.push((
+                self.dir.join(format!("{chain}/{}.root.json", n + 1)),
+                serde_json::to_vec(v).unwrap_or_default(),
+            ));
+        }
+        for (path, _) in &writes {
+            if path.exists() {
+                return Err(error(500, format!("state: {} exists", path.display())));
+            }
+        }
+        for (path, bytes) in writes {
+            write_atomic(&path, &bytes).map_err(|e| error(500, e))?;
+        }
+        self.save_tx(None)?;
+        Ok(answer(200, json!({"status": "applied"})))
+    }
+
+    fn cancel(&mut self) -> Result<Response, Response> {
+        if self.load_tx().is_none() {
+            return Err(error(
+                404,
+                "there is no TUF root update transaction in progress",
+            ));
+        }
+        self.save_tx(None)?;
+        Ok(answer(200, json!({"status": "cancelled"})))
+    }
+}

@@ -1,0 +1,207 @@
+//! The whole ceremony through both binaries against `factory-sim`: a Factory
+//! whose first root key is Ed25519, and one whose first root key is
+//! RSA-2048; each rotated twice in a row (v1 → v2 → v3), the second time
+//! with the archive the first ceremony wrote.
+
+use std::path::Path;
+
+use ceremony::rules::check_history;
+use ceremony::{Dialect, RootMetadata};
+use ceremony_tests::harness::{factory_init, factory_sim, passphrase_file, run, token_file};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+fn chain(dir: &Path) -> Vec<RootMetadata> {
+    (1..)
+        .map(|n| dir.join(format!("{n}.root.json")))
+        .take_while(|p| p.exists())
+        .map(|p| {
+            RootMetadata::from_slice(&std::fs::read(p).unwrap(), Some(Dialect::OtaTuf)).unwrap()
+        })
+        .collect()
+}
+
+fn ceremony_twice(key_type: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let state = dir.join("factory");
+    factory_init(&state, key_type);
+    let online = dir.join("online");
+    let offline = dir.join("offline");
+    std::fs::create_dir_all(&online).unwrap();
+    std::fs::create_dir_all(&offline).unwrap();
+    let tok = token_file(&online);
+    let tok = tok.to_str().unwrap();
+    let pass = passphrase_file(&offline);
+    let pass = pass.to_str().unwrap();
+    let sim = factory_sim(&state, &[]);
+
+    run(
+        "signer",
+        &offline,
+        &[
+            "import",
+            state.join("factory-keys.tgz").to_str().unwrap(),
+            "-o",
+            "keys-1.tgz.age",
+            "--passphrase-file",
+            pass,
+        ],
+        &[],
+    )
+    .expect(0, "signer import");
+
+    for round in 1..=2u64 {
+        let r = dir.join(format!("round{round}"));
+        std::fs::create_dir_all(&r).unwrap();
+        let message = format!("rotation {round} by the e2e test");
+        run(
+            "submitter",
+            &r,
+            &[
+                "propose",
+                "--factory",
+                "acme",
+                "--api",
+                &sim.url,
+                "--token-file",
+                tok,
+                "--rotate-all",
+                "--message",
+                &message,
+                "-o",
+                "proposal.json",
+            ],
+            &[],
+        )
+        .expect(0, "propose");
+        // Across the gap.
+        let off = offline.join(format!("round{round}"));
+        std::fs::create_dir_all(&off).unwrap();
+        std::fs::copy(r.join("proposal.json"), off.join("proposal.json")).unwrap();
+        run("signer", &off, &["review", "proposal.json"], &[]).expect(0, "review");
+        let keys = format!("../keys-{round}.tgz.age");
+        let next = format!("../keys-{}.tgz.age", round + 1);
+        run(
+            "signer",
+            &off,
+            &[
+                "sign",
+                "proposal.json",
+                "--keys",
+                &keys,
+                "--new-archive",
+                &next,
+                "-o",
+                "bundle.json",
+                "--passphrase-file",
+                pass,
+                "--yes",
+            ],
+            &[],
+        )
+        .expect(0, "sign");
+        std::fs::copy(off.join("bundle.json"), r.join("bundle.json")).unwrap();
+        // Back online.
+        let show = run("submitter", &r, &["show", "bundle.json"], &[]);
+        show.expect(0, "show");
+        assert!(
+            show.stdout.contains("complete, every rule holds"),
+            "{}",
+            show.all()
+        );
+        let up = run(
+            "submitter",
+            &r,
+            &["upload", "bundle.json", "--token-file", tok],
+            &[],
+        );
+        up.expect(0, "upload");
+        assert!(up.stdout.contains("uploaded and applied"), "{}", up.all());
+        for c in ["ci", "prod"] {
+            assert!(
+                state.join(format!("{c}/{}.root.json", round + 1)).exists(),
+                "{c} v{}",
+                round + 1
+            );
+        }
+        let audit = run(
+            "submitter",
+            &r,
+            &[
+                "audit",
+                "--factory",
+                "acme",
+                "--api",
+                &sim.url,
+                "--token-file",
+                tok,
+            ],
+            &[],
+        );
+        audit.expect(0, "audit");
+        assert!(
+            audit
+                .stdout
+                .contains(&format!("final version {}", round + 1)),
+            "{}",
+            audit.all()
+        );
+        // The new root records why and who.
+        let v: Value = serde_json::from_slice(
+            &std::fs::read(state.join(format!("ci/{}.root.json", round + 1))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["signed"]["x-changelog"]["message"], message.as_str());
+        let owners = v["signed"]["x-key-owners"]
+            .as_object()
+            .expect("x-key-owners");
+        let new_root_key = v["signed"]["roles"]["root"]["keyids"][0].as_str().unwrap();
+        assert_eq!(owners[new_root_key]["polis-id"], "sim-user-0001");
+    }
+
+    // Independently of the binaries: both chains hold under the library's rules,
+    // every root key was replaced each time, prod kept its own targets threshold.
+    let now = OffsetDateTime::now_utc();
+    for c in ["ci", "prod"] {
+        let roots = chain(&state.join(c));
+        assert_eq!(roots.len(), 3, "{c}");
+        assert!(check_history(None, &roots, now).ok(), "{c}");
+        let ids: Vec<Vec<String>> = roots
+            .iter()
+            .map(|r| r.role("root").unwrap().keyids)
+            .collect();
+        assert!(
+            ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+            "{c}: {ids:?}"
+        );
+    }
+    let prod = chain(&state.join("prod"));
+    assert_eq!(
+        prod[2].role("targets").unwrap().threshold,
+        prod[0].role("targets").unwrap().threshold
+    );
+    // The key of v3 is a new key made by the signer, kept in the newest archive only.
+    let list = run(
+        "signer",
+        &offline,
+        &["list", "keys-3.tgz.age", "--passphrase-file", pass],
+        &[],
+    );
+    list.expect(0, "list");
+    let v3: Value =
+        serde_json::from_slice(&std::fs::read(state.join("ci/3.root.json")).unwrap()).unwrap();
+    let v3_key = v3["signed"]["roles"]["root"]["keyids"][0].as_str().unwrap();
+    assert!(list.stdout.contains(v3_key), "{}", list.all());
+    drop(sim);
+}
+
+#[test]
+fn factory_with_ed25519_first_root_key_rotates_twice() {
+    ceremony_twice("ed25519");
+}
+
+#[test]
+fn factory_with_rsa_2048_first_root_key_rotates_twice() {
+    ceremony_twice("rsa-2048");
+}

@@ -1,0 +1,86 @@
+//! Helpers of the QR transport tests: realistic files, frame shuffling and
+//! loss, and running the binaries with standard input.
+
+#![allow(dead_code)]
+
+pub mod fixtures;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub use fixtures::{Drbg, Keys};
+
+/// The four realistic crossing files: name and bytes.
+pub fn crossing_files() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "ed25519-bundle.json",
+            fixtures::rotation_bundle(Keys::Ed25519, "t1"),
+        ),
+        (
+            "rsa4096-bundle.json",
+            fixtures::rotation_bundle(Keys::Rsa4096, "t2"),
+        ),
+        (
+            "ed25519-proposal.json",
+            fixtures::rotation_proposal(Keys::Ed25519, "t3"),
+        ),
+        (
+            "rsa4096-proposal.json",
+            fixtures::rotation_proposal(Keys::Rsa4096, "t4"),
+        ),
+    ]
+}
+
+/// Fisher–Yates with a seeded generator.
+pub fn shuffle<T>(items: &mut [T], rng: &mut Drbg) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, rng.below(i + 1));
+    }
+}
+
+/// What a camera pointed at a looping display gets: the frames shuffled,
+/// `drop_percent` of them lost, and one in five of the rest seen twice.
+pub fn lossy(frames: &[String], drop_percent: usize, rng: &mut Drbg) -> Vec<String> {
+    let mut kept: Vec<String> = frames
+        .iter()
+        .filter(|_| rng.below(100) >= drop_percent)
+        .cloned()
+        .collect();
+    let repeats: Vec<String> = kept.iter().filter(|_| rng.below(5) == 0).cloned().collect();
+    kept.extend(repeats);
+    shuffle(&mut kept, rng);
+    kept
+}
+
+/// Runs `bin` with `args`, feeding `stdin`.
+pub fn run_with_stdin(bin: &Path, args: &[&std::ffi::OsStr], stdin: &[u8]) -> Output {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The reader may stop early (file complete): a broken pipe is fine.
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("binary finishes");
+    writer.join().unwrap();
+    out
+}
+
+/// Panics with both streams when `out` did not succeed.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
