@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::audit::AuditReport;
 use crate::rules::{short, ThresholdOf};
-use crate::transcript::Transcript;
+use crate::transcript::{Transcript, Verification};
 use crate::transport::qr::{Ecc, QrCode};
 
 /// Escapes text for HTML element content and attribute values.
@@ -197,16 +197,9 @@ pub fn audit_html(report: &AuditReport) -> String {
     page("Root history audit", &b)
 }
 
-/// What `verify-transcript` concluded, for the report.
-pub struct TranscriptChecks<'a> {
-    /// The chain and head signature result, in words.
-    pub verdict: Result<String, String>,
-    /// Artefacts re-hashed: (name, sha256, matched an entry).
-    pub artefacts: &'a [(String, String, bool)],
-}
-
-/// One ceremony as a printable page, from its transcript.
-pub fn transcript_html(t: &Transcript, checks: &TranscriptChecks<'_>) -> String {
+/// One ceremony as a printable page, from its transcript and what
+/// `verify-transcript` concluded of it.
+pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
     let mut b = String::new();
     let head = t
         .signed_head
@@ -237,9 +230,10 @@ pub fn transcript_html(t: &Transcript, checks: &TranscriptChecks<'_>) -> String 
          <p class=\"meta\">Started {} · {} entries · {}</p>",
         escape(start.map_or("?", |e| e.time.as_str())),
         t.entries.len(),
-        match &checks.verdict {
-            Ok(m) => format!("<span class=\"ok\">verified</span>: {}", escape(m)),
-            Err(m) => format!("<span class=\"fail\">NOT verified</span>: {}", escape(m)),
+        match (&checks.problem, checks.root_checked) {
+            (Some(p), _) => format!("<span class=\"fail\">NOT verified</span>: {}", escape(&p.to_string())),
+            (None, true) => "<span class=\"ok\">verified</span>: chain, head signatures and anchor".to_string(),
+            (None, false) => "<span class=\"warn\">chain verified; head signatures not checked (no root given)</span>".to_string(),
         }
     );
     let _ = write!(
@@ -321,13 +315,13 @@ pub fn transcript_html(t: &Transcript, checks: &TranscriptChecks<'_>) -> String 
     b.push_str("</table>");
     if !checks.artefacts.is_empty() {
         b.push_str("<h2>Artefacts re-hashed</h2><table><tr><th>file</th><th>sha256</th><th>in transcript</th></tr>");
-        for (name, sha, found) in checks.artefacts {
+        for a in &checks.artefacts {
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
-                escape(name),
-                escape(sha),
-                if *found {
+                escape(&a.name),
+                escape(&a.sha256),
+                if a.recorded {
                     "<span class=\"ok\">yes</span>"
                 } else {
                     "<span class=\"fail\">NO</span>"

@@ -82,32 +82,66 @@ fn now_text() -> String {
 
 /// Appends entries to a new transcript file, flushing each one to disk, so
 /// that a crash leaves every entry written so far.
+///
+/// A writer made with [`TranscriptWriter::deferred`] keeps its entries in
+/// memory until [`TranscriptWriter::persist`]: the signer persists at its
+/// first durable write (the new archive), so a ceremony refused before it
+/// changed anything leaves no file behind, while everything after is on disk
+/// as it happens.
 pub struct TranscriptWriter {
     path: PathBuf,
-    file: File,
+    file: Option<File>,
+    pending: Vec<String>,
     seq: u64,
     head: String,
+    finished: bool,
 }
 
 impl TranscriptWriter {
-    /// Creates `path`, which must not exist yet: a transcript is never
+    /// Creates `path` now; it must not exist: a transcript is never
     /// overwritten.
     pub fn create(path: &Path) -> Result<Self, TranscriptError> {
-        let io = |source| TranscriptError::Io {
+        let mut w = Self::deferred(path);
+        w.persist()?;
+        Ok(w)
+    }
+
+    /// A writer that creates `path` only when [`Self::persist`] is called.
+    pub fn deferred(path: &Path) -> Self {
+        TranscriptWriter {
             path: path.to_path_buf(),
-            source,
-        };
+            file: None,
+            pending: Vec::new(),
+            seq: 0,
+            head: GENESIS.to_string(),
+            finished: false,
+        }
+    }
+
+    /// Creates the file (which must not exist) and writes every entry kept
+    /// so far. Does nothing when already on disk.
+    pub fn persist(&mut self) -> Result<(), TranscriptError> {
+        if self.file.is_some() {
+            return Ok(());
+        }
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(path)
-            .map_err(io)?;
-        Ok(TranscriptWriter {
-            path: path.to_path_buf(),
-            file,
-            seq: 0,
-            head: GENESIS.to_string(),
-        })
+            .open(&self.path)
+            .map_err(|source| TranscriptError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.file = Some(file);
+        for line in std::mem::take(&mut self.pending) {
+            self.write_line(&line)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the file exists yet.
+    pub fn is_persisted(&self) -> bool {
+        self.file.is_some()
     }
 
     /// Where the transcript is written.
@@ -132,6 +166,13 @@ impl TranscriptWriter {
 
     /// Appends one entry of `kind` with `data` and returns its hash.
     pub fn append(&mut self, kind: &str, data: Value) -> Result<String, TranscriptError> {
+        if self.finished {
+            return Err(TranscriptError::Broken {
+                line: self.seq as usize + 2,
+                reason: "the transcript was already signed; nothing may follow the signed head"
+                    .into(),
+            });
+        }
         let mut entry = serde_json::Map::new();
         if self.seq == 0 {
             entry.insert("format".into(), json!(TRANSCRIPT_FORMAT));
@@ -151,7 +192,7 @@ impl TranscriptWriter {
     /// Signs the current head with `keys` (the new root keys, by the ids the
     /// new root lists them under), writes the signed head as the last line,
     /// and returns it for the bundle. Nothing may be appended after it.
-    pub fn finish(mut self, keys: &[(String, &PrivateKey)]) -> Result<Value, TranscriptError> {
+    pub fn finish(&mut self, keys: &[(String, &PrivateKey)]) -> Result<Value, TranscriptError> {
         let message = head_message(&self.head);
         let mut signatures = Vec::new();
         for (keyid, key) in keys {
@@ -172,18 +213,21 @@ impl TranscriptWriter {
         });
         let line = serde_json::to_string(&signed).expect("JSON always serialises");
         self.write_line(&line)?;
+        self.finished = true;
         Ok(signed)
     }
 
     fn write_line(&mut self, line: &str) -> Result<(), TranscriptError> {
+        let Some(file) = self.file.as_mut() else {
+            self.pending.push(line.to_string());
+            return Ok(());
+        };
         let io = |source| TranscriptError::Io {
             path: self.path.clone(),
             source,
         };
-        self.file
-            .write_all(format!("{line}\n").as_bytes())
-            .map_err(io)?;
-        self.file.sync_data().map_err(io)
+        file.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)
     }
 }
 
@@ -210,16 +254,17 @@ pub fn set_anchor(root: &mut RootMetadata, anchor: &str) {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            let kept: Vec<&str> = previous
-                .split('\n')
-                .filter(|l| !l.starts_with(OTA_ANCHOR_PREFIX) && !l.is_empty())
-                .collect();
-            let mut message = kept.join("\n");
-            if !message.is_empty() {
-                message.push('\n');
-            }
-            message.push_str(OTA_ANCHOR_PREFIX);
-            message.push_str(anchor);
+            // One line, so the changelog stays readable where Foundries
+            // shows it; an earlier anchor (a re-signed root) is replaced.
+            let kept = match previous.find(&format!("[{OTA_ANCHOR_PREFIX}")) {
+                Some(i) => previous[..i].trim_end().to_string(),
+                None => previous,
+            };
+            let message = if kept.is_empty() {
+                format!("[{OTA_ANCHOR_PREFIX}{anchor}]")
+            } else {
+                format!("{kept} [{OTA_ANCHOR_PREFIX}{anchor}]")
+            };
             log.insert("message".into(), Value::String(message));
             root.set_extension("x-changelog", Value::Object(log));
         }
@@ -232,14 +277,13 @@ pub fn set_anchor(root: &mut RootMetadata, anchor: &str) {
 /// The transcript anchor a root carries, if any.
 pub fn anchor_of(root: &RootMetadata) -> Option<String> {
     match root.dialect() {
-        Dialect::OtaTuf => root
-            .signed()
-            .get("x-changelog")?
-            .get("message")?
-            .as_str()?
-            .split('\n')
-            .find_map(|l| l.strip_prefix(OTA_ANCHOR_PREFIX))
-            .map(str::to_owned),
+        Dialect::OtaTuf => {
+            let message = root.signed().get("x-changelog")?.get("message")?.as_str()?;
+            let start = message.find(&format!("[{OTA_ANCHOR_PREFIX}"))? + 1 + OTA_ANCHOR_PREFIX.len();
+            let hash = message.get(start..start + 64)?;
+            (hash.bytes().all(|b| b.is_ascii_hexdigit()) && message[start + 64..].starts_with(']'))
+                .then(|| hash.to_string())
+        }
         Dialect::Tuf => root
             .signed()
             .get("x-ceremony")?
@@ -531,6 +575,7 @@ mod tests {
         w.append("output", json!({"sha256": "cd"})).unwrap();
         let id = root.role("root").unwrap().keyids[0].clone();
         w.finish(&[(id, &key)]).unwrap();
+        assert!(w.append("late", json!({})).is_err());
         (std::fs::read(&path).unwrap(), root)
     }
 
@@ -625,6 +670,16 @@ mod tests {
         assert!(m["interfaces"].is_array());
         assert!(m["non_loopback_interface_up"].is_boolean());
     }
+}
+
+/// Reads the root to check a transcript against: a root file, or a bundle
+/// (its first root, which carries the anchor and the new keys).
+pub fn root_from_file(bytes: &[u8]) -> Result<RootMetadata, String> {
+    if let Ok(bundle) = crate::bundle::Bundle::from_slice(bytes) {
+        let first = bundle.roots.first().ok_or("the bundle holds no root")?;
+        return bundle.root(first).map_err(|e| e.to_string());
+    }
+    RootMetadata::from_slice(bytes, None).map_err(|e| e.to_string())
 }
 
 /// An artefact given to `verify-transcript`, re-hashed.

@@ -112,6 +112,29 @@ enum Command {
     Audit(AuditArgs),
     /// Carry a file across the air gap as QR codes: show it, or read it back from scanned text.
     Qr(qr_cmd::QrArgs),
+    /// Check a ceremony transcript: its hash chain, the head signatures against the new root,
+    /// the root's anchor, and the hashes of any files given.
+    #[command(
+        after_help = "Exit status: 0 all holds, 3 something does not (the first broken entry is named), 1 other errors.\n\nExample:\n  signer verify-transcript bundle.transcript.jsonl --root 2.root.json proposal.json --html ceremony.html"
+    )]
+    VerifyTranscript(VerifyTranscriptArgs),
+}
+
+#[derive(clap::Args)]
+struct VerifyTranscriptArgs {
+    /// The transcript (JSON Lines) the signer wrote.
+    #[arg(value_name = "TRANSCRIPT")]
+    transcript: PathBuf,
+    /// The new root the ceremony produced (N.root.json, or a bundle): its keys must have
+    /// signed the transcript's head, and it must anchor the transcript.
+    #[arg(long, value_name = "ROOT")]
+    root: Option<PathBuf>,
+    /// Also write a printable report (self-contained HTML).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Files whose sha256 the transcript must record (proposal, archive, ...).
+    #[arg(value_name = "ARTEFACT")]
+    artefacts: Vec<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -131,6 +154,9 @@ struct AuditArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also write a printable report of the whole history (self-contained HTML).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -164,7 +190,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keygen(args) => commands::keygen(args),
         Command::Audit(args) => run_audit(args),
         Command::Qr(args) => qr_cmd::run(args),
+        Command::VerifyTranscript(args) => run_verify_transcript(args),
     }
+}
+
+fn run_verify_transcript(args: VerifyTranscriptArgs) -> Result<ExitCode> {
+    let read =
+        |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+    let bytes = read(&args.transcript)?;
+    let root = match &args.root {
+        Some(p) => Some(
+            ceremony::transcript::root_from_file(&read(p)?).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} is neither a root nor a bundle holding one: {e}",
+                    p.display()
+                )
+            })?,
+        ),
+        None => None,
+    };
+    let artefacts = args
+        .artefacts
+        .iter()
+        .map(|p| Ok((p.display().to_string(), read(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let v = ceremony::transcript::verify_all(&bytes, root.as_ref(), &artefacts);
+    print!("{}", v.summary());
+    if let (Some(html), Some(t)) = (&args.html, &v.transcript) {
+        let page = ceremony::report::transcript_html(t, &v);
+        archive::write_atomic(html, page.as_bytes(), archive::Replace::Never, &|_| Ok(()))
+            .with_context(|| format!("cannot write {}", html.display()))?;
+        println!("report written to {}", html.display());
+    }
+    Ok(if v.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_VERIFICATION_FAILED)
+    })
 }
 
 fn run_audit(args: AuditArgs) -> Result<ExitCode> {
@@ -186,6 +248,12 @@ fn run_audit(args: AuditArgs) -> Result<ExitCode> {
         );
     } else {
         print!("{}", audit::render_text(&report));
+    }
+    if let Some(html) = &args.html {
+        let page = ceremony::report::audit_html(&report);
+        archive::write_atomic(html, page.as_bytes(), archive::Replace::Never, &|_| Ok(()))
+            .with_context(|| format!("cannot write {}", html.display()))?;
+        println!("report written to {}", html.display());
     }
     Ok(if report.ok() {
         ExitCode::SUCCESS

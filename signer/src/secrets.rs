@@ -195,10 +195,10 @@ pub fn unlock_protection(
 /// Asks the human to type one of `accepted` (compared after trimming,
 /// case-insensitively). `yes` skips the question (scripts and tests) and
 /// says so. Reads the terminal, never a pipe: a confirmation must be typed.
-pub fn confirm(question: &str, accepted: &[&str], yes: bool) -> Result<()> {
+pub fn confirm(question: &str, accepted: &[&str], yes: bool) -> Result<String> {
     if yes {
         eprintln!("{question} [accepted by --yes]");
-        return Ok(());
+        return Ok("--yes".to_string());
     }
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
@@ -216,7 +216,7 @@ pub fn confirm(question: &str, accepted: &[&str], yes: bool) -> Result<()> {
         .context("cannot read the confirmation")?;
     let answer = line.trim();
     if accepted.iter().any(|a| a.eq_ignore_ascii_case(answer)) {
-        Ok(())
+        Ok(answer.to_string())
     } else {
         bail!(
             "not confirmed (you typed {:?}; expected {})",

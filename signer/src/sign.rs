@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use ceremony::bundle::{Bundle, NewKey, SignedRoot, BUNDLE_FORMAT};
@@ -19,6 +20,7 @@ use ceremony::keys::{NewKeyType, PrivateKey, PublicKey};
 use ceremony::proposal::{sha256_hex, Chain, Proposal, Rotate};
 use ceremony::rotation::{self, ChainPlan};
 use ceremony::rules::{check_step, short, Rule, ThresholdOf, Verdict};
+use ceremony::transcript::{self, TranscriptWriter};
 use ceremony::{Dialect, RootMetadata};
 
 use crate::archive::{self, Replace};
@@ -64,6 +66,20 @@ pub struct SignArgs {
     /// proposal's current root (N.root.json, or <chain>/N.root.json).
     #[arg(long, value_name = "DIR")]
     pub roots_dir: Option<PathBuf>,
+    /// Where to write the ceremony transcript (default: the bundle's name
+    /// with `.transcript.jsonl`; must not exist).
+    #[arg(long, value_name = "PATH")]
+    pub transcript: Option<PathBuf>,
+    /// Who runs the ceremony, for the transcript.
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// A witness present, for the transcript (repeat for each).
+    #[arg(long = "witness", value_name = "NAME")]
+    pub witnesses: Vec<String>,
+    /// Refuse to run while any network interface other than loopback is up
+    /// (by default the signer warns and records it in the transcript).
+    #[arg(long)]
+    pub require_offline: bool,
     #[command(flatten)]
     pub unlock: UnlockArgs,
     #[command(flatten)]
@@ -749,9 +765,73 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     if new_path == args.output {
         return Err(UsageError("-o and --new-archive name the same file".into()).into());
     }
+    let transcript_path = args
+        .transcript
+        .clone()
+        .unwrap_or_else(|| default_transcript_path(&args.output));
+    archive::refuse_existing(&transcript_path)?;
+    if transcript_path == args.output || transcript_path == new_path {
+        return Err(
+            UsageError("--transcript names the same file as -o or --new-archive".into()).into(),
+        );
+    }
+
+    // The transcript lives in memory until the first durable write (the new
+    // archive): a ceremony refused before it changed anything leaves no file.
+    let mut t = TranscriptWriter::deferred(&transcript_path);
+    let machine = transcript::machine_state();
+    t.append(
+        "start",
+        json!({
+            "software": transcript::software_identity("signer", env!("CARGO_PKG_VERSION")),
+            "machine": machine,
+            "operator": args.operator,
+            "witnesses": args.witnesses,
+            "command": {
+                "proposal": args.proposal.display().to_string(),
+                "keys": args.keys.display().to_string(),
+                "bundle": args.output.display().to_string(),
+                "new_archive": new_path.display().to_string(),
+                "yes": args.yes,
+                "force": args.force,
+            },
+        }),
+    )?;
+    if machine["non_loopback_interface_up"] == Value::Bool(true) {
+        let up: Vec<String> = machine["interfaces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i["name"] != "lo" && (i["state"] == "up" || i["state"] == "unknown"))
+            .filter_map(|i| i["name"].as_str().map(str::to_owned))
+            .collect();
+        if args.require_offline {
+            return Err(refused(format!(
+                "network interface(s) {} are up and --require-offline was given: disconnect the \
+                 network (or boot the offline OS) and run again. Nothing was signed or written",
+                up.join(", ")
+            )));
+        }
+        eprintln!(
+            "warning: network interface(s) {} are up; a root-key ceremony belongs on a machine with \
+             no network. This is recorded in the transcript (--require-offline refuses instead).",
+            up.join(", ")
+        );
+    }
 
     // The proposal, and everything that can be checked without keys.
     let (proposal, proposal_sha) = load_proposal(&args.proposal)?;
+    t.append(
+        "input",
+        json!({
+            "what": "proposal",
+            "path": args.proposal.display().to_string(),
+            "sha256": proposal_sha,
+            "target": proposal.target.to_string(),
+            "dialect": proposal.dialect,
+            "txid": proposal.txid,
+        }),
+    )?;
     let key_type = new_key_type(&proposal, args.key_type)?;
     let provided = provided_keys(&proposal)?;
     let to_generate = keys_to_generate(&proposal, provided.len())?;
@@ -771,6 +851,15 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
 
     // The archive, and the proposal against what the archive trusts.
     let mut opened = commands::open_archive(&args.keys, &args.unlock)?;
+    t.append(
+        "input",
+        json!({
+            "what": "archive",
+            "path": args.keys.display().to_string(),
+            "sha256": file_sha256(&args.keys)?,
+            "keys_held": opened.archive.keys.len(),
+        }),
+    )?;
     commands::successor_protection(&mut opened, &args.recipients)?;
     for w in &opened.archive.warnings {
         eprintln!("warning: {w}");
@@ -787,9 +876,18 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             &mut confirmed,
         )?;
     }
-    for line in check_holds_a_key(&proposal, &opened.archive, &provided)? {
+    let holds = check_holds_a_key(&proposal, &opened.archive, &provided)?;
+    for line in &holds {
         println!("  {line}");
     }
+    t.append(
+        "trust",
+        json!({
+            "chains": proposal.chains.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+            "first_use_confirmed": confirmed.len(),
+            "held": holds,
+        }),
+    )?;
 
     // New keys: made, then saved at once in a complete new archive.
     let mut new_keys: Vec<PublicKey> = provided.clone();
@@ -799,6 +897,14 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         }
         for _ in 0..to_generate {
             let key = PrivateKey::generate(key_type).context("key generation failed")?;
+            t.append(
+                "key-generated",
+                json!({
+                    "keyid": key.public_key().key_id(proposal.dialect),
+                    "type": key_description(&key.public_key()),
+                    "fingerprint": key.public_key().fingerprint(),
+                }),
+            )?;
             new_keys.push(key.public_key());
             let entry = opened.archive.add_key(
                 key,
@@ -814,6 +920,16 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             &mut opened.archive,
             &opened.protection,
             Replace::Never,
+        )?;
+        t.persist()?;
+        t.append(
+            "archive-written",
+            json!({
+                "path": new_path.display().to_string(),
+                "sha256": file_sha256(&new_path)?,
+                "re_decrypted_and_compared": true,
+                "why": "the new keys are saved before anything else can fail",
+            }),
         )?;
         println!(
             "The new key(s) are saved in {} (a complete archive: every old key and the new ones). \
@@ -840,14 +956,43 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         for plan in &plans {
             println!();
             let warnings = rotation::guard_rails(plan, now);
-            print!("{}", render_plan(plan, &labels, key_type, &warnings));
+            let text = render_plan(plan, &labels, key_type, &warnings);
+            print!("{text}");
+            t.append(
+                "diff",
+                json!({ "chain": plan.name, "text": text, "warnings": warnings }),
+            )?;
         }
         let first_version = plans[0].new.version()?.to_string();
-        secrets::confirm(
-            &format!("\nSign this? Type \"yes\" or the new version number ({first_version}):"),
-            &["yes", &first_version],
-            args.yes,
+        let question =
+            format!("\nSign this? Type \"yes\" or the new version number ({first_version}):");
+        let typed = secrets::confirm(&question, &["yes", &first_version], args.yes)?;
+        let anchor = t.append(
+            "confirmation",
+            json!({ "question": question.trim(), "typed": typed }),
         )?;
+
+        // Anchor the transcript in the new root(s), so the repository's own
+        // history pins this ceremony. Only when this holder completes the
+        // root alone: co-signers must sign identical bytes, and each
+        // holder's transcript differs.
+        if plans.iter().all(|p| can_complete(p, &opened.archive.keys)) {
+            for plan in &mut plans {
+                transcript::set_anchor(&mut plan.new, &anchor);
+            }
+            t.append(
+                "anchor",
+                json!({ "entry": anchor, "in": match proposal.dialect {
+                    Dialect::OtaTuf => "signed.x-changelog.message",
+                    Dialect::Tuf => "signed.x-ceremony.transcript",
+                } }),
+            )?;
+        } else {
+            t.append(
+                "anchor",
+                json!({ "entry": Value::Null, "why": "other holders must sign the same bytes; the root is not anchored" }),
+            )?;
+        }
 
         // Sign and check our own output.
         let mut complete = true;
@@ -855,6 +1000,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         for plan in &mut plans {
             for line in sign_plan(plan, &opened.archive.keys)? {
                 println!("  {line}");
+                t.append("signature", json!({ "chain": plan.name, "detail": line }))?;
             }
             let verdict = check_step(Some(&plan.current), &plan.new, Some(now));
             println!(
@@ -862,6 +1008,15 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
                 plan.name,
                 thresholds_summary(&verdict)
             );
+            t.append(
+                "self-check",
+                json!({
+                    "chain": plan.name,
+                    "ok": verdict.ok(),
+                    "summary": thresholds_summary(&verdict),
+                    "failures": verdict.failures,
+                }),
+            )?;
             if verdict.ok() {
                 continue;
             }
@@ -893,6 +1048,42 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             Replace::Never
         };
         commands::save_archive(&new_path, &mut opened.archive, &opened.protection, replace)?;
+        t.persist()?;
+        t.append(
+            "archive-written",
+            json!({
+                "path": new_path.display().to_string(),
+                "sha256": file_sha256(&new_path)?,
+                "re_decrypted_and_compared": true,
+                "why": "every old key, the new keys, and the new trust anchor",
+            }),
+        )?;
+        for plan in &plans {
+            t.append(
+                "output",
+                json!({
+                    "what": "root",
+                    "chain": plan.name,
+                    "version": plan.new.version()?,
+                    "sha256": sha256_hex(&plan.new.to_bytes()),
+                    "signed_sha256": sha256_hex(&plan.new.canonical_signed()?),
+                }),
+            )?;
+        }
+        // The head is signed by the new root keys this holder has.
+        let head_keys: Vec<(String, &PrivateKey)> = plans[0]
+            .added
+            .iter()
+            .filter_map(|a| {
+                opened
+                    .archive
+                    .keys
+                    .iter()
+                    .find(|k| k.public == a.key)
+                    .map(|k| (a.keyid.clone(), &k.private))
+            })
+            .collect();
+        let signed_head = t.finish(&head_keys)?;
 
         // The bundle.
         let added = &plans[0].added;
@@ -920,7 +1111,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
                 .collect(),
             complete,
             missing: missing.clone(),
-            transcript_head: None,
+            transcript_head: Some(signed_head),
         };
         let bytes = bundle.to_bytes();
         archive::write_atomic(&args.output, &bytes, Replace::Never, &|back| {
@@ -954,7 +1145,49 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             new_path.display(),
             args.keys.display()
         );
+        println!(
+            "Transcript: {} (verify with `signer verify-transcript {} --root <new root>`).",
+            t.path().display(),
+            t.path().display()
+        );
         Ok(ExitCode::SUCCESS)
     })();
-    result.map_err(|e| e.context(format!("signing stopped ({saved_note})")))
+    result.map_err(|e| {
+        // Record the abort where the transcript is already on disk.
+        if t.is_persisted() {
+            let _ = t.append("error", json!({ "message": format!("{e:#}") }));
+        }
+        e.context(format!("signing stopped ({saved_note})"))
+    })
+}
+
+/// `bundle.json` -> `bundle.transcript.jsonl`, beside it.
+fn default_transcript_path(bundle: &Path) -> PathBuf {
+    let stem = bundle
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
+    bundle.with_file_name(format!("{stem}.transcript.jsonl"))
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(sha256_hex(&bytes))
+}
+
+/// Whether the keys this holder has meet both thresholds of `plan` alone.
+fn can_complete(plan: &ChainPlan, held: &[HeldKey]) -> bool {
+    let count = |root: &RootMetadata| -> bool {
+        let Ok(role) = root.role("root") else {
+            return false;
+        };
+        let mut distinct: Vec<&PublicKey> = Vec::new();
+        for k in held {
+            if root_key_ids_of(root, &k.public).is_some() && !distinct.contains(&&k.public) {
+                distinct.push(&k.public);
+            }
+        }
+        distinct.len() as u64 >= role.threshold
+    };
+    count(&plan.current) && count(&plan.new)
 }

@@ -104,7 +104,7 @@ fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
 /// least 8 hex digits, as reports print them) against the root role.
 fn resolve_ids(given: &[String], root: &RootMetadata, flag: &str) -> Result<Vec<String>> {
     let role = root.role("root")?;
-    given
+    let ids: Vec<String> = given
         .iter()
         .map(|g| {
             let g = g.to_ascii_lowercase();
@@ -127,7 +127,13 @@ fn resolve_ids(given: &[String], root: &RootMetadata, flag: &str) -> Result<Vec<
                 _ => Err(Usage(format!("{flag} {g}: ambiguous prefix; give more digits")).into()),
             }
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    for (i, id) in ids.iter().enumerate() {
+        if ids[..i].contains(id) {
+            return Err(Usage(format!("{flag} names key {id} twice")).into());
+        }
+    }
+    Ok(ids)
 }
 
 fn change(
