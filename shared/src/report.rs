@@ -157,10 +157,13 @@ pub fn audit_html(report: &AuditReport) -> String {
                 let since = first_seen.get(&k.keyid).copied().unwrap_or(final_version);
                 let _ = write!(
                     b,
-                    "<tr><td><code>{}</code></td><td>{}-{}</td><td class=\"mono\">{}</td><td>v{since} ({} version(s))</td></tr>",
+                    "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}</td><td>v{since} ({} version(s))</td></tr>",
                     escape(short(&k.keyid)),
-                    escape(&k.key_type),
-                    k.bits,
+                    escape(&if k.key_type == "rsa" {
+                        format!("rsa-{}", k.bits)
+                    } else {
+                        k.key_type.clone()
+                    }),
                     escape(&k.fingerprint),
                     final_version.saturating_sub(since) + 1
                 );

@@ -279,7 +279,8 @@ pub fn anchor_of(root: &RootMetadata) -> Option<String> {
     match root.dialect() {
         Dialect::OtaTuf => {
             let message = root.signed().get("x-changelog")?.get("message")?.as_str()?;
-            let start = message.find(&format!("[{OTA_ANCHOR_PREFIX}"))? + 1 + OTA_ANCHOR_PREFIX.len();
+            let start =
+                message.find(&format!("[{OTA_ANCHOR_PREFIX}"))? + 1 + OTA_ANCHOR_PREFIX.len();
             let hash = message.get(start..start + 64)?;
             (hash.bytes().all(|b| b.is_ascii_hexdigit()) && message[start + 64..].starts_with(']'))
                 .then(|| hash.to_string())

@@ -26,18 +26,49 @@ fn ceremony(rsa: bool) -> Ceremony {
     let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
     sign_root(&mut ci, &[&root_key]);
     let prod = ci.clone();
-    write_fioctl_tgz(&d.join("factory-keys.tgz"), &ats_pair("tufrepo/keys/first-root", &root_key));
+    write_fioctl_tgz(
+        &d.join("factory-keys.tgz"),
+        &ats_pair("tufrepo/keys/first-root", &root_key),
+    );
     let pass = write_passphrase(d);
     let pass = pass.to_str().unwrap();
-    ok(&run(d, &["import", "factory-keys.tgz", "-o", "keys.tgz.age", "--passphrase-file", pass]));
+    ok(&run(
+        d,
+        &[
+            "import",
+            "factory-keys.tgz",
+            "-o",
+            "keys.tgz.age",
+            "--passphrase-file",
+            pass,
+        ],
+    ));
     let old_id = ci.find_key_id(&root_key.public_key()).unwrap();
-    write_proposal(d, "proposal.json", &factory_proposal(&ci, &prod, rotate_change(vec![old_id])));
+    write_proposal(
+        d,
+        "proposal.json",
+        &factory_proposal(&ci, &prod, rotate_change(vec![old_id])),
+    );
     let out = ok(&run(
         d,
         &[
-            "sign", "proposal.json", "--keys", "keys.tgz.age", "-o", "bundle.json",
-            "--new-archive", "keys2.tgz.age", "--passphrase-file", pass, "--yes",
-            "--operator", "Alice Operator", "--witness", "Bob Witness", "--witness", "Carol Witness",
+            "sign",
+            "proposal.json",
+            "--keys",
+            "keys.tgz.age",
+            "-o",
+            "bundle.json",
+            "--new-archive",
+            "keys2.tgz.age",
+            "--passphrase-file",
+            pass,
+            "--yes",
+            "--operator",
+            "Alice Operator",
+            "--witness",
+            "Bob Witness",
+            "--witness",
+            "Carol Witness",
         ],
     ));
     assert!(out.contains("bundle.transcript.jsonl"), "{out}");
@@ -54,8 +85,13 @@ fn a_real_ceremony_verifies_against_its_root_bundle_and_artefacts() {
     let c = ceremony(false);
     let d = c.dir.path();
     // The bundle carries the signed head, and the new root anchors the transcript.
-    let bundle = ceremony::bundle::Bundle::from_slice(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
-    let head = bundle.transcript_head.as_ref().expect("the bundle carries the signed head");
+    let bundle =
+        ceremony::bundle::Bundle::from_slice(&std::fs::read(d.join("bundle.json")).unwrap())
+            .unwrap();
+    let head = bundle
+        .transcript_head
+        .as_ref()
+        .expect("the bundle carries the signed head");
     for r in &bundle.roots {
         let root = bundle.root(r).unwrap();
         let anchor = anchor_of(&root).expect("the new root anchors the transcript");
@@ -71,24 +107,51 @@ fn a_real_ceremony_verifies_against_its_root_bundle_and_artefacts() {
     for root in ["2.root.json", "bundle.json"] {
         let out = ok(&verify(
             d,
-            &["bundle.transcript.jsonl", "--root", root, "proposal.json", "keys.tgz.age", "keys2.tgz.age", "--html", &format!("{root}.html")],
+            &[
+                "bundle.transcript.jsonl",
+                "--root",
+                root,
+                "proposal.json",
+                "keys.tgz.age",
+                "keys2.tgz.age",
+                "--html",
+                &format!("{root}.html"),
+            ],
         ));
         assert!(out.contains("head signed by a threshold"), "{out}");
         assert_eq!(out.matches("recorded ").count(), 3, "{out}");
         let html = std::fs::read_to_string(d.join(format!("{root}.html"))).unwrap();
-        for must in ["Alice Operator", "Bob Witness", "Carol Witness", "<svg", "Witness (name, signature, date)"] {
+        for must in [
+            "Alice Operator",
+            "Bob Witness",
+            "Carol Witness",
+            "<svg",
+            "Witness (name, signature, date)",
+        ] {
             assert!(html.contains(must), "{must} missing from the report");
         }
     }
     // A file the ceremony never saw is not recorded.
     std::fs::write(d.join("other.txt"), b"unrelated").unwrap();
-    let out = verify(d, &["bundle.transcript.jsonl", "--root", "bundle.json", "other.txt"]);
+    let out = verify(
+        d,
+        &[
+            "bundle.transcript.jsonl",
+            "--root",
+            "bundle.json",
+            "other.txt",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("NOT FOUND other.txt"));
 }
 
 fn lines(bytes: &[u8]) -> Vec<String> {
-    String::from_utf8(bytes.to_vec()).unwrap().lines().map(str::to_owned).collect()
+    String::from_utf8(bytes.to_vec())
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -96,13 +159,21 @@ fn every_deletion_reordering_or_edit_is_detected_and_named() {
     let c = ceremony(false);
     let d = c.dir.path();
     let original = lines(&c.transcript);
-    assert!(original.len() >= 12, "a ceremony writes many entries: {}", original.len());
+    assert!(
+        original.len() >= 12,
+        "a ceremony writes many entries: {}",
+        original.len()
+    );
     let mut tried = 0;
     let mut check = |l: Vec<String>, what: String| {
         std::fs::write(d.join("t.jsonl"), l.join("\n") + "\n").unwrap();
         let out = verify(d, &["t.jsonl", "--root", "bundle.json"]);
         assert_eq!(out.status.code(), Some(3), "{what}: {}", text(&out));
-        assert!(text(&out).contains("does NOT verify"), "{what}: {}", text(&out));
+        assert!(
+            text(&out).contains("does NOT verify"),
+            "{what}: {}",
+            text(&out)
+        );
         tried += 1;
     };
     for i in 0..original.len() {
@@ -163,9 +234,18 @@ fn no_secret_is_in_the_transcript() {
             continue;
         }
         let v: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
-        let private = v["keyval"]["private"].as_str().map(str::to_owned).unwrap_or_else(|| String::from_utf8_lossy(data).into_owned());
-        for line in private.lines().filter(|l| l.len() >= 16 && !l.starts_with("-----")) {
-            assert!(!text.contains(line), "{name}: a line of the private key is in the transcript");
+        let private = v["keyval"]["private"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| String::from_utf8_lossy(data).into_owned());
+        for line in private
+            .lines()
+            .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        {
+            assert!(
+                !text.contains(line),
+                "{name}: a line of the private key is in the transcript"
+            );
             secrets += 1;
         }
     }
@@ -177,5 +257,9 @@ fn no_secret_is_in_the_transcript() {
     assert!(start["machine"]["interfaces"].is_array());
     assert!(start["software"]["binary_sha256"].as_str().unwrap().len() == 64);
     assert_eq!(t.of_kind("key-generated").count(), 1);
-    assert_eq!(t.of_kind("signature").count(), 4, "old and new key, ci and prod");
+    assert_eq!(
+        t.of_kind("signature").count(),
+        4,
+        "old and new key, ci and prod"
+    );
 }

@@ -153,6 +153,7 @@ fn clean(s: &str) -> String {
 /// The client.
 pub struct Http {
     agent: ureq::Agent,
+    direct: ureq::Agent,
     auth: Option<Auth>,
     config: HttpConfig,
 }
@@ -160,35 +161,50 @@ pub struct Http {
 impl Http {
     /// A client that sends `auth` (if any) with every request.
     pub fn new(config: HttpConfig, auth: Option<Auth>) -> Http {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(config.timeout))
-            .timeout_connect(Some(config.timeout.min(Duration::from_secs(15))))
-            .http_status_as_error(false)
-            .user_agent(concat!(
-                "tuf-ceremony-submitter/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .into();
+        let build = |direct: bool| -> ureq::Agent {
+            let mut b = ureq::Agent::config_builder()
+                .timeout_global(Some(config.timeout))
+                .timeout_connect(Some(config.timeout.min(Duration::from_secs(15))))
+                .http_status_as_error(false)
+                .user_agent(concat!(
+                    "tuf-ceremony-submitter/",
+                    env!("CARGO_PKG_VERSION")
+                ));
+            if direct {
+                b = b.proxy(None);
+            }
+            b.build().into()
+        };
         Http {
-            agent,
+            agent: build(false),
+            direct: build(true),
             auth,
             config,
         }
     }
 
+    /// The agent for `url`: loopback addresses never go through a proxy
+    /// named in the environment.
+    fn agent_for(&self, url: &str) -> &ureq::Agent {
+        if is_loopback(url) {
+            &self.direct
+        } else {
+            &self.agent
+        }
+    }
+
     fn once(&self, method: &'static str, url: &str, body: Option<&[u8]>) -> Result<Answer, String> {
         let result = match method {
-            "GET" => self.with_auth(self.agent.get(url)).call(),
+            "GET" => self.with_auth(self.agent_for(url).get(url)).call(),
             "POST" => {
                 let req = self
-                    .with_auth(self.agent.post(url))
+                    .with_auth(self.agent_for(url).post(url))
                     .header("Content-Type", "application/json");
                 req.send(body.unwrap_or(b"{}"))
             }
             "PUT" => {
                 let req = self
-                    .with_auth(self.agent.put(url))
+                    .with_auth(self.agent_for(url).put(url))
                     .header("Content-Type", "application/json");
                 req.send(body.unwrap_or(b""))
             }
@@ -321,10 +337,58 @@ impl Http {
     }
 }
 
+/// Whether `url` names a loopback host (127.0.0.0/8, [::1], localhost).
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn describe(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         ureq::Error::Io(io) => format!("connection failed: {io}"),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls() {
+        for u in [
+            "http://127.0.0.1:8080/x",
+            "http://[::1]:1/",
+            "http://localhost/a",
+            "https://127.3.4.5",
+        ] {
+            assert!(is_loopback(u), "{u}");
+        }
+        for u in [
+            "https://api.foundries.io/ota",
+            "http://10.0.0.1/",
+            "http://127.0.0.1.example.com/",
+        ] {
+            assert!(!is_loopback(u), "{u}");
+        }
+    }
+
+    #[test]
+    fn server_messages_are_short_and_clean() {
+        assert_eq!(server_message(br#"{"message":"bad txid"}"#), "bad txid");
+        assert_eq!(server_message(b"  oops\n"), "oops");
+        assert_eq!(server_message(b""), "(no message)");
+        assert!(server_message(&vec![b'a'; 5000]).chars().count() <= 601);
     }
 }

@@ -598,6 +598,17 @@ fn tokens_come_from_file_env_or_fioctl_config_and_are_never_printed() {
     };
     // Environment.
     audit(&[("FIOCTL_TOKEN", TOKEN)], &[]).expect(0, "FIOCTL_TOKEN");
+    // A proxy named in the environment is not used for a loopback server.
+    audit(
+        &[
+            ("FIOCTL_TOKEN", TOKEN),
+            ("HTTP_PROXY", "http://127.0.0.1:9"),
+            ("http_proxy", "http://127.0.0.1:9"),
+            ("ALL_PROXY", "http://127.0.0.1:9"),
+        ],
+        &["--retries", "0"],
+    )
+    .expect(0, "proxy in the environment");
     audit(&[("OSF_TOKEN", TOKEN)], &[]).expect(0, "OSF_TOKEN");
     // fioctl's config: an API token, then an OAuth2 access token (sent as Bearer base64).
     let cfg = dir.join("fioctl.yaml");

@@ -1,0 +1,109 @@
+//! The printable reports render in a real browser (headless Chromium, as
+//! installed by .ci/run from Debian's `chromium` package) into a page of
+//! sensible size, and say what an auditor needs. The screenshots are kept in
+//! `target/report-screenshots/` for a human to look at.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ceremony::audit::audit_dir;
+use ceremony::report::audit_html;
+use ceremony_tests::{python_histories, workspace_root};
+use time::OffsetDateTime;
+
+fn chromium() -> PathBuf {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Ok(out) = Command::new("which").arg(c).output() {
+            if out.status.success() {
+                return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            }
+        }
+    }
+    panic!("headless Chromium is needed to render the reports: apt-get install chromium (as .ci/run does)");
+}
+
+/// Renders `html` to a PNG with headless Chromium and returns its width and
+/// height in pixels.
+fn render(html: &Path, png: &Path) -> (u32, u32) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=900,1300",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(
+        png.exists(),
+        "chromium wrote no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert!(
+        bytes.len() > 20_000,
+        "a near-empty page: {} bytes",
+        bytes.len()
+    );
+    (w, h)
+}
+
+#[test]
+fn audit_report_renders_in_chromium() {
+    let report = audit_dir(
+        &python_histories().join("valid-rotations"),
+        None,
+        None,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let html = audit_html(&report);
+    for must in [
+        "the history holds",
+        "v5",
+        "Threshold health",
+        "Auditor (name, signature, date)",
+        "rsa-4096",
+    ] {
+        assert!(html.contains(must), "{must}");
+    }
+    assert!(
+        !html.contains("<script"),
+        "no scripts in a printable report"
+    );
+    let out = workspace_root().join("target/report-screenshots");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = out.join("audit.html");
+    std::fs::write(&file, &html).unwrap();
+    let (w, h) = render(&file, &out.join("audit.png"));
+    assert_eq!((w, h), (900, 1300));
+
+    // A failing history says so, in red, with the rule.
+    let bad = audit_dir(
+        &python_histories().join("one-old-one-new"),
+        None,
+        None,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let html = audit_html(&bad);
+    assert!(
+        html.contains("does NOT hold") && html.contains("old-threshold"),
+        "{html}"
+    );
+    let file = out.join("audit-failing.html");
+    std::fs::write(&file, &html).unwrap();
+    render(&file, &out.join("audit-failing.png"));
+}
