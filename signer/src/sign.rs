@@ -42,8 +42,15 @@ pub struct ReviewArgs {
 #[derive(clap::Args)]
 pub struct SignArgs {
     /// The proposal (tuf-ceremony/proposal@1) written by `submitter propose`.
-    #[arg(value_name = "proposal.json")]
-    pub proposal: PathBuf,
+    #[arg(value_name = "proposal.json", required_unless_present = "qr_text")]
+    pub proposal: Option<PathBuf>,
+    /// Read the proposal from QR frames as text (one UR per line, from a file or `-` for
+    /// standard input, as a barcode scanner types them) instead of from a file.
+    #[arg(long, value_name = "FILE|-", conflicts_with = "proposal")]
+    pub qr_text: Option<PathBuf>,
+    /// Once the bundle is written, show it as QR codes in the terminal (Ctrl-C stops).
+    #[arg(long)]
+    pub qr: bool,
     /// The key archive (it is never changed).
     #[arg(long = "keys", value_name = "keys.tgz.age")]
     pub keys: PathBuf,
@@ -96,9 +103,13 @@ const MAX_PROPOSAL: u64 = ceremony::crossing::MAX_CROSSING_FILE as u64;
 fn load_proposal(path: &Path) -> Result<(Proposal, String)> {
     let bytes = archive::read_file_bounded(path, MAX_PROPOSAL)
         .with_context(|| format!("cannot read the proposal {}", path.display()))?;
-    let proposal = Proposal::from_slice(&bytes)
-        .with_context(|| format!("{} is not a usable proposal", path.display()))?;
-    Ok((proposal, sha256_hex(&bytes)))
+    parse_proposal(&bytes, &path.display().to_string())
+}
+
+fn parse_proposal(bytes: &[u8], from: &str) -> Result<(Proposal, String)> {
+    let proposal =
+        Proposal::from_slice(bytes).with_context(|| format!("{from} is not a usable proposal"))?;
+    Ok((proposal, sha256_hex(bytes)))
 }
 
 /// The type of the keys to generate: `--key-type`, else the proposal's,
@@ -755,6 +766,11 @@ fn missing_signatures(name: &str, verdict: &Verdict) -> Vec<String> {
 
 pub fn sign(args: SignArgs) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
+    let proposal_source = match (&args.proposal, &args.qr_text) {
+        (_, Some(src)) => format!("QR frames from {}", src.display()),
+        (Some(p), None) => p.display().to_string(),
+        (None, None) => String::new(),
+    };
     let now_s = commands::now_text(now);
     let new_path = args
         .new_archive
@@ -788,7 +804,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             "operator": args.operator,
             "witnesses": args.witnesses,
             "command": {
-                "proposal": args.proposal.display().to_string(),
+                "proposal": proposal_source,
                 "keys": args.keys.display().to_string(),
                 "bundle": args.output.display().to_string(),
                 "new_archive": new_path.display().to_string(),
@@ -820,12 +836,21 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     }
 
     // The proposal, and everything that can be checked without keys.
-    let (proposal, proposal_sha) = load_proposal(&args.proposal)?;
+    let (proposal, proposal_sha) = match (&args.proposal, &args.qr_text) {
+        (_, Some(src)) => {
+            let bytes = crate::qr_cmd::read_text(src)?.bytes;
+            parse_proposal(&bytes, &proposal_source)?
+        }
+        (Some(path), None) => load_proposal(path)?,
+        (None, None) => {
+            return Err(UsageError("give the proposal file, or --qr-text".into()).into())
+        }
+    };
     t.append(
         "input",
         json!({
             "what": "proposal",
-            "path": args.proposal.display().to_string(),
+            "path": proposal_source,
             "sha256": proposal_sha,
             "target": proposal.target.to_string(),
             "dialect": proposal.dialect,
@@ -1150,6 +1175,12 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             t.path().display(),
             t.path().display()
         );
+        if args.qr {
+            crate::qr_cmd::show_file(
+                &args.output,
+                &ceremony::transport::command::ShowOptions::default(),
+            )?;
+        }
         Ok(ExitCode::SUCCESS)
     })();
     result.map_err(|e| {

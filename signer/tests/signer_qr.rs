@@ -1,0 +1,96 @@
+//! `signer sign --qr-text` reads the proposal straight from QR frames (as a
+//! scanner types them, shuffled), and the bundle answers exactly that file.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn sign_reads_the_proposal_from_shuffled_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root_key = key(false);
+    let online = key(false).public_key();
+    let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
+    sign_root(&mut ci, &[&root_key]);
+    let prod = ci.clone();
+    write_fioctl_tgz(
+        &d.join("factory-keys.tgz"),
+        &ats_pair("tufrepo/keys/first-root", &root_key),
+    );
+    let pass = write_passphrase(d);
+    let pass = pass.to_str().unwrap();
+    ok(&run(
+        d,
+        &[
+            "import",
+            "factory-keys.tgz",
+            "-o",
+            "keys.tgz.age",
+            "--passphrase-file",
+            pass,
+        ],
+    ));
+    let old_id = ci.find_key_id(&root_key.public_key()).unwrap();
+    let ppath = write_proposal(
+        d,
+        "proposal.json",
+        &factory_proposal(&ci, &prod, rotate_change(vec![old_id])),
+    );
+
+    let shown = run(
+        d,
+        &["qr", "show", "proposal.json", "--text", "--frames", "12"],
+    );
+    let mut frames: Vec<String> = String::from_utf8(shown.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(frames.len() >= 4, "{frames:?}");
+    shuffle(&mut frames, 7);
+    frames.remove(0); // a missed frame: fountain frames fill the gap
+    std::fs::write(d.join("frames.txt"), frames.join("\n") + "\n").unwrap();
+
+    let out = ok(&run(
+        d,
+        &[
+            "sign",
+            "--qr-text",
+            "frames.txt",
+            "--keys",
+            "keys.tgz.age",
+            "-o",
+            "bundle.json",
+            "--new-archive",
+            "keys2.tgz.age",
+            "--passphrase-file",
+            pass,
+            "--yes",
+        ],
+    ));
+    assert!(out.contains("complete"), "{out}");
+    let bundle =
+        ceremony::bundle::Bundle::from_slice(&std::fs::read(d.join("bundle.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        bundle.proposal_sha256,
+        ceremony::proposal::sha256_hex(&std::fs::read(ppath).unwrap())
+    );
+
+    // Both a file and --qr-text is a usage error.
+    let out = run(
+        d,
+        &[
+            "sign",
+            "proposal.json",
+            "--qr-text",
+            "frames.txt",
+            "--keys",
+            "keys.tgz.age",
+            "-o",
+            "b2.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
