@@ -29,7 +29,7 @@ say() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
 note() { printf '%s   %s%s\n' "$D" "$*" "$N"; }
 run() { printf '%s$ %s%s\n' "$B" "$*" "$N"; "$@"; }
 
-say "Building signer, submitter and the test tools (cargo build $([ "$PROFILE" = release ] && echo --release))"
+say "Building signer, submitter and the test tools (cargo build$([ "$PROFILE" = release ] && echo ' --release' || true))"
 if [ "$PROFILE" = release ]; then
   cargo build --quiet --release -p signer -p submitter -p ceremony-tests --bins
 else

@@ -273,6 +273,21 @@ pub enum KeyError {
         /// The key type.
         key_type: KeyType,
     },
+    /// A signer (a hardware token, typically) returned a signature that does
+    /// not verify under the public key it is known by.
+    #[error(
+        "{signer} returned a signature that does not verify under the recorded public key \
+         (fingerprint {fingerprint}): {reason}. The device holds another key under that name, \
+         or it is faulty; the signature was not used"
+    )]
+    SignerMismatch {
+        /// Which signer, in words (e.g. `key "root-1" on token "ceremony"`).
+        signer: String,
+        /// The fingerprint of the public key the signature had to verify under.
+        fingerprint: String,
+        /// Why the signature was refused.
+        reason: String,
+    },
     /// A key type name for generation that we do not know.
     #[error("unknown key type {given:?}: use \"ed25519\" (the default) or \"rsa-4096\"")]
     UnknownNewKeyType {
@@ -615,6 +630,49 @@ impl PublicKey {
     pub fn from_pem(pem: &str) -> Result<PublicKey, KeyError> {
         let der = public_pem_der(pem, "the public key")?;
         PublicKey::from_spki_der(&der)
+    }
+
+    /// An Ed25519 public key from its 32 raw bytes (what a PKCS#11 token
+    /// reports as `CKA_EC_POINT`, once unwrapped).
+    pub fn from_ed25519_bytes(bytes: &[u8]) -> Result<PublicKey, KeyError> {
+        const WHAT: &str = "the ed25519 public key";
+        let raw: [u8; 32] = bytes.try_into().map_err(|_| KeyError::WrongLength {
+            what: WHAT,
+            expected: "32 bytes",
+            found: bytes.len(),
+        })?;
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|e| invalid_key(WHAT, e))?;
+        PublicKey::from_ed25519(key)
+    }
+
+    /// An RSA public key from its modulus and public exponent, big-endian
+    /// unsigned integers (what a PKCS#11 token reports as `CKA_MODULUS` and
+    /// `CKA_PUBLIC_EXPONENT`). Only 2048-, 3072- and 4096-bit moduli.
+    pub fn from_rsa_components(modulus: &[u8], exponent: &[u8]) -> Result<PublicKey, KeyError> {
+        const WHAT: &str = "the RSA public key";
+        check_rsa_bits(be_bit_len(modulus))?;
+        let parts = rsa::pkcs1::RsaPublicKey {
+            modulus: rsa::pkcs1::UintRef::new(modulus).map_err(|e| invalid_key(WHAT, e))?,
+            public_exponent: rsa::pkcs1::UintRef::new(exponent)
+                .map_err(|e| invalid_key(WHAT, e))?,
+        };
+        let key = rsa::PublicKey::try_from(parts).map_err(|e| invalid_key(WHAT, e))?;
+        PublicKey::from_rsa(key)
+    }
+
+    /// The key as SPKI PEM (`-----BEGIN PUBLIC KEY-----`), 64-character lines
+    /// and a trailing newline; [`PublicKey::from_pem`] reads it back.
+    pub fn to_spki_pem(&self) -> String {
+        pem_encode("PUBLIC KEY", &self.spki_der)
+    }
+
+    /// Checks a signature exactly as this tool makes them: Ed25519 (strict),
+    /// RSASSA-PSS-SHA256 with MGF1-SHA256 and salt length 32, or DER ECDSA
+    /// P-256 over SHA-256. Used to check what a signer outside this process
+    /// (a hardware token) returns before it is used.
+    pub fn verify_as_made(&self, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
+        self.verify_raw(message, signature, Some(PSS_SALT_LEN))
     }
 
     fn from_spki_der(der: &[u8]) -> Result<PublicKey, KeyError> {
@@ -994,11 +1052,7 @@ impl PrivateKey {
     pub fn method(&self, dialect: Dialect) -> &'static str {
         // Both dialects use the same names for the key types they share.
         let _ = dialect;
-        match self.key_type() {
-            KeyType::Ed25519 => "ed25519",
-            KeyType::Rsa => "rsassa-pss-sha256",
-            KeyType::EcdsaP256 => "ecdsa-sha2-nistp256",
-        }
+        method_of(self.key_type())
     }
 
     /// The key as a fioctl `.sec` file, compact JSON as fioctl writes it:
@@ -1208,6 +1262,77 @@ impl PrivateKey {
             })
         }
     }
+}
+
+/// Something that can sign root metadata and transcript heads: a private
+/// key held in memory ([`PrivateKey`]), or a key that never leaves a device
+/// (the signer's PKCS#11 token keys).
+///
+/// Callers that put a signature to use go through [`sign_checked`], which
+/// verifies it in software under [`Signer::public_key`] first, so a device
+/// that holds another key than the one recorded, or that misbehaves, cannot
+/// slip a bad signature into a root.
+pub trait Signer {
+    /// The public half: what every signature must verify under.
+    fn public_key(&self) -> PublicKey;
+
+    /// Signs `message` and returns the raw signature, in the forms
+    /// [`PrivateKey::sign`] documents: 64 bytes for Ed25519,
+    /// RSASSA-PSS-SHA256 with salt 32 for RSA, DER for ECDSA P-256.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
+
+    /// The signature `method` (ota-tuf) or scheme (TUF) of this key's
+    /// signatures; see [`PrivateKey::method`].
+    fn method(&self, dialect: Dialect) -> &'static str {
+        let _ = dialect;
+        method_of(self.public_key().key_type())
+    }
+
+    /// Where the key is, for messages: `"a key in memory"`,
+    /// `key "root-1" on token "ceremony"`. Never secret.
+    fn describe(&self) -> String;
+}
+
+fn method_of(key_type: KeyType) -> &'static str {
+    match key_type {
+        KeyType::Ed25519 => "ed25519",
+        KeyType::Rsa => "rsassa-pss-sha256",
+        KeyType::EcdsaP256 => "ecdsa-sha2-nistp256",
+    }
+}
+
+impl Signer for PrivateKey {
+    fn public_key(&self) -> PublicKey {
+        PrivateKey::public_key(self)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        PrivateKey::sign(self, message)
+    }
+
+    fn method(&self, dialect: Dialect) -> &'static str {
+        PrivateKey::method(self, dialect)
+    }
+
+    fn describe(&self) -> String {
+        format!("a {} key in memory", self.key_type())
+    }
+}
+
+/// Signs `message` with `signer` and verifies the signature in software
+/// ([`PublicKey::verify_as_made`]) before returning it; a signature that
+/// does not verify is refused with [`KeyError::SignerMismatch`].
+pub fn sign_checked<S: Signer + ?Sized>(signer: &S, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+    let sig = signer.sign(message)?;
+    let public = signer.public_key();
+    public
+        .verify_as_made(message, &sig)
+        .map_err(|e| KeyError::SignerMismatch {
+            signer: signer.describe(),
+            fingerprint: public.fingerprint(),
+            reason: e.to_string(),
+        })?;
+    Ok(sig)
 }
 
 fn expect_type(key: &PrivateKey, wanted: KeyType, declared: &str) -> Result<(), KeyError> {
@@ -2650,5 +2775,124 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod signer_tests {
+    //! The [`Signer`] abstraction: keys rebuilt from raw parts (as a PKCS#11
+    //! token reports them), and a signer that returns another key's
+    //! signature.
+
+    use super::*;
+    use rsa::traits::PublicKeyParts;
+
+    /// A signer that claims one key and signs with another, like a token
+    /// holding a different key under the recorded label.
+    struct Impostor {
+        claimed: PublicKey,
+        actual: PrivateKey,
+    }
+
+    impl Signer for Impostor {
+        fn public_key(&self) -> PublicKey {
+            self.claimed.clone()
+        }
+        fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+            PrivateKey::sign(&self.actual, message)
+        }
+        fn describe(&self) -> String {
+            "key \"k\" on token \"t\"".into()
+        }
+    }
+
+    #[test]
+    fn keys_from_raw_parts_are_the_same_keys() {
+        let ed = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        let SecretRef::Ed25519(sk) = ed.secret.as_ref() else {
+            unreachable!()
+        };
+        let raw = sk.verifying_key().to_bytes();
+        assert_eq!(
+            PublicKey::from_ed25519_bytes(&raw).unwrap(),
+            ed.public_key()
+        );
+        assert!(matches!(
+            PublicKey::from_ed25519_bytes(&raw[..31]),
+            Err(KeyError::WrongLength { found: 31, .. })
+        ));
+
+        let rsa = PrivateKey::generate_rsa_for_tests(2048).unwrap();
+        let SecretRef::Rsa(rk) = rsa.secret.as_ref() else {
+            unreachable!()
+        };
+        let (n, e) = (rk.n_bytes(), rk.e_bytes());
+        let back = PublicKey::from_rsa_components(&n, &e).unwrap();
+        assert_eq!(back, rsa.public_key());
+        assert_eq!(
+            PublicKey::from_pem(&back.to_spki_pem()).unwrap(),
+            rsa.public_key()
+        );
+        // A leading zero byte (as some tokens report) changes nothing.
+        let mut padded = vec![0u8];
+        padded.extend_from_slice(&n);
+        assert_eq!(
+            PublicKey::from_rsa_components(&padded, &e).unwrap(),
+            rsa.public_key()
+        );
+        assert!(matches!(
+            PublicKey::from_rsa_components(&n[..128], &e),
+            Err(KeyError::UnsupportedRsaSize { bits: 1024 })
+        ));
+    }
+
+    #[test]
+    fn sign_checked_refuses_another_keys_signature() {
+        for rsa in [false, true] {
+            let (claimed, actual) = if rsa {
+                (
+                    PrivateKey::generate_rsa_for_tests(2048).unwrap(),
+                    PrivateKey::generate_rsa_for_tests(2048).unwrap(),
+                )
+            } else {
+                (
+                    PrivateKey::generate(NewKeyType::Ed25519).unwrap(),
+                    PrivateKey::generate(NewKeyType::Ed25519).unwrap(),
+                )
+            };
+            assert!(sign_checked(&claimed, b"m").is_ok());
+            let impostor = Impostor {
+                claimed: claimed.public_key(),
+                actual,
+            };
+            let err = sign_checked(&impostor, b"m").unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, KeyError::SignerMismatch { .. }), "{text}");
+            assert!(
+                text.contains("key \"k\" on token \"t\"")
+                    && text.contains(&claimed.public_key().fingerprint()),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn verify_as_made_wants_salt_32() {
+        let rsa = PrivateKey::generate_rsa_for_tests(2048).unwrap();
+        let SecretRef::Rsa(rk) = rsa.secret.as_ref() else {
+            unreachable!()
+        };
+        let salt20 = rk
+            .sign_with_rng(
+                &mut SysRng,
+                rsa::Pss::<Sha256>::new_with_salt(20),
+                &Sha256::digest(b"m"),
+            )
+            .unwrap();
+        let public = rsa.public_key();
+        assert!(public.verify(Dialect::Tuf, b"m", &salt20, None).is_ok());
+        assert!(public.verify_as_made(b"m", &salt20).is_err());
+        let ours = Signer::sign(&rsa, b"m").unwrap();
+        assert!(public.verify_as_made(b"m", &ours).is_ok());
     }
 }

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::canonical::{to_canonical_bytes, CanonicalError};
 use crate::dialect::Dialect;
-use crate::keys::{KeyError, PrivateKey, PublicKey};
+use crate::keys::{sign_checked, KeyError, PrivateKey, PublicKey, Signer};
 use crate::strict_json;
 
 /// The four roles every root must delegate.
@@ -491,6 +491,47 @@ impl RootMetadata {
         Ok(())
     }
 
+    /// Signs the canonical form of `signed` with any [`Signer`] (a key in
+    /// memory or on a hardware token), listing the signature under `keyid`.
+    ///
+    /// Stricter than [`RootMetadata::sign`]: when this root lists `keyid`, it
+    /// must list it for the signer's public key; and the signature is
+    /// verified in software under that key before it is added
+    /// ([`sign_checked`]), so a device that returns a wrong signature is
+    /// caught here, not by the repository. A signature already present under
+    /// that id is replaced.
+    pub fn sign_with(&mut self, keyid: &str, signer: &dyn Signer) -> Result<(), RootError> {
+        let public = signer.public_key();
+        let key_err = |source| RootError::Key {
+            keyid: keyid.to_string(),
+            source,
+        };
+        if let Ok(listed) = self.key(keyid) {
+            if listed != public {
+                return Err(field(
+                    &format!("keys.{keyid}"),
+                    format!(
+                        "this root lists another key under that id than {} (fingerprint {})",
+                        signer.describe(),
+                        public.fingerprint()
+                    ),
+                ));
+            }
+        }
+        let message = self.canonical_signed()?;
+        let sig = sign_checked(signer, &message).map_err(key_err)?;
+        let entry = match self.dialect {
+            Dialect::OtaTuf => serde_json::json!({
+                "keyid": keyid,
+                "method": signer.method(Dialect::OtaTuf),
+                "sig": base64::engine::general_purpose::STANDARD.encode(&sig),
+            }),
+            Dialect::Tuf => serde_json::json!({ "keyid": keyid, "sig": hex::encode(&sig) }),
+        };
+        self.add_signature_value(entry);
+        Ok(())
+    }
+
     /// Adds a signature object as made elsewhere (a co-signer's bundle),
     /// replacing one under the same key id.
     pub fn add_signature_value(&mut self, entry: Value) {
@@ -603,5 +644,37 @@ mod tests {
             RootMetadata::from_slice(text.as_bytes(), Some(Dialect::OtaTuf)),
             Err(RootError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn sign_with_matches_sign_and_checks_the_listed_key() {
+        use crate::keys::{NewKeyType, PrivateKey};
+        for dialect in [Dialect::OtaTuf, Dialect::Tuf] {
+            let key = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+            let other = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+            let ty = if dialect == Dialect::OtaTuf {
+                "Root"
+            } else {
+                "root"
+            };
+            let text = format!(
+                r#"{{"signed":{{"_type":"{ty}","version":1,"expires":"2030-01-01T00:00:00Z","keys":{{}},"roles":{{}}}},"signatures":[]}}"#
+            );
+            let mut a = RootMetadata::from_slice(text.as_bytes(), Some(dialect)).unwrap();
+            let id = key.public_key().key_id(dialect);
+            a.insert_key(&id, &key.public_key());
+            let mut b = a.clone();
+            a.sign(&id, &key).unwrap();
+            b.sign_with(&id, &key).unwrap();
+            let (sa, sb) = (a.signatures().unwrap(), b.signatures().unwrap());
+            assert_eq!(sa.len(), 1);
+            assert_eq!(sb.len(), 1);
+            assert_eq!(sa[0].keyid, sb[0].keyid);
+            assert_eq!(sa[0].method, sb[0].method);
+            // Another key under that id is refused before anything is signed.
+            let err = b.sign_with(&id, &other).unwrap_err().to_string();
+            assert!(err.contains("another key"), "{err}");
+            assert_eq!(b.signatures().unwrap().len(), 1);
+        }
     }
 }

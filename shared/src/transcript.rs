@@ -29,7 +29,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 use crate::dialect::Dialect;
-use crate::keys::PrivateKey;
+use crate::keys::{sign_checked, Signer};
 use crate::root::{format_expires, RootMetadata};
 
 /// The `format` of the first entry.
@@ -192,12 +192,18 @@ impl TranscriptWriter {
     /// Signs the current head with `keys` (the new root keys, by the ids the
     /// new root lists them under), writes the signed head as the last line,
     /// and returns it for the bundle. Nothing may be appended after it.
-    pub fn finish(&mut self, keys: &[(String, &PrivateKey)]) -> Result<Value, TranscriptError> {
+    ///
+    /// The keys are any [`Signer`]: in memory (`&PrivateKey`) or on a token
+    /// (`&dyn Signer`); every signature is verified in software before it is
+    /// written ([`sign_checked`]).
+    pub fn finish<S: Signer + ?Sized>(
+        &mut self,
+        keys: &[(String, &S)],
+    ) -> Result<Value, TranscriptError> {
         let message = head_message(&self.head);
         let mut signatures = Vec::new();
         for (keyid, key) in keys {
-            let sig = key
-                .sign(&message)
+            let sig = sign_checked(*key, &message)
                 .map_err(|e| TranscriptError::HeadSignature(e.to_string()))?;
             signatures.push(json!({
                 "keyid": keyid,
@@ -531,7 +537,7 @@ pub fn software_identity(name: &str, version: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::NewKeyType;
+    use crate::keys::{NewKeyType, PrivateKey};
     use crate::root::RoleKeys;
 
     fn root_with(key: &PrivateKey, dialect: Dialect) -> RootMetadata {
@@ -794,4 +800,41 @@ pub fn verify_all(
     }
     v.transcript = Some(t);
     v
+}
+
+/// `verify-transcript` as both binaries run it: reads the transcript, the
+/// root (a root file or a bundle) and the artefacts from disk, verifies, and
+/// writes the HTML report to `html` (a new file) when asked. Returns the
+/// verification and the text to print; an `Err` is a file that could not be
+/// read or written.
+pub fn verify_paths(
+    transcript: &Path,
+    root: Option<&Path>,
+    artefacts: &[PathBuf],
+    html: Option<&Path>,
+) -> Result<(Verification, String), String> {
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let bytes = read(transcript)?;
+    let root = match root {
+        Some(p) => Some(root_from_file(&read(p)?).map_err(|e| {
+            format!(
+                "{} is neither a root nor a bundle holding one: {e}",
+                p.display()
+            )
+        })?),
+        None => None,
+    };
+    let artefacts = artefacts
+        .iter()
+        .map(|p| Ok((p.display().to_string(), read(p)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let v = verify_all(&bytes, root.as_ref(), &artefacts);
+    let mut text = v.summary();
+    if let (Some(html), Some(t)) = (html, &v.transcript) {
+        let page = crate::report::transcript_html(t, &v);
+        crate::transport::write_new_file(html, page.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", html.display()))?;
+        text.push_str(&format!("report written to {}\n", html.display()));
+    }
+    Ok((v, text))
 }

@@ -195,33 +195,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn run_verify_transcript(args: VerifyTranscriptArgs) -> Result<ExitCode> {
-    let read =
-        |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
-    let bytes = read(&args.transcript)?;
-    let root = match &args.root {
-        Some(p) => Some(
-            ceremony::transcript::root_from_file(&read(p)?).map_err(|e| {
-                anyhow::anyhow!(
-                    "{} is neither a root nor a bundle holding one: {e}",
-                    p.display()
-                )
-            })?,
-        ),
-        None => None,
-    };
-    let artefacts = args
-        .artefacts
-        .iter()
-        .map(|p| Ok((p.display().to_string(), read(p)?)))
-        .collect::<Result<Vec<_>>>()?;
-    let v = ceremony::transcript::verify_all(&bytes, root.as_ref(), &artefacts);
-    print!("{}", v.summary());
-    if let (Some(html), Some(t)) = (&args.html, &v.transcript) {
-        let page = ceremony::report::transcript_html(t, &v);
-        archive::write_atomic(html, page.as_bytes(), archive::Replace::Never, &|_| Ok(()))
-            .with_context(|| format!("cannot write {}", html.display()))?;
-        println!("report written to {}", html.display());
-    }
+    let (v, text) = ceremony::transcript::verify_paths(
+        &args.transcript,
+        args.root.as_deref(),
+        &args.artefacts,
+        args.html.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    print!("{text}");
     Ok(if v.ok() {
         ExitCode::SUCCESS
     } else {
@@ -251,7 +232,7 @@ fn run_audit(args: AuditArgs) -> Result<ExitCode> {
     }
     if let Some(html) = &args.html {
         let page = ceremony::report::audit_html(&report);
-        archive::write_atomic(html, page.as_bytes(), archive::Replace::Never, &|_| Ok(()))
+        ceremony::transport::write_new_file(html, page.as_bytes())
             .with_context(|| format!("cannot write {}", html.display()))?;
         println!("report written to {}", html.display());
     }

@@ -125,6 +125,12 @@ enum Command {
     Audit(AuditCli),
     /// Carry a file across the air gap as QR codes: show it, or read it back from text or pictures.
     Qr(qr_cmd::QrArgs),
+    /// Check a ceremony transcript: its hash chain, the head signatures against the new root,
+    /// the root's anchor, and the hashes of any files given.
+    #[command(
+        after_help = "Exit status: 0 all holds, 3 something does not (the first broken entry is named), 1 other errors.\n\nExample:\n  submitter verify-transcript bundle.transcript.jsonl --root bundle.json proposal.json --html ceremony.html"
+    )]
+    VerifyTranscript(VerifyTranscriptCli),
 }
 
 /// Options for reaching servers.
@@ -209,7 +215,18 @@ struct ProposeCli {
 #[derive(Args)]
 struct UploadCli {
     /// The bundle from `signer sign` (or `submitter merge`).
-    bundle: PathBuf,
+    #[arg(required_unless_present_any = ["qr_text", "qr_image"])]
+    bundle: Option<PathBuf>,
+    /// Read the bundle from QR frames as text (one UR per line; a file, or `-` for standard
+    /// input, as a barcode scanner or `zbarcam --raw` gives them).
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["bundle", "qr_image"])]
+    qr_text: Option<PathBuf>,
+    /// Read the bundle from photos or screenshots of its QR codes.
+    #[arg(long, value_name = "IMG", num_args = 1.., conflicts_with = "bundle")]
+    qr_image: Vec<PathBuf>,
+    /// Where to keep the bundle read from QR codes (a new file).
+    #[arg(long, value_name = "FILE", default_value = "bundle-from-qr.json")]
+    save_as: PathBuf,
     /// The proposal it answers (default: proposal.json beside the bundle).
     #[arg(long, value_name = "FILE")]
     proposal: Option<PathBuf>,
@@ -283,8 +300,29 @@ struct AuditCli {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also write a printable report (self-contained HTML; a Factory gets FILE-ci.html and
+    /// FILE-prod.html).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     #[command(flatten)]
     net: NetArgs,
+}
+
+#[derive(Args)]
+struct VerifyTranscriptCli {
+    /// The transcript (JSON Lines) the signer wrote.
+    #[arg(value_name = "TRANSCRIPT")]
+    transcript: PathBuf,
+    /// The new root the ceremony produced (N.root.json, or the bundle): its keys must have
+    /// signed the transcript's head, and it must anchor the transcript.
+    #[arg(long, value_name = "ROOT")]
+    root: Option<PathBuf>,
+    /// Also write a printable report (self-contained HTML).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Files whose sha256 the transcript must record (proposal, archive, ...).
+    #[arg(value_name = "ARTEFACT")]
+    artefacts: Vec<PathBuf>,
 }
 
 /// What every network command shares: how to reach servers.
@@ -381,10 +419,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Upload(a) => {
             let ctx = Ctx { net: a.net.clone() };
+            let bundle = match (a.bundle, &a.qr_text, a.qr_image.is_empty()) {
+                (Some(b), None, true) => b,
+                (None, Some(src), true) => save_from_qr(qr_cmd::read_text(src)?.bytes, &a.save_as)?,
+                (None, None, false) => {
+                    save_from_qr(qr_image::read_images(&a.qr_image)?.bytes, &a.save_as)?
+                }
+                _ => {
+                    return Err(Usage(
+                        "give the bundle file, or --qr-text, or --qr-image: one of them".into(),
+                    )
+                    .into())
+                }
+            };
             upload::run(
                 &ctx,
                 upload::UploadArgs {
-                    bundle: a.bundle,
+                    bundle,
                     proposal: a.proposal,
                     out_dir: a.out_dir,
                 },
@@ -405,6 +456,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Qr(a) => qr_cmd::run(a),
+        Command::VerifyTranscript(a) => {
+            let (v, text) = ceremony::transcript::verify_paths(
+                &a.transcript,
+                a.root.as_deref(),
+                &a.artefacts,
+                a.html.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            print!("{text}");
+            Ok(if v.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_VERIFICATION_FAILED)
+            })
+        }
         Command::Audit(a) => {
             let ctx = Ctx { net: a.net.clone() };
             let at = parse_at(a.at.as_deref())?;
@@ -418,6 +484,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     dialect: a.dialect,
                     at,
                     json: a.json,
+                    html: a.html.as_deref(),
                 },
             )?;
             Ok(if ok {
@@ -427,6 +494,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// Keeps a bundle read from QR codes as a new file, so that the upload
+/// (and any later audit) works from a file like any other.
+fn save_from_qr(bytes: Vec<u8>, path: &std::path::Path) -> Result<PathBuf> {
+    ceremony::transport::write_new_file(path, &bytes).with_context(|| {
+        format!(
+            "cannot keep the bundle read from QR codes as {}",
+            path.display()
+        )
+    })?;
+    eprintln!(
+        "bundle read from QR codes, sha256 {}, kept as {}",
+        ceremony::proposal::sha256_hex(&bytes),
+        path.display()
+    );
+    Ok(path.to_path_buf())
 }
 
 fn cancel(ctx: &Ctx, name: &str) -> Result<()> {

@@ -73,6 +73,8 @@ pub struct NetAuditArgs<'a> {
     pub dialect: Option<Dialect>,
     pub at: OffsetDateTime,
     pub json: bool,
+    /// Also write the printable report(s) here.
+    pub html: Option<&'a Path>,
 }
 
 /// Runs `audit`; returns whether every history holds.
@@ -91,6 +93,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
     if let Some(dir) = a.metadata_dir {
         let report = audit_dir(dir, a.trusted, a.dialect, a.at).context("audit could not run")?;
         print_one(&report, a.json)?;
+        write_html(&report, a.html)?;
         return Ok(report.ok());
     }
     if let Some(r) = a.repo {
@@ -112,6 +115,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
             }
         };
         print_one(&report, a.json)?;
+        write_html(&report, a.html)?;
         return Ok(report.ok());
     }
     let name = a.factory.expect("checked above");
@@ -145,6 +149,18 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
         reports.push((chain, report));
     }
     let ok = reports.iter().all(|(_, r)| r.ok());
+    if let Some(html) = a.html {
+        // One page per history: FILE-ci.html and FILE-prod.html.
+        let stem = html
+            .file_stem()
+            .map_or_else(|| "audit".into(), |s| s.to_string_lossy().into_owned());
+        for (chain, r) in &reports {
+            write_html(
+                r,
+                Some(&html.with_file_name(format!("{stem}-{chain}.html"))),
+            )?;
+        }
+    }
     if a.json {
         let mut j = serde_json::json!({"ok": ok, "factory": name});
         for (chain, r) in &reports {
@@ -176,6 +192,16 @@ fn print_one(report: &AuditReport, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&render_json(report))?);
     } else {
         print!("{}", render_text(report));
+    }
+    Ok(())
+}
+
+fn write_html(report: &AuditReport, html: Option<&Path>) -> Result<()> {
+    if let Some(path) = html {
+        let page = ceremony::report::audit_html(report);
+        ceremony::transport::write_new_file(path, page.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
     }
     Ok(())
 }

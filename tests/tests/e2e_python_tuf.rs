@@ -206,11 +206,16 @@ fn a_tuf_folder_rotates_through_both_binaries() {
         run("submitter", dir, &a, &[]).expect(0, "propose");
         let keys = format!("keys-{round}.tgz.age").replace("keys-1", "keys");
         let next = format!("keys-{}.tgz.age", round + 1);
-        std::fs::copy(dir.join(&name), offline.join("proposal.json")).unwrap();
-        let _ = std::fs::remove_file(offline.join("bundle.json"));
+        // Each ceremony in its own folder on the offline side (the signer
+        // writes the bundle's transcript beside it and never overwrites).
+        let off = offline.join(format!("round{round}"));
+        std::fs::create_dir_all(&off).unwrap();
+        std::fs::copy(dir.join(&name), off.join("proposal.json")).unwrap();
+        let keys = format!("../{keys}");
+        let next = format!("../{next}");
         run(
             "signer",
-            &offline,
+            &off,
             &[
                 "sign",
                 "proposal.json",
@@ -228,7 +233,7 @@ fn a_tuf_folder_rotates_through_both_binaries() {
             &[],
         )
         .expect(0, "sign");
-        std::fs::copy(offline.join("bundle.json"), dir.join("bundle.json")).unwrap();
+        std::fs::copy(off.join("bundle.json"), dir.join("bundle.json")).unwrap();
         run(
             "submitter",
             dir,
