@@ -52,6 +52,8 @@ use thiserror::Error;
 
 use crate::crossing::MAX_CROSSING_FILE;
 
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod command;
 pub mod qr;
 pub mod terminal;

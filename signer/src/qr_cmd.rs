@@ -7,12 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use clap::{ArgGroup, Args, Subcommand};
+use anyhow::Result;
+use clap::{Args, Subcommand};
 
-use ceremony::transport::command::{self, ShowOptions, ShowOutput};
-use ceremony::transport::qr::Ecc;
-use ceremony::transport::DEFAULT_FRAGMENT;
+use ceremony::transport::cli::{self, ShowArgs};
+use ceremony::transport::command::{self, ShowOptions};
 
 /// `signer qr …`
 #[derive(Args)]
@@ -44,66 +43,6 @@ signer qr read --text frames.txt -o proposal.json"
     Read(ReadArgs),
 }
 
-/// `qr show` arguments (shared with `signer sign --qr`).
-#[derive(Args)]
-#[command(group(ArgGroup::new("output").args(["text", "png", "svg", "html"])))]
-pub struct ShowArgs {
-    /// The file to show.
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
-    /// Print the frames as UR text, one per line, on standard output.
-    #[arg(long)]
-    text: bool,
-    /// Write one PNG per frame into DIR.
-    #[arg(long, value_name = "DIR")]
-    png: Option<PathBuf>,
-    /// Write one SVG per frame into DIR.
-    #[arg(long, value_name = "DIR")]
-    svg: Option<PathBuf>,
-    /// Write one printable HTML page with every frame, numbered.
-    #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
-    #[command(flatten)]
-    options: QrShowOptions,
-}
-
-/// How frames are cut and drawn.
-#[derive(Args, Clone)]
-pub struct QrShowOptions {
-    /// Largest fragment of the (deflated) file per frame, in bytes; smaller makes smaller codes and more frames.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_FRAGMENT)]
-    fragment: usize,
-    /// Number of frames to write or loop over [default: as many as needed; in the terminal, endless fountain frames].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    frames: Option<u32>,
-    /// Frames per second in the terminal.
-    #[arg(long, value_name = "N", default_value_t = 5.0, value_parser = parse_fps)]
-    fps: f64,
-    /// QR error-correction level: L (most data per code), M, Q or H.
-    #[arg(long, value_name = "L|M|Q|H", default_value = "L")]
-    ecc: Ecc,
-}
-
-fn parse_fps(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.2..=30.0).contains(&v) => Ok(v),
-        _ => Err(format!("{s:?}: give frames per second between 0.2 and 30")),
-    }
-}
-
-impl QrShowOptions {
-    fn to_options(&self, output: ShowOutput) -> ShowOptions {
-        ShowOptions {
-            output,
-            fragment: self.fragment,
-            frames: self.frames.map(|n| n as usize),
-            fps: self.fps,
-            ecc: self.ecc,
-            stop_after: None,
-        }
-    }
-}
-
 #[derive(Args)]
 struct ReadArgs {
     /// Read frames as text, one per line, from FILE, or from standard input with -.
@@ -117,20 +56,7 @@ struct ReadArgs {
 /// Runs `signer qr …`.
 pub fn run(args: QrArgs) -> Result<ExitCode> {
     match args.command {
-        QrCommand::Show(args) => {
-            let output = if args.text {
-                ShowOutput::Text
-            } else if let Some(d) = args.png {
-                ShowOutput::Png(d)
-            } else if let Some(d) = args.svg {
-                ShowOutput::Svg(d)
-            } else if let Some(f) = args.html {
-                ShowOutput::Html(f)
-            } else {
-                ShowOutput::Terminal
-            };
-            show_file(&args.file, &args.options.to_options(output))?;
-        }
+        QrCommand::Show(args) => show_file(args.file(), &args.show_options())?,
         QrCommand::Read(args) => {
             command::check_output(&args.output)?;
             let decoded = read_text(&args.text)?;
@@ -140,35 +66,13 @@ pub fn run(args: QrArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Shows `path` as QR codes, with a summary on standard error: what
-/// `signer sign --qr` calls once the bundle is written, with
-/// `ShowOptions::default()` (animated in the terminal until Ctrl-C).
+/// Shows `path` as QR codes, with a summary on standard error.
 pub fn show_file(path: &Path, options: &ShowOptions) -> Result<()> {
-    let summary = command::show_file(path, options)
-        .with_context(|| format!("cannot show {} as QR codes", path.display()))?;
-    if summary.frames > 0 {
-        let written = match summary.written.as_slice() {
-            [] => String::new(),
-            [one] => format!(" to {}", one.display()),
-            [first, ..] => format!(" to {}", first.parent().unwrap_or(Path::new(".")).display()),
-        };
-        eprintln!("{summary}{written}");
-    }
-    Ok(())
+    cli::show_file(path, options).map_err(anyhow::Error::msg)
 }
 
 /// Reads frames as text from `source` (`-` for standard input), with
-/// progress on standard error, and returns the file put together and
-/// checked: what `signer sign --qr-text` calls.
+/// progress on standard error; the file put together and checked.
 pub fn read_text(source: &Path) -> Result<ceremony::transport::Decoded> {
-    command::read_text(source, &mut std::io::stderr()).with_context(|| {
-        format!(
-            "cannot put the file together from the frames in {}",
-            if source == Path::new("-") {
-                "standard input".to_string()
-            } else {
-                source.display().to_string()
-            }
-        )
-    })
+    cli::read_text(source).map_err(anyhow::Error::msg)
 }

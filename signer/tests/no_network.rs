@@ -125,7 +125,11 @@ fn signer_graph() -> Graph {
         let depth: usize = line[..digits].parse().expect("depth prefix");
         let rest = &line[digits..];
         let (pkg, feats) = rest.split_once('|').unwrap_or((rest, ""));
-        let name = pkg.split_whitespace().next().expect("a crate name").to_string();
+        let name = pkg
+            .split_whitespace()
+            .next()
+            .expect("a crate name")
+            .to_string();
         let feats = feats.trim_end_matches(" (*)").trim();
         stack.truncate(depth);
         if let Some(p) = stack.last() {

@@ -264,21 +264,6 @@ pub fn write_images(
     Ok(paths)
 }
 
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// One self-contained printable HTML page: the file's name, kind, size and
 /// sha256 (to compare with what the reader shows), then every frame,
 /// numbered, as inline SVG.
@@ -291,7 +276,7 @@ pub fn html_page(
 ) -> Result<String, TransportError> {
     let sha = info.sha256_hex();
     let sha_groups: Vec<&str> = (0..8).map(|i| &sha[i * 8..i * 8 + 8]).collect();
-    let name = html_escape(name);
+    let name = crate::report::escape(name);
     let mut figures = String::new();
     let mut version = 0;
     for (i, frame) in frames.iter().enumerate() {
