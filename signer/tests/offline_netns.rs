@@ -188,7 +188,15 @@ fn check_outputs(dir: &Path, prefix: &[String]) {
         ],
     );
     ok(&v);
-    assert_eq!(decrypt_archive(&dir.join("new.tgz.age")).len(), 5);
+    let entries = decrypt_archive(&dir.join("new.tgz.age"));
+    assert!(
+        entries.contains_key("tufrepo/keys/first-root.sec")
+            && entries
+                .keys()
+                .any(|k| k.starts_with("tufrepo/keys/fioctl-root-") && k.ends_with(".sec")),
+        "the new archive holds the old and the new key: {:?}",
+        entries.keys().collect::<Vec<_>>()
+    );
 }
 
 #[test]

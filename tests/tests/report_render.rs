@@ -107,3 +107,71 @@ fn audit_report_renders_in_chromium() {
     std::fs::write(&file, &html).unwrap();
     render(&file, &out.join("audit-failing.png"));
 }
+
+#[test]
+fn ceremony_report_renders_in_chromium() {
+    use ceremony::keys::{NewKeyType, PrivateKey};
+    use ceremony::root::RoleKeys;
+    use ceremony::transcript::{set_anchor, verify_all, TranscriptWriter};
+    use ceremony::{Dialect, RootMetadata};
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+    let path = dir.path().join("t.jsonl");
+    let mut w = TranscriptWriter::create(&path).unwrap();
+    w.append(
+        "start",
+        json!({"operator": "Alice <script>", "witnesses": ["Bob", "Carol"],
+               "software": {"name": "signer", "version": "0.1.0", "binary_sha256": "ab".repeat(32)},
+               "machine": {"non_loopback_interface_up": false, "swap_on": false}}),
+    )
+    .unwrap();
+    w.append(
+        "diff",
+        json!({"chain": "root", "text": "  version:  1 -> 2\n  + key 1234  ed25519"}),
+    )
+    .unwrap();
+    let id = key.public_key().key_id(Dialect::Tuf);
+    w.append(
+        "key-generated",
+        json!({"keyid": id, "type": "ed25519", "fingerprint": key.public_key().fingerprint()}),
+    )
+    .unwrap();
+    let anchor = w.append("confirmation", json!({"typed": "yes"})).unwrap();
+    let mut root = RootMetadata::from_value(
+        json!({"signed": {"_type": "root", "version": 2, "expires": "2099-01-01T00:00:00Z", "keys": {}, "roles": {}}, "signatures": []}),
+        Dialect::Tuf,
+    )
+    .unwrap();
+    root.insert_key(&id, &key.public_key());
+    root.set_role(
+        "root",
+        &RoleKeys {
+            keyids: vec![id.clone()],
+            threshold: 1,
+        },
+    );
+    set_anchor(&mut root, &anchor);
+    w.finish(&[(id, &key)]).unwrap();
+
+    let v = verify_all(&std::fs::read(&path).unwrap(), Some(&root), &[]);
+    assert!(v.ok(), "{}", v.summary());
+    let html = ceremony::report::transcript_html(v.transcript.as_ref().unwrap(), &v);
+    assert!(html.contains("Alice &lt;script&gt;"), "text is escaped");
+    assert!(!html.contains("<script"));
+    for must in [
+        "verified",
+        "Bob, Carol",
+        "<svg",
+        "Witness (name, signature, date)",
+        &key.public_key().fingerprint(),
+    ] {
+        assert!(html.contains(must), "{must}");
+    }
+    let out = workspace_root().join("target/report-screenshots");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = out.join("ceremony.html");
+    std::fs::write(&file, &html).unwrap();
+    assert_eq!(render(&file, &out.join("ceremony.png")), (900, 1300));
+}
