@@ -100,10 +100,27 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, AuditError> {
-    std::fs::read(path).map_err(|source| AuditError::Io {
+    use std::io::Read as _;
+    // Bounded, and regular files only: a root named /dev/zero (or a link to
+    // it) must not be read until memory runs out. The dialect's own size
+    // limit is checked when the root is parsed.
+    const MAX: u64 = 8 << 20;
+    let io = |source| AuditError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(io(std::io::Error::other("not a regular file")));
+    }
+    let mut out = Vec::new();
+    file.take(MAX + 1).read_to_end(&mut out).map_err(io)?;
+    if out.len() as u64 > MAX {
+        return Err(io(std::io::Error::other(format!(
+            "over {MAX} bytes: not a root file"
+        ))));
+    }
+    Ok(out)
 }
 
 /// Walks `dir/N.root.json` upward, from 1 or from the version after

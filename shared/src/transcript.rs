@@ -813,7 +813,23 @@ pub fn verify_paths(
     artefacts: &[PathBuf],
     html: Option<&Path>,
 ) -> Result<(Verification, String), String> {
-    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    // Regular files only, and bounded: a path to /dev/zero must not be read
+    // until memory runs out.
+    let read = |p: &Path| -> Result<Vec<u8>, String> {
+        use std::io::Read as _;
+        const MAX: u64 = 1 << 30;
+        let err = |e: std::io::Error| format!("cannot read {}: {e}", p.display());
+        let f = std::fs::File::open(p).map_err(err)?;
+        if !f.metadata().map_err(err)?.is_file() {
+            return Err(format!("cannot read {}: not a regular file", p.display()));
+        }
+        let mut out = Vec::new();
+        f.take(MAX + 1).read_to_end(&mut out).map_err(err)?;
+        if out.len() as u64 > MAX {
+            return Err(format!("cannot read {}: over {MAX} bytes", p.display()));
+        }
+        Ok(out)
+    };
     let bytes = read(transcript)?;
     let root = match root {
         Some(p) => Some(root_from_file(&read(p)?).map_err(|e| {

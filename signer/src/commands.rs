@@ -14,6 +14,7 @@ use ceremony::root::format_expires;
 
 use crate::archive::{self, Protection, Replace};
 use crate::keystore::KeyArchive;
+use crate::pkcs11::{self, TokenArgs};
 use crate::secrets::{self, Unlock};
 use crate::UsageError;
 
@@ -67,6 +68,14 @@ pub struct ImportArgs {
     /// The new archive to write (must not exist).
     #[arg(short = 'o', long = "output", value_name = "keys.tgz.age")]
     pub output: PathBuf,
+    /// Record a root key that lives on a PKCS#11 token (with --pkcs11-module,
+    /// --token and --key-label): only its public key and where it is go into
+    /// the archive.
+    #[command(flatten)]
+    pub token: TokenArgs,
+    /// The key's CKA_ID on the token, hex, when several keys share the label.
+    #[arg(long = "key-id", value_name = "HEX", requires = "key_label")]
+    pub key_id: Option<String>,
     #[command(flatten)]
     pub unlock: UnlockArgs,
     #[command(flatten)]
@@ -121,6 +130,11 @@ pub struct KeygenArgs {
     /// Who holds the key, recorded in the public-key file.
     #[arg(long, value_name = "NAME")]
     pub holder: Option<String>,
+    /// Generate the key on a PKCS#11 token instead (with --pkcs11-module and
+    /// --token; --key-label defaults to tuf-root-<UTC time>): it never leaves
+    /// the token, and the archive records only its public key and where it is.
+    #[command(flatten)]
+    pub token: TokenArgs,
     #[command(flatten)]
     pub unlock: UnlockArgs,
     #[command(flatten)]
@@ -270,11 +284,25 @@ fn looks_like_age(bytes: &[u8]) -> bool {
 }
 
 pub fn import(args: ImportArgs) -> Result<ExitCode> {
-    if args.tarball.is_none() && args.keys.is_empty() {
-        return Err(
-            UsageError("give a fioctl keys tarball, or one or more --key KEY.pem".into()).into(),
-        );
+    let from_token = args.token.module.is_some();
+    if args.tarball.is_none() && args.keys.is_empty() && !from_token {
+        return Err(UsageError(
+            "give a fioctl keys tarball, one or more --key KEY.pem, or a token key \
+             (--pkcs11-module PATH --token LABEL --key-label LABEL)"
+                .into(),
+        )
+        .into());
     }
+    let token_key = match (&args.token.module, &args.token.token, &args.token.key_label) {
+        (None, _, _) => None,
+        (Some(m), Some(t), Some(l)) => Some((m, t, l)),
+        (Some(_), _, _) => {
+            return Err(UsageError(
+                "recording a token key needs --pkcs11-module, --token and --key-label".into(),
+            )
+            .into())
+        }
+    };
     archive::refuse_existing(&args.output)?;
     let now = OffsetDateTime::now_utc();
     let now_s = now_text(now);
@@ -334,10 +362,31 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
         ka.add_key(key, "root", Some(ceremony::Dialect::Tuf), &origin, &now_s)
             .with_context(|| format!("cannot import {}", pem_path.display()))?;
     }
+    if let Some((module, token, label)) = token_key {
+        let module = pkcs11::Module::load(module)?;
+        let found = pkcs11::find_existing(
+            &module,
+            token,
+            args.token.pin_file.as_deref(),
+            label,
+            args.key_id.as_deref(),
+        )?;
+        ka.warnings.extend(found.warnings);
+        let name = ka
+            .add_token_key(
+                found.public,
+                found.reference,
+                None,
+                "imported from the token by signer import",
+                &now_s,
+            )
+            .context("cannot record the token key")?;
+        println!("Recorded {name} (the private key stays on the token).");
+    }
     for w in &ka.warnings {
         eprintln!("warning: {w}");
     }
-    if ka.keys.is_empty() {
+    if ka.keys.is_empty() && ka.token_keys.is_empty() {
         bail!(
             "no private key found (expected tufrepo/keys/*.sec files, as fioctl writes them); nothing was written"
         );
@@ -366,7 +415,7 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
     println!(
         "Wrote {} ({} key(s), encrypted to {}).",
         args.output.display(),
-        ka.keys.len(),
+        ka.keys.len() + ka.token_keys.len(),
         protection.describe()
     );
     for k in &ka.keys {
@@ -375,6 +424,16 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
             k.role,
             k.description(),
             k.entry,
+            k.public.fingerprint()
+        );
+    }
+    for k in &ka.token_keys {
+        println!(
+            "  {:<8} {:<11} on token {:?} (key {:?})  fingerprint {}",
+            k.info.role,
+            k.description(),
+            k.info.token.token_label,
+            k.info.token.key_label,
             k.public.fingerprint()
         );
     }
@@ -415,6 +474,14 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         args.output.display(),
         opened.archive.keys.len()
     );
+    if !opened.archive.token_keys.is_empty() {
+        println!(
+            "{} key(s) live on PKCS#11 tokens and are not in it (only their public keys, in \
+             tuf-ceremony/manifest.json): fioctl cannot sign with them; `signer sign \
+             --pkcs11-module PATH` can.",
+            opened.archive.token_keys.len()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -441,7 +508,7 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
     println!(
         "{}: {} key(s), encrypted to {}",
         args.archive.display(),
-        ka.keys.len(),
+        ka.keys.len() + ka.token_keys.len(),
         opened.protection.describe()
     );
     println!(
@@ -461,6 +528,37 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
             k.shown_id()
         );
         println!("  {:<8} {}", "", k.entry);
+    }
+    for k in &ka.token_keys {
+        let t = &k.info.token;
+        println!(
+            "  {:<8} {:<11} {:<20} {:<18} {:<20} {}",
+            k.info.role,
+            k.description(),
+            format!("{}…", &k.public.fingerprint()[..16]),
+            k.info.dialect.map_or("-".to_string(), |d| d.to_string()),
+            k.info.added_at,
+            k.shown_id()
+        );
+        println!(
+            "  {:<8} on token {:?}: key {:?}, id {}{} (module when recorded: {})",
+            "",
+            t.token_label,
+            t.key_label,
+            if t.key_id.is_empty() { "-" } else { &t.key_id },
+            if t.token_serial.is_empty() {
+                String::new()
+            } else {
+                format!(", token serial {}", t.token_serial)
+            },
+            t.module_hint
+        );
+    }
+    if !ka.token_keys.is_empty() {
+        println!(
+            "Keys on a token have no .sec file in the archive: fioctl cannot sign with them; \
+             `signer sign --pkcs11-module PATH` signs with them on the token."
+        );
     }
     if ka.manifest.anchors.is_empty() {
         println!(
@@ -492,30 +590,100 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
     if new_path == args.output {
         return Err(UsageError("-o and --new-archive name the same file".into()).into());
     }
+    let on_token = match (&args.token.module, &args.token.token) {
+        (None, _) => None,
+        (Some(m), Some(t)) => Some((m, t)),
+        (Some(_), None) => {
+            return Err(UsageError(
+                "generating a key on a token needs --token LABEL with --pkcs11-module".into(),
+            )
+            .into())
+        }
+    };
     let mut opened = open_archive(&args.keys, &args.unlock)?;
     successor_protection(&mut opened, &args.recipients)?;
     if args.key_type == NewKeyType::Rsa4096 {
         eprintln!("Generating an RSA-4096 key (this takes a few seconds)...");
     }
-    let key = PrivateKey::generate(args.key_type).context("key generation failed")?;
-    let public = key.public_key();
     let now_s = now_text(now);
-    let entry = opened
-        .archive
-        .add_key(key, "root", None, "generated by signer keygen", &now_s)?;
+    let (public, entry) = match on_token {
+        None => {
+            let key = PrivateKey::generate(args.key_type).context("key generation failed")?;
+            let public = key.public_key();
+            let entry =
+                opened
+                    .archive
+                    .add_key(key, "root", None, "generated by signer keygen", &now_s)?;
+            (public, entry)
+        }
+        Some((module, token)) => {
+            let label = args
+                .token
+                .key_label
+                .clone()
+                .unwrap_or_else(|| pkcs11::default_key_label(now));
+            let module = pkcs11::Module::load(module)?;
+            let made = pkcs11::generate(
+                &module,
+                token,
+                args.token.pin_file.as_deref(),
+                args.key_type,
+                &label,
+            )?;
+            let public = made.public.clone();
+            let name = made.reference.describe();
+            eprintln!(
+                "Generated {name} ({}, fingerprint {}); it never leaves the token.",
+                args.key_type,
+                public.fingerprint()
+            );
+            let entry = opened
+                .archive
+                .add_token_key(
+                    made.public,
+                    made.reference,
+                    None,
+                    "generated on the token by signer keygen",
+                    &now_s,
+                )
+                .with_context(|| {
+                    format!(
+                        "cannot record {name} (it is on the token; record it with signer import)"
+                    )
+                })?;
+            (public, entry)
+        }
+    };
     save_archive(
         &new_path,
         &mut opened.archive,
         &opened.protection,
         Replace::Never,
-    )?;
-    println!(
-        "New {} key saved in the new archive {} (entry {}); {} is unchanged.",
-        args.key_type,
-        new_path.display(),
-        entry,
-        args.keys.display()
-    );
+    )
+    .with_context(|| {
+        if on_token.is_some() {
+            format!("{entry} was generated, but the archive recording it was not written: record it with `signer import --pkcs11-module ... --key-label`")
+        } else {
+            "the new key was not saved".to_string()
+        }
+    })?;
+    if on_token.is_some() {
+        println!(
+            "New {} key: {entry}; recorded (public key and token reference only) in the new \
+             archive {}; {} is unchanged.",
+            args.key_type,
+            new_path.display(),
+            args.keys.display()
+        );
+    } else {
+        println!(
+            "New {} key saved in the new archive {} (entry {}); {} is unchanged.",
+            args.key_type,
+            new_path.display(),
+            entry,
+            args.keys.display()
+        );
+    }
     let file = PubkeyFile::new(&public, args.holder.clone(), Some(now_s));
     let bytes = file.to_bytes();
     archive::write_atomic(&args.output, &bytes, Replace::Never, &|back| {

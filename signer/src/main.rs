@@ -70,13 +70,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Encrypt a fioctl keys tarball, or PKCS#8 PEM keys, into a new key archive.
+    /// Encrypt a fioctl keys tarball or PKCS#8 PEM keys into a new key archive, or record a
+    /// root key that lives on a PKCS#11 token.
     #[command(
         after_help = "The archive is an age file; after `age -d` it is a tarball fioctl can read.\n\n\
         Examples:\n  \
         signer import factory-keys.tgz -o keys.tgz.age\n  \
         signer import --key 1a2b.pem --key 3c4d.pem -o keys.tgz.age\n  \
-        signer import factory-keys.tgz -o keys.tgz.age -r age1... -r age1...   (escrow to two recipients)"
+        signer import factory-keys.tgz -o keys.tgz.age -r age1... -r age1...   (escrow to two recipients)\n  \
+        signer import --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --token ceremony --key-label root-1 -o keys.tgz.age\n    \
+        (records a key that lives on a PKCS#11 token: its public key and where it is, never the private key)"
     )]
     Import(commands::ImportArgs),
     /// Write the archive back out as a plain (unencrypted!) fioctl tarball.
@@ -98,12 +101,16 @@ enum Command {
         after_help = "The old archive is never changed: the new keys and the new trust anchor go to a\n\
         new archive (--new-archive, or keys-<UTC time>.tgz.age beside the old one).\n\n\
         Exit status: 0 signed (complete or partial bundle), 3 the proposal failed verification, 1 other errors.\n\n\
-        Example:\n  signer sign proposal.json --keys keys.tgz.age -o bundle.json"
+        Examples:\n  signer sign proposal.json --keys keys.tgz.age -o bundle.json\n  \
+        signer sign proposal.json --keys keys.tgz.age -o bundle.json --pkcs11-module /usr/lib/softhsm/libsofthsm2.so\n    \
+        (root keys the archive records on a token sign there; add --token LABEL to make the new keys on a token)"
     )]
     Sign(sign::SignArgs),
     /// Add a new root key to a new archive and export only its public key (multi-holder round 1).
     #[command(
-        after_help = "Example:\n  signer keygen --keys keys.tgz.age --type ed25519 -o alice.pubkey.json"
+        after_help = "Examples:\n  signer keygen --keys keys.tgz.age --type ed25519 -o alice.pubkey.json\n  \
+        signer keygen --keys keys.tgz.age --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --token ceremony \\\n    \
+        --type rsa-4096 -o alice.pubkey.json   (made on the token, never leaves it; the archive records where it is)"
     )]
     Keygen(commands::KeygenArgs),
     /// Check a whole root history (1.root.json, 2.root.json, ...) against the rotation rules.

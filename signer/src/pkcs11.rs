@@ -35,7 +35,7 @@ use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType as CkKeyType, ObjectClass, ObjectHandle};
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::{Slot, TokenInfo};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -145,10 +145,12 @@ pub struct TokenArgs {
     /// Only this file is loaded.
     #[arg(long = "pkcs11-module", value_name = "PATH")]
     pub module: Option<PathBuf>,
-    /// The token's label (as `softhsm2-util --show-slots` or `pkcs11-tool -L` list it).
+    /// The token's label (as `pkcs11-tool -L` or `softhsm2-util --show-slots` list it).
+    /// keygen, import: the token that holds the key; sign: make the new keys on this token.
     #[arg(long = "token", value_name = "LABEL", requires = "module")]
     pub token: Option<String>,
-    /// The key's label (CKA_LABEL) on the token.
+    /// The key's label (CKA_LABEL) on the token; for a key made here, default
+    /// tuf-root-<UTC time> (sign adds -1, -2, ... when it makes several).
     #[arg(long = "key-label", value_name = "LABEL", requires = "module")]
     pub key_label: Option<String>,
     /// Read the token's user PIN from the first line of this file instead of asking.
@@ -248,6 +250,7 @@ impl Module {
             0 => {
                 let present: Vec<String> = tokens
                     .iter()
+                    .filter(|(_, i)| i.token_initialized())
                     .map(|(_, i)| format!("{:?}", i.label()))
                     .collect();
                 Err(anyhow!(
@@ -295,6 +298,16 @@ impl Module {
             self.ctx().open_ro_session(token.slot)
         }
         .map_err(|e| anyhow!("cannot open a session on token {label:?}: {}", explain(&e)))?;
+        // Another session of this process is logged in already (login is
+        // per token, not per session): no second PIN.
+        if let Ok(info) = session.get_session_info() {
+            if matches!(
+                info.session_state(),
+                SessionState::RoUser | SessionState::RwUser
+            ) {
+                return Ok((session, None));
+            }
+        }
         let pad = token.info.protected_authentication_path() && pin_file.is_none();
         let pin = if pad {
             eprintln!("Enter the PIN of token {label:?} on its PIN pad.");
@@ -305,7 +318,10 @@ impl Module {
                     "warning: token {label:?} says one more wrong PIN locks it; check the PIN first"
                 );
             } else if token.info.user_pin_count_low() {
-                eprintln!("warning: token {label:?} has seen wrong PINs; few tries are left");
+                eprintln!(
+                    "warning: token {label:?} reports recent wrong PIN tries (its PIN locks after \
+                     a few more)"
+                );
             }
             Some(Rc::new(read_pin(pin_file, label)?))
         };
@@ -537,7 +553,7 @@ fn find_key(session: &Session, token: &str, label: &str, id: Option<&[u8]>) -> R
     let wrong_type = |what: &str| {
         anyhow!(
             "key {label:?} on token {token:?} is {what}; a root key on a token must be Ed25519 or \
-             RSA (2048, 3072 or 4096 bits). Nothing was signed or written"
+             RSA (2048, 3072 or 4096 bits)"
         )
     };
     let public = if key_type == CkKeyType::RSA {
@@ -730,8 +746,11 @@ impl TokenSet {
     /// type, hold the recorded public key, and sign a test message that
     /// verifies in software. Any failure says which token and key to
     /// insert, by label and fingerprint.
-    pub fn open(module: &Path, pin_file: Option<&Path>, wanted: &[Wanted<'_>]) -> Result<TokenSet> {
-        let module = Module::load(module)?;
+    pub fn open(
+        module: Module,
+        pin_file: Option<&Path>,
+        wanted: &[Wanted<'_>],
+    ) -> Result<TokenSet> {
         let mut set = TokenSet {
             keys: Vec::new(),
             sessions: Vec::new(),
@@ -780,8 +799,9 @@ impl TokenSet {
                     })?;
                 if found.public.key_type() != w.public.key_type() {
                     bail!(
-                        "{} is a {} key, but the archive records a {} key there (fingerprint {}): \
-                         the token holds another key under that label. Nothing was signed or written",
+                        "{} holds an {} key, but the archive records an {} key there (fingerprint \
+                         {}): the token holds another key under that label. Nothing was signed or \
+                         written",
                         r.describe(),
                         ceremony::diff::key_description(&found.public),
                         ceremony::diff::key_description(w.public),
@@ -811,6 +831,22 @@ impl TokenSet {
             }
         }
         Ok(set)
+    }
+
+    /// Generates a root key on the token `token_label` (see [`generate`])
+    /// and adds it to the keys this set signs with.
+    pub fn generate(
+        &mut self,
+        token_label: &str,
+        pin_file: Option<&Path>,
+        kind: NewKeyType,
+        key_label: &str,
+    ) -> Result<Recorded> {
+        let (recorded, key) = generate_key(&self.module, token_label, pin_file, kind, key_label)?;
+        self.sessions
+            .push((token_label.to_string(), key.session.clone()));
+        self.keys.push(key);
+        Ok(recorded)
     }
 
     /// The key recorded as `reference`.
@@ -868,13 +904,26 @@ pub fn default_key_label(now: time::OffsetDateTime) -> String {
 /// `key_label`: the private half sensitive and never extractable, used
 /// only on the token. Then reads the public key back and test-signs.
 pub fn generate(
-    module_path: &Path,
+    module: &Module,
     token_label: &str,
     pin_file: Option<&Path>,
     kind: NewKeyType,
     key_label: &str,
 ) -> Result<Recorded> {
-    let module = Module::load(module_path)?;
+    let (recorded, key) = generate_key(module, token_label, pin_file, kind, key_label)?;
+    let session = key.session.clone();
+    drop(key);
+    let _ = session.logout();
+    Ok(recorded)
+}
+
+fn generate_key(
+    module: &Module,
+    token_label: &str,
+    pin_file: Option<&Path>,
+    kind: NewKeyType,
+    key_label: &str,
+) -> Result<(Recorded, TokenKey)> {
     let token = module.find_token(token_label).map_err(|e| {
         anyhow!("{e}.\nInsert the token to generate the key on; nothing was written")
     })?;
@@ -980,7 +1029,7 @@ pub fn generate(
             found.sensitive, found.extractable
         )));
     }
-    let reference = token.reference(&module, key_label, &found.id);
+    let reference = token.reference(module, key_label, &found.id);
     let session = Rc::new(session);
     let key = TokenKey {
         session: session.clone(),
@@ -995,25 +1044,25 @@ pub fn generate(
         let _ = session.destroy_object(pub_handle);
         bail!("the key just generated does not sign correctly: {e}; it was deleted from the token");
     }
-    drop(key);
-    let _ = session.logout();
-    Ok(Recorded {
-        public: found.public,
-        reference,
-        warnings: Vec::new(),
-    })
+    Ok((
+        Recorded {
+            public: found.public,
+            reference,
+            warnings: Vec::new(),
+        },
+        key,
+    ))
 }
 
 /// Finds the existing key `key_label` (and `key_id`, hex, when given) on
 /// the token `token_label`, reads its public key and test-signs with it.
 pub fn find_existing(
-    module_path: &Path,
+    module: &Module,
     token_label: &str,
     pin_file: Option<&Path>,
     key_label: &str,
     key_id: Option<&str>,
 ) -> Result<Recorded> {
-    let module = Module::load(module_path)?;
     let token = module
         .find_token(token_label)
         .map_err(|e| anyhow!("{e}.\nInsert the token that holds the key; nothing was written"))?;
@@ -1024,7 +1073,8 @@ pub fn find_existing(
         })
         .transpose()?;
     let (session, pin) = module.login(&token, pin_file, false)?;
-    let found = find_key(&session, token_label, key_label, id.as_deref())?;
+    let found = find_key(&session, token_label, key_label, id.as_deref())
+        .map_err(|e| anyhow!("{e}; nothing was written"))?;
     let mut warnings = Vec::new();
     if found.extractable != Some(false) || found.sensitive != Some(true) {
         warnings.push(format!(
@@ -1034,7 +1084,7 @@ pub fn find_existing(
             found.sensitive, found.extractable
         ));
     }
-    let reference = token.reference(&module, key_label, &found.id);
+    let reference = token.reference(module, key_label, &found.id);
     let session = Rc::new(session);
     let key = TokenKey {
         session: session.clone(),

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use ceremony::bundle::{Bundle, NewKey, SignedRoot, BUNDLE_FORMAT};
 use ceremony::diff::{key_description, RootDiff};
-use ceremony::keys::{NewKeyType, PrivateKey, PublicKey};
+use ceremony::keys::{NewKeyType, PrivateKey, PublicKey, Signer};
 use ceremony::proposal::{sha256_hex, Chain, Proposal, Rotate};
 use ceremony::rotation::{self, ChainPlan};
 use ceremony::rules::{check_step, short, Rule, ThresholdOf, Verdict};
@@ -25,7 +25,8 @@ use ceremony::{Dialect, RootMetadata};
 
 use crate::archive::{self, Replace};
 use crate::commands::{self, RecipientArgs, UnlockArgs};
-use crate::keystore::{HeldKey, KeyArchive};
+use crate::keystore::KeyArchive;
+use crate::pkcs11::{self, TokenArgs, TokenSet, Wanted};
 use crate::secrets;
 use crate::{UsageError, VerificationFailed};
 
@@ -87,6 +88,12 @@ pub struct SignArgs {
     /// (by default the signer warns and records it in the transcript).
     #[arg(long)]
     pub require_offline: bool,
+    /// Root keys on PKCS#11 tokens: --pkcs11-module (needed when the archive
+    /// records token keys that must sign) and --pin-file; with --token (and
+    /// --key-label) the new keys are generated on that token instead of in the
+    /// archive.
+    #[command(flatten)]
+    pub token: TokenArgs,
     #[command(flatten)]
     pub unlock: UnlockArgs,
     #[command(flatten)]
@@ -635,20 +642,25 @@ fn check_holds_a_key(
     provided: &[PublicKey],
 ) -> Result<Vec<String>> {
     let mut relevant = Vec::new();
-    for k in &ka.keys {
+    let all = ka
+        .keys
+        .iter()
+        .map(|k| (k.entry.clone(), &k.public))
+        .chain(ka.token_keys.iter().map(|k| (k.name(), &k.public)));
+    for (name, public) in all {
         for chain in &proposal.chains {
             let current = proposal.current_root(chain)?;
-            if let Some(id) = root_key_ids_of(&current, &k.public) {
+            if let Some(id) = root_key_ids_of(&current, public) {
                 relevant.push(format!(
                     "{}: {} is root key {} of the current root",
                     chain.name,
-                    k.entry,
+                    name,
                     short(&id)
                 ));
             }
         }
-        if provided.contains(&k.public) {
-            relevant.push(format!("{} is one of the provided new keys", k.entry));
+        if provided.contains(public) {
+            relevant.push(format!("{name} is one of the provided new keys"));
         }
     }
     if relevant.is_empty() {
@@ -658,7 +670,7 @@ fn check_holds_a_key(
             "none of the {} key(s) in this archive is a root key of the proposal's current root \
              (nor a provided new key): this archive did not sign that root. Is it the right archive \
              for {}?\n{}",
-            ka.keys.len(),
+            ka.keys.len() + ka.token_keys.len(),
             proposal.target,
             fingerprints_of(&current)
         )));
@@ -666,13 +678,125 @@ fn check_holds_a_key(
     Ok(relevant)
 }
 
+/// A key this holder can sign with: in the archive, or on a token (opened).
+struct Usable<'a> {
+    /// The archive entry, or `key "L" on token "T"`.
+    name: String,
+    public: &'a PublicKey,
+    signer: &'a dyn Signer,
+    on_token: bool,
+}
+
+/// The archive's keys, and its token keys that were opened.
+fn usable<'a>(ka: &'a KeyArchive, tokens: Option<&'a TokenSet>) -> Vec<Usable<'a>> {
+    let mut out: Vec<Usable<'a>> = ka
+        .keys
+        .iter()
+        .map(|k| Usable {
+            name: k.entry.clone(),
+            public: &k.public,
+            signer: &k.private,
+            on_token: false,
+        })
+        .collect();
+    if let Some(set) = tokens {
+        for k in &ka.token_keys {
+            if let Some(tk) = set.key(&k.info.token) {
+                out.push(Usable {
+                    name: k.name(),
+                    public: &k.public,
+                    signer: tk,
+                    on_token: true,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The token keys the archive records that must sign: root keys of a
+/// current root, or provided new keys.
+fn token_keys_needed<'a>(
+    proposal: &Proposal,
+    ka: &'a KeyArchive,
+    provided: &[PublicKey],
+) -> Result<Vec<Wanted<'a>>> {
+    let mut out = Vec::new();
+    for k in &ka.token_keys {
+        let mut needed = provided.contains(&k.public);
+        for chain in &proposal.chains {
+            let current = proposal.current_root(chain)?;
+            needed |= root_key_ids_of(&current, &k.public).is_some();
+        }
+        if needed {
+            out.push(Wanted {
+                reference: &k.info.token,
+                public: &k.public,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Opens the token keys that must sign (each is found, checked against the
+/// recorded public key and test-signed), and the module for new keys made
+/// on a token; before anything is generated or written.
+fn open_tokens(
+    args: &TokenArgs,
+    wanted: &[Wanted<'_>],
+    to_generate: usize,
+) -> Result<Option<TokenSet>> {
+    let generate_there = args.token.is_some() && to_generate > 0;
+    if args.token.is_some() && to_generate == 0 {
+        eprintln!("note: this ceremony generates no key; --token is not used");
+    }
+    if args.key_label.is_some() && !generate_there {
+        eprintln!("note: --key-label names keys made on a token (with --token); it is not used");
+    }
+    let Some(module) = &args.module else {
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let list = wanted
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} ({}, fingerprint {}; module when recorded: {})",
+                    w.reference.describe(),
+                    key_description(w.public),
+                    w.public.fingerprint(),
+                    w.reference.module_hint
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(UsageError(format!(
+            "this ceremony needs root key(s) on a PKCS#11 token: {list}. Pass --pkcs11-module PATH \
+             (the token's PKCS#11 library) and insert the token; --pin-file FILE gives the PIN \
+             without asking. Nothing was signed or written"
+        ))
+        .into());
+    };
+    if wanted.is_empty() && !generate_there {
+        eprintln!("note: no key on a token signs in this ceremony; --pkcs11-module is not used");
+        return Ok(None);
+    }
+    let module = pkcs11::Module::load(module)?;
+    Ok(Some(TokenSet::open(
+        module,
+        args.pin_file.as_deref(),
+        wanted,
+    )?))
+}
+
 /// Signs `plan.new` with every held key that is a root key of the current
-/// or of the new root; returns a line per signature.
-fn sign_plan(plan: &mut ChainPlan, held: &[HeldKey]) -> Result<Vec<String>> {
+/// or of the new root; returns a line per signature. Every signature is
+/// verified in software before it goes in (`RootMetadata::sign_with`).
+fn sign_plan(plan: &mut ChainPlan, held: &[Usable<'_>]) -> Result<Vec<String>> {
     let mut made = Vec::new();
     for k in held {
-        let old_id = root_key_ids_of(&plan.current, &k.public);
-        let new_id = root_key_ids_of(&plan.new, &k.public);
+        let old_id = root_key_ids_of(&plan.current, k.public);
+        let new_id = root_key_ids_of(&plan.new, k.public);
         let mut ids = Vec::new();
         if let Some(id) = old_id {
             ids.push((id, "current"));
@@ -684,15 +808,20 @@ fn sign_plan(plan: &mut ChainPlan, held: &[HeldKey]) -> Result<Vec<String>> {
         }
         for (id, which) in ids {
             plan.new
-                .sign(&id, &k.private)
-                .with_context(|| format!("signing with {} failed", k.entry))?;
+                .sign_with(&id, k.signer)
+                .with_context(|| format!("signing with {} failed", k.name))?;
             made.push(format!(
-                "{}: signed as {} key {} ({}, fingerprint {})",
+                "{}: signed as {} key {} ({}, fingerprint {}){}",
                 plan.name,
                 which,
                 short(&id),
-                k.description(),
-                k.public.fingerprint()
+                key_description(k.public),
+                k.public.fingerprint(),
+                if k.on_token {
+                    format!(", on the token: {}", k.name)
+                } else {
+                    String::new()
+                }
             ));
         }
     }
@@ -883,6 +1012,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             "path": args.keys.display().to_string(),
             "sha256": file_sha256(&args.keys)?,
             "keys_held": opened.archive.keys.len(),
+            "token_keys_recorded": opened.archive.token_keys.len(),
         }),
     )?;
     commands::successor_protection(&mut opened, &args.recipients)?;
@@ -914,13 +1044,64 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         }),
     )?;
 
+    // Token keys that must sign: opened and test-signed now, before anything
+    // is generated or written.
+    let mut tokens = {
+        let wanted = token_keys_needed(&proposal, &opened.archive, &provided)?;
+        open_tokens(&args.token, &wanted, to_generate)?
+    };
+    if let Some(set) = &tokens {
+        for k in &set.keys {
+            println!(
+                "  {} opened: it holds the recorded key and its test signature verifies",
+                k.reference().describe()
+            );
+        }
+        t.append("tokens", set.transcript())?;
+    }
+
     // New keys: made, then saved at once in a complete new archive.
     let mut new_keys: Vec<PublicKey> = provided.clone();
     if to_generate > 0 {
         if key_type == NewKeyType::Rsa4096 {
             eprintln!("Generating {to_generate} RSA-4096 key(s) (a few seconds each)...");
         }
-        for _ in 0..to_generate {
+        for i in 0..to_generate {
+            if let (Some(set), Some(token)) = (tokens.as_mut(), args.token.token.as_deref()) {
+                let base = args
+                    .token
+                    .key_label
+                    .clone()
+                    .unwrap_or_else(|| pkcs11::default_key_label(now));
+                let label = if to_generate > 1 {
+                    format!("{base}-{}", i + 1)
+                } else {
+                    base
+                };
+                let made = set.generate(token, args.token.pin_file.as_deref(), key_type, &label)?;
+                t.append(
+                    "key-generated",
+                    json!({
+                        "keyid": made.public.key_id(proposal.dialect),
+                        "type": key_description(&made.public),
+                        "fingerprint": made.public.fingerprint(),
+                        "on_token": made.reference,
+                    }),
+                )?;
+                new_keys.push(made.public.clone());
+                let name = opened.archive.add_token_key(
+                    made.public,
+                    made.reference,
+                    Some(proposal.dialect),
+                    &format!(
+                        "generated on the token by signer sign for {}",
+                        proposal.target
+                    ),
+                    &now_s,
+                )?;
+                println!("New key: {name} (made on the token; it never leaves it)");
+                continue;
+            }
             let key = PrivateKey::generate(key_type).context("key generation failed")?;
             t.append(
                 "key-generated",
@@ -1001,7 +1182,8 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         // history pins this ceremony. Only when this holder completes the
         // root alone: co-signers must sign identical bytes, and each
         // holder's transcript differs.
-        if plans.iter().all(|p| can_complete(p, &opened.archive.keys)) {
+        let held = usable(&opened.archive, tokens.as_ref());
+        if plans.iter().all(|p| can_complete(p, &held)) {
             for plan in &mut plans {
                 transcript::set_anchor(&mut plan.new, &anchor);
             }
@@ -1023,7 +1205,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         let mut complete = true;
         let mut missing = Vec::new();
         for plan in &mut plans {
-            for line in sign_plan(plan, &opened.archive.keys)? {
+            for line in sign_plan(plan, &held)? {
                 println!("  {line}");
                 t.append("signature", json!({ "chain": plan.name, "detail": line }))?;
             }
@@ -1096,16 +1278,14 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             )?;
         }
         // The head is signed by the new root keys this holder has.
-        let head_keys: Vec<(String, &PrivateKey)> = plans[0]
+        let held = usable(&opened.archive, tokens.as_ref());
+        let head_keys: Vec<(String, &dyn Signer)> = plans[0]
             .added
             .iter()
             .filter_map(|a| {
-                opened
-                    .archive
-                    .keys
-                    .iter()
-                    .find(|k| k.public == a.key)
-                    .map(|k| (a.keyid.clone(), &k.private))
+                held.iter()
+                    .find(|k| *k.public == a.key)
+                    .map(|k| (a.keyid.clone(), k.signer))
             })
             .collect();
         let signed_head = t.finish(&head_keys)?;
@@ -1207,15 +1387,15 @@ fn file_sha256(path: &Path) -> Result<String> {
 }
 
 /// Whether the keys this holder has meet both thresholds of `plan` alone.
-fn can_complete(plan: &ChainPlan, held: &[HeldKey]) -> bool {
+fn can_complete(plan: &ChainPlan, held: &[Usable<'_>]) -> bool {
     let count = |root: &RootMetadata| -> bool {
         let Ok(role) = root.role("root") else {
             return false;
         };
         let mut distinct: Vec<&PublicKey> = Vec::new();
         for k in held {
-            if root_key_ids_of(root, &k.public).is_some() && !distinct.contains(&&k.public) {
-                distinct.push(&k.public);
+            if root_key_ids_of(root, k.public).is_some() && !distinct.contains(&k.public) {
+                distinct.push(k.public);
             }
         }
         distinct.len() as u64 >= role.threshold

@@ -83,6 +83,11 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() {
+        // A device or a pipe has no length to check: /dev/zero would be read
+        // until memory runs out.
+        bail!("{} is not a regular file", path.display());
+    }
     if meta.len() > max {
         bail!(
             "{} is {} bytes, more than the {max} bytes such a file can be",
@@ -90,5 +95,20 @@ pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>> {
             meta.len()
         );
     }
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+            max + 1,
+        ),
+        &mut out,
+    )
+    .with_context(|| format!("cannot read {}", path.display()))?;
+    if out.len() as u64 > max {
+        bail!(
+            "{} grew past the {max} bytes such a file can be while it was read",
+            path.display()
+        );
+    }
+    Ok(out)
 }

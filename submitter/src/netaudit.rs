@@ -26,7 +26,7 @@ fn audit_fetched(
 ) -> Result<AuditReport> {
     let start = match trusted {
         Some(t) => {
-            let bytes = std::fs::read(t).with_context(|| format!("cannot read {}", t.display()))?;
+            let bytes = crate::fsio::read_limited(t, 8 << 20)?;
             ceremony::RootMetadata::from_slice(&bytes, dialect)
                 .with_context(|| format!("the trusted root {} is not usable", t.display()))?
                 .version()?

@@ -91,8 +91,16 @@ impl std::fmt::Display for ShowSummary {
 
 /// Reads `path` and shows it (see [`show_bytes`]).
 pub fn show_file(path: &Path, options: &ShowOptions) -> Result<ShowSummary, TransportError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| TransportError::io(format!("cannot read {}", path.display()), e))?;
+    // Bounded: a path to /dev/zero must not be read until memory runs out
+    // (the encoder refuses anything over MAX_CROSSING_FILE anyway).
+    let io = |e| TransportError::io(format!("cannot read {}", path.display()), e);
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(crate::crossing::MAX_CROSSING_FILE as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(io)?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -217,9 +225,15 @@ pub fn read_text(source: &Path, log: &mut dyn Write) -> Result<Decoded, Transpor
     } else {
         let f = std::fs::File::open(source)
             .map_err(|e| TransportError::io(format!("cannot read {}", source.display()), e))?;
+        // A file of frames is bounded (an 8 MiB file is a few MiB of
+        // frames): /dev/zero must end, not loop for ever.
+        let f = f.take(MAX_FRAMES_FILE);
         read_lines(text_lines(std::io::BufReader::new(f)), false, log)
     }
 }
+
+/// The most bytes of frames read from one file.
+const MAX_FRAMES_FILE: u64 = 256 << 20;
 
 /// Lines of `reader`, each at most 64 KiB (longer ones come in pieces, each
 /// refused as too long), bytes that are not UTF-8 replaced: a scanner's

@@ -1,0 +1,542 @@
+//! Root keys on PKCS#11 tokens, against SoftHSM2 (Debian's `softhsm2`):
+//! whole ota-tuf ceremonies where token keys sign as new and as old root
+//! keys (Ed25519 and RSA-4096), an archive that never holds their private
+//! keys, and the failures a token can bring (wrong PIN, no module, missing
+//! token, a key of the wrong type, a token that signs with another key than
+//! the one recorded) refused with a clear message and nothing written.
+//!
+//! The TUF dialect, checked by python-tuf, is in
+//! `tests/tests/pkcs11_python_tuf.rs`.
+
+mod common;
+mod pkcs11_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use ceremony::bundle::Bundle;
+use ceremony::keys::{PrivateKey, PublicKey};
+use ceremony::pubkey::PubkeyFile;
+use ceremony::rules::check_step;
+use ceremony::{Dialect, RootMetadata};
+use common::*;
+use pkcs11_support::Hsm;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// The test that runs [`pkcs11_support::helper_main`] in a child process.
+const HELPER: &str = "hsm_helper";
+
+#[test]
+#[ignore = "run in a child process by the PKCS#11 tests, with SOFTHSM2_CONF set"]
+fn hsm_helper() {
+    pkcs11_support::helper_main();
+}
+
+/// An ota-tuf Factory whose v1 root key is in the archive `keys.tgz.age`,
+/// a key generated on the token "cer" with `signer keygen` (recorded in
+/// `keys2.tgz.age`, its public key in `t1.pub.json`), and `proposal.json`
+/// replacing the archive key by the token key.
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    hsm: Hsm,
+    ci: RootMetadata,
+    token_key: PublicKey,
+    first: PrivateKey,
+}
+
+impl Setup {
+    fn new(key_type: &str) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let hsm = Hsm::new();
+        hsm.init_token("cer");
+        hsm.write_pins(&dir);
+        write_passphrase(&dir);
+
+        let first = key(false);
+        let online = key(false).public_key();
+        let mut ci = ota_root(1, &[first.public_key()], 1, &online, &in_days(300));
+        sign_root(&mut ci, &[&first]);
+        write_fioctl_tgz(&dir.join("factory.tgz"), &ats_pair("first-root", &first));
+        ok(&hsm.signer(
+            &dir,
+            &[
+                "import",
+                "factory.tgz",
+                "-o",
+                "keys.tgz.age",
+                "--passphrase-file",
+                "pass.txt",
+            ],
+        ));
+        let out = ok(&hsm.signer(
+            &dir,
+            &[
+                "keygen",
+                "--keys",
+                "keys.tgz.age",
+                "--pkcs11-module",
+                &hsm.module_arg(),
+                "--token",
+                "cer",
+                "--key-label",
+                "k1",
+                "--pin-file",
+                "pin.txt",
+                "--type",
+                key_type,
+                "-o",
+                "t1.pub.json",
+                "--new-archive",
+                "keys2.tgz.age",
+                "--passphrase-file",
+                "pass.txt",
+            ],
+        ));
+        assert!(out.contains("key \"k1\" on token \"cer\""), "{out}");
+        let file =
+            PubkeyFile::from_slice(&std::fs::read(dir.join("t1.pub.json")).unwrap()).unwrap();
+        assert_eq!(file.key_type, key_type);
+        let token_key = file.public_key().unwrap();
+
+        let change = ceremony::proposal::Change {
+            provided_keys: vec![file.to_provided_key(Dialect::OtaTuf).unwrap()],
+            ..rotate_change(vec![ci.find_key_id(&first.public_key()).unwrap()])
+        };
+        write_proposal(&dir, "proposal.json", &factory_proposal(&ci, &ci, change));
+        Setup {
+            _tmp: tmp,
+            dir,
+            hsm,
+            ci,
+            token_key,
+            first,
+        }
+    }
+
+    fn signer(&self, args: &[&str]) -> Output {
+        self.hsm.signer(&self.dir, args)
+    }
+
+    /// `signer sign proposal.json --keys keys2.tgz.age` with the token,
+    /// plus `extra`.
+    fn sign(&self, pin: &str, extra: &[&str]) -> Output {
+        let module = self.hsm.module_arg();
+        let mut args = vec![
+            "sign",
+            "proposal.json",
+            "--keys",
+            "keys2.tgz.age",
+            "-o",
+            "bundle.json",
+            "--new-archive",
+            "keys3.tgz.age",
+            "--passphrase-file",
+            "pass.txt",
+            "--yes",
+            "--pkcs11-module",
+            &module,
+            "--pin-file",
+            pin,
+        ];
+        args.extend_from_slice(extra);
+        self.signer(&args)
+    }
+
+    /// Asserts `out` failed with exit status `code`, saying every one of
+    /// `words`, and that the folder is as it was (`before`).
+    #[track_caller]
+    fn refused(&self, out: &Output, code: i32, words: &[&str], before: &str) -> String {
+        let t = text(out);
+        assert_eq!(out.status.code(), Some(code), "{t}");
+        for w in words {
+            assert!(t.contains(w), "missing {w:?} in:\n{t}");
+        }
+        assert!(
+            !t.contains(pkcs11_support::PIN),
+            "the PIN is never printed:\n{t}"
+        );
+        assert_eq!(hash_dir(&self.dir), before, "nothing written:\n{t}");
+        // Shown with --nocapture, to read the messages people get.
+        eprintln!("{t}");
+        t
+    }
+}
+
+/// The archive holds no private material of `key`: no `.sec`, `.pub` or
+/// `.pem` entry names it, and its only private entries are `first-root`'s;
+/// the manifest records it with its public key and token.
+fn assert_only_public_on_record(archive: &Path, keys: &[&PublicKey], token: &str) {
+    let entries = decrypt_archive(archive);
+    let private: Vec<&String> = entries
+        .keys()
+        .filter(|n| n.ends_with(".sec") || n.ends_with(".pem"))
+        .collect();
+    assert_eq!(
+        private,
+        ["tufrepo/keys/first-root.sec"],
+        "{:?}",
+        entries.keys()
+    );
+    let manifest: Value = serde_json::from_slice(&entries["tuf-ceremony/manifest.json"]).unwrap();
+    let recorded = manifest["token_keys"].as_array().unwrap();
+    assert_eq!(recorded.len(), keys.len(), "{manifest:#}");
+    for key in keys {
+        let fp = key.fingerprint();
+        assert!(
+            !entries.keys().any(|n| n.contains(&fp)),
+            "{:?}",
+            entries.keys()
+        );
+        let r = recorded
+            .iter()
+            .find(|r| r["fingerprint"] == fp.as_str())
+            .unwrap_or_else(|| panic!("{fp} recorded: {manifest:#}"));
+        assert_eq!(
+            &PublicKey::from_pem(r["public_key"].as_str().unwrap()).unwrap(),
+            *key
+        );
+        assert_eq!(r["token"]["token_label"], token);
+        assert!(!r["token"]["key_id"].as_str().unwrap().is_empty());
+        // Nothing in the record but the public key, names and dates.
+        for field in r.as_object().unwrap().keys() {
+            assert!(
+                [
+                    "added_at",
+                    "dialect",
+                    "fingerprint",
+                    "key_type",
+                    "keyid",
+                    "origin",
+                    "public_key",
+                    "role",
+                    "token"
+                ]
+                .contains(&field.as_str()),
+                "{field} in {r:#}"
+            );
+        }
+    }
+}
+
+/// Checks one signed root of a bundle against the ota-tuf rules, its
+/// canonical form against aktualizr's, and that `token_key` signed it with
+/// the right method.
+fn check_ota_root(current: &RootMetadata, new: &RootMetadata, token_key: &PublicKey) {
+    let verdict = check_step(Some(current), new, Some(OffsetDateTime::now_utc()));
+    assert!(verdict.ok(), "{:?}", verdict.failures);
+    let canon = new.canonical_signed().unwrap();
+    assert_eq!(canon, aktualizr_canonical(&new.envelope()["signed"]));
+    // Listed under its id in the new root, or in the current one (an old key).
+    let id = new
+        .find_key_id(token_key)
+        .or_else(|| current.find_key_id(token_key))
+        .expect("the token key is a root key");
+    let sig = new
+        .signatures()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.keyid == id)
+        .expect("the token key signed");
+    let method = sig.method.clone().unwrap();
+    assert_eq!(
+        method,
+        match token_key.key_type() {
+            ceremony::keys::KeyType::Ed25519 => "ed25519",
+            _ => "rsassa-pss-sha256",
+        }
+    );
+    // Checked here over aktualizr's bytes, independently of the library's
+    // canonical form (RSA: salt 32, as the ota-tuf server requires).
+    token_key
+        .verify(
+            Dialect::OtaTuf,
+            &aktualizr_canonical(&new.envelope()["signed"]),
+            sig.sig.as_ref().unwrap(),
+            Some(&method),
+        )
+        .unwrap();
+}
+
+/// Two ceremonies: the archive key hands over to a token key (which signs
+/// as a new key), then that token key signs as the old key while the new
+/// key is generated on the token too.
+fn ota_ceremony(key_type: &str) {
+    let s = Setup::new(key_type);
+    let module = s.hsm.module_arg();
+    let listing = ok(&s.signer(&["list", "keys2.tgz.age", "--passphrase-file", "pass.txt"]));
+    assert!(
+        listing.contains("on token \"cer\": key \"k1\"") && listing.contains("fioctl cannot sign"),
+        "{listing}"
+    );
+    let json = ok(&s.signer(&[
+        "list",
+        "keys2.tgz.age",
+        "--passphrase-file",
+        "pass.txt",
+        "--json",
+    ]));
+    assert!(json.contains("\"location\": \"token cer\""), "{json}");
+    assert_only_public_on_record(&s.dir.join("keys2.tgz.age"), &[&s.token_key], "cer");
+
+    // Ceremony 1: the archive key signs as the old key, the token key as the new.
+    let out = ok(&s.sign("pin.txt", &[]));
+    assert!(
+        out.contains("key \"k1\" on token \"cer\" opened") && out.contains("on the token"),
+        "{out}"
+    );
+    let b1 = Bundle::from_slice(&std::fs::read(s.dir.join("bundle.json")).unwrap()).unwrap();
+    assert!(b1.complete, "{out}");
+    let (ci2, prod2) = (
+        b1.root(&b1.roots[0]).unwrap(),
+        b1.root(&b1.roots[1]).unwrap(),
+    );
+    for new in [&ci2, &prod2] {
+        check_ota_root(&s.ci, new, &s.token_key);
+        assert_eq!(
+            new.role("root").unwrap().keyids,
+            [s.token_key.fingerprint()]
+        );
+    }
+    assert_only_public_on_record(&s.dir.join("keys3.tgz.age"), &[&s.token_key], "cer");
+
+    // Ceremony 2: the token key is the old key; the new key is made on the token.
+    let change = rotate_change(vec![ci2.find_key_id(&s.token_key).unwrap()]);
+    write_proposal(
+        &s.dir,
+        "proposal2.json",
+        &factory_proposal(&ci2, &prod2, change),
+    );
+    let out = ok(&s.signer(&[
+        "sign",
+        "proposal2.json",
+        "--keys",
+        "keys3.tgz.age",
+        "-o",
+        "bundle2.json",
+        "--new-archive",
+        "keys4.tgz.age",
+        "--passphrase-file",
+        "pass.txt",
+        "--yes",
+        "--pkcs11-module",
+        &module,
+        "--pin-file",
+        "pin.txt",
+        "--token",
+        "cer",
+        "--key-label",
+        "k2",
+        "--key-type",
+        key_type,
+    ]));
+    assert!(
+        out.contains("New key: key \"k2\" on token \"cer\""),
+        "{out}"
+    );
+    let b2 = Bundle::from_slice(&std::fs::read(s.dir.join("bundle2.json")).unwrap()).unwrap();
+    assert!(b2.complete, "{out}");
+    let k2 = PublicKey::from_key_object(&b2.new_keys[0].key, Dialect::OtaTuf).unwrap();
+    assert_eq!(b2.new_keys[0].description, key_type);
+    for (i, current) in [&ci2, &prod2].into_iter().enumerate() {
+        let new = b2.root(&b2.roots[i]).unwrap();
+        check_ota_root(current, &new, &s.token_key);
+        check_ota_root(current, &new, &k2);
+        assert_eq!(new.role("root").unwrap().keyids, [k2.fingerprint()]);
+    }
+    assert_only_public_on_record(&s.dir.join("keys4.tgz.age"), &[&s.token_key, &k2], "cer");
+
+    // The transcript's head is signed on the token by the new root key.
+    let ci3 = b2.root(&b2.roots[0]).unwrap();
+    std::fs::write(s.dir.join("3.root.json"), ci3.to_bytes()).unwrap();
+    let v = ok(&s.signer(&[
+        "verify-transcript",
+        "bundle2.transcript.jsonl",
+        "--root",
+        "3.root.json",
+    ]));
+    assert!(v.contains("status Some(0)"), "{v}");
+    let transcript = std::fs::read_to_string(s.dir.join("bundle2.transcript.jsonl")).unwrap();
+    assert!(
+        transcript.contains("\"kind\":\"tokens\"") && transcript.contains("\"on_token\""),
+        "{transcript}"
+    );
+    assert!(!transcript.contains(pkcs11_support::PIN));
+    let _ = &s.first;
+}
+
+#[test]
+fn ota_tuf_ceremonies_with_ed25519_token_keys() {
+    ota_ceremony("ed25519");
+}
+
+#[test]
+fn ota_tuf_ceremonies_with_rsa_4096_token_keys() {
+    ota_ceremony("rsa-4096");
+}
+
+#[test]
+fn no_module_wrong_pin_and_missing_token_write_nothing() {
+    let s = Setup::new("ed25519");
+    let fp = s.token_key.fingerprint();
+    let before = hash_dir(&s.dir);
+
+    // Without --pkcs11-module: says which token and key are needed (usage, 2).
+    let out = s.signer(&[
+        "sign",
+        "proposal.json",
+        "--keys",
+        "keys2.tgz.age",
+        "-o",
+        "bundle.json",
+        "--new-archive",
+        "keys3.tgz.age",
+        "--passphrase-file",
+        "pass.txt",
+        "--yes",
+    ]);
+    s.refused(
+        &out,
+        2,
+        &["key \"k1\" on token \"cer\"", &fp, "--pkcs11-module"],
+        &before,
+    );
+
+    // A wrong PIN.
+    let out = s.sign("bad-pin.txt", &[]);
+    s.refused(
+        &out,
+        1,
+        &[
+            "wrong PIN for token \"cer\"",
+            "nothing was signed or written",
+        ],
+        &before,
+    );
+
+    // A module that is not a PKCS#11 library.
+    std::fs::write(s.hsm.path().join("fake.so"), b"not a library").unwrap();
+    let fake = s.hsm.path().join("fake.so").display().to_string();
+    let out = s.signer(&[
+        "sign",
+        "proposal.json",
+        "--keys",
+        "keys2.tgz.age",
+        "-o",
+        "bundle.json",
+        "--passphrase-file",
+        "pass.txt",
+        "--yes",
+        "--pkcs11-module",
+        &fake,
+        "--pin-file",
+        "pin.txt",
+    ]);
+    s.refused(&out, 1, &["cannot load the PKCS#11 module"], &before);
+
+    // The token is not there: insert "cer", holding "k1" (fingerprint).
+    s.hsm.delete_token("cer");
+    s.hsm.init_token("other");
+    let out = s.sign("pin.txt", &[]);
+    s.refused(
+        &out,
+        1,
+        &[
+            "no token labelled \"cer\" is present",
+            "\"other\"",
+            "Insert the token \"cer\" that holds key \"k1\"",
+            &fp,
+        ],
+        &before,
+    );
+}
+
+#[test]
+fn a_key_of_the_wrong_type_on_the_token_is_refused() {
+    let s = Setup::new("ed25519");
+    let module = s.hsm.module_arg();
+
+    // Recording an ECDSA key from the token: refused, no archive written.
+    s.hsm.helper(HELPER, "ec-key", "cer", "ec1");
+    let before = hash_dir(&s.dir);
+    let out = s.signer(&[
+        "import",
+        "--pkcs11-module",
+        &module,
+        "--token",
+        "cer",
+        "--key-label",
+        "ec1",
+        "--pin-file",
+        "pin.txt",
+        "-o",
+        "ec.tgz.age",
+        "--passphrase-file",
+        "pass.txt",
+    ]);
+    s.refused(
+        &out,
+        1,
+        &["key \"ec1\" on token \"cer\" is an ECDSA", "Ed25519 or RSA"],
+        &before,
+    );
+
+    // The recorded Ed25519 key replaced by an RSA key under the same label:
+    // refused at signing, nothing written.
+    s.hsm.helper(HELPER, "replace-rsa", "cer", "k1");
+    let out = s.sign("pin.txt", &[]);
+    s.refused(
+        &out,
+        1,
+        &[
+            "key \"k1\" on token \"cer\" holds an rsa-2048 key",
+            "records an ed25519 key",
+            &s.token_key.fingerprint(),
+        ],
+        &before,
+    );
+}
+
+#[test]
+fn a_token_that_signs_with_another_key_is_caught() {
+    // Ed25519: the token shows the recorded public key but signs with
+    // another private key under the same label and id; its signature
+    // fails the software check.
+    let s = Setup::new("ed25519");
+    s.hsm.helper(HELPER, "swap-private", "cer", "k1");
+    let before = hash_dir(&s.dir);
+    let out = s.sign("pin.txt", &[]);
+    s.refused(
+        &out,
+        1,
+        &[
+            "key \"k1\" on token \"cer\" returned a signature that does not verify under the \
+             recorded public key",
+            &s.token_key.fingerprint(),
+            "Nothing was signed or written",
+        ],
+        &before,
+    );
+
+    // RSA: the token's private key carries its own modulus, so the other
+    // key is seen before it signs.
+    let s = Setup::new("rsa-4096");
+    s.hsm.helper(HELPER, "swap-private", "cer", "k1");
+    let before = hash_dir(&s.dir);
+    let out = s.sign("pin.txt", &[]);
+    s.refused(
+        &out,
+        1,
+        &[
+            "key \"k1\" on token \"cer\"",
+            &format!(
+                "the archive records fingerprint {}",
+                s.token_key.fingerprint()
+            ),
+            "another key under that label",
+        ],
+        &before,
+    );
+}
