@@ -10,6 +10,8 @@ mod commands;
 mod keystore;
 mod pkcs11;
 mod qr_cmd;
+#[cfg(feature = "release-docs")]
+mod release_docs;
 mod secrets;
 mod sign;
 
@@ -168,6 +170,11 @@ struct AuditArgs {
 }
 
 fn main() -> ExitCode {
+    // Release tooling only (never in a shipped binary): completions, man pages.
+    #[cfg(feature = "release-docs")]
+    if let Some(code) = release_docs::from_args::<Cli>("signer") {
+        return code;
+    }
     // Before anything can hold a secret.
     for problem in secrets::harden_process() {
         eprintln!("warning: {problem}");

@@ -89,32 +89,18 @@ struct Graph {
 /// building the signer compiles, with the features resolved for the signer
 /// alone (not unified with the submitter's, as `cargo metadata` would).
 fn signer_graph() -> Graph {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let out = Command::new(cargo)
-        .args([
-            "tree",
-            "--offline",
-            "-p",
-            "signer",
-            "-e",
-            "normal,build",
-            "--target",
-            "all",
-            "--prefix",
-            "depth",
-            "-f",
-            "{p}|{f}",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .output()
-        .expect("cargo tree runs");
-    assert!(
-        out.status.success(),
-        "cargo tree failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cargo_tree(&[
+        "-p",
+        "signer",
+        "-e",
+        "normal,build",
+        "--target",
+        "all",
+        "--prefix",
+        "depth",
+        "-f",
+        "{p}|{f}",
+    ]);
     let text = String::from_utf8(out.stdout).expect("cargo tree prints UTF-8");
     let mut features: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut parent = BTreeMap::new();
@@ -146,6 +132,39 @@ fn signer_graph() -> Graph {
         );
     }
     Graph { features, parent }
+}
+
+/// `cargo tree ARGS` on the workspace: offline first (no network needed
+/// once the crates are there, as in `scripts/test-offline.sh`), else online
+/// (a fresh machine may lack the manifests of other platforms' crates).
+fn cargo_tree(args: &[&str]) -> std::process::Output {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let run = |offline: bool| {
+        let mut c = Command::new(&cargo);
+        c.arg("tree");
+        if offline {
+            c.arg("--offline");
+        }
+        c.args(args)
+            .arg("--locked")
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .output()
+            .expect("cargo tree runs")
+    };
+    let out = run(true);
+    if out.status.success() {
+        return out;
+    }
+    let online = run(false);
+    assert!(
+        online.status.success(),
+        "cargo tree failed offline ({}) and online ({})",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&online.stderr)
+    );
+    online
 }
 
 fn chain(g: &Graph, name: &str) -> String {
@@ -262,26 +281,16 @@ fn signer_dependency_graph_is_exactly_the_reviewed_allow_list() {
 #[test]
 fn the_deny_list_check_itself_works() {
     // A graph that does hold a network crate is caught: the submitter's.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let out = Command::new(cargo)
-        .args([
-            "tree",
-            "--offline",
-            "-p",
-            "submitter",
-            "-e",
-            "normal,build",
-            "--prefix",
-            "none",
-            "-f",
-            "{p}",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .output()
-        .expect("cargo tree runs");
-    assert!(out.status.success());
+    let out = cargo_tree(&[
+        "-p",
+        "submitter",
+        "-e",
+        "normal,build",
+        "--prefix",
+        "none",
+        "-f",
+        "{p}",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     let names: BTreeSet<&str> = text
         .lines()

@@ -16,6 +16,8 @@ mod netaudit;
 mod propose;
 mod qr_cmd;
 mod qr_image;
+#[cfg(feature = "release-docs")]
+mod release_docs;
 mod show;
 mod source;
 mod token;
@@ -365,6 +367,11 @@ impl Ctx {
 }
 
 fn main() -> ExitCode {
+    // Release tooling only (never in a shipped binary): completions, man pages.
+    #[cfg(feature = "release-docs")]
+    if let Some(code) = release_docs::from_args::<Cli>("submitter") {
+        return code;
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

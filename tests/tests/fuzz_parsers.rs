@@ -59,6 +59,32 @@ fn seeds() -> &'static Seeds {
     })
 }
 
+/// Counts inputs tried and accepted, printed at the end of a target.
+#[derive(Default)]
+struct Tally {
+    tried: std::sync::atomic::AtomicUsize,
+    accepted: std::sync::atomic::AtomicUsize,
+}
+
+impl Tally {
+    fn saw(&self, accepted: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.tried.fetch_add(1, Relaxed);
+        if accepted {
+            self.accepted.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn report(&self, what: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        eprintln!(
+            "fuzz {what}: {} inputs, {} accepted by the parser (and then used)",
+            self.tried.load(Relaxed),
+            self.accepted.load(Relaxed)
+        );
+    }
+}
+
 fn cases() -> u32 {
     std::env::var("TUF_CEREMONY_FUZZ_CASES")
         .ok()
@@ -75,10 +101,7 @@ fn runner(scale: u32) -> TestRunner {
         max_shrink_iters: 2000,
         ..Config::default()
     };
-    TestRunner::new_with_rng(
-        config,
-        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-    )
+    TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
 
 /// JSON tokens that sit on a parser's edges.
@@ -128,10 +151,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             prop::collection::vec(any::<u8>(), 1..8)
         )
             .prop_map(|(i, b)| Mutation::Insert(i, b)),
-        (
-            any::<prop::sample::Index>(),
-            any::<prop::sample::Index>()
-        )
+        (any::<prop::sample::Index>(), any::<prop::sample::Index>())
             .prop_map(|(i, t)| Mutation::Token(i, t)),
         (any::<prop::sample::Index>(), 1usize..64).prop_map(|(i, n)| Mutation::Delete(i, n)),
         (
@@ -314,9 +334,12 @@ fn exercise_root(root: &RootMetadata, previous: Option<&RootMetadata>) {
 #[test]
 fn strict_json_never_panics_and_accepts_only_what_serde_json_accepts() {
     let s = seeds();
+    let tally = Tally::default();
     runner(1)
         .run(&any_input(&s.proposal), |bytes| {
-            if let Ok(v) = strict_json::from_slice(&bytes) {
+            let parsed = strict_json::from_slice(&bytes);
+            tally.saw(parsed.is_ok());
+            if let Ok(v) = parsed {
                 prop_assert!(serde_json::from_slice::<Value>(&bytes).is_ok());
                 for d in [Dialect::OtaTuf, Dialect::Tuf] {
                     if let Ok(c) = to_canonical_bytes(&v, d) {
@@ -331,14 +354,17 @@ fn strict_json_never_panics_and_accepts_only_what_serde_json_accepts() {
             Ok(())
         })
         .unwrap();
+    tally.report("strict JSON");
 }
 
 #[test]
 fn canonical_json_never_panics_on_any_value() {
+    let tally = Tally::default();
     runner(1)
         .run(&json_value(), |v| {
             for d in [Dialect::OtaTuf, Dialect::Tuf] {
                 let a = to_canonical_bytes(&v, d);
+                tally.saw(a.is_ok());
                 let b = to_canonical_bytes(&v, d);
                 prop_assert_eq!(a.is_ok(), b.is_ok());
                 if let (Ok(a), Ok(b)) = (a, b) {
@@ -348,17 +374,21 @@ fn canonical_json_never_panics_on_any_value() {
             Ok(())
         })
         .unwrap();
+    tally.report("canonical JSON (both dialects)");
 }
 
 #[test]
 fn roots_never_panic() {
     let s = seeds();
     let r1 = RootMetadata::from_slice(&s.root1, None).unwrap();
+    let tally = Tally::default();
     for (seed, prev) in [(&s.root1, None), (&s.root2, Some(&r1))] {
         runner(2)
             .run(&any_input(seed), |bytes| {
                 for d in [None, Some(Dialect::Tuf), Some(Dialect::OtaTuf)] {
-                    if let Ok(root) = RootMetadata::from_slice(&bytes, d) {
+                    let parsed = RootMetadata::from_slice(&bytes, d);
+                    tally.saw(parsed.is_ok());
+                    if let Ok(root) = parsed {
                         exercise_root(&root, prev);
                     }
                 }
@@ -366,14 +396,18 @@ fn roots_never_panic() {
             })
             .unwrap();
     }
+    tally.report("roots (detected, tuf, ota-tuf)");
 }
 
 #[test]
 fn proposals_never_panic() {
     let s = seeds();
+    let tally = Tally::default();
     runner(1)
         .run(&any_input(&s.proposal), |bytes| {
-            if let Ok(p) = Proposal::from_slice(&bytes) {
+            let parsed = Proposal::from_slice(&bytes);
+            tally.saw(parsed.is_ok());
+            if let Ok(p) = parsed {
                 for chain in &p.chains {
                     if let Ok(r) = p.current_root(chain) {
                         exercise_root(&r, None);
@@ -402,21 +436,23 @@ fn proposals_never_panic() {
             Ok(())
         })
         .unwrap();
+    tally.report("proposals");
 }
 
 #[test]
 fn bundles_never_panic() {
     let s = seeds();
     let proposal = Proposal::from_slice(&s.proposal).unwrap();
+    let tally = Tally::default();
     runner(1)
         .run(&any_input(&s.bundle), |bytes| {
-            if let Ok(b) = Bundle::from_slice(&bytes) {
+            let parsed = Bundle::from_slice(&bytes);
+            tally.saw(parsed.is_ok());
+            if let Ok(b) = parsed {
                 let _ = ceremony::bundle_check::check_answers(&s.proposal, &proposal, &b);
-                if let Ok(st) = ceremony::bundle_check::bundle_status(
-                    &proposal,
-                    &b,
-                    OffsetDateTime::now_utc(),
-                ) {
+                if let Ok(st) =
+                    ceremony::bundle_check::bundle_status(&proposal, &b, OffsetDateTime::now_utc())
+                {
                     let _ = st.complete();
                     let _ = st.problems();
                 }
@@ -430,28 +466,36 @@ fn bundles_never_panic() {
             Ok(())
         })
         .unwrap();
+    tally.report("bundles");
 }
 
 #[test]
 fn public_key_files_never_panic() {
     let s = seeds();
+    let tally = Tally::default();
     runner(2)
         .run(&any_input(&s.pubkey), |bytes| {
-            if let Ok(f) = PubkeyFile::from_slice(&bytes) {
+            let parsed = PubkeyFile::from_slice(&bytes);
+            tally.saw(parsed.is_ok());
+            if let Ok(f) = parsed {
                 let _ = f.public_key();
             }
             Ok(())
         })
         .unwrap();
+    tally.report("public-key files");
 }
 
 #[test]
 fn transcripts_never_panic() {
     let s = seeds();
     let root2 = RootMetadata::from_slice(&s.root2, Some(Dialect::Tuf)).unwrap();
+    let tally = Tally::default();
     runner(2)
         .run(&mutants(&s.transcript), |bytes| {
-            if let Ok(t) = transcript::read(&bytes) {
+            let parsed = transcript::read(&bytes);
+            tally.saw(parsed.is_ok());
+            if let Ok(t) = parsed {
                 let _ = transcript::verify_against_root(&t, &root2);
             }
             let v = transcript::verify_all(&bytes, Some(&root2), &[]);
@@ -460,6 +504,7 @@ fn transcripts_never_panic() {
             Ok(())
         })
         .unwrap();
+    tally.report("transcripts");
 }
 
 #[test]
@@ -494,6 +539,7 @@ fn the_transport_decoder_never_panics() {
         "[A-Z0-9/-]{0,300}".prop_map(|s| format!("UR:X-TUF-CEREMONY/{s}")),
         any::<String>(),
     ];
+    let tally = Tally::default();
     runner(2)
         .run(&prop::collection::vec(line, 1..40), |lines| {
             let mut d = Decoder::new();
@@ -501,8 +547,9 @@ fn the_transport_decoder_never_panics() {
                 let _ = d.receive(l);
                 let _ = d.progress();
             }
-            let _ = d.finish();
+            tally.saw(d.finish().is_ok());
             Ok(())
         })
         .unwrap();
+    tally.report("QR transport decoder (sequences of 1-39 lines)");
 }

@@ -535,10 +535,7 @@ fn hostile_roots() {
                     json!(hex::encode(other.sign(b"not the canonical bytes")))
             }),
         ),
-        v1(
-            "no-signature",
-            edit(&r1, |v| v["signatures"] = json!([])),
-        ),
+        v1("no-signature", edit(&r1, |v| v["signatures"] = json!([]))),
         v1(
             "duplicate-signature-entry",
             edit(&r1, |v| {
@@ -553,36 +550,33 @@ fn hostile_roots() {
                 v["signed"]["expires"] = json!("2099-01-01T00:00:00Z")
             }),
         ),
-        audit(
-            Case::new("ota-tuf-non-ascii-in-signed").file(
-                "m/1.root.json",
-                pretty(&edit(&r1, |v| v["signed"]["x-note"] = json!("café"))),
-            ),
-        )
+        audit(Case::new("ota-tuf-non-ascii-in-signed").file(
+            "m/1.root.json",
+            pretty(&edit(&r1, |v| v["signed"]["x-note"] = json!("café"))),
+        ))
         .run(
             "signer",
             &["audit", "--metadata-dir", "m", "--dialect", "ota-tuf"],
         ),
-        audit(
-            Case::new("ota-tuf-control-character").file(
-                "m/1.root.json",
-                pretty(&edit(&r1, |v| v["signed"]["x-note"] = json!("a\u{7}b"))),
-            ),
-        )
+        audit(Case::new("ota-tuf-control-character").file(
+            "m/1.root.json",
+            pretty(&edit(&r1, |v| v["signed"]["x-note"] = json!("a\u{7}b"))),
+        ))
         .run(
             "submitter",
             &["audit", "--metadata-dir", "m", "--dialect", "ota-tuf"],
         ),
-        audit(
-            Case::new("tuf-type-capitalised").file(
-                "m/1.root.json",
-                pretty(&resign(
-                    &edit(&r1, |v| v["signed"]["_type"] = json!("Root")),
-                    &[old],
-                )),
-            ),
-        )
-        .run("signer", &["audit", "--metadata-dir", "m", "--dialect", "tuf"]),
+        audit(Case::new("tuf-type-capitalised").file(
+            "m/1.root.json",
+            pretty(&resign(
+                &edit(&r1, |v| v["signed"]["_type"] = json!("Root")),
+                &[old],
+            )),
+        ))
+        .run(
+            "signer",
+            &["audit", "--metadata-dir", "m", "--dialect", "tuf"],
+        ),
         step2(
             "v2-without-the-old-keys-signature",
             resign(&v2, &news.iter().collect::<Vec<_>>()),
@@ -744,7 +738,9 @@ fn hostile_proposals() {
         ),
         bad_fields(
             "current-root-without-signed",
-            edit(&p, |v| v["chains"][0]["current"] = json!({"signatures": []})),
+            edit(&p, |v| {
+                v["chains"][0]["current"] = json!({"signatures": []})
+            }),
         ),
         bad_fields(
             "current-root-over-512000-bytes",
@@ -754,7 +750,9 @@ fn hostile_proposals() {
         ),
         bad_fields(
             "target-kind-unknown",
-            edit(&p, |v| v["target"] = json!({"kind": "ftp", "url": "ftp://x"})),
+            edit(&p, |v| {
+                v["target"] = json!({"kind": "ftp", "url": "ftp://x"})
+            }),
         ),
         bad_fields("created-is-a-number", edit(&p, |v| v["created"] = json!(5))),
         bad_fields(
@@ -801,7 +799,9 @@ fn hostile_proposals() {
         ),
         semantic(
             "rotate-a-key-not-in-the-root",
-            edit(&p, |v| v["change"]["rotate"] = json!({"keys": ["cd".repeat(32)]})),
+            edit(&p, |v| {
+                v["change"]["rotate"] = json!({"keys": ["cd".repeat(32)]})
+            }),
         ),
         semantic(
             "remove-every-key",
@@ -812,10 +812,10 @@ fn hostile_proposals() {
         ),
         semantic(
             "provided-key-garbage",
-            edit(&p, |v| {
-                v["change"]["provided_keys"] =
-                    json!([{"key": {"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": "xyz"}}}])
-            }),
+            edit(
+                &p,
+                |v| v["change"]["provided_keys"] = json!([{"key": {"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": "xyz"}}}]),
+            ),
         ),
         semantic(
             "current-root-unsigned",
@@ -842,11 +842,15 @@ fn hostile_proposals() {
         ),
         sign_only(
             "expires-in-the-past",
-            edit(&p, |v| v["change"]["expires"] = json!("2001-01-01T00:00:00Z")),
+            edit(&p, |v| {
+                v["change"]["expires"] = json!("2001-01-01T00:00:00Z")
+            }),
         ),
         sign_only(
             "expires-in-100-years",
-            edit(&p, |v| v["change"]["expires"] = json!("2125-01-01T00:00:00Z")),
+            edit(&p, |v| {
+                v["change"]["expires"] = json!("2125-01-01T00:00:00Z")
+            }),
         ),
         sign_only(
             "a-root-this-archive-never-signed",
@@ -891,7 +895,10 @@ fn hostile_bundles() {
                     "proposal.json",
                 ],
             )
-            .run("submitter", &["show", "b.json", "--proposal", "proposal.json"])
+            .run(
+                "submitter",
+                &["show", "b.json", "--proposal", "proposal.json"],
+            )
             .run(
                 "signer",
                 &[
@@ -959,10 +966,7 @@ fn hostile_bundles() {
             "complete-is-a-string",
             edit(&b, |v| v["complete"] = json!("yes")),
         ),
-        bad_fields(
-            "dialect-unknown",
-            edit(&b, |v| v["dialect"] = json!("xml")),
-        ),
+        bad_fields("dialect-unknown", edit(&b, |v| v["dialect"] = json!("xml"))),
         refused(
             "answers-another-proposal",
             edit(&b, |v| v["proposal_sha256"] = json!("00".repeat(32))),
@@ -1046,10 +1050,7 @@ fn hostile_archives_and_tarballs() {
     let fx = fixture();
     let good_ct = fx.read("keys.tgz.age");
     let good = open_archive(&good_ct).unwrap();
-    let good_entries: Vec<RawEntry> = good
-        .iter()
-        .map(|(n, d)| RawEntry::file(n, d))
-        .collect();
+    let good_entries: Vec<RawEntry> = good.iter().map(|(n, d)| RawEntry::file(n, d)).collect();
 
     let opening = |name: &str, ct: Vec<u8>| {
         Case::new(name)
@@ -1109,19 +1110,17 @@ fn hostile_archives_and_tarballs() {
         entries.extend(extra);
         let tgz = gzip(&raw_tar(&entries));
         let mut c = opening(&format!("archive-{name}"), age_encrypt(&tgz, PASSPHRASE));
-        let mut p = Case::new(format!("tarball-{name}"))
-            .file("t.tgz", tgz)
-            .run(
-                "signer",
-                &[
-                    "import",
-                    "t.tgz",
-                    "-o",
-                    "out.tgz.age",
-                    "--passphrase-file",
-                    "pass.txt",
-                ],
-            );
+        let mut p = Case::new(format!("tarball-{name}")).file("t.tgz", tgz).run(
+            "signer",
+            &[
+                "import",
+                "t.tgz",
+                "-o",
+                "out.tgz.age",
+                "--passphrase-file",
+                "pass.txt",
+            ],
+        );
         if let Some(w) = word {
             c = c.expect(w);
             p = p.expect(w);
@@ -1255,7 +1254,10 @@ fn hostile_archives_and_tarballs() {
             .to_string();
         let bumped = format!("{} 40", line.rsplit_once(' ').unwrap().0);
         let mut ct = good_ct.clone();
-        let at = ct.windows(line.len()).position(|w| w == line.as_bytes()).unwrap();
+        let at = ct
+            .windows(line.len())
+            .position(|w| w == line.as_bytes())
+            .unwrap();
         ct.splice(at..at + line.len(), bumped.bytes());
         ct
     };
@@ -1499,7 +1501,10 @@ fn hostile_key_files() {
     };
     let good_der = {
         use base64::Engine as _;
-        let body: String = good_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let body: String = good_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
         base64::engine::general_purpose::STANDARD
             .decode(body)
             .unwrap()
@@ -1507,7 +1512,8 @@ fn hostile_key_files() {
     let ats_rsa1024 = rsa1024.ats_private();
     let spki1024 = {
         let mut v = pubkey.clone();
-        v["spki_pem"] = json!(String::from_utf8(der_pem("PUBLIC KEY", &rsa1024.spki_der())).unwrap());
+        v["spki_pem"] =
+            json!(String::from_utf8(der_pem("PUBLIC KEY", &rsa1024.spki_der())).unwrap());
         v["fingerprint"] = json!(hex::encode(Sha256::digest(rsa1024.spki_der())));
         v["key_type"] = json!("rsa-1024");
         v
@@ -1684,7 +1690,10 @@ fn hostile_qr_frames() {
     let read = |name: &str, text: Vec<u8>| {
         Case::new(name)
             .file("f.txt", text)
-            .run("signer", &["qr", "read", "--text", "f.txt", "-o", "out.json"])
+            .run(
+                "signer",
+                &["qr", "read", "--text", "f.txt", "-o", "out.json"],
+            )
             .run(
                 "submitter",
                 &["qr", "read", "--text", "f.txt", "-o", "out.json"],
@@ -1879,17 +1888,34 @@ fn hostile_paths() {
             .run("signer", &["verify-transcript", "t.jsonl"])
             .run(
                 "signer",
-                &["verify-transcript", "bundle.transcript.jsonl", "--root", "t.jsonl"],
+                &[
+                    "verify-transcript",
+                    "bundle.transcript.jsonl",
+                    "--root",
+                    "t.jsonl",
+                ],
             ),
         Case::new("trusted-root-is-a-device")
             .link("t.json", "/dev/zero")
             .run(
                 "signer",
-                &["audit", "--metadata-dir", "repo/metadata", "--trusted", "t.json"],
+                &[
+                    "audit",
+                    "--metadata-dir",
+                    "repo/metadata",
+                    "--trusted",
+                    "t.json",
+                ],
             )
             .run(
                 "submitter",
-                &["audit", "--metadata-dir", "repo/metadata", "--trusted", "t.json"],
+                &[
+                    "audit",
+                    "--metadata-dir",
+                    "repo/metadata",
+                    "--trusted",
+                    "t.json",
+                ],
             ),
         Case::new("qr-show-a-device")
             .link("z", "/dev/zero")
@@ -1936,10 +1962,7 @@ fn the_engine_notices_a_broken_promise() {
     });
     let msg = match r {
         Ok(_) => panic!("a successful command was not reported"),
-        Err(e) => e
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_default(),
+        Err(e) => e.downcast_ref::<String>().cloned().unwrap_or_default(),
     };
     assert!(msg.contains("ACCEPTED (exit 0)"), "{msg}");
 }
