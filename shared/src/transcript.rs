@@ -493,21 +493,36 @@ pub fn verify_against_root(t: &Transcript, root: &RootMetadata) -> Result<(), Tr
 pub fn machine_state() -> Value {
     let mut interfaces = Vec::new();
     let mut online = false;
-    if let Ok(dir) = std::fs::read_dir("/sys/class/net") {
-        let mut names: Vec<String> = dir
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect();
-        names.sort();
-        for name in names {
-            let state = std::fs::read_to_string(format!("/sys/class/net/{name}/operstate"))
-                .map(|s| s.trim().to_string())
-                .unwrap_or_else(|_| "unknown".into());
-            let is_up = state == "up" || state == "unknown";
-            if name != "lo" && is_up {
-                online = true;
-            }
-            interfaces.push(json!({ "name": name, "state": state }));
+    // Interface names come from /proc/self/net/dev, which always shows this
+    // process's network namespace; /sys/class/net shows the namespace that
+    // mounted /sys, which under a bare `unshare -n` is the host's.
+    let mut names: Vec<String> = std::fs::read_to_string("/proc/self/net/dev")
+        .map(|t| {
+            t.lines()
+                .skip(2)
+                .filter_map(|l| l.split(':').next())
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty() {
+        if let Ok(dir) = std::fs::read_dir("/sys/class/net") {
+            names = dir
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect();
         }
+    }
+    names.sort();
+    for name in names {
+        let state = std::fs::read_to_string(format!("/sys/class/net/{name}/operstate"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let is_up = state == "up" || state == "unknown";
+        if name != "lo" && is_up {
+            online = true;
+        }
+        interfaces.push(json!({ "name": name, "state": state }));
     }
     let swaps: Vec<String> = std::fs::read_to_string("/proc/swaps")
         .map(|s| {

@@ -397,7 +397,12 @@ pub fn review(args: ReviewArgs) -> Result<ExitCode> {
     let provided = provided_keys(&proposal)?;
     let to_generate = keys_to_generate(&proposal, provided.len())?;
     let verified = check_proposal_roots(&proposal);
-    let (plans, labels) = placeholder_plans(&proposal, &provided, to_generate, now)?;
+    let (plans, labels) = match placeholder_plans(&proposal, &provided, to_generate, now) {
+        Ok(p) => p,
+        // A proposal that fails verification is a verification failure (exit
+        // 3) even when that failure also keeps the plan from being built.
+        Err(e) => return Err(verified.err().unwrap_or(e)),
+    };
     if to_generate > 0 {
         println!(
             "  new keys: {to_generate} to generate when signing ({key_type}), shown as <new key N>"
