@@ -19,6 +19,8 @@ pub mod diff;
 pub mod keys;
 pub mod proposal;
 pub mod pubkey;
+#[cfg(feature = "release-docs")]
+pub mod release_docs;
 pub mod report;
 pub mod root;
 pub mod rotation;

@@ -10,8 +10,6 @@ mod commands;
 mod keystore;
 mod pkcs11;
 mod qr_cmd;
-#[cfg(feature = "release-docs")]
-mod release_docs;
 mod secrets;
 mod sign;
 
@@ -172,7 +170,7 @@ struct AuditArgs {
 fn main() -> ExitCode {
     // Release tooling only (never in a shipped binary): completions, man pages.
     #[cfg(feature = "release-docs")]
-    if let Some(code) = release_docs::from_args::<Cli>("signer") {
+    if let Some(code) = ceremony::release_docs::from_args::<Cli>("signer") {
         return code;
     }
     // Before anything can hold a secret.

@@ -16,8 +16,6 @@ mod netaudit;
 mod propose;
 mod qr_cmd;
 mod qr_image;
-#[cfg(feature = "release-docs")]
-mod release_docs;
 mod show;
 mod source;
 mod token;
@@ -369,7 +367,7 @@ impl Ctx {
 fn main() -> ExitCode {
     // Release tooling only (never in a shipped binary): completions, man pages.
     #[cfg(feature = "release-docs")]
-    if let Some(code) = release_docs::from_args::<Cli>("submitter") {
+    if let Some(code) = ceremony::release_docs::from_args::<Cli>("submitter") {
         return code;
     }
     let cli = Cli::parse();
