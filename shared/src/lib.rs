@@ -16,6 +16,7 @@ pub mod canonical;
 pub mod crossing;
 pub mod dialect;
 pub mod diff;
+pub mod exit;
 pub mod keys;
 pub mod proposal;
 pub mod pubkey;

@@ -23,34 +23,8 @@ use time::OffsetDateTime;
 use ceremony::audit;
 use ceremony::Dialect;
 
-/// Exit code when a verification ran and failed (a root history that does not
-/// hold, a proposal that does not chain from the trusted root), as opposed to
-/// 1 for an error that kept the check from running.
-const EXIT_VERIFICATION_FAILED: u8 = 3;
-/// Exit code of a usage error (clap uses it too).
-const EXIT_USAGE: u8 = 2;
-
-/// An error meaning "a verification ran and failed": exit status 3.
-#[derive(Debug)]
-pub struct VerificationFailed(pub String);
-
-impl std::fmt::Display for VerificationFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for VerificationFailed {}
-
-/// An error in how the command was called: exit status 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for UsageError {}
+pub use ceremony::exit::{Refused as VerificationFailed, Usage as UsageError};
+use ceremony::exit::{EXIT_USAGE, EXIT_VERIFICATION_FAILED};
 
 #[derive(Parser)]
 #[command(

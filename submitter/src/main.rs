@@ -21,7 +21,6 @@ mod source;
 mod token;
 mod upload;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -36,33 +35,8 @@ use ceremony::Dialect;
 /// Exit code when a verification ran and failed (a root history that does not
 /// hold, a bundle that does not answer its proposal or misses signatures), as
 /// opposed to 1 for an error that kept the work from running.
-const EXIT_VERIFICATION_FAILED: u8 = 3;
-/// Exit code for a usage error (clap uses it too).
-const EXIT_USAGE: u8 = 2;
-
-/// An error meaning "checked, and refused": exit code 3.
-#[derive(Debug)]
-pub struct Refused(pub String);
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
-
-/// An error in how the command was called: exit code 2.
-#[derive(Debug)]
-pub struct Usage(pub String);
-
-impl fmt::Display for Usage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Usage {}
+pub use ceremony::exit::{Refused, Usage};
+use ceremony::exit::{EXIT_USAGE, EXIT_VERIFICATION_FAILED};
 
 #[derive(Parser)]
 #[command(
