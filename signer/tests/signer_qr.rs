@@ -9,35 +9,9 @@ use common::*;
 fn sign_reads_the_proposal_from_shuffled_frames() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let root_key = key(false);
-    let online = key(false).public_key();
-    let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
-    sign_root(&mut ci, &[&root_key]);
-    let prod = ci.clone();
-    write_fioctl_tgz(
-        &d.join("factory-keys.tgz"),
-        &ats_pair("tufrepo/keys/first-root", &root_key),
-    );
-    let pass = write_passphrase(d);
-    let pass = pass.to_str().unwrap();
-    ok(&run(
-        d,
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            pass,
-        ],
-    ));
-    let old_id = ci.find_key_id(&root_key.public_key()).unwrap();
-    let ppath = write_proposal(
-        d,
-        "proposal.json",
-        &factory_proposal(&ci, &prod, rotate_change(vec![old_id])),
-    );
-
+    let pass = imported_factory_with_proposal(d, false);
+    let pass = pass.as_str();
+    let ppath = d.join("proposal.json");
     let shown = run(
         d,
         &["qr", "show", "proposal.json", "--text", "--frames", "12"],

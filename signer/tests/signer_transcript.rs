@@ -21,34 +21,8 @@ struct Ceremony {
 fn ceremony(rsa: bool) -> Ceremony {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let root_key = key(rsa);
-    let online = key(false).public_key();
-    let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
-    sign_root(&mut ci, &[&root_key]);
-    let prod = ci.clone();
-    write_fioctl_tgz(
-        &d.join("factory-keys.tgz"),
-        &ats_pair("tufrepo/keys/first-root", &root_key),
-    );
-    let pass = write_passphrase(d);
-    let pass = pass.to_str().unwrap();
-    ok(&run(
-        d,
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            pass,
-        ],
-    ));
-    let old_id = ci.find_key_id(&root_key.public_key()).unwrap();
-    write_proposal(
-        d,
-        "proposal.json",
-        &factory_proposal(&ci, &prod, rotate_change(vec![old_id])),
-    );
+    let pass = imported_factory_with_proposal(d, rsa);
+    let pass = pass.as_str();
     let out = ok(&run(
         d,
         &[

@@ -339,3 +339,38 @@ pub fn aktualizr_canonical(v: &Value) -> Vec<u8> {
     w(&mut out, v);
     out.into_bytes()
 }
+
+/// A one-key Factory whose keys are already imported into `dir/keys.tgz.age`
+/// and a proposal to rotate that key in `dir/proposal.json`; returns the
+/// passphrase file's path.
+#[allow(dead_code)] // not every test file uses every helper
+pub fn imported_factory_with_proposal(dir: &Path, rsa: bool) -> String {
+    let root_key = key(rsa);
+    let online = key(false).public_key();
+    let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
+    sign_root(&mut ci, &[&root_key]);
+    let prod = ci.clone();
+    write_fioctl_tgz(
+        &dir.join("factory-keys.tgz"),
+        &ats_pair("tufrepo/keys/first-root", &root_key),
+    );
+    let pass = write_passphrase(dir).display().to_string();
+    ok(&run(
+        dir,
+        &[
+            "import",
+            "factory-keys.tgz",
+            "-o",
+            "keys.tgz.age",
+            "--passphrase-file",
+            &pass,
+        ],
+    ));
+    let old_id = ci.find_key_id(&root_key.public_key()).unwrap();
+    write_proposal(
+        dir,
+        "proposal.json",
+        &factory_proposal(&ci, &prod, rotate_change(vec![old_id])),
+    );
+    pass
+}
