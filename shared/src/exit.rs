@@ -21,3 +21,43 @@ pub struct Refused(pub String);
 #[derive(Debug, Error)]
 #[error("{0}")]
 pub struct Usage(pub String);
+
+/// An error and its causes on one line, for the binaries' `error: …`.
+///
+/// Many errors already quote their cause in their own message (so that a
+/// plain `to_string()` is complete); a cause whose text is already in the
+/// line is not repeated.
+pub fn render_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = e.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Error)]
+    #[error("cannot read x: {source}")]
+    struct Outer {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let e = Outer {
+            source: std::io::Error::other("disk on fire"),
+        };
+        assert_eq!(render_chain(&e), "cannot read x: disk on fire");
+        let u = Usage("bad flag".into());
+        assert_eq!(render_chain(&u), "bad flag");
+    }
+}

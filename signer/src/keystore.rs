@@ -257,8 +257,10 @@ impl KeyArchive {
         let mut warnings = Vec::new();
         let manifest = match entries.get(MANIFEST) {
             Some(bytes) => {
-                let m: Manifest =
-                    serde_json::from_slice(bytes).map_err(|e| ArchiveError::Entry {
+                // Strict: duplicate keys refused, as everywhere else.
+                let m: Manifest = ceremony::strict_json::from_slice(bytes)
+                    .and_then(serde_json::from_value)
+                    .map_err(|e| ArchiveError::Entry {
                         entry: MANIFEST.into(),
                         problem: format!("not a tuf-ceremony manifest: {e}"),
                     })?;

@@ -155,7 +155,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", ceremony::exit::render_chain(e.as_ref()));
             if e.downcast_ref::<VerificationFailed>().is_some() {
                 ExitCode::from(EXIT_VERIFICATION_FAILED)
             } else if e.downcast_ref::<UsageError>().is_some() {

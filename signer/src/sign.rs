@@ -1371,7 +1371,10 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     result.map_err(|e| {
         // Record the abort where the transcript is already on disk.
         if t.is_persisted() {
-            let _ = t.append("error", json!({ "message": format!("{e:#}") }));
+            let _ = t.append(
+                "error",
+                json!({ "message": ceremony::exit::render_chain(e.as_ref()) }),
+            );
         }
         e.context(format!("signing stopped ({saved_note})"))
     })

@@ -356,7 +356,7 @@ fn main() -> ExitCode {
                 eprintln!("error: {u}");
                 return ExitCode::from(EXIT_USAGE);
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", ceremony::exit::render_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
