@@ -181,23 +181,37 @@ pub fn bundle_status(
     bundle: &Bundle,
     now: OffsetDateTime,
 ) -> Result<BundleStatus, BundleMismatch> {
-    let mut chains = Vec::new();
-    for chain in &proposal.chains {
-        let current = proposal.current_root(chain)?;
-        let signed = bundle
-            .roots
-            .iter()
-            .find(|r| r.name == chain.name)
-            .ok_or_else(|| {
-                BundleMismatch::Chains(format!("the bundle has no root for {}", chain.name))
-            })?;
-        let new = bundle.root(signed)?;
-        chains.push(ChainStatus {
-            name: chain.name.clone(),
+    let chains = chain_pairs(proposal, bundle)?
+        .into_iter()
+        .map(|(name, current, new)| ChainStatus {
             verdict: check_step(Some(&current), &new, Some(now)),
-        });
-    }
+            name,
+        })
+        .collect();
     Ok(BundleStatus { chains })
+}
+
+/// Each chain of `proposal` with its current root and the bundle's new root
+/// for it, in the proposal's order; a chain the bundle lacks is an error.
+pub fn chain_pairs(
+    proposal: &Proposal,
+    bundle: &Bundle,
+) -> Result<Vec<(String, RootMetadata, RootMetadata)>, BundleMismatch> {
+    proposal
+        .chains
+        .iter()
+        .map(|chain| {
+            let current = proposal.current_root(chain)?;
+            let signed = bundle
+                .roots
+                .iter()
+                .find(|r| r.name == chain.name)
+                .ok_or_else(|| {
+                    BundleMismatch::Chains(format!("the bundle has no root for {}", chain.name))
+                })?;
+            Ok((chain.name.clone(), current, bundle.root(signed)?))
+        })
+        .collect()
 }
 
 /// Whether two roots have the same `signed` body (canonical bytes equal).

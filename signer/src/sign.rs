@@ -1126,21 +1126,12 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             )?;
             println!("New key: {entry}");
         }
-        commands::save_archive(
+        save_and_record(
+            &mut t,
             &new_path,
-            &mut opened.archive,
-            &opened.protection,
+            &mut opened,
             Replace::Never,
-        )?;
-        t.persist()?;
-        t.append(
-            "archive-written",
-            json!({
-                "path": new_path.display().to_string(),
-                "sha256": file_sha256(&new_path)?,
-                "re_decrypted_and_compared": true,
-                "why": "the new keys are saved before anything else can fail",
-            }),
+            "the new keys are saved before anything else can fail",
         )?;
         println!(
             "The new key(s) are saved in {} (a complete archive: every old key and the new ones). \
@@ -1259,16 +1250,12 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         } else {
             Replace::Never
         };
-        commands::save_archive(&new_path, &mut opened.archive, &opened.protection, replace)?;
-        t.persist()?;
-        t.append(
-            "archive-written",
-            json!({
-                "path": new_path.display().to_string(),
-                "sha256": file_sha256(&new_path)?,
-                "re_decrypted_and_compared": true,
-                "why": "every old key, the new keys, and the new trust anchor",
-            }),
+        save_and_record(
+            &mut t,
+            &new_path,
+            &mut opened,
+            replace,
+            "every old key, the new keys, and the new trust anchor",
         )?;
         for plan in &plans {
             t.append(
@@ -1378,6 +1365,31 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         }
         e.context(format!("signing stopped ({saved_note})"))
     })
+}
+
+/// Writes the new archive, puts the transcript on disk (this is the first
+/// durable write of a ceremony), and records the archive there, with whether
+/// it was decrypted again and compared (it is not when it is encrypted to
+/// recipients and no identity was given).
+fn save_and_record(
+    t: &mut TranscriptWriter,
+    path: &Path,
+    opened: &mut commands::Opened,
+    replace: Replace,
+    why: &str,
+) -> Result<()> {
+    let checked = commands::save_archive(path, &mut opened.archive, &opened.protection, replace)?;
+    t.persist()?;
+    t.append(
+        "archive-written",
+        json!({
+            "path": path.display().to_string(),
+            "sha256": file_sha256(path)?,
+            "re_decrypted_and_compared": checked,
+            "why": why,
+        }),
+    )?;
+    Ok(())
 }
 
 /// `bundle.json` -> `bundle.transcript.jsonl`, beside it.

@@ -108,17 +108,7 @@ pub fn check_offline(
     if !bundle.complete {
         eprintln!("note: the bundle says it is incomplete, but every threshold is met; going on");
     }
-    let mut chains = Vec::new();
-    for chain in &proposal.chains {
-        let current = proposal.current_root(chain)?;
-        let signed = bundle
-            .roots
-            .iter()
-            .find(|r| r.name == chain.name)
-            .ok_or_else(|| anyhow!("no {} root in the bundle", chain.name))?;
-        let new = bundle.root(signed)?;
-        chains.push((chain.name.clone(), current, new));
-    }
+    let chains = ceremony::bundle_check::chain_pairs(&proposal, &bundle)?;
     Ok(Checked { proposal, chains })
 }
 
