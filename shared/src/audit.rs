@@ -8,7 +8,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -25,13 +24,8 @@ pub const MAX_HISTORY: u64 = 100_000;
 #[derive(Debug, Error)]
 pub enum AuditError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The reason.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] crate::fsio::FsError),
     /// The trusted root given is not usable.
     #[error("the trusted root {path} is not usable: {source}")]
     Trusted {
@@ -95,32 +89,11 @@ impl AuditReport {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 fn read(path: &Path) -> Result<Vec<u8>, AuditError> {
-    use std::io::Read as _;
-    // Bounded, and regular files only: a root named /dev/zero (or a link to
-    // it) must not be read until memory runs out. The dialect's own size
-    // limit is checked when the root is parsed.
-    const MAX: u64 = 8 << 20;
-    let io = |source| AuditError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    if !file.metadata().map_err(io)?.is_file() {
-        return Err(io(std::io::Error::other("not a regular file")));
-    }
-    let mut out = Vec::new();
-    file.take(MAX + 1).read_to_end(&mut out).map_err(io)?;
-    if out.len() as u64 > MAX {
-        return Err(io(std::io::Error::other(format!(
-            "over {MAX} bytes: not a root file"
-        ))));
-    }
-    Ok(out)
+    // Bounded: a root named /dev/zero (or a link to it) must not be read
+    // until memory runs out. The dialect's own size limit is checked when
+    // the root is parsed.
+    Ok(crate::fsio::read_bounded(path, 8 << 20)?)
 }
 
 /// Walks `dir/N.root.json` upward, from 1 or from the version after
@@ -177,7 +150,7 @@ pub fn audit_dir(
         files.push(HistoryFile {
             version,
             path: path.clone(),
-            sha256: sha256_hex(&bytes),
+            sha256: crate::sha256::hex(&bytes),
         });
         if dialect.is_none() {
             if let Ok(v) = crate::strict_json::from_slice(&bytes) {

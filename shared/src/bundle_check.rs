@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::bundle::{Bundle, SignedRoot};
 use crate::crossing::CrossingError;
-use crate::proposal::{sha256_hex, Proposal, Target};
+use crate::proposal::{Proposal, Target};
 use crate::root::RootMetadata;
 use crate::rules::{check_step, Rule, Verdict};
 
@@ -127,7 +127,7 @@ pub fn check_answers(
     proposal: &Proposal,
     bundle: &Bundle,
 ) -> Result<(), BundleMismatch> {
-    let expected = sha256_hex(proposal_bytes);
+    let expected = crate::sha256::hex(proposal_bytes);
     if !bundle.proposal_sha256.eq_ignore_ascii_case(&expected) {
         return Err(BundleMismatch::Proposal {
             expected,

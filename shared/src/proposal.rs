@@ -7,7 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::crossing::{check_format, CrossingError};
 use crate::dialect::Dialect;
@@ -220,8 +219,6 @@ fn root_of(
     })
 }
 
-/// sha256 of a file's exact bytes, lowercase hex: how bundles name the
-/// proposal they answer and how histories name their roots.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+/// sha256 of a file's exact bytes, lowercase hex: kept under this name for
+/// the test crates; [`crate::sha256::hex`] is the one implementation.
+pub use crate::sha256::hex as sha256_hex;

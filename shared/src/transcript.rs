@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 use time::OffsetDateTime;
 
@@ -70,10 +69,6 @@ pub enum TranscriptError {
     /// The root does not anchor this transcript.
     #[error("anchor: {0}")]
     Anchor(String),
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 fn now_text() -> String {
@@ -185,7 +180,7 @@ impl TranscriptWriter {
         let line = serde_json::to_string(&Value::Object(entry)).expect("JSON always serialises");
         self.write_line(&line)?;
         self.seq += 1;
-        self.head = sha256_hex(line.as_bytes());
+        self.head = crate::sha256::hex(line.as_bytes());
         Ok(self.head.clone())
     }
 
@@ -388,7 +383,7 @@ pub fn read(bytes: &[u8]) -> Result<Transcript, TranscriptError> {
                 "prev is {p}, but the entry before hashes to {prev}: the entry before was edited, removed or moved"
             )));
         }
-        let hash = sha256_hex(line.as_bytes());
+        let hash = crate::sha256::hex(line.as_bytes());
         entries.push(Entry {
             seq,
             time: v
@@ -544,7 +539,7 @@ pub fn machine_state() -> Value {
 pub fn software_identity(name: &str, version: &str) -> Value {
     let digest = std::env::current_exe()
         .and_then(std::fs::read)
-        .map(|b| sha256_hex(&b))
+        .map(|b| crate::sha256::hex(&b))
         .unwrap_or_else(|e| format!("unreadable: {e}"));
     json!({ "name": name, "version": version, "binary_sha256": digest })
 }
@@ -805,7 +800,7 @@ pub fn verify_all(
         }
     }
     for (name, data) in artefacts {
-        let sha256 = sha256_hex(data);
+        let sha256 = crate::sha256::hex(data);
         let recorded = t.entries.iter().any(|e| mentions(&e.data, &sha256));
         v.artefacts.push(ArtefactCheck {
             name: name.clone(),
@@ -830,21 +825,7 @@ pub fn verify_paths(
 ) -> Result<(Verification, String), String> {
     // Regular files only, and bounded: a path to /dev/zero must not be read
     // until memory runs out.
-    let read = |p: &Path| -> Result<Vec<u8>, String> {
-        use std::io::Read as _;
-        const MAX: u64 = 1 << 30;
-        let err = |e: std::io::Error| format!("cannot read {}: {e}", p.display());
-        let f = std::fs::File::open(p).map_err(err)?;
-        if !f.metadata().map_err(err)?.is_file() {
-            return Err(format!("cannot read {}: not a regular file", p.display()));
-        }
-        let mut out = Vec::new();
-        f.take(MAX + 1).read_to_end(&mut out).map_err(err)?;
-        if out.len() as u64 > MAX {
-            return Err(format!("cannot read {}: over {MAX} bytes", p.display()));
-        }
-        Ok(out)
-    };
+    let read = |p: &Path| crate::fsio::read_bounded(p, 1 << 30).map_err(|e| e.to_string());
     let bytes = read(transcript)?;
     let root = match root {
         Some(p) => Some(root_from_file(&read(p)?).map_err(|e| {
@@ -863,7 +844,7 @@ pub fn verify_paths(
     let mut text = v.summary();
     if let (Some(html), Some(t)) = (html, &v.transcript) {
         let page = crate::report::transcript_html(t, &v);
-        crate::transport::write_new_file(html, page.as_bytes())
+        crate::fsio::write_new(html, page.as_bytes(), &crate::fsio::WriteOptions::public())
             .map_err(|e| format!("cannot write {}: {e}", html.display()))?;
         text.push_str(&format!("report written to {}\n", html.display()));
     }

@@ -45,7 +45,6 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io::{Read, Write};
-use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -277,6 +276,9 @@ impl PayloadInfo {
 /// Why a file cannot be turned into frames, or frames back into a file.
 #[derive(Debug, Error)]
 pub enum TransportError {
+    /// A file could not be read or written.
+    #[error(transparent)]
+    File(#[from] crate::fsio::FsError),
     /// Nothing to send.
     #[error("the file is empty")]
     Empty,
@@ -1153,55 +1155,6 @@ where
     decoder.finish()
 }
 
-/// Writes `bytes` to `path`, which must not exist yet: through a temporary
-/// file in the same folder, flushed to disk, then linked into place, so that
-/// `path` either does not exist or holds the whole file, and an existing
-/// file is never replaced.
-pub fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), TransportError> {
-    let shown = path.display().to_string();
-    if path.exists() {
-        return Err(TransportError::Output(format!(
-            "{shown} already exists; it is not overwritten (choose another name or remove it)"
-        )));
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| TransportError::Output(format!("{shown} is not a file name")))?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        // A hard link fails when the target exists: no window in which an
-        // existing file could be replaced. File systems without hard links
-        // (FAT on a USB stick) fall back to a checked rename.
-        match std::fs::hard_link(&tmp, path) {
-            Ok(()) => std::fs::remove_file(&tmp),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
-            Err(_) if !path.exists() => std::fs::rename(&tmp, path),
-            Err(e) => Err(e),
-        }?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| TransportError::io(format!("cannot write {shown}"), e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1272,19 +1225,6 @@ mod tests {
         let line = format!("ur:{UR_TYPE}/4294967295-4294967295/{body}");
         let mut d = Decoder::new();
         assert!(matches!(d.receive(&line), Err(FrameError::Malformed(_))));
-    }
-
-    #[test]
-    fn write_new_file_refuses_to_overwrite() {
-        let dir = std::env::temp_dir().join(format!("tc-wnf-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("out.json");
-        let _ = std::fs::remove_file(&p);
-        write_new_file(&p, b"one").unwrap();
-        assert!(write_new_file(&p, b"two").is_err());
-        assert_eq!(std::fs::read(&p).unwrap(), b"one");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temp left");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

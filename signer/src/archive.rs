@@ -18,7 +18,6 @@
 //! control (best effort, see SECURITY.md).
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -72,13 +71,6 @@ pub enum ArchiveError {
         "{0} exists already; an archive is never overwritten: pick another name with --new-archive (or -o)"
     )]
     Exists(PathBuf),
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
-    move |source| ArchiveError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// The entries of a tarball, by normalised name, contents in wiped buffers.
@@ -504,39 +496,14 @@ pub fn decrypt(
     Ok(plain)
 }
 
-/// Reads a file whole, refusing one over `max` bytes.
+/// Reads a regular file of at most `max` bytes (see [`ceremony::fsio`]).
 pub fn read_file_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ArchiveError> {
-    let file = File::open(path).map_err(io_err(path))?;
-    let meta = file.metadata().map_err(io_err(path))?;
-    if !meta.is_file() {
-        return Err(ArchiveError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::other("not a regular file"),
-        });
-    }
-    if meta.len() > max {
-        return Err(ArchiveError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(format!("{} bytes, over the limit of {max}", meta.len())),
-        });
-    }
-    let mut out = Vec::with_capacity(meta.len() as usize);
-    file.take(max + 1)
-        .read_to_end(&mut out)
-        .map_err(io_err(path))?;
-    Ok(out)
+    ceremony::fsio::read_bounded(path, max).map_err(|e| from_fs(path, e))
 }
 
 /// Refuses a target that exists (as anything, a dangling link included).
 pub fn refuse_existing(path: &Path) -> Result<(), ArchiveError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(_) => Err(ArchiveError::Exists(path.to_path_buf())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ArchiveError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        }),
-    }
+    ceremony::fsio::refuse_existing(path).map_err(|e| from_fs(path, e))
 }
 
 /// Whether an atomic write may replace a file this run wrote before.
@@ -548,105 +515,44 @@ pub enum Replace {
     OwnFile,
 }
 
-/// Writes `bytes` to `path` atomically: temporary file in the same folder
-/// (mode 0600), `check` run on the bytes read back from disk, fsync, rename
-/// (refusing to replace anything unless `replace` says it is our own file),
-/// fsync of the folder. On any failure the temporary file is removed and
-/// `path` is untouched.
+/// Writes `bytes` to `path` with [`ceremony::fsio`] (mode 0600, random
+/// temporary name, fsync, no-replace rename, fsync of the folder), running
+/// `check` on the bytes read back from disk before the file gets its name.
+/// On any failure `path` is untouched.
 pub fn write_atomic(
     path: &Path,
     bytes: &[u8],
     replace: Replace,
     check: &dyn Fn(&[u8]) -> Result<(), ArchiveError>,
 ) -> Result<(), ArchiveError> {
-    if replace == Replace::Never {
-        refuse_existing(path)?;
+    use ceremony::fsio::{CheckError, WriteOptions};
+    let boxed = |back: &[u8]| check(back).map_err(|e| Box::new(e) as CheckError);
+    let options = WriteOptions::secret().check(&boxed);
+    match replace {
+        Replace::Never => ceremony::fsio::write_new(path, bytes, &options),
+        Replace::OwnFile => ceremony::fsio::replace(path, bytes, &options),
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| ArchiveError::Io {
+    .map_err(|e| from_fs(path, e))
+}
+
+/// Our own errors come back as they were; a name taken says which flag picks
+/// another; everything else keeps its cause.
+fn from_fs(path: &Path, e: ceremony::fsio::FsError) -> ArchiveError {
+    use ceremony::fsio::FsError;
+    match e {
+        FsError::Exists { path } => ArchiveError::Exists(path),
+        FsError::Check { source, .. } => match source.downcast::<ArchiveError>() {
+            Ok(own) => *own,
+            Err(other) => ArchiveError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(other),
+            },
+        },
+        FsError::Io { source, path, .. } => ArchiveError::Io { path, source },
+        other => ArchiveError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::other("not a file name"),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let mut rnd = [0u8; 6];
-    getrandom_fill(&mut rnd);
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        hex::encode(rnd)
-    ));
-    let result = (|| {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(bytes).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-        drop(f);
-        let back = read_file_bounded(&tmp, bytes.len() as u64 + 1)?;
-        if back != bytes {
-            return Err(ArchiveError::Io {
-                path: tmp.clone(),
-                source: std::io::Error::other("the bytes read back differ from those written"),
-            });
-        }
-        check(&back)?;
-        rename_into_place(&tmp, path, replace)?;
-        let d = File::open(&dir).map_err(io_err(&dir))?;
-        d.sync_all().map_err(io_err(&dir))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn rename_into_place(tmp: &Path, path: &Path, replace: Replace) -> Result<(), ArchiveError> {
-    if replace == Replace::OwnFile {
-        return std::fs::rename(tmp, path).map_err(io_err(path));
-    }
-    #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        match renameat_with(CWD, tmp, CWD, path, RenameFlags::NOREPLACE) {
-            Ok(()) => return Ok(()),
-            Err(rustix::io::Errno::EXIST) => return Err(ArchiveError::Exists(path.to_path_buf())),
-            // The file system cannot do it (old kernel, some FUSE file
-            // systems): fall back to check-then-rename below.
-            Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOSYS) => {}
-            Err(e) => {
-                return Err(ArchiveError::Io {
-                    path: path.to_path_buf(),
-                    source: e.into(),
-                })
-            }
-        }
-    }
-    refuse_existing(path)?;
-    std::fs::rename(tmp, path).map_err(io_err(path))
-}
-
-fn getrandom_fill(buf: &mut [u8]) {
-    // Only a temporary name: uniqueness, not secrecy, matters; create_new
-    // refuses a clash anyway.
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let bytes = t.to_le_bytes();
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = bytes[i % bytes.len()];
+            source: std::io::Error::other(other.to_string()),
+        },
     }
 }
 

@@ -572,7 +572,7 @@ impl KeyArchive {
         now: &str,
     ) -> Result<(), ArchiveError> {
         let bytes = new.to_bytes();
-        let sha = ceremony::proposal::sha256_hex(&bytes);
+        let sha = ceremony::sha256::hex(&bytes);
         self.entries.insert(
             &format!("{ANCHOR_DIR}{chain}.root.json"),
             Zeroizing::new(bytes),

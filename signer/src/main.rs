@@ -219,8 +219,12 @@ fn run_audit(args: AuditArgs) -> Result<ExitCode> {
     }
     if let Some(html) = &args.html {
         let page = ceremony::report::audit_html(&report);
-        ceremony::transport::write_new_file(html, page.as_bytes())
-            .with_context(|| format!("cannot write {}", html.display()))?;
+        ceremony::fsio::write_new(
+            html,
+            page.as_bytes(),
+            &ceremony::fsio::WriteOptions::public(),
+        )
+        .with_context(|| format!("cannot write {}", html.display()))?;
         println!("report written to {}", html.display());
     }
     Ok(if report.ok() {

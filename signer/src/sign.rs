@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use ceremony::bundle::{Bundle, NewKey, SignedRoot, BUNDLE_FORMAT};
 use ceremony::diff::{key_description, RootDiff};
 use ceremony::keys::{NewKeyType, PrivateKey, PublicKey, Signer};
-use ceremony::proposal::{sha256_hex, Chain, Proposal, Rotate};
+use ceremony::proposal::{Chain, Proposal, Rotate};
 use ceremony::rotation::{self, ChainPlan};
 use ceremony::rules::{check_step, short, Rule, ThresholdOf, Verdict};
 use ceremony::transcript::{self, TranscriptWriter};
@@ -116,7 +116,7 @@ fn load_proposal(path: &Path) -> Result<(Proposal, String)> {
 fn parse_proposal(bytes: &[u8], from: &str) -> Result<(Proposal, String)> {
     let proposal =
         Proposal::from_slice(bytes).with_context(|| format!("{from} is not a usable proposal"))?;
-    Ok((proposal, sha256_hex(bytes)))
+    Ok((proposal, ceremony::sha256::hex(bytes)))
 }
 
 /// The type of the keys to generate: `--key-type`, else the proposal's,
@@ -488,7 +488,7 @@ fn intermediate(
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let root = RootMetadata::from_slice(&bytes, Some(dialect))
                 .with_context(|| format!("{} is not a usable root", path.display()))?;
-            return Ok(Some((root, sha256_hex(&bytes))));
+            return Ok(Some((root, ceremony::sha256::hex(&bytes))));
         }
     }
     Ok(None)
@@ -1264,8 +1264,8 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
                     "what": "root",
                     "chain": plan.name,
                     "version": plan.new.version()?,
-                    "sha256": sha256_hex(&plan.new.to_bytes()),
-                    "signed_sha256": sha256_hex(&plan.new.canonical_signed()?),
+                    "sha256": ceremony::sha256::hex(&plan.new.to_bytes()),
+                    "signed_sha256": ceremony::sha256::hex(&plan.new.canonical_signed()?),
                 }),
             )?;
         }
@@ -1403,7 +1403,7 @@ fn default_transcript_path(bundle: &Path) -> PathBuf {
 
 fn file_sha256(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(sha256_hex(&bytes))
+    Ok(ceremony::sha256::hex(&bytes))
 }
 
 /// Whether the keys this holder has meet both thresholds of `plan` alone.

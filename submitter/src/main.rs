@@ -9,7 +9,6 @@
 #![forbid(unsafe_code)]
 
 mod factory;
-mod fsio;
 mod http;
 mod merge;
 mod netaudit;
@@ -478,15 +477,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// Keeps a bundle read from QR codes as a new file, so that the upload
 /// (and any later audit) works from a file like any other.
 fn save_from_qr(bytes: Vec<u8>, path: &std::path::Path) -> Result<PathBuf> {
-    ceremony::transport::write_new_file(path, &bytes).with_context(|| {
-        format!(
-            "cannot keep the bundle read from QR codes as {}",
-            path.display()
-        )
-    })?;
+    ceremony::fsio::write_new(path, &bytes, &ceremony::fsio::WriteOptions::public()).with_context(
+        || {
+            format!(
+                "cannot keep the bundle read from QR codes as {}",
+                path.display()
+            )
+        },
+    )?;
     eprintln!(
         "bundle read from QR codes, sha256 {}, kept as {}",
-        ceremony::proposal::sha256_hex(&bytes),
+        ceremony::sha256::hex(&bytes),
         path.display()
     );
     Ok(path.to_path_buf())

@@ -8,9 +8,9 @@ use time::OffsetDateTime;
 
 use ceremony::bundle_check::merge;
 
-use crate::fsio::{write_new, write_replace};
 use crate::upload::{proposal_path, read_bundle, read_proposal};
 use crate::{Refused, Usage};
+use ceremony::fsio::{self, WriteOptions};
 
 /// Runs `merge`; returns whether the merged bundle is complete.
 pub fn run(
@@ -37,9 +37,9 @@ pub fn run(
         .map_err(|e| Refused(format!("cannot merge: {e}")))?;
     let bytes = merged.to_bytes();
     if force {
-        write_replace(output, &bytes, 0o644)?;
+        fsio::replace(output, &bytes, &WriteOptions::public())?;
     } else {
-        write_new(output, &bytes, 0o644)?;
+        fsio::write_new(output, &bytes, &WriteOptions::public())?;
     }
     println!(
         "merged {} bundles into {}: {}",

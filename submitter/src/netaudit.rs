@@ -26,7 +26,7 @@ fn audit_fetched(
 ) -> Result<AuditReport> {
     let start = match trusted {
         Some(t) => {
-            let bytes = crate::fsio::read_limited(t, 8 << 20)?;
+            let bytes = ceremony::fsio::read_bounded(t, 8 << 20)?;
             ceremony::RootMetadata::from_slice(&bytes, dialect)
                 .with_context(|| format!("the trusted root {} is not usable", t.display()))?
                 .version()?
@@ -199,8 +199,12 @@ fn print_one(report: &AuditReport, json: bool) -> Result<()> {
 fn write_html(report: &AuditReport, html: Option<&Path>) -> Result<()> {
     if let Some(path) = html {
         let page = ceremony::report::audit_html(report);
-        ceremony::transport::write_new_file(path, page.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        ceremony::fsio::write_new(
+            path,
+            page.as_bytes(),
+            &ceremony::fsio::WriteOptions::public(),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
     Ok(())

@@ -16,9 +16,9 @@ use ceremony::rules::short;
 use ceremony::{Dialect, RootMetadata};
 
 use crate::factory::{check_name, Factory};
-use crate::fsio::{read_limited, write_new, write_replace};
 use crate::source::{read_trusted, verify, walk, Repo};
 use crate::{Ctx, Usage};
+use ceremony::fsio::{self, WriteOptions};
 
 /// What `propose` was asked for.
 pub struct ProposeArgs {
@@ -81,7 +81,7 @@ fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
     }
     let mut provided = Vec::new();
     for p in &args.provided_keys {
-        let bytes = read_limited(p, 1024 * 1024)?;
+        let bytes = fsio::read_bounded(p, 1024 * 1024)?;
         let file = PubkeyFile::from_slice(&bytes)
             .with_context(|| format!("{} is not a usable public-key file", p.display()))?;
         provided.push(file);
@@ -227,9 +227,9 @@ pub fn run(ctx: &Ctx, args: ProposeArgs) -> Result<()> {
     // Check what we wrote reads back as a proposal.
     Proposal::from_slice(&bytes).context("internal error: the proposal does not read back")?;
     if args.force {
-        write_replace(&args.output, &bytes, 0o644)?;
+        fsio::replace(&args.output, &bytes, &WriteOptions::public())?;
     } else {
-        write_new(&args.output, &bytes, 0o644)?;
+        fsio::write_new(&args.output, &bytes, &WriteOptions::public())?;
     }
     print_summary(&proposal, &args.output);
     Ok(())

@@ -11,13 +11,13 @@ use time::OffsetDateTime;
 use ceremony::bundle::Bundle;
 use ceremony::bundle_check::{bundle_status, check_answers};
 use ceremony::diff::{key_description, RootDiff};
-use ceremony::proposal::{sha256_hex, Proposal, Rotate};
+use ceremony::proposal::{Proposal, Rotate};
 use ceremony::pubkey::PubkeyFile;
 use ceremony::rules::{check_step, short, ThresholdOf};
 use ceremony::{Dialect, RootMetadata};
 
-use crate::fsio::read_limited;
 use crate::upload::{proposal_path, read_proposal};
+use ceremony::fsio;
 
 /// Runs `show`.
 pub fn run(
@@ -26,14 +26,14 @@ pub fn run(
     proposal: Option<&Path>,
     dialect: Option<Dialect>,
 ) -> Result<()> {
-    let bytes = read_limited(file, ceremony::crossing::MAX_CROSSING_FILE as u64)?;
+    let bytes = fsio::read_bounded(file, ceremony::crossing::MAX_CROSSING_FILE as u64)?;
     let value = ceremony::strict_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON", file.display()))?;
     let now = OffsetDateTime::now_utc();
     let (text, json_value) = match value.get("format").and_then(Value::as_str) {
         Some(ceremony::proposal::PROPOSAL_FORMAT) => {
             let p = Proposal::from_slice(&bytes)?;
-            show_proposal(&p, &sha256_hex(&bytes))
+            show_proposal(&p, &ceremony::sha256::hex(&bytes))
         }
         Some(ceremony::bundle::BUNDLE_FORMAT) => {
             let b = Bundle::from_slice(&bytes)?;
@@ -128,7 +128,7 @@ fn show_root(
         root.version().map_or("?".into(), |v| v.to_string()),
         root.expires_str().unwrap_or("?"),
         bytes.len(),
-        sha256_hex(bytes)
+        ceremony::sha256::hex(bytes)
     );
     let _ = writeln!(out, "roles:");
     let roles = root_summary(root, &mut out, "  ");
@@ -185,7 +185,7 @@ fn show_root(
         "dialect": root.dialect(),
         "version": root.version().ok(),
         "expires": root.expires_str(),
-        "sha256": sha256_hex(bytes),
+        "sha256": ceremony::sha256::hex(bytes),
         "size": bytes.len(),
         "roles": roles,
         "signatures": sigs.iter().map(|s| json!({"keyid": s.keyid, "method": s.method})).collect::<Vec<_>>(),

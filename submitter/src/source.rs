@@ -8,13 +8,13 @@ use anyhow::{anyhow, Result};
 use time::OffsetDateTime;
 
 use ceremony::audit::MAX_HISTORY;
-use ceremony::proposal::{sha256_hex, HistoryEntry, Target};
+use ceremony::proposal::{HistoryEntry, Target};
 use ceremony::rules::{check_history, Rule};
 use ceremony::{Dialect, RootMetadata};
 
-use crate::fsio::read_limited;
 use crate::http::Http;
 use crate::Refused;
+use ceremony::fsio;
 
 /// Larger files are not read as roots.
 const MAX_FILE: u64 = 8 * 1024 * 1024;
@@ -78,7 +78,7 @@ impl Repo {
                 if !path.exists() {
                     return Ok(None);
                 }
-                read_limited(&path, MAX_FILE).map(Some)
+                Ok(Some(fsio::read_bounded(&path, MAX_FILE)?))
             }
             Repo::Http(u) => Ok(http.get_optional(&format!("{u}{name}"))?),
         }
@@ -198,7 +198,7 @@ pub fn verify(
             .iter()
             .map(|(n, b)| HistoryEntry {
                 version: *n,
-                sha256: sha256_hex(b),
+                sha256: ceremony::sha256::hex(b),
             })
             .collect(),
         last_bytes: files.last().map(|(_, b)| b.clone()).unwrap_or_default(),
@@ -209,7 +209,7 @@ pub fn verify(
 
 /// Reads a trusted root file given with `--trusted`.
 pub fn read_trusted(path: &Path, dialect: Option<Dialect>) -> Result<RootMetadata> {
-    let bytes = read_limited(path, MAX_FILE)?;
+    let bytes = fsio::read_bounded(path, MAX_FILE)?;
     RootMetadata::from_slice(&bytes, dialect)
         .map_err(|e| anyhow!("the trusted root {} is not usable: {e}", path.display()))
 }

@@ -15,15 +15,15 @@ use time::OffsetDateTime;
 
 use ceremony::bundle::Bundle;
 use ceremony::bundle_check::{bundle_status, check_answers, same_root, same_signed};
-use ceremony::proposal::{sha256_hex, Proposal, Target};
+use ceremony::proposal::{Proposal, Target};
 use ceremony::rules::check_step;
 use ceremony::RootMetadata;
 
 use crate::factory::Factory;
-use crate::fsio::{read_limited, write_new, write_replace};
 use crate::http::{Http, HttpError};
 use crate::source::Repo;
 use crate::{Ctx, Refused, Usage};
+use ceremony::fsio::{self, WriteOptions};
 
 /// What `upload` was asked for.
 pub struct UploadArgs {
@@ -60,8 +60,8 @@ pub fn proposal_path(bundle: &Path, given: Option<&Path>) -> PathBuf {
 
 /// Reads a proposal file (exact bytes kept for its hash).
 pub fn read_proposal(path: &Path) -> Result<(Vec<u8>, Proposal)> {
-    let bytes =
-        read_limited(path, ceremony::crossing::MAX_CROSSING_FILE as u64).with_context(|| {
+    let bytes = fsio::read_bounded(path, ceremony::crossing::MAX_CROSSING_FILE as u64)
+        .with_context(|| {
             "the proposal is needed to check the bundle (give it with --proposal FILE)".to_string()
         })?;
     let p = Proposal::from_slice(&bytes)
@@ -71,7 +71,7 @@ pub fn read_proposal(path: &Path) -> Result<(Vec<u8>, Proposal)> {
 
 /// Reads a bundle file.
 pub fn read_bundle(path: &Path) -> Result<Bundle> {
-    let bytes = read_limited(path, ceremony::crossing::MAX_CROSSING_FILE as u64)?;
+    let bytes = fsio::read_bounded(path, ceremony::crossing::MAX_CROSSING_FILE as u64)?;
     Bundle::from_slice(&bytes).with_context(|| format!("{} is not a usable bundle", path.display()))
 }
 
@@ -206,7 +206,7 @@ fn upload_dir(
     let n = current.version()?;
     let cur_path = dir.join(format!("{n}.root.json"));
     let new_path = dir.join(format!("{}.root.json", n + 1));
-    let on_disk = read_limited(&cur_path, 8 << 20).with_context(|| {
+    let on_disk = fsio::read_bounded(&cur_path, 8 << 20).with_context(|| {
         format!(
             "the repository's current root {} is gone",
             cur_path.display()
@@ -223,7 +223,7 @@ fn upload_dir(
         }
     }
     if new_path.exists() {
-        let there = read_limited(&new_path, 8 << 20)?;
+        let there = fsio::read_bounded(&new_path, 8 << 20)?;
         match RootMetadata::from_slice(&there, Some(new.dialect())) {
             Ok(r) if same_root(&r, new) => {
                 eprintln!("{} already holds this bundle's root: nothing to write", new_path.display());
@@ -243,10 +243,10 @@ fn upload_dir(
         }
     }
     let bytes = root_file_bytes(new);
-    write_new(&new_path, &bytes, 0o644)?;
+    fsio::write_new(&new_path, &bytes, &WriteOptions::public())?;
     eprintln!("wrote {}", new_path.display());
     ensure_root_json(dir, new)?;
-    let back = read_limited(&new_path, 8 << 20)?;
+    let back = fsio::read_bounded(&new_path, 8 << 20)?;
     confirm_file(&back, &new_path.display().to_string(), current, new, now)?;
     println!(
         "uploaded: {} (v{}) and root.json; read back and checked against v{n}: both thresholds met",
@@ -269,7 +269,7 @@ fn ensure_root_json(dir: &Path, new: &RootMetadata) -> Result<()> {
             }
         }
     }
-    write_replace(&path, &root_file_bytes(new), 0o644)?;
+    fsio::replace(&path, &root_file_bytes(new), &WriteOptions::public())?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }
@@ -325,9 +325,9 @@ fn upload_http(
                 "{} already exists with other content; it is never replaced",
                 p.display()
             ),
-            Err(_) => write_new(&p, &bytes, 0o644)?,
+            Err(_) => fsio::write_new(&p, &bytes, &WriteOptions::public())?,
         }
-        write_replace(&dir.join("root.json"), &bytes, 0o644)?;
+        fsio::replace(&dir.join("root.json"), &bytes, &WriteOptions::public())?;
         eprintln!(
             "wrote {} and {}",
             p.display(),
@@ -738,7 +738,7 @@ fn confirm_factory(f: &Factory, ours: &Ours, now: OffsetDateTime) -> Result<()> 
         confirm_file(&bytes, &url, cur, new, now)?;
         eprintln!(
             "re-fetched {chain} v{v} (sha256 {}): identical to the uploaded root, both thresholds met",
-            &sha256_hex(&bytes)[..16]
+            &ceremony::sha256::hex(&bytes)[..16]
         );
     }
     Ok(())

@@ -13,7 +13,7 @@ use ceremony::bundle::{Bundle, NewKey, SignedRoot, BUNDLE_FORMAT};
 use ceremony::bundle_check::bundle_status;
 use ceremony::diff::key_description;
 use ceremony::keys::PrivateKey;
-use ceremony::proposal::{sha256_hex, Proposal};
+use ceremony::proposal::Proposal;
 use ceremony::rotation::plan;
 
 /// Builds and signs the new roots of the proposal at `proposal_path`.
@@ -67,7 +67,7 @@ pub fn make_bundle(
     }
     let mut bundle = Bundle {
         format: BUNDLE_FORMAT.to_string(),
-        proposal_sha256: sha256_hex(&bytes),
+        proposal_sha256: ceremony::sha256::hex(&bytes),
         dialect: proposal.dialect,
         target: proposal.target.clone(),
         txid: proposal.txid.clone(),

@@ -93,14 +93,7 @@ impl std::fmt::Display for ShowSummary {
 pub fn show_file(path: &Path, options: &ShowOptions) -> Result<ShowSummary, TransportError> {
     // Bounded: a path to /dev/zero must not be read until memory runs out
     // (the encoder refuses anything over MAX_CROSSING_FILE anyway).
-    let io = |e| TransportError::io(format!("cannot read {}", path.display()), e);
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            f.take(crate::crossing::MAX_CROSSING_FILE as u64 + 1)
-                .read_to_end(&mut bytes)
-        })
-        .map_err(io)?;
+    let bytes = crate::fsio::read_bounded(path, crate::crossing::MAX_CROSSING_FILE as u64 + 1)?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -207,7 +200,7 @@ pub fn show_bytes(
         ShowOutput::Html(path) => {
             let frames = encoder.frames(n);
             let page = qr::html_page(name, &info, &frames, k, options.ecc)?;
-            super::write_new_file(path, page.as_bytes())?;
+            crate::fsio::write_new(path, page.as_bytes(), &crate::fsio::WriteOptions::public())?;
             Ok(summary(&frames, vec![path.clone()], &info))
         }
     }
@@ -223,12 +216,10 @@ pub fn read_text(source: &Path, log: &mut dyn Write) -> Result<Decoded, Transpor
         let stdin = std::io::stdin();
         read_lines(text_lines(stdin.lock()), true, log)
     } else {
-        let f = std::fs::File::open(source)
-            .map_err(|e| TransportError::io(format!("cannot read {}", source.display()), e))?;
         // A file of frames is bounded (an 8 MiB file is a few MiB of
-        // frames): /dev/zero must end, not loop for ever.
-        let f = f.take(MAX_FRAMES_FILE);
-        read_lines(text_lines(std::io::BufReader::new(f)), false, log)
+        // frames) and regular: /dev/zero must be refused, not read for ever.
+        let bytes = crate::fsio::read_bounded(source, MAX_FRAMES_FILE)?;
+        read_lines(text_lines(bytes.as_slice()), false, log)
     }
 }
 
@@ -374,7 +365,7 @@ pub fn write_output(
     output: &Path,
     log: &mut dyn Write,
 ) -> Result<(), TransportError> {
-    super::write_new_file(output, &decoded.bytes)?;
+    crate::fsio::write_new(output, &decoded.bytes, &crate::fsio::WriteOptions::public())?;
     let _ = writeln!(
         log,
         "wrote {} ({} bytes)",

@@ -259,7 +259,7 @@ pub fn write_images(
             ImageFormat::Png => code.to_png(IMAGE_MODULE)?,
             ImageFormat::Svg => code.to_svg(IMAGE_MODULE).into_bytes(),
         };
-        super::write_new_file(path, &bytes)?;
+        crate::fsio::write_new(path, &bytes, &crate::fsio::WriteOptions::public())?;
     }
     Ok(paths)
 }

@@ -230,17 +230,8 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String>
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    ));
-    let mut f =
-        std::fs::File::create(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    ceremony::fsio::replace(path, bytes, &ceremony::fsio::WriteOptions::public())
+        .map_err(|e| e.to_string())
 }
 
 // --------------------------------------------------------------- serve ----

@@ -9,7 +9,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -150,19 +149,11 @@ fn run(cli: &Cli) -> Result<(), String> {
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut f = opts
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    use ceremony::fsio::{write_new, WriteOptions};
+    let options = if mode & 0o077 == 0 {
+        WriteOptions::secret()
+    } else {
+        WriteOptions::public()
+    };
+    write_new(path, bytes, &options).map_err(|e| e.to_string())
 }
