@@ -140,15 +140,9 @@ if [ "$build" = 1 ]; then
   rm -rf dist
   mkdir -p dist/completions dist/man
 
-  # Completions and man pages come from the CLI definitions, through a build
-  # with the `release-docs` feature (never shipped: it is built first and
-  # replaced by the release build below).
-  for b in signer submitter; do
-    RUSTFLAGS=$(rustflags_for "$ROOT") cargo build --release --locked --target "$TARGET" \
-      -p "$b" --features "$b/release-docs"
-    "target/$TARGET/release/$b" --generate completions dist/completions >/dev/null
-    "target/$TARGET/release/$b" --generate man dist/man >/dev/null
-  done
+  # Completions and man pages come from the CLI definitions, through the
+  # `xtask` tool crate (never shipped; no shipped binary can generate them).
+  cargo run --quiet --locked -p xtask -- docs dist >/dev/null
   gzip -n -9 dist/man/*.1
 
   # The shipped binaries are built from a clean copy of the tree, never in
@@ -160,10 +154,6 @@ if [ "$build" = 1 ]; then
     needed=$(readelf -d "dist/$b" 2>/dev/null | grep NEEDED || true)
     if [ -n "$needed" ]; then
       echo "error: dist/$b needs shared libraries: $needed" >&2
-      exit 1
-    fi
-    if "dist/$b" --generate man /tmp/never 2>/dev/null; then
-      echo "error: dist/$b still has the release-docs feature" >&2
       exit 1
     fi
   done

@@ -225,12 +225,14 @@ fn write(
     let name = path.file_name().ok_or_else(|| FsError::NotRegularFile {
         path: path.to_path_buf(),
     })?;
-    let mut random = [0u8; 8];
+    let mut random = [0u8; 6];
     // Only a temporary name: `create_new` refuses a clash anyway, so a
     // failing random source costs nothing but uniqueness.
     let _ = getrandom::fill(&mut random);
+    // `.<name>.tmp-<pid>-<hex>`: hidden, and a temporary file a killed
+    // process left is recognisable by name, beside the file it was for.
     let tmp = dir.join(format!(
-        ".{}.{}.{}.tmp",
+        ".{}.tmp-{}-{}",
         name.to_string_lossy(),
         std::process::id(),
         hex::encode(random)

@@ -16,13 +16,10 @@ pub mod canonical;
 pub mod crossing;
 pub mod dialect;
 pub mod diff;
-pub mod exit;
 pub mod fsio;
 pub mod keys;
 pub mod proposal;
 pub mod pubkey;
-#[cfg(feature = "release-docs")]
-pub mod release_docs;
 pub mod report;
 pub mod root;
 pub mod rotation;
@@ -31,6 +28,7 @@ pub mod sha256;
 pub mod strict_json;
 pub mod transcript;
 pub mod transport;
+pub mod untrusted;
 
 pub use dialect::Dialect;
 pub use root::RootMetadata;

@@ -51,11 +51,7 @@ use thiserror::Error;
 
 use crate::crossing::MAX_CROSSING_FILE;
 
-#[cfg(feature = "cli")]
-pub mod cli;
-pub mod command;
 pub mod qr;
-pub mod terminal;
 
 /// The UR type of every frame: a user-defined (`x-`) type, as BCR-2020-006
 /// reserves for them.
@@ -378,7 +374,8 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> TransportError {
+    /// An I/O failure, with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> TransportError {
         TransportError::Io {
             context: context.into(),
             source,
@@ -1113,7 +1110,7 @@ fn plural(n: usize, what: &str) -> String {
 }
 
 /// `8210` → `8,210`.
-pub(crate) fn group_digits(n: usize) -> String {
+pub fn group_digits(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -1348,10 +1348,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             t.path().display()
         );
         if args.qr {
-            crate::qr_cmd::show_file(
-                &args.output,
-                &ceremony::transport::command::ShowOptions::default(),
-            )?;
+            crate::qr_cmd::show_file(&args.output, &ceremony_cli::qr::ShowOptions::default())?;
         }
         Ok(ExitCode::SUCCESS)
     })();
@@ -1360,7 +1357,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         if t.is_persisted() {
             let _ = t.append(
                 "error",
-                json!({ "message": ceremony::exit::render_chain(e.as_ref()) }),
+                json!({ "message": ceremony_cli::exit::render_chain(e.as_ref()) }),
             );
         }
         e.context(format!("signing stopped ({saved_note})"))

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use ceremony::bundle_check::merge;
 
 use crate::upload::{proposal_path, read_bundle, read_proposal};
-use crate::{Refused, Usage};
+use crate::{UsageError, VerificationFailed};
 use ceremony::fsio::{self, WriteOptions};
 
 /// Runs `merge`; returns whether the merged bundle is complete.
@@ -20,12 +20,13 @@ pub fn run(
     force: bool,
 ) -> Result<bool> {
     if inputs.len() < 2 {
-        return Err(Usage("give at least two bundles to merge".into()).into());
+        return Err(UsageError("give at least two bundles to merge".into()).into());
     }
     if inputs.iter().any(|i| i == output) {
-        return Err(
-            Usage("-o must name a new file, not one of the bundles being merged".into()).into(),
-        );
+        return Err(UsageError(
+            "-o must name a new file, not one of the bundles being merged".into(),
+        )
+        .into());
     }
     let bundles = inputs
         .iter()
@@ -34,7 +35,7 @@ pub fn run(
     let ppath = proposal_path(&inputs[0], proposal);
     let (pbytes, p) = read_proposal(&ppath)?;
     let merged = merge(&pbytes, &p, &bundles, OffsetDateTime::now_utc())
-        .map_err(|e| Refused(format!("cannot merge: {e}")))?;
+        .map_err(|e| VerificationFailed(format!("cannot merge: {e}")))?;
     let bytes = merged.to_bytes();
     if force {
         fsio::replace(output, &bytes, &WriteOptions::public())?;

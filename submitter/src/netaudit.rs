@@ -9,10 +9,11 @@ use time::OffsetDateTime;
 
 use ceremony::audit::{audit_dir, render_json, render_text, AuditReport};
 use ceremony::Dialect;
+use ceremony_cli::audit::{print, write_html, ReportArgs};
 
 use crate::factory::{check_name, Factory};
 use crate::source::{walk, Repo};
-use crate::{Ctx, Usage};
+use crate::{Ctx, UsageError};
 
 /// Downloads `N.root.json` from `start` until one is missing into `dir`, then
 /// audits `dir`; file paths in the report are replaced by where each file
@@ -64,70 +65,72 @@ fn audit_fetched(
     Ok(report)
 }
 
-/// What `audit` was asked for.
+/// What `audit` was asked for: one source, and what to report.
 pub struct NetAuditArgs<'a> {
     pub factory: Option<&'a str>,
     pub repo: Option<&'a str>,
     pub metadata_dir: Option<&'a Path>,
-    pub trusted: Option<&'a Path>,
-    pub dialect: Option<Dialect>,
-    pub at: OffsetDateTime,
-    pub json: bool,
-    /// Also write the printable report(s) here.
-    pub html: Option<&'a Path>,
+    pub report: &'a ReportArgs,
 }
 
 /// Runs `audit`; returns whether every history holds.
 pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
+    let at = a.report.at()?;
+    let (trusted, dialect, json, html) = (
+        a.report.trusted.as_deref(),
+        a.report.dialect,
+        a.report.json,
+        a.report.html.as_deref(),
+    );
     let sources = [
         a.factory.is_some(),
         a.repo.is_some(),
         a.metadata_dir.is_some(),
     ];
     if sources.iter().filter(|s| **s).count() != 1 {
-        return Err(Usage(
+        return Err(UsageError(
             "give exactly one of --factory F, --repo URL|DIR, --metadata-dir DIR".into(),
         )
         .into());
     }
     if let Some(dir) = a.metadata_dir {
-        let report = audit_dir(dir, a.trusted, a.dialect, a.at).context("audit could not run")?;
-        print_one(&report, a.json)?;
-        write_html(&report, a.html)?;
+        let report = audit_dir(dir, trusted, dialect, at).context("audit could not run")?;
+        print(&report, json)?;
+        write_html(&report, html)?;
         return Ok(report.ok());
     }
     if let Some(r) = a.repo {
         let repo = Repo::parse(r);
         let report = match &repo {
             Repo::Dir(dir) => {
-                audit_dir(dir, a.trusted, a.dialect, a.at).context("audit could not run")?
+                audit_dir(dir, trusted, dialect, at).context("audit could not run")?
             }
             Repo::Http(_) => {
                 let http = ctx.http(None);
                 audit_fetched(
                     |n| repo.fetch(&http, &format!("{n}.root.json")),
                     |n| repo.location(&format!("{n}.root.json")),
-                    a.trusted,
-                    a.dialect,
-                    a.at,
+                    trusted,
+                    dialect,
+                    at,
                 )
                 .context("audit could not run")?
             }
         };
-        print_one(&report, a.json)?;
-        write_html(&report, a.html)?;
+        print(&report, json)?;
+        write_html(&report, html)?;
         return Ok(report.ok());
     }
     let name = a.factory.expect("checked above");
-    check_name(name).map_err(Usage)?;
-    if a.trusted.is_some() {
-        return Err(Usage(
+    check_name(name).map_err(UsageError)?;
+    if trusted.is_some() {
+        return Err(UsageError(
             "--trusted is for one history (--repo, --metadata-dir); a Factory has two".into(),
         )
         .into());
     }
-    if a.dialect == Some(Dialect::Tuf) {
-        return Err(Usage("a FoundriesFactory speaks the ota-tuf dialect".into()).into());
+    if dialect == Some(Dialect::Tuf) {
+        return Err(UsageError("a FoundriesFactory speaks the ota-tuf dialect".into()).into());
     }
     let auth = ctx.auth()?;
     let http = ctx.http(Some(auth));
@@ -143,13 +146,13 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
             |n| f.root_location(prod, n),
             None,
             Some(Dialect::OtaTuf),
-            a.at,
+            at,
         )
         .with_context(|| format!("the {chain} audit could not run"))?;
         reports.push((chain, report));
     }
     let ok = reports.iter().all(|(_, r)| r.ok());
-    if let Some(html) = a.html {
+    if let Some(html) = html {
         // One page per history: FILE-ci.html and FILE-prod.html.
         let stem = html
             .file_stem()
@@ -161,7 +164,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
             )?;
         }
     }
-    if a.json {
+    if json {
         let mut j = serde_json::json!({"ok": ok, "factory": name});
         for (chain, r) in &reports {
             j[*chain] = render_json(r);
@@ -185,27 +188,4 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
         );
     }
     Ok(ok)
-}
-
-fn print_one(report: &AuditReport, json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(&render_json(report))?);
-    } else {
-        print!("{}", render_text(report));
-    }
-    Ok(())
-}
-
-fn write_html(report: &AuditReport, html: Option<&Path>) -> Result<()> {
-    if let Some(path) = html {
-        let page = ceremony::report::audit_html(report);
-        ceremony::fsio::write_new(
-            path,
-            page.as_bytes(),
-            &ceremony::fsio::WriteOptions::public(),
-        )
-        .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("report written to {}", path.display());
-    }
-    Ok(())
 }

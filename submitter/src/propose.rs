@@ -17,7 +17,7 @@ use ceremony::{Dialect, RootMetadata};
 
 use crate::factory::{check_name, Factory};
 use crate::source::{read_trusted, verify, walk, Repo};
-use crate::{Ctx, Usage};
+use crate::{Ctx, UsageError};
 use ceremony::fsio::{self, WriteOptions};
 
 /// What `propose` was asked for.
@@ -48,22 +48,24 @@ struct Checked {
 
 fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
     if args.rotate_all && !args.rotate.is_empty() {
-        return Err(Usage("give either --rotate KEYID or --rotate-all, not both".into()).into());
+        return Err(
+            UsageError("give either --rotate KEYID or --rotate-all, not both".into()).into(),
+        );
     }
     if !(1..=3650).contains(&args.expires_in) {
-        return Err(Usage(format!(
+        return Err(UsageError(format!(
             "--expires-in {} is out of range: give a number of days from 1 to 3650",
             args.expires_in
         ))
         .into());
     }
     if args.threshold == Some(0) {
-        return Err(Usage("--threshold must be at least 1".into()).into());
+        return Err(UsageError("--threshold must be at least 1".into()).into());
     }
     let key_type = match &args.key_type {
         Some(t) => Some(
             t.parse::<NewKeyType>()
-                .map_err(|e| Usage(format!("--key-type: {e}")))?
+                .map_err(|e| UsageError(format!("--key-type: {e}")))?
                 .name()
                 .to_string(),
         ),
@@ -71,7 +73,7 @@ fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
     };
     if let Some(m) = &args.message {
         if m.chars().any(|c| !(' '..='~').contains(&c)) {
-            return Err(Usage(
+            return Err(UsageError(
                 "--message may hold printable ASCII only: devices, fioctl and the server \
                  canonicalise anything else differently, and the new root would not verify"
                     .into(),
@@ -118,19 +120,21 @@ fn resolve_ids(given: &[String], root: &RootMetadata, flag: &str) -> Result<Vec<
                 .collect();
             match matches.as_slice() {
                 [one] => Ok((*one).clone()),
-                [] => Err(Usage(format!(
+                [] => Err(UsageError(format!(
                     "{flag} {g}: not a root key of version {}; root keys are: {}",
                     root.version().unwrap_or(0),
                     role.keyids.join(", ")
                 ))
                 .into()),
-                _ => Err(Usage(format!("{flag} {g}: ambiguous prefix; give more digits")).into()),
+                _ => Err(
+                    UsageError(format!("{flag} {g}: ambiguous prefix; give more digits")).into(),
+                ),
             }
         })
         .collect::<Result<_>>()?;
     for (i, id) in ids.iter().enumerate() {
         if ids[..i].contains(id) {
-            return Err(Usage(format!("{flag} names key {id} twice")).into());
+            return Err(UsageError(format!("{flag} names key {id} twice")).into());
         }
     }
     Ok(ids)
@@ -167,14 +171,14 @@ fn change(
     };
     if let Some(Rotate::Keys(r)) = &rotate {
         if let Some(both) = remove_keys.iter().find(|k| r.contains(k)) {
-            return Err(Usage(format!(
+            return Err(UsageError(format!(
                 "key {both} is both rotated and removed: choose one"
             ))
             .into());
         }
     }
     if matches!(rotate, Some(Rotate::All)) && !remove_keys.is_empty() {
-        return Err(Usage("--remove cannot be combined with --rotate-all".into()).into());
+        return Err(UsageError("--remove cannot be combined with --rotate-all".into()).into());
     }
     let after = role
         .keyids
@@ -185,13 +189,13 @@ fn change(
         + args.add as usize;
     let threshold = args.threshold.unwrap_or(role.threshold);
     if threshold as usize > after {
-        return Err(Usage(format!(
+        return Err(UsageError(format!(
             "the new root would have {after} root key(s), which cannot meet a threshold of {threshold}"
         ))
         .into());
     }
     if provided_keys.len() > rotated + args.add as usize {
-        return Err(Usage(format!(
+        return Err(UsageError(format!(
             "{} --provided-key file(s) given, but the change adds only {} key(s) (--rotate, --add)",
             provided_keys.len(),
             rotated + args.add as usize
@@ -221,7 +225,7 @@ pub fn run(ctx: &Ctx, args: ProposeArgs) -> Result<()> {
     let proposal = match (&args.factory, &args.repo) {
         (Some(f), None) => propose_factory(ctx, &args, &checked, f, now)?,
         (None, Some(r)) => propose_repo(ctx, &args, &checked, r, now)?,
-        _ => return Err(Usage("give --factory F or --repo URL|DIR".into()).into()),
+        _ => return Err(UsageError("give --factory F or --repo URL|DIR".into()).into()),
     };
     let bytes = proposal.to_bytes();
     // Check what we wrote reads back as a proposal.
@@ -299,7 +303,7 @@ fn propose_repo(
     now: OffsetDateTime,
 ) -> Result<Proposal> {
     if args.txid.is_some() {
-        return Err(Usage("--txid is for a FoundriesFactory (--factory)".into()).into());
+        return Err(UsageError("--txid is for a FoundriesFactory (--factory)".into()).into());
     }
     let repo = Repo::parse(repo);
     let http = ctx.http(None);
@@ -388,12 +392,12 @@ fn propose_factory(
     name: &str,
     now: OffsetDateTime,
 ) -> Result<Proposal> {
-    check_name(name).map_err(Usage)?;
+    check_name(name).map_err(UsageError)?;
     if args.dialect == Some(Dialect::Tuf) {
-        return Err(Usage("a FoundriesFactory speaks the ota-tuf dialect".into()).into());
+        return Err(UsageError("a FoundriesFactory speaks the ota-tuf dialect".into()).into());
     }
     if args.trusted.is_some() {
-        return Err(Usage(
+        return Err(UsageError(
             "--trusted is for --repo; a Factory history is always checked from 1.root.json".into(),
         )
         .into());

@@ -14,8 +14,8 @@ use rxing::multi::qrcode::QRCodeMultiReader;
 use rxing::multi::{GenericMultipleBarcodeReader, MultipleBarcodeReader};
 use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource};
 
-use ceremony::transport::command;
 use ceremony::transport::{Decoded, Decoder};
+use ceremony_cli::qr as command;
 
 /// The largest picture side decoded as it is; larger photos are scaled
 /// down first (a phone's 12-megapixel photo of one code needs no more).

@@ -13,7 +13,7 @@ use ceremony::rules::{check_history, Rule};
 use ceremony::{Dialect, RootMetadata};
 
 use crate::http::Http;
-use crate::Refused;
+use crate::VerificationFailed;
 use ceremony::fsio;
 
 /// Larger files are not read as roots.
@@ -138,11 +138,12 @@ pub fn verify(
     let (dialect, detected) = match dialect.or(trusted.map(RootMetadata::dialect)) {
         Some(d) => (d, false),
         None => {
-            let v = ceremony::strict_json::from_slice(first)
-                .map_err(|e| Refused(format!("{what}: the first root is not JSON: {e}")))?;
+            let v = ceremony::strict_json::from_slice(first).map_err(|e| {
+                VerificationFailed(format!("{what}: the first root is not JSON: {e}"))
+            })?;
             (
                 Dialect::detect(&v).ok_or_else(|| {
-                    Refused(format!(
+                    VerificationFailed(format!(
                         "{what}: cannot tell the dialect of the roots: pass --dialect ota-tuf or --dialect tuf"
                     ))
                 })?,
@@ -153,7 +154,7 @@ pub fn verify(
     let mut roots = Vec::new();
     for (n, bytes) in files {
         let root = RootMetadata::from_slice(bytes, Some(dialect)).map_err(|e| {
-            Refused(format!(
+            VerificationFailed(format!(
                 "{what}: {n}.root.json is not a usable root: {e}; nothing was written ({audit_hint})"
             ))
         })?;
@@ -171,7 +172,7 @@ pub fn verify(
             expired = bad.failures.first().map(|f| f.message.clone());
         } else {
             let f = bad.first_failure().expect("a failing step has a failure");
-            return Err(Refused(format!(
+            return Err(VerificationFailed(format!(
                 "{what}: the root history does not hold: v{} breaks rule {}: {}; nothing was written ({audit_hint})",
                 bad.version.map_or("?".into(), |v| v.to_string()),
                 f.rule,
@@ -185,7 +186,7 @@ pub fn verify(
     for ((n, _), root) in files.iter().zip(&roots) {
         let v = root.version()?;
         if v != *n {
-            return Err(Refused(format!(
+            return Err(VerificationFailed(format!(
                 "{what}: {n}.root.json holds version {v}; nothing was written ({audit_hint})"
             ))
             .into());

@@ -22,7 +22,7 @@ use ceremony::RootMetadata;
 use crate::factory::Factory;
 use crate::http::{Http, HttpError};
 use crate::source::Repo;
-use crate::{Ctx, Refused, Usage};
+use crate::{Ctx, UsageError, VerificationFailed};
 use ceremony::fsio::{self, WriteOptions};
 
 /// What `upload` was asked for.
@@ -85,7 +85,7 @@ pub fn check_offline(
     let ppath = proposal_path(bundle_path, proposal);
     let (pbytes, proposal) = read_proposal(&ppath)?;
     check_answers(&pbytes, &proposal, &bundle).map_err(|e| {
-        Refused(format!(
+        VerificationFailed(format!(
             "{} does not answer {}: {e}; nothing was sent",
             bundle_path.display(),
             ppath.display()
@@ -100,7 +100,7 @@ pub fn check_offline(
         } else {
             "the new root breaks the rotation rules: make a new proposal and sign it again"
         };
-        return Err(Refused(format!(
+        return Err(VerificationFailed(format!(
             "the bundle does not pass the rotation rules, so nothing was sent:\n  {problems}\n{advice}"
         ))
         .into());
@@ -131,9 +131,10 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
     match checked.proposal.target.clone() {
         Target::Factory { factory, api } => {
             if args.out_dir.is_some() {
-                return Err(
-                    Usage("--out-dir is for TUF repositories served over HTTP".into()).into(),
-                );
+                return Err(UsageError(
+                    "--out-dir is for TUF repositories served over HTTP".into(),
+                )
+                .into());
             }
             let auth = ctx.auth()?;
             let http = ctx.http(Some(auth));
@@ -146,7 +147,7 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
         }
         Target::TufDir { path } => {
             if args.out_dir.is_some() {
-                return Err(Usage(
+                return Err(UsageError(
                     "--out-dir is for a repository served over HTTP; this proposal names a folder"
                         .into(),
                 )
@@ -184,15 +185,18 @@ fn confirm_file(
     new: &RootMetadata,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let fetched = RootMetadata::from_slice(bytes, Some(new.dialect()))
-        .map_err(|e| Refused(format!("{what} is not a usable root after the upload: {e}")))?;
+    let fetched = RootMetadata::from_slice(bytes, Some(new.dialect())).map_err(|e| {
+        VerificationFailed(format!("{what} is not a usable root after the upload: {e}"))
+    })?;
     if !same_root(&fetched, new) {
-        return Err(Refused(format!("{what} is not the root that was uploaded")).into());
+        return Err(VerificationFailed(format!("{what} is not the root that was uploaded")).into());
     }
     let v = check_step(Some(current), &fetched, Some(now));
     if !v.ok() {
         let f = v.first_failure().expect("failing");
-        return Err(Refused(format!("{what} breaks rule {}: {}", f.rule, f.message)).into());
+        return Err(
+            VerificationFailed(format!("{what} breaks rule {}: {}", f.rule, f.message)).into(),
+        );
     }
     Ok(())
 }
@@ -215,7 +219,7 @@ fn upload_dir(
     match RootMetadata::from_slice(&on_disk, Some(current.dialect())) {
         Ok(r) if same_root(&r, current) => {}
         _ => {
-            return Err(Refused(format!(
+            return Err(VerificationFailed(format!(
                 "{} is no longer the root the proposal was made from; nothing was written: make a new proposal",
                 cur_path.display()
             ))
@@ -233,7 +237,7 @@ fn upload_dir(
                 return Ok(());
             }
             _ => {
-                return Err(Refused(format!(
+                return Err(VerificationFailed(format!(
                     "{} already exists and is another root: someone rotated the repository since the proposal \
                      was made; nothing was written. Make a new proposal.",
                     new_path.display()
@@ -291,7 +295,7 @@ fn upload_http(
         Some(b) => match RootMetadata::from_slice(&b, Some(current.dialect())) {
             Ok(r) if same_root(&r, current) => {}
             _ => {
-                return Err(Refused(format!(
+                return Err(VerificationFailed(format!(
                     "{} is no longer the root the proposal was made from; nothing was sent: make a new proposal",
                     repo.location(&cur_name)
                 ))
@@ -307,7 +311,7 @@ fn upload_http(
                 println!("already uploaded: {} serves this bundle's root", repo.location(&new_name));
                 Ok(())
             }
-            _ => Err(Refused(format!(
+            _ => Err(VerificationFailed(format!(
                 "{} already exists and is another root: someone rotated the repository since the proposal was made. \
                  Make a new proposal.",
                 repo.location(&new_name)
@@ -559,7 +563,7 @@ fn upload_factory(f: &Factory, c: &Checked, now: OffsetDateTime, again: &str) ->
     }
     for (chain, seen, cur) in [("CI", &o.ci, current_ci), ("prod", &o.prod, current_prod)] {
         if !same_root(seen, cur) {
-            return Err(Refused(format!(
+            return Err(VerificationFailed(format!(
                 "the Factory's {chain} root moved since the proposal was made (the proposal was made from v{}, the \
                  server now serves v{}{}); nothing was sent. Make a new proposal.",
                 cur.version().unwrap_or(0),

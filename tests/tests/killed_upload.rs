@@ -7,7 +7,8 @@
 //!   partial file);
 //! * `root.json` is exactly the old root or exactly the new one;
 //! * anything else in the folder is a temporary file of the atomic write
-//!   (`.tuf-ceremony-*.tmp`), counted and reported;
+//!   (`.<target>.tmp-<pid>-<hex>`, `ceremony::fsio`'s one naming), counted
+//!   and reported;
 //! * running `upload` again finishes the job: exit 0, `2.root.json` and
 //!   `root.json` are the new root, the history audits.
 //!
@@ -82,7 +83,7 @@ fn check(meta: &Path, old: &[u8], new: &[u8]) -> Result<(State, usize), String> 
                     bytes.len()
                 ))
             }
-            n if n.starts_with(".tuf-ceremony-") && n.ends_with(".tmp") => temps += 1,
+            n if is_temp_of(n, "root.json") || is_temp_of(n, "2.root.json") => temps += 1,
             n => return Err(format!("an unexpected file was left: {n:?}")),
         }
     }
@@ -90,6 +91,18 @@ fn check(meta: &Path, old: &[u8], new: &[u8]) -> Result<(State, usize), String> 
         return Err("root.json is the new root but 2.root.json is missing".into());
     }
     Ok((state, temps))
+}
+
+/// `.<target>.tmp-<pid>-<12 hex>`: a temporary file of `ceremony::fsio`.
+fn is_temp_of(name: &str, target: &str) -> bool {
+    name.strip_prefix(&format!(".{target}.tmp-"))
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(pid, rnd)| {
+            !pid.is_empty()
+                && pid.bytes().all(|b| b.is_ascii_digit())
+                && rnd.len() == 12
+                && rnd.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 #[test]

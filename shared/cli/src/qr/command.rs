@@ -4,9 +4,9 @@
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::qr::{self, Ecc, ImageFormat, QrCode};
 use super::terminal::{self, AnimateOptions};
-use super::{
+use ceremony::transport::qr::{self, Ecc, ImageFormat, QrCode};
+use ceremony::transport::{
     group_digits, Decoded, Decoder, EncodeOptions, Encoder, FrameError, PayloadInfo, Receipt,
     TransportError, DEFAULT_FRAGMENT,
 };
@@ -93,7 +93,8 @@ impl std::fmt::Display for ShowSummary {
 pub fn show_file(path: &Path, options: &ShowOptions) -> Result<ShowSummary, TransportError> {
     // Bounded: a path to /dev/zero must not be read until memory runs out
     // (the encoder refuses anything over MAX_CROSSING_FILE anyway).
-    let bytes = crate::fsio::read_bounded(path, crate::crossing::MAX_CROSSING_FILE as u64 + 1)?;
+    let bytes =
+        ceremony::fsio::read_bounded(path, ceremony::crossing::MAX_CROSSING_FILE as u64 + 1)?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -200,7 +201,11 @@ pub fn show_bytes(
         ShowOutput::Html(path) => {
             let frames = encoder.frames(n);
             let page = qr::html_page(name, &info, &frames, k, options.ecc)?;
-            crate::fsio::write_new(path, page.as_bytes(), &crate::fsio::WriteOptions::public())?;
+            ceremony::fsio::write_new(
+                path,
+                page.as_bytes(),
+                &ceremony::fsio::WriteOptions::public(),
+            )?;
             Ok(summary(&frames, vec![path.clone()], &info))
         }
     }
@@ -218,7 +223,7 @@ pub fn read_text(source: &Path, log: &mut dyn Write) -> Result<Decoded, Transpor
     } else {
         // A file of frames is bounded (an 8 MiB file is a few MiB of
         // frames) and regular: /dev/zero must be refused, not read for ever.
-        let bytes = crate::fsio::read_bounded(source, MAX_FRAMES_FILE)?;
+        let bytes = ceremony::fsio::read_bounded(source, MAX_FRAMES_FILE)?;
         read_lines(text_lines(bytes.as_slice()), false, log)
     }
 }
@@ -365,7 +370,11 @@ pub fn write_output(
     output: &Path,
     log: &mut dyn Write,
 ) -> Result<(), TransportError> {
-    crate::fsio::write_new(output, &decoded.bytes, &crate::fsio::WriteOptions::public())?;
+    ceremony::fsio::write_new(
+        output,
+        &decoded.bytes,
+        &ceremony::fsio::WriteOptions::public(),
+    )?;
     let _ = writeln!(
         log,
         "wrote {} ({} bytes)",

@@ -1,14 +1,14 @@
 //! The `qr show` command line, shared by both binaries so that `signer qr`
 //! and `submitter qr` take the same flags and say the same things.
-//! Compiled with the `cli` feature (it needs `clap`).
 
 use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args};
 
 use super::command::{self, ShowOptions, ShowOutput};
-use super::qr::Ecc;
-use super::{Decoded, TransportError, DEFAULT_FRAGMENT};
+use anyhow::{Context as _, Result};
+use ceremony::transport::qr::Ecc;
+use ceremony::transport::{Decoded, DEFAULT_FRAGMENT};
 
 /// `qr show` arguments.
 #[derive(Args)]
@@ -95,9 +95,9 @@ impl ShowArgs {
 }
 
 /// Shows `path` as QR codes, with a one-line summary on standard error.
-pub fn show_file(path: &Path, options: &ShowOptions) -> Result<(), String> {
+pub fn show_file(path: &Path, options: &ShowOptions) -> Result<()> {
     let summary = command::show_file(path, options)
-        .map_err(|e| format!("cannot show {} as QR codes: {e}", path.display()))?;
+        .with_context(|| format!("cannot show {} as QR codes", path.display()))?;
     if summary.frames > 0 {
         let written = match summary.written.as_slice() {
             [] => String::new(),
@@ -112,10 +112,10 @@ pub fn show_file(path: &Path, options: &ShowOptions) -> Result<(), String> {
 /// Reads frames as text from `source` (`-` for standard input), with
 /// progress on standard error, and returns the file put together and
 /// checked.
-pub fn read_text(source: &Path) -> Result<Decoded, String> {
-    command::read_text(source, &mut std::io::stderr()).map_err(|e: TransportError| {
+pub fn read_text(source: &Path) -> Result<Decoded> {
+    command::read_text(source, &mut std::io::stderr()).with_context(|| {
         format!(
-            "cannot put the file together from the frames in {}: {e}",
+            "cannot put the file together from the frames in {}",
             if source == Path::new("-") {
                 "standard input".to_string()
             } else {

@@ -8,8 +8,8 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use super::qr::{Ecc, QrCode, QUIET};
-use super::{EncodeOptions, Encoder, PayloadInfo, TransportError, MIN_FRAGMENT};
+use ceremony::transport::qr::{Ecc, QrCode, QUIET};
+use ceremony::transport::{EncodeOptions, Encoder, PayloadInfo, TransportError, MIN_FRAGMENT};
 
 /// Lines under the code: what is shown, and which frame.
 const CAPTION_LINES: usize = 2;

@@ -3,6 +3,8 @@
 //! verification that ran and failed. Scripts and auditors rely on telling a
 //! broken history (3) from a missing file (1).
 
+use std::process::ExitCode;
+
 use thiserror::Error;
 
 /// A verification ran and failed (a root history that does not hold, a
@@ -12,15 +14,37 @@ pub const EXIT_VERIFICATION_FAILED: u8 = 3;
 /// The command was called wrongly (clap uses the same status).
 pub const EXIT_USAGE: u8 = 2;
 
-/// An error meaning "a verification ran and failed": exit status 3.
+/// An error meaning "a verification ran and failed": exit status 3, in both
+/// binaries under this one name.
 #[derive(Debug, Error)]
 #[error("{0}")]
-pub struct Refused(pub String);
+pub struct VerificationFailed(pub String);
 
 /// An error in how the command was called: exit status 2.
 #[derive(Debug, Error)]
 #[error("{0}")]
-pub struct Usage(pub String);
+pub struct UsageError(pub String);
+
+/// Ends a command: its own status when it ran, or the error on standard
+/// error (`refused: …` for a failed verification, `error: …` otherwise, the
+/// causes on the same line) with the status of its class.
+pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    let e = match result {
+        Ok(code) => return code,
+        Err(e) => e,
+    };
+    let line = render_chain(e.as_ref());
+    if e.chain().any(|c| c.is::<VerificationFailed>()) {
+        eprintln!("refused: {line}");
+        ExitCode::from(EXIT_VERIFICATION_FAILED)
+    } else if e.chain().any(|c| c.is::<UsageError>()) {
+        eprintln!("error: {line}");
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        eprintln!("error: {line}");
+        ExitCode::FAILURE
+    }
+}
 
 /// An error and its causes on one line, for the binaries' `error: …`.
 ///
@@ -57,7 +81,7 @@ mod tests {
             source: std::io::Error::other("disk on fire"),
         };
         assert_eq!(render_chain(&e), "cannot read x: disk on fire");
-        let u = Usage("bad flag".into());
+        let u = UsageError("bad flag".into());
         assert_eq!(render_chain(&u), "bad flag");
     }
 }

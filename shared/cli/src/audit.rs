@@ -1,0 +1,91 @@
+//! `audit`, as both binaries run it on a folder of `N.root.json` files: the
+//! flags they share, and one way to print the report, so that `signer audit`
+//! on the offline laptop and `submitter audit` online say the same words for
+//! the same history.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use time::OffsetDateTime;
+
+use ceremony::audit::{self, AuditReport};
+use ceremony::fsio::{self, WriteOptions};
+use ceremony::Dialect;
+
+use crate::exit::{UsageError, EXIT_VERIFICATION_FAILED};
+
+/// What an audit reports and against what, whatever the history's source.
+#[derive(Args, Clone)]
+pub struct ReportArgs {
+    /// A root you already trust; the walk starts at the version after it.
+    #[arg(long, value_name = "FILE")]
+    pub trusted: Option<PathBuf>,
+    /// Metadata dialect; detected from the files when not given.
+    #[arg(long, value_name = "ota-tuf|tuf")]
+    pub dialect: Option<Dialect>,
+    /// Check expiry as of this moment instead of now (2024-05-01 or RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a printable report (self-contained HTML; a FoundriesFactory's two histories
+    /// give FILE-ci.html and FILE-prod.html).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// The moment expiry is checked at: `--at`, or now.
+    pub fn at(&self) -> Result<OffsetDateTime> {
+        Ok(match &self.at {
+            Some(s) => audit::parse_at(s).map_err(|e| UsageError(e.to_string()))?,
+            None => OffsetDateTime::now_utc(),
+        })
+    }
+}
+
+/// `audit --metadata-dir DIR`: checks a local history.
+pub fn run_dir(dir: &Path, args: &ReportArgs) -> Result<ExitCode> {
+    let report = audit::audit_dir(dir, args.trusted.as_deref(), args.dialect, args.at()?)
+        .context("audit could not run")?;
+    print(&report, args.json)?;
+    write_html(&report, args.html.as_deref())?;
+    Ok(status(report.ok()))
+}
+
+/// Prints one history's report, as text or JSON, on standard output.
+pub fn print(report: &AuditReport, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&audit::render_json(report))?
+        );
+    } else {
+        print!("{}", audit::render_text(report));
+    }
+    Ok(())
+}
+
+/// Writes the printable report to `html` (never over an existing file) and
+/// says so on standard error, so that `--json` output stays parseable.
+pub fn write_html(report: &AuditReport, html: Option<&Path>) -> Result<()> {
+    if let Some(path) = html {
+        let page = ceremony::report::audit_html(report);
+        fsio::write_new(path, page.as_bytes(), &WriteOptions::public())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// 0 when every history holds, 3 when one does not.
+pub fn status(holds: bool) -> ExitCode {
+    if holds {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_VERIFICATION_FAILED)
+    }
+}

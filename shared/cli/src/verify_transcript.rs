@@ -1,0 +1,63 @@
+//! `verify-transcript`, the same in both binaries: an auditor may check a
+//! ceremony on the offline laptop or anywhere else, with the same result.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use ceremony::fsio::{self, WriteOptions};
+use ceremony::transcript;
+
+/// `verify-transcript` arguments.
+#[derive(Args)]
+pub struct VerifyTranscriptArgs {
+    /// The transcript (JSON Lines) the signer wrote.
+    #[arg(value_name = "TRANSCRIPT")]
+    transcript: PathBuf,
+    /// The new root the ceremony produced (N.root.json, or the bundle): its keys must have
+    /// signed the transcript's head, and it must anchor the transcript.
+    #[arg(long, value_name = "ROOT")]
+    root: Option<PathBuf>,
+    /// Also write a printable report (self-contained HTML).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Files whose sha256 the transcript must record (proposal, archive, ...).
+    #[arg(value_name = "ARTEFACT")]
+    artefacts: Vec<PathBuf>,
+}
+
+/// The largest transcript or artefact read: archives may be large, but not
+/// unbounded (a path to /dev/zero must not be read until memory runs out).
+const MAX_FILE: u64 = 1 << 30;
+
+/// Runs `verify-transcript`: 0 when everything holds, 3 when not.
+pub fn run(args: VerifyTranscriptArgs) -> Result<ExitCode> {
+    let read = |p: &Path| fsio::read_bounded(p, MAX_FILE);
+    let bytes = read(&args.transcript)?;
+    let root = match &args.root {
+        Some(p) => Some(
+            transcript::root_from_file(&read(p)?)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| {
+                    format!("{} is neither a root nor a bundle holding one", p.display())
+                })?,
+        ),
+        None => None,
+    };
+    let artefacts = args
+        .artefacts
+        .iter()
+        .map(|p| Ok((p.display().to_string(), read(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let v = transcript::verify_all(&bytes, root.as_ref(), &artefacts);
+    print!("{}", v.summary());
+    if let (Some(html), Some(t)) = (&args.html, &v.transcript) {
+        let page = ceremony::report::transcript_html(t, &v);
+        fsio::write_new(html, page.as_bytes(), &WriteOptions::public())
+            .with_context(|| format!("cannot write {}", html.display()))?;
+        println!("report written to {}", html.display());
+    }
+    Ok(crate::audit::status(v.ok()))
+}
