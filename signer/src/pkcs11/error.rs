@@ -78,6 +78,7 @@ impl Purpose {
 
 /// A failure of the PKCS#11 module, the token, or a key on it.
 #[derive(Debug, thiserror::Error)]
+// `KeyError` is boxed: it is large, and errors travel by value.
 pub(crate) enum TokenError {
     /// The module file named by `--pkcs11-module` cannot be read.
     #[error(
@@ -262,7 +263,7 @@ pub(crate) enum TokenError {
         label: String,
         reason: String,
         #[source]
-        source: Option<KeyError>,
+        source: Option<Box<KeyError>>,
         purpose: Purpose,
     },
 
@@ -343,13 +344,13 @@ pub(crate) enum TokenError {
     #[error("{source}. Nothing was signed or written")]
     BadSignature {
         #[source]
-        source: KeyError,
+        source: Box<KeyError>,
     },
     /// The token refused to sign the test message.
     #[error("{source}. Check that the key may sign on this token; nothing was signed or written")]
     SignFailed {
         #[source]
-        source: KeyError,
+        source: Box<KeyError>,
     },
 
     #[error("--key-id {given:?} is not hex (e.g. --key-id 01a2)")]

@@ -82,7 +82,7 @@ impl Lookup<'_> {
             token: self.token.to_string(),
             label: self.label.to_string(),
             reason: reason.into(),
-            source,
+            source: source.map(Box::new),
             purpose: self.purpose.clone(),
         }
     }

@@ -95,8 +95,12 @@ impl TokenKey {
         sign_checked(self, &message)
             .map(|_| ())
             .map_err(|source| match source {
-                KeyError::SignerMismatch { .. } => TokenError::BadSignature { source },
-                source => TokenError::SignFailed { source },
+                KeyError::SignerMismatch { .. } => TokenError::BadSignature {
+                    source: Box::new(source),
+                },
+                source => TokenError::SignFailed {
+                    source: Box::new(source),
+                },
             })
     }
 }
