@@ -414,3 +414,59 @@ fn list_or_none(items: &[String]) -> String {
         items.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    fn ambiguous(purpose: Purpose) -> String {
+        TokenError::KeyAmbiguous {
+            token: "t".into(),
+            label: "k".into(),
+            ids: vec!["01".into(), "02".into()],
+            purpose,
+        }
+        .to_string()
+    }
+
+    /// Only `signer import` has `--key-id`; `signer sign` must not tell
+    /// people to use it.
+    #[test]
+    fn ambiguity_names_only_flags_the_command_has() {
+        assert!(ambiguous(Purpose::Import).contains("name one with --key-id"));
+        let open = ambiguous(Purpose::Open {
+            keys: "key \"k\" on token \"t\"".into(),
+        });
+        assert!(!open.contains("--key-id"), "{open}");
+        assert!(open.contains("Nothing was signed or written"), "{open}");
+        let flag = |type_flag| {
+            TokenError::CannotGenerate {
+                token: "t".into(),
+                maker: "SoftHSM".into(),
+                kind: NewKeyType::Ed25519,
+                type_flag,
+            }
+            .to_string()
+        };
+        assert!(flag("--type").contains("(try --type rsa-4096)"));
+        assert!(flag("--key-type").contains("(try --key-type rsa-4096)"));
+    }
+
+    /// The token's own error stays reachable as the cause.
+    #[test]
+    fn the_cryptoki_error_is_the_source() {
+        let e = TokenError::WrongPin {
+            label: "t".into(),
+            pin_file: Some("pin.txt".into()),
+            source: CkError::Pkcs11(RvError::PinIncorrect, cryptoki::context::Function::Login),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("wrong PIN for token \"t\" (from pin.txt)"),
+            "{text}"
+        );
+        let cause = e.source().expect("a source").to_string();
+        assert!(cause.contains("PIN is incorrect"), "{cause}");
+    }
+}
