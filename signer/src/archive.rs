@@ -17,6 +17,7 @@
 //! reallocation; gzip's and age's own internal buffers are outside our
 //! control (best effort, see SECURITY.md).
 
+use ceremony_cli::eprintln;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

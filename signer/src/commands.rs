@@ -1,6 +1,7 @@
 //! The archive commands (`import`, `export`, `list`, `keygen`) and the
 //! helpers every command uses to open and save an archive.
 
+use ceremony_cli::{eprintln, println};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -502,7 +503,7 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
             "anchors": anchors,
             "warnings": ka.warnings,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        ceremony_cli::output::print_json(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     println!(

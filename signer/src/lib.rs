@@ -13,6 +13,7 @@ mod qr_cmd;
 mod secrets;
 mod sign;
 
+use ceremony_cli::eprintln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

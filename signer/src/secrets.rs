@@ -2,6 +2,7 @@
 //! or from a file), age identities and recipients, typed confirmations, and
 //! hardening the process so that secrets do not end up in a core dump.
 
+use ceremony_cli::{eprint, eprintln};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 

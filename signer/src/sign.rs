@@ -7,6 +7,7 @@
 //! [`ceremony::rotation::plan`], the human sees the full diff, and the
 //! result must pass the rotation rules before a bundle is written.
 
+use ceremony_cli::{eprintln, print, println};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -3,6 +3,7 @@
 //! errors that name the method, the URL, the status and the server's own
 //! message. Credentials travel only in headers and never appear in an error.
 
+use ceremony_cli::eprintln;
 use std::fmt;
 use std::time::Duration;
 

@@ -20,6 +20,7 @@ mod source;
 mod token;
 mod upload;
 
+use ceremony_cli::{eprintln, println};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

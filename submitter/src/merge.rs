@@ -1,6 +1,7 @@
 //! `submitter merge`: combine the partial bundles of a root held by several
 //! people into one.
 
+use ceremony_cli::println;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;

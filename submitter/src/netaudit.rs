@@ -2,6 +2,7 @@
 //! temporary folder, then run the library's folder audit on it, so the
 //! verdicts are exactly those of `audit --metadata-dir` (and of `signer audit`).
 
+use ceremony_cli::{print, println};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -169,7 +170,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
         for (chain, r) in &reports {
             j[*chain] = render_json(r);
         }
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        ceremony_cli::output::print_json(&j)?;
     } else {
         for (chain, r) in &reports {
             println!(

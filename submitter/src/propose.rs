@@ -1,6 +1,7 @@
 //! `submitter propose`: fetch and verify the current root(s), write the
 //! unsigned proposal the offline signer works from.
 
+use ceremony_cli::{eprintln, println};
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};

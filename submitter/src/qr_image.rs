@@ -5,6 +5,7 @@
 //! with the `image` crate (PNG and JPEG only) and handed over as grey
 //! levels, which keeps every other codec out of the build.
 
+use ceremony_cli::eprintln;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 

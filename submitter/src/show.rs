@@ -1,6 +1,7 @@
 //! `submitter show`: a proposal, bundle, public-key file or root, for humans
 //! (or, with `--json`, for scripts).
 
+use ceremony_cli::print;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -68,7 +69,7 @@ pub fn run(
         }
     };
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&json_value)?);
+        ceremony_cli::output::print_json(&json_value)?;
     } else {
         print!("{text}");
     }

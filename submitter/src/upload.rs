@@ -8,6 +8,7 @@
 //! always safe: it first looks at what the server holds, and a bundle that is
 //! already applied is only confirmed.
 
+use ceremony_cli::{eprintln, println};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};

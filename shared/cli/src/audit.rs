@@ -3,6 +3,7 @@
 //! on the offline laptop and `submitter audit` online say the same words for
 //! the same history.
 
+use crate::{eprintln, print};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -59,10 +60,7 @@ pub fn run_dir(dir: &Path, args: &ReportArgs) -> Result<ExitCode> {
 /// Prints one history's report, as text or JSON, on standard output.
 pub fn print(report: &AuditReport, json: bool) -> Result<()> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&audit::render_json(report))?
-        );
+        crate::output::print_json(&audit::render_json(report))?;
     } else {
         print!("{}", audit::render_text(report));
     }

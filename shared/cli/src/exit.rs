@@ -3,6 +3,7 @@
 //! verification that ran and failed. Scripts and auditors rely on telling a
 //! broken history (3) from a missing file (1).
 
+use crate::eprintln;
 use std::process::ExitCode;
 
 use thiserror::Error;

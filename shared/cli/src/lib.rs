@@ -20,5 +20,6 @@
 
 pub mod audit;
 pub mod exit;
+pub mod output;
 pub mod qr;
 pub mod verify_transcript;

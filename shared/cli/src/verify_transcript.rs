@@ -1,6 +1,7 @@
 //! `verify-transcript`, the same in both binaries: an auditor may check a
 //! ceremony on the offline laptop or anywhere else, with the same result.
 
+use crate::{print, println};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

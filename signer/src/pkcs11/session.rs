@@ -4,6 +4,7 @@
 //! token's own PIN pad), are held in [`SecretString`]s, wiped on drop, and
 //! are never printed: no error here quotes one.
 
+use ceremony_cli::eprintln;
 use std::path::Path;
 use std::rc::Rc;
 

@@ -1,6 +1,7 @@
 //! The `qr show` command line, shared by both binaries so that `signer qr`
 //! and `submitter qr` take the same flags and say the same things.
 
+use crate::eprintln;
 use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args};
