@@ -32,7 +32,7 @@ pub struct PubkeyFile {
     /// Always [`PUBKEY_FORMAT`].
     pub format: String,
     /// The key as PEM SubjectPublicKeyInfo, with a trailing newline.
-    pub spki_pem: String,
+    pub(crate) spki_pem: String,
     /// sha256 of the SPKI DER, lowercase hex (also its ota-tuf key id).
     pub fingerprint: String,
     /// `ed25519`, `rsa-4096`, … (as [`key_description`] names it).
@@ -46,7 +46,8 @@ pub struct PubkeyFile {
 }
 
 impl PubkeyFile {
-    /// Describes `key`.
+    /// The file for `key`: fingerprint and type are derived from the key, so
+    /// a file written here always passes [`PubkeyFile::from_slice`].
     pub fn new(key: &PublicKey, holder: Option<String>, created: Option<String>) -> PubkeyFile {
         PubkeyFile {
             format: PUBKEY_FORMAT.to_string(),
@@ -82,7 +83,8 @@ impl PubkeyFile {
         Ok(file)
     }
 
-    /// The file as bytes.
+    /// Pretty JSON with a trailing newline, so that a holder can read the
+    /// file before carrying it across.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = serde_json::to_vec_pretty(self).expect("a pubkey file always serialises");
         out.push(b'\n');
@@ -93,9 +95,8 @@ impl PubkeyFile {
     pub fn public_key(&self) -> Result<PublicKey, CrossingError> {
         // CrossingError carries field problems as text; the key error is
         // quoted whole, so nothing of the cause is lost.
-        PublicKey::from_pem(&self.spki_pem).map_err(|e| {
-            CrossingError::Fields(format!("spki_pem holds an unusable key: {e}"))
-        })
+        PublicKey::from_pem(&self.spki_pem)
+            .map_err(|e| CrossingError::Fields(format!("spki_pem holds an unusable key: {e}")))
     }
 
     /// The key as a proposal's `change.provided_keys` entry, in `dialect`.

@@ -30,7 +30,7 @@ pub enum KeyType {
 
 impl KeyType {
     /// The lowercase name people and the transcript use.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             KeyType::Ed25519 => "ed25519",
             KeyType::Rsa => "rsa",
@@ -49,7 +49,7 @@ impl fmt::Display for KeyType {
 /// makes since v0.32), RSA-4096 for Factories that want RSA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum NewKeyType {
-    /// Ed25519.
+    /// Ed25519, the default: what fioctl makes since v0.32.
     #[default]
     Ed25519,
     /// RSA with a 4096-bit modulus and exponent 65537.

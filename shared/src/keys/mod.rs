@@ -10,9 +10,10 @@
 //! Choices that matter for interoperability:
 //!
 //! * **Key identity** is the SubjectPublicKeyInfo DER of the key, re-encoded
-//!   from the parsed key ([`PublicKey::spki_der`]). Two key objects that spell
-//!   one key differently (PEM line wrapping, hex case, keytype casing) compare
-//!   equal, so a threshold can never be inflated by listing a key twice.
+//!   from the parsed key (its sha256 is [`PublicKey::fingerprint`]). Two key
+//!   objects that spell one key differently (PEM line wrapping, hex case,
+//!   keytype casing) compare equal, so a threshold can never be inflated by
+//!   listing a key twice.
 //! * **Key ids** are dialect-specific. ota-tuf uses sha256 of the SPKI DER;
 //!   TUF uses sha256 of the canonical key object, so the exact `public` string
 //!   and `keytype`/`scheme` names found in a root are remembered and reused.

@@ -122,7 +122,7 @@ impl PrivateKey {
     /// signature: 64 bytes for Ed25519, modulus-sized RSASSA-PSS-SHA256 with
     /// salt 32 for RSA, DER (low-S) for ECDSA P-256. The caller encodes it
     /// (base64 for ota-tuf, hex for TUF).
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         match self.secret.as_ref() {
             SecretRef::Ed25519(key) => Ok(key.sign(message).to_bytes().to_vec()),
             SecretRef::Rsa(key) => key

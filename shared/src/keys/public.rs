@@ -32,7 +32,9 @@ enum PublicInner {
 #[derive(Clone)]
 pub struct PublicKey {
     inner: PublicInner,
-    spki_der: Vec<u8>,
+    /// The SubjectPublicKeyInfo DER, re-encoded from the parsed key: the
+    /// key's identity, independent of how it was written.
+    pub(super) spki_der: Vec<u8>,
     bits: usize,
     /// `keyval.public` exactly as read from a key object.
     public_text: Option<String>,
@@ -195,12 +197,6 @@ impl PublicKey {
     /// P-256, the modulus size for RSA.
     pub fn bits(&self) -> usize {
         self.bits
-    }
-
-    /// The DER SubjectPublicKeyInfo of the key, re-encoded from the parsed
-    /// key: the key's identity, independent of how it was written.
-    pub fn spki_der(&self) -> Vec<u8> {
-        self.spki_der.clone()
     }
 
     /// Lowercase hex sha256 of the SPKI DER: a dialect-independent name for
