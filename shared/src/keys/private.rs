@@ -11,12 +11,11 @@ use rsa::pkcs8::EncodePrivateKey;
 use sha2::{Digest, Sha256};
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
-use super::algorithm::{check_rsa_bits, method_of, PSS_SALT_LEN};
+use super::algorithm::{check_rsa_bits, PSS_SALT_LEN};
 use super::der::ED25519_PKCS8_PREFIX;
 use super::error::{invalid_key, invalid_key_msg};
 use super::pem::{pem_blocks, pem_encode_secret};
 use super::{KeyError, KeyType, NewKeyType, PublicKey};
-use crate::dialect::Dialect;
 
 #[derive(Clone, Copy)]
 pub(super) enum SecretRef<'a> {
@@ -150,16 +149,6 @@ impl PrivateKey {
                 Ok(sig.normalize_s().to_der().as_bytes().to_vec())
             }
         }
-    }
-
-    /// The signature `method` (ota-tuf) or scheme (TUF) of this key's
-    /// signatures: `ed25519`, `rsassa-pss-sha256`, or `ecdsa-sha2-nistp256`.
-    /// ota-tuf has no method for ECDSA that devices accept; the TUF name is
-    /// returned and [`PublicKey::verify`] refuses it in that dialect.
-    pub(crate) fn method(&self, dialect: Dialect) -> &'static str {
-        // Both dialects use the same names for the key types they share.
-        let _ = dialect;
-        method_of(self.key_type())
     }
 
     /// The key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), which python's

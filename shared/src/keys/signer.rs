@@ -17,13 +17,16 @@ pub trait Signer {
     /// The public half: what every signature must verify under.
     fn public_key(&self) -> PublicKey;
 
-    /// Signs `message` and returns the raw signature, in the forms
-    /// [`PrivateKey::sign`] documents: 64 bytes for Ed25519,
-    /// RSASSA-PSS-SHA256 with salt 32 for RSA, DER for ECDSA P-256.
+    /// Signs `message` (the canonical bytes of `signed`) and returns the raw
+    /// signature: 64 bytes for Ed25519, RSASSA-PSS-SHA256 with salt 32 for
+    /// RSA, DER for ECDSA P-256. The caller encodes it (base64 for ota-tuf,
+    /// hex for TUF).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
 
     /// The signature `method` (ota-tuf) or scheme (TUF) of this key's
-    /// signatures; see [`PrivateKey::method`].
+    /// signatures: `ed25519`, `rsassa-pss-sha256`, or `ecdsa-sha2-nistp256`.
+    /// ota-tuf has no method for ECDSA that devices accept; the TUF name is
+    /// returned and [`PublicKey::verify`] refuses it in that dialect.
     fn method(&self, dialect: Dialect) -> &'static str {
         let _ = dialect;
         method_of(self.public_key().key_type())
@@ -44,7 +47,9 @@ impl Signer for PrivateKey {
     }
 
     fn method(&self, dialect: Dialect) -> &'static str {
-        PrivateKey::method(self, dialect)
+        // Both dialects use the same names for the key types they share.
+        let _ = dialect;
+        method_of(self.key_type())
     }
 
     fn describe(&self) -> String {
@@ -52,9 +57,9 @@ impl Signer for PrivateKey {
     }
 }
 
-/// Signs `message` with `signer` and verifies the signature in software
-/// ([`PublicKey::verify_as_made`]) before returning it; a signature that
-/// does not verify is refused with [`KeyError::SignerMismatch`].
+/// Signs `message` with `signer` and verifies the signature in software, as
+/// this tool makes them (RSA salt 32 required), before returning it; a
+/// signature that does not verify is refused with [`KeyError::SignerMismatch`].
 pub fn sign_checked<S: Signer + ?Sized>(signer: &S, message: &[u8]) -> Result<Vec<u8>, KeyError> {
     let sig = signer.sign(message)?;
     let public = signer.public_key();
