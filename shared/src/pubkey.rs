@@ -15,7 +15,6 @@
 //! does not match its key (a typo, or a swapped file, shows up here and not
 //! in a root).
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::crossing::{check_format, CrossingError};
@@ -33,7 +32,7 @@ pub struct PubkeyFile {
     /// Always [`PUBKEY_FORMAT`].
     pub format: String,
     /// The key as PEM SubjectPublicKeyInfo, with a trailing newline.
-    pub spki_pem: String,
+    pub(crate) spki_pem: String,
     /// sha256 of the SPKI DER, lowercase hex (also its ota-tuf key id).
     pub fingerprint: String,
     /// `ed25519`, `rsa-4096`, … (as [`key_description`] names it).
@@ -47,11 +46,12 @@ pub struct PubkeyFile {
 }
 
 impl PubkeyFile {
-    /// Describes `key`.
+    /// The file for `key`: fingerprint and type are derived from the key, so
+    /// a file written here always passes [`PubkeyFile::from_slice`].
     pub fn new(key: &PublicKey, holder: Option<String>, created: Option<String>) -> PubkeyFile {
         PubkeyFile {
             format: PUBKEY_FORMAT.to_string(),
-            spki_pem: spki_pem(&key.spki_der()),
+            spki_pem: key.to_spki_pem(),
             fingerprint: key.fingerprint(),
             key_type: key_description(key),
             holder,
@@ -83,16 +83,20 @@ impl PubkeyFile {
         Ok(file)
     }
 
-    /// The file as bytes.
+    /// Pretty JSON with a trailing newline, so that a holder can read the
+    /// file before carrying it across.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = serde_json::to_vec_pretty(self).expect("a pubkey file always serialises");
         out.push(b'\n');
         out
     }
 
-    /// The key.
+    /// The key in `spki_pem`.
     pub fn public_key(&self) -> Result<PublicKey, CrossingError> {
-        public_key_from_spki_pem(&self.spki_pem).map_err(CrossingError::Fields)
+        // CrossingError carries field problems as text; the key error is
+        // quoted whole, so nothing of the cause is lost.
+        PublicKey::from_pem(&self.spki_pem)
+            .map_err(|e| CrossingError::Fields(format!("spki_pem holds an unusable key: {e}")))
     }
 
     /// The key as a proposal's `change.provided_keys` entry, in `dialect`.
@@ -102,23 +106,6 @@ impl PubkeyFile {
             holder: self.holder.clone(),
         })
     }
-}
-
-/// PEM-armours SPKI DER (`PUBLIC KEY`, 64-column lines, trailing newline).
-pub fn spki_pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN PUBLIC KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        out.push('\n');
-    }
-    out.push_str("-----END PUBLIC KEY-----\n");
-    out
-}
-
-/// Parses an SPKI PEM public key (Ed25519, RSA or ECDSA P-256).
-pub fn public_key_from_spki_pem(pem: &str) -> Result<PublicKey, String> {
-    PublicKey::from_pem(pem).map_err(|e| format!("spki_pem holds an unusable key: {e}"))
 }
 
 #[cfg(test)]

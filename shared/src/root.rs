@@ -75,6 +75,39 @@ pub enum RootError {
     Canonical(#[from] CanonicalError),
 }
 
+/// Why an `expires` value is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ExpiresError {
+    /// Not exactly `YYYY-MM-DDTHH:MM:SSZ`: clients refuse every other form,
+    /// even ones that name the same moment.
+    #[error("{0:?} is not of the form YYYY-MM-DDTHH:MM:SSZ (devices refuse any other form)")]
+    Form(String),
+    /// The right form, but no such date or time (month 13, say).
+    #[error("{given:?} is not a valid date and time: {source}")]
+    Invalid {
+        /// The value as given.
+        given: String,
+        /// The date parser's explanation.
+        source: time::error::Parse,
+    },
+}
+
+/// Why a signature entry's `sig` could not be decoded. Kept per entry, so one
+/// bad entry is reported without hiding the others.
+#[derive(Clone, Debug, PartialEq, Error)]
+pub enum SigDecodeError {
+    /// ota-tuf signatures are base64.
+    #[error("sig is not base64: {0}")]
+    Base64(#[source] base64::DecodeError),
+    /// TUF signatures are hex.
+    #[error("sig is not hex: {0}")]
+    Hex(#[source] hex::FromHexError),
+}
+
+// `hex::FromHexError` lacks `Eq` only by omission: its equality is total (it
+// holds a char and positions), and `SignatureEntry` needs `Eq`.
+impl Eq for SigDecodeError {}
+
 fn field(field: &str, problem: impl Into<String>) -> RootError {
     RootError::Field {
         field: field.to_string(),
@@ -99,7 +132,7 @@ pub struct SignatureEntry {
     /// ota-tuf's `method` (`ed25519`, `rsassa-pss-sha256`); absent in TUF.
     pub method: Option<String>,
     /// The raw signature bytes, or why they could not be decoded.
-    pub sig: Result<Vec<u8>, String>,
+    pub sig: Result<Vec<u8>, SigDecodeError>,
 }
 
 /// A root metadata file: the envelope as parsed, its dialect, and the exact
@@ -243,7 +276,7 @@ impl RootMetadata {
             .get("expires")
             .and_then(Value::as_str)
             .ok_or_else(|| field("expires", "missing or not a string"))?;
-        parse_expires(s).map_err(|problem| field("expires", problem))
+        parse_expires(s).map_err(|problem| field("expires", problem.to_string()))
     }
 
     /// `signed.expires` as written.
@@ -367,8 +400,8 @@ impl RootMetadata {
                 let sig = match self.dialect {
                     Dialect::OtaTuf => base64::engine::general_purpose::STANDARD
                         .decode(raw)
-                        .map_err(|e| format!("sig is not base64: {e}")),
-                    Dialect::Tuf => hex::decode(raw).map_err(|e| format!("sig is not hex: {e}")),
+                        .map_err(SigDecodeError::Base64),
+                    Dialect::Tuf => hex::decode(raw).map_err(SigDecodeError::Hex),
                 };
                 Ok(SignatureEntry { keyid, method, sig })
             })
@@ -545,15 +578,16 @@ impl RootMetadata {
 }
 
 /// Parses an `expires` value, accepting only `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn parse_expires(s: &str) -> Result<OffsetDateTime, String> {
+pub fn parse_expires(s: &str) -> Result<OffsetDateTime, ExpiresError> {
     if s.len() != 20 || !s.ends_with('Z') {
-        return Err(format!(
-            "{s:?} is not of the form YYYY-MM-DDTHH:MM:SSZ (devices refuse any other form)"
-        ));
+        return Err(ExpiresError::Form(s.to_owned()));
     }
     time::PrimitiveDateTime::parse(s, EXPIRES_FORMAT)
         .map(|t| t.assume_utc())
-        .map_err(|e| format!("{s:?} is not a valid date and time: {e}"))
+        .map_err(|source| ExpiresError::Invalid {
+            given: s.to_owned(),
+            source,
+        })
 }
 
 /// Formats a moment as `YYYY-MM-DDTHH:MM:SSZ`, in UTC, whole seconds.

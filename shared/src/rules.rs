@@ -343,7 +343,7 @@ impl SignatureChecker<'_> {
             Ok(sig) => key
                 .verify(self.dialect, self.message, sig, s.method.as_deref())
                 .map_err(|e| e.to_string()),
-            Err(e) => Err(e.clone()),
+            Err(e) => Err(e.to_string()),
         };
         self.results.push((index, key.clone(), result.clone()));
         result
