@@ -18,6 +18,7 @@ pub mod dialect;
 pub mod diff;
 pub mod exit;
 pub mod fsio;
+mod html;
 pub mod keys;
 pub mod proposal;
 pub mod pubkey;
