@@ -202,7 +202,12 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
          <tr><th>network</th><td>{}</td></tr><tr><th>swap</th><td>{}</td></tr></table>",
         or_null(start_data.and_then(|s| s.operator.as_deref())),
         start_data
-            .map(|s| s.witnesses.iter().map(|w| escape(w)).collect::<Vec<_>>().join(", "))
+            .map(|s| s
+                .witnesses
+                .iter()
+                .map(|w| escape(w))
+                .collect::<Vec<_>>()
+                .join(", "))
             .unwrap_or_else(|| "none named".into()),
         or_null(start_data.map(|s| s.software.name.as_str())),
         or_null(start_data.map(|s| s.software.version.as_str())),
@@ -222,7 +227,12 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
     b.push_str("<h2>What changed</h2>");
     for e in &t.entries {
         if let Event::Diff(Diff { chain, text, .. }) = &e.event {
-            let _ = write!(b, "<p><b>{}</b></p><pre>{}</pre>", escape(chain), escape(text));
+            let _ = write!(
+                b,
+                "<p><b>{}</b></p><pre>{}</pre>",
+                escape(chain),
+                escape(text)
+            );
         }
     }
     for e in &t.entries {

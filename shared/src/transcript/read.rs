@@ -127,12 +127,7 @@ pub fn read(bytes: &[u8]) -> Result<Transcript, TranscriptError> {
             )));
         }
         let hash = crate::sha256::hex(line.as_bytes());
-        let text = |key: &str| {
-            v.get(key)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let text = |key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
         chained.push(Chained {
             line: n,
             seq,

@@ -205,70 +205,147 @@ fn events_serialise_as_the_json_they_replace() {
                    "command": {"proposal": "proposal.json", "keys": "keys.tgz.age", "bundle": "bundle.json", "new_archive": "keys2.tgz.age", "yes": true, "force": false}}),
         ),
         (
-            Event::Input(Input::Proposal { path: "p".into(), sha256: "s".into(), target: "t".into(), dialect: Dialect::OtaTuf, txid: None }),
+            Event::Input(Input::Proposal {
+                path: "p".into(),
+                sha256: "s".into(),
+                target: "t".into(),
+                dialect: Dialect::OtaTuf,
+                txid: None,
+            }),
             json!({"what": "proposal", "path": "p", "sha256": "s", "target": "t", "dialect": "ota-tuf", "txid": null}),
         ),
         (
-            Event::Input(Input::Archive { path: "k".into(), sha256: "s".into(), keys_held: 2, token_keys_recorded: 0 }),
+            Event::Input(Input::Archive {
+                path: "k".into(),
+                sha256: "s".into(),
+                keys_held: 2,
+                token_keys_recorded: 0,
+            }),
             json!({"what": "archive", "path": "k", "sha256": "s", "keys_held": 2, "token_keys_recorded": 0}),
         ),
         (
-            Event::Trust(Trust { chains: vec!["root".into()], first_use_confirmed: 1, held: vec!["h".into()] }),
+            Event::Trust(Trust {
+                chains: vec!["root".into()],
+                first_use_confirmed: 1,
+                held: vec!["h".into()],
+            }),
             json!({"chains": ["root"], "first_use_confirmed": 1, "held": ["h"]}),
         ),
         (
-            Event::Tokens(Tokens { module: "m".into(), module_sha256: "s".into(), keys: vec![TokenKey {
-                token: "t".into(), token_serial: "1".into(), key_label: "l".into(), key_id: "01".into(),
-                fingerprint: "f".into(), self_test: "signed and verified in software".into() }] }),
+            Event::Tokens(Tokens {
+                module: "m".into(),
+                module_sha256: "s".into(),
+                keys: vec![TokenKey {
+                    token: "t".into(),
+                    token_serial: "1".into(),
+                    key_label: "l".into(),
+                    key_id: "01".into(),
+                    fingerprint: "f".into(),
+                    self_test: "signed and verified in software".into(),
+                }],
+            }),
             json!({"module": "m", "module_sha256": "s", "keys": [{"token": "t", "token_serial": "1", "key_label": "l",
                    "key_id": "01", "fingerprint": "f", "self_test": "signed and verified in software"}]}),
         ),
         (
-            Event::KeyGenerated(KeyGenerated { keyid: "i".into(), key_type: "ed25519".into(), fingerprint: "f".into(), on_token: None }),
+            Event::KeyGenerated(KeyGenerated {
+                keyid: "i".into(),
+                key_type: "ed25519".into(),
+                fingerprint: "f".into(),
+                on_token: None,
+            }),
             json!({"keyid": "i", "type": "ed25519", "fingerprint": "f"}),
         ),
         (
-            Event::KeyGenerated(KeyGenerated { keyid: "i".into(), key_type: "ed25519".into(), fingerprint: "f".into(),
-                on_token: Some(TokenLocation { module_hint: "m".into(), token_label: "t".into(), token_serial: String::new(),
-                    token_manufacturer: "x".into(), token_model: String::new(), key_label: "l".into(), key_id: "01".into() }) }),
+            Event::KeyGenerated(KeyGenerated {
+                keyid: "i".into(),
+                key_type: "ed25519".into(),
+                fingerprint: "f".into(),
+                on_token: Some(TokenLocation {
+                    module_hint: "m".into(),
+                    token_label: "t".into(),
+                    token_serial: String::new(),
+                    token_manufacturer: "x".into(),
+                    token_model: String::new(),
+                    key_label: "l".into(),
+                    key_id: "01".into(),
+                }),
+            }),
             json!({"keyid": "i", "type": "ed25519", "fingerprint": "f",
                    "on_token": {"module_hint": "m", "token_label": "t", "token_manufacturer": "x", "key_label": "l", "key_id": "01"}}),
         ),
         (
-            Event::ArchiveWritten(ArchiveWritten { path: "p".into(), sha256: "s".into(), re_decrypted_and_compared: true, why: "w".into() }),
+            Event::ArchiveWritten(ArchiveWritten {
+                path: "p".into(),
+                sha256: "s".into(),
+                re_decrypted_and_compared: true,
+                why: "w".into(),
+            }),
             json!({"path": "p", "sha256": "s", "re_decrypted_and_compared": true, "why": "w"}),
         ),
         (
-            Event::Diff(Diff { chain: "c".into(), text: "t\n".into(), warnings: vec![] }),
+            Event::Diff(Diff {
+                chain: "c".into(),
+                text: "t\n".into(),
+                warnings: vec![],
+            }),
             json!({"chain": "c", "text": "t\n", "warnings": []}),
         ),
         (
-            Event::Confirmation(Confirmation { question: "q".into(), typed: "yes".into() }),
+            Event::Confirmation(Confirmation {
+                question: "q".into(),
+                typed: "yes".into(),
+            }),
             json!({"question": "q", "typed": "yes"}),
         ),
         (
-            Event::Anchor(Anchor { entry: Some("e".into()), field: Some(anchor_field(Dialect::Tuf).into()), why: None }),
+            Event::Anchor(Anchor {
+                entry: Some("e".into()),
+                field: Some(anchor_field(Dialect::Tuf).into()),
+                why: None,
+            }),
             json!({"entry": "e", "in": "signed.x-ceremony.transcript"}),
         ),
         (
-            Event::Anchor(Anchor { entry: None, field: None, why: Some("w".into()) }),
+            Event::Anchor(Anchor {
+                entry: None,
+                field: None,
+                why: Some("w".into()),
+            }),
             json!({"entry": null, "why": "w"}),
         ),
         (
-            Event::Signature(Signature { chain: "c".into(), detail: "d".into() }),
+            Event::Signature(Signature {
+                chain: "c".into(),
+                detail: "d".into(),
+            }),
             json!({"chain": "c", "detail": "d"}),
         ),
         (
-            Event::SelfCheck(SelfCheck { chain: "c".into(), ok: false, summary: "s".into(),
-                failures: vec![RuleFailure { rule: "old-threshold".into(), message: "m".into() }] }),
+            Event::SelfCheck(SelfCheck {
+                chain: "c".into(),
+                ok: false,
+                summary: "s".into(),
+                failures: vec![RuleFailure {
+                    rule: "old-threshold".into(),
+                    message: "m".into(),
+                }],
+            }),
             json!({"chain": "c", "ok": false, "summary": "s", "failures": [{"rule": "old-threshold", "message": "m"}]}),
         ),
         (
-            Event::Output(Output::Root { chain: "c".into(), version: 3, sha256: "s".into(), signed_sha256: "t".into() }),
+            Event::Output(Output::Root {
+                chain: "c".into(),
+                version: 3,
+                sha256: "s".into(),
+                signed_sha256: "t".into(),
+            }),
             json!({"what": "root", "chain": "c", "version": 3, "sha256": "s", "signed_sha256": "t"}),
         ),
         (
-            Event::Error(Aborted { message: "m".into() }),
+            Event::Error(Aborted {
+                message: "m".into(),
+            }),
             json!({"message": "m"}),
         ),
     ];

@@ -213,4 +213,3 @@ pub fn verify_all(
     v.transcript = Some(t);
     v
 }
-
