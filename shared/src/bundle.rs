@@ -10,8 +10,10 @@ use serde_json::Value;
 
 use crate::crossing::{check_format, CrossingError};
 use crate::dialect::Dialect;
-use crate::proposal::Target;
+use crate::diff::key_description;
+use crate::proposal::{Proposal, Target};
 use crate::root::RootMetadata;
+use crate::rotation::Plans;
 
 /// The `format` of a bundle file this version writes and reads.
 pub const BUNDLE_FORMAT: &str = "tuf-ceremony/bundle@1";
@@ -67,7 +69,57 @@ pub struct Bundle {
     pub transcript_head: Option<Value>,
 }
 
+/// How far the signing got: whether every threshold is met, and if not,
+/// which signatures other holders must still add, in words.
+#[derive(Clone, Debug)]
+pub struct Completion {
+    /// Every threshold of every new root is met.
+    pub complete: bool,
+    /// For a partial bundle: what is missing.
+    pub missing: Vec<String>,
+}
+
 impl Bundle {
+    /// The bundle answering `proposal` (whose exact bytes hash to
+    /// `proposal_sha256`) with the signed new roots of `plans`. The new keys
+    /// are those of the first chain: every chain adds the same keys.
+    pub fn from_plans(
+        proposal: &Proposal,
+        proposal_sha256: &str,
+        plans: &Plans,
+        completion: Completion,
+        transcript_head: Option<Value>,
+    ) -> Bundle {
+        Bundle {
+            format: BUNDLE_FORMAT.into(),
+            proposal_sha256: proposal_sha256.into(),
+            dialect: proposal.dialect,
+            target: proposal.target.clone(),
+            txid: proposal.txid.clone(),
+            roots: plans
+                .iter()
+                .map(|p| SignedRoot {
+                    name: p.name.clone(),
+                    root: p.new.envelope().clone(),
+                })
+                .collect(),
+            new_keys: plans
+                .first()
+                .added
+                .iter()
+                .map(|a| NewKey {
+                    keyid: a.keyid.clone(),
+                    key: a.key.to_key_object(proposal.dialect),
+                    fingerprint: a.key.fingerprint(),
+                    description: key_description(&a.key),
+                })
+                .collect(),
+            complete: completion.complete,
+            missing: completion.missing,
+            transcript_head,
+        }
+    }
+
     /// Parses a bundle file, refusing another format or version.
     pub fn from_slice(bytes: &[u8]) -> Result<Bundle, CrossingError> {
         let value = check_format(bytes, BUNDLE_FORMAT)?;

@@ -17,6 +17,7 @@ pub mod crossing;
 pub mod dialect;
 pub mod diff;
 pub mod fsio;
+mod html;
 pub mod keys;
 pub mod proposal;
 pub mod pubkey;

@@ -10,56 +10,13 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use serde_json::Value;
-
 use crate::audit::AuditReport;
+use crate::html::page;
 use crate::rules::{short, ThresholdOf};
-use crate::transcript::{Transcript, Verification};
+use crate::transcript::event::{Confirmation, Diff, KeyGenerated, Start};
+use crate::transcript::{Event, Transcript, Verification};
+use crate::html::escape;
 use crate::transport::qr::{Ecc, QrCode};
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const STYLE: &str = r#"
-@page { size: A4; margin: 16mm; }
-body { font: 11pt/1.45 "DejaVu Sans", Helvetica, Arial, sans-serif; color: #111; max-width: 180mm; margin: 0 auto; }
-h1 { font-size: 18pt; margin: 0 0 2mm; }
-h2 { font-size: 13pt; margin: 7mm 0 2mm; border-bottom: 1px solid #999; }
-table { border-collapse: collapse; width: 100%; margin: 2mm 0; }
-th, td { border: 1px solid #bbb; padding: 1.2mm 2mm; text-align: left; vertical-align: top; }
-th { background: #eee; }
-code, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 9pt; word-break: break-all; }
-.ok { color: #0a5d00; font-weight: bold; }
-.fail { color: #a00000; font-weight: bold; }
-.warn { color: #8a5a00; }
-.meta { color: #444; }
-.sign { display: flex; gap: 10mm; margin-top: 8mm; }
-.sign div { flex: 1; border-top: 1px solid #000; padding-top: 1mm; font-size: 9pt; }
-.qr { float: right; margin: 0 0 2mm 4mm; width: 38mm; }
-pre { font-size: 9pt; white-space: pre-wrap; border: 1px solid #ccc; padding: 2mm; background: #fafafa; }
-tr { page-break-inside: avoid; }
-"#;
-
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{t}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n",
-        t = escape(title)
-    )
-}
 
 /// The whole history as a printable page.
 pub fn audit_html(report: &AuditReport) -> String {
@@ -204,28 +161,18 @@ pub fn audit_html(report: &AuditReport) -> String {
 /// `verify-transcript` concluded of it.
 pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
     let mut b = String::new();
-    let head = t
-        .signed_head
-        .as_ref()
-        .and_then(|h| h.get("head"))
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| t.head());
+    let head = t.stated_head();
     let qr = QrCode::new(head, Ecc::M)
         .map(|q| q.to_svg(4))
         .unwrap_or_default();
     let start = t.entries.first();
-    let data = |kind: &str| {
-        t.of_kind(kind)
-            .next()
-            .map(|e| e.data.clone())
-            .unwrap_or(Value::Null)
-    };
-    let start_data = data("start");
-    let s = |v: &Value| {
-        v.as_str()
-            .map(escape)
-            .unwrap_or_else(|| escape(&v.to_string()))
-    };
+    let start_data: Option<&Start> = t.entries.iter().find_map(|e| match &e.event {
+        Event::Start(s) => Some(s),
+        _ => None,
+    });
+    // What the page showed when it read entries as loose JSON: a field the
+    // transcript lacks reads `null`.
+    let or_null = |v: Option<&str>| v.map_or_else(|| "null".to_string(), escape);
 
     let _ = write!(
         b,
@@ -250,20 +197,24 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
          <tr><th>operator</th><td>{}</td></tr><tr><th>witnesses</th><td>{}</td></tr>\
          <tr><th>software</th><td>{} {} · binary sha256 <code>{}</code></td></tr>\
          <tr><th>network</th><td>{}</td></tr><tr><th>swap</th><td>{}</td></tr></table>",
-        s(&start_data["operator"]),
-        start_data["witnesses"]
-            .as_array()
-            .map(|w| w.iter().map(s).collect::<Vec<_>>().join(", "))
+        or_null(start_data.and_then(|s| s.operator.as_deref())),
+        start_data
+            .map(|s| s
+                .witnesses
+                .iter()
+                .map(|w| escape(w))
+                .collect::<Vec<_>>()
+                .join(", "))
             .unwrap_or_else(|| "none named".into()),
-        s(&start_data["software"]["name"]),
-        s(&start_data["software"]["version"]),
-        s(&start_data["software"]["binary_sha256"]),
-        if start_data["machine"]["non_loopback_interface_up"] == Value::Bool(true) {
+        or_null(start_data.map(|s| s.software.name.as_str())),
+        or_null(start_data.map(|s| s.software.version.as_str())),
+        or_null(start_data.map(|s| s.software.binary_sha256.as_str())),
+        if start_data.is_some_and(|s| s.machine.non_loopback_interface_up) {
             "<span class=\"fail\">a network interface other than loopback was up</span>"
         } else {
             "only loopback up"
         },
-        if start_data["machine"]["swap_on"] == Value::Bool(true) {
+        if start_data.is_some_and(|s| s.machine.swap_on) {
             "<span class=\"warn\">swap was on</span>"
         } else {
             "off"
@@ -271,47 +222,62 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
     );
 
     b.push_str("<h2>What changed</h2>");
-    for e in t.of_kind("diff") {
-        let _ = write!(
-            b,
-            "<p><b>{}</b></p><pre>{}</pre>",
-            s(&e.data["chain"]),
-            s(&e.data["text"])
-        );
+    for e in &t.entries {
+        if let Event::Diff(Diff { chain, text, .. }) = &e.event {
+            let _ = write!(
+                b,
+                "<p><b>{}</b></p><pre>{}</pre>",
+                escape(chain),
+                escape(text)
+            );
+        }
     }
-    for e in t.of_kind("confirmation") {
-        let _ = write!(
-            b,
-            "<p>Confirmed by typing <code>{}</code> at {}</p>",
-            s(&e.data["typed"]),
-            escape(&e.time)
-        );
+    for e in &t.entries {
+        if let Event::Confirmation(Confirmation { typed, .. }) = &e.event {
+            let _ = write!(
+                b,
+                "<p>Confirmed by typing <code>{}</code> at {}</p>",
+                escape(typed),
+                escape(&e.time)
+            );
+        }
     }
 
     b.push_str(
         "<h2>Keys generated</h2><table><tr><th>key id</th><th>type</th><th>fingerprint</th></tr>",
     );
-    for e in t.of_kind("key-generated") {
-        let _ = write!(
-            b,
-            "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}</td></tr>",
-            s(&e.data["keyid"]),
-            s(&e.data["type"]),
-            s(&e.data["fingerprint"])
-        );
+    for e in &t.entries {
+        if let Event::KeyGenerated(KeyGenerated {
+            keyid,
+            key_type,
+            fingerprint,
+            ..
+        }) = &e.event
+        {
+            let _ = write!(
+                b,
+                "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}</td></tr>",
+                escape(keyid),
+                escape(key_type),
+                escape(fingerprint)
+            );
+        }
     }
     b.push_str("</table><h2>Inputs, outputs and signatures</h2><table><tr><th>#</th><th>time</th><th>what</th><th>details</th></tr>");
     for e in &t.entries {
-        if ["diff", "key-generated", "start"].contains(&e.kind.as_str()) {
+        if matches!(
+            e.event,
+            Event::Diff(_) | Event::KeyGenerated(_) | Event::Start(_)
+        ) {
             continue;
         }
-        let details = serde_json::to_string(&e.data).unwrap_or_default();
+        let details = serde_json::to_string(&e.event.data()).unwrap_or_default();
         let _ = write!(
             b,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
             e.seq,
             escape(&e.time),
-            escape(&e.kind),
+            escape(e.kind()),
             escape(&details)
         );
     }

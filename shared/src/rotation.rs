@@ -56,6 +56,50 @@ pub struct ChainPlan {
     pub removed: Vec<String>,
 }
 
+/// The plans of every chain of a proposal: never empty, since a proposal
+/// always has a chain, and the first chain's plan is the one whose added
+/// keys the bundle lists and the transcript's head is signed with. The type
+/// holds the first plan apart so that nobody indexes `[0]` on a promise
+/// kept elsewhere.
+#[derive(Clone, Debug)]
+pub struct Plans {
+    first: ChainPlan,
+    rest: Vec<ChainPlan>,
+}
+
+impl Plans {
+    /// [`plan`], kept non-empty.
+    pub fn build(
+        proposal: &Proposal,
+        new_keys: &[PublicKey],
+        now: OffsetDateTime,
+    ) -> Result<Plans, RotationError> {
+        let mut all = plan(proposal, new_keys, now)?.into_iter();
+        let first = all
+            .next()
+            .ok_or_else(|| RotationError::Change("the proposal names no chain".into()))?;
+        Ok(Plans {
+            first,
+            rest: all.collect(),
+        })
+    }
+
+    /// The plan of the proposal's first chain.
+    pub fn first(&self) -> &ChainPlan {
+        &self.first
+    }
+
+    /// Every plan, in the proposal's order of chains.
+    pub fn iter(&self) -> impl Iterator<Item = &ChainPlan> {
+        std::iter::once(&self.first).chain(&self.rest)
+    }
+
+    /// Every plan, to sign or to anchor.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut ChainPlan> {
+        std::iter::once(&mut self.first).chain(&mut self.rest)
+    }
+}
+
 /// How many new root keys the change needs: one per rotated key plus the
 /// keys to add.
 pub fn keys_needed(proposal: &Proposal) -> Result<usize, RotationError> {

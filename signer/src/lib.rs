@@ -8,6 +8,7 @@
 mod archive;
 mod commands;
 mod keystore;
+mod machine;
 mod pkcs11;
 mod qr_cmd;
 mod secrets;

@@ -226,7 +226,7 @@ fn no_secret_is_in_the_transcript() {
     assert!(secrets >= 2, "checked {secrets} secret lines");
     // The machine state and people are recorded.
     let t = ceremony::transcript::read(&c.transcript).unwrap();
-    let start = &t.entries[0].data;
+    let start = t.entries[0].event.data();
     assert_eq!(start["operator"], "Alice Operator");
     assert!(start["machine"]["interfaces"].is_array());
     assert!(start["software"]["binary_sha256"].as_str().unwrap().len() == 64);

@@ -120,25 +120,51 @@ fn ceremony_report_renders_in_chromium() {
     let key = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
     let path = dir.path().join("t.jsonl");
     let mut w = TranscriptWriter::create(&path).unwrap();
-    w.append(
-        "start",
-        json!({"operator": "Alice <script>", "witnesses": ["Bob", "Carol"],
-               "software": {"name": "signer", "version": "0.1.0", "binary_sha256": "ab".repeat(32)},
-               "machine": {"non_loopback_interface_up": false, "swap_on": false}}),
-    )
+    use ceremony::transcript::event::*;
+    w.append(&Event::Start(Start {
+        software: Software {
+            name: "signer".into(),
+            version: "0.1.0".into(),
+            binary_sha256: "ab".repeat(32),
+        },
+        machine: Machine {
+            interfaces: vec![],
+            non_loopback_interface_up: false,
+            swap_devices: vec![],
+            swap_on: false,
+        },
+        operator: Some("Alice <script>".into()),
+        witnesses: vec!["Bob".into(), "Carol".into()],
+        command: Command {
+            proposal: "proposal.json".into(),
+            keys: "keys.tgz.age".into(),
+            bundle: "bundle.json".into(),
+            new_archive: "keys2.tgz.age".into(),
+            yes: false,
+            force: false,
+        },
+    }))
     .unwrap();
-    w.append(
-        "diff",
-        json!({"chain": "root", "text": "  version:  1 -> 2\n  + key 1234  ed25519"}),
-    )
+    w.append(&Event::Diff(Diff {
+        chain: "root".into(),
+        text: "  version:  1 -> 2\n  + key 1234  ed25519".into(),
+        warnings: vec![],
+    }))
     .unwrap();
     let id = key.public_key().key_id(Dialect::Tuf);
-    w.append(
-        "key-generated",
-        json!({"keyid": id, "type": "ed25519", "fingerprint": key.public_key().fingerprint()}),
-    )
+    w.append(&Event::KeyGenerated(KeyGenerated {
+        keyid: id.clone(),
+        key_type: "ed25519".into(),
+        fingerprint: key.public_key().fingerprint(),
+        on_token: None,
+    }))
     .unwrap();
-    let anchor = w.append("confirmation", json!({"typed": "yes"})).unwrap();
+    let anchor = w
+        .append(&Event::Confirmation(Confirmation {
+            question: "Sign this?".into(),
+            typed: "yes".into(),
+        }))
+        .unwrap();
     let mut root = RootMetadata::from_value(
         json!({"signed": {"_type": "root", "version": 2, "expires": "2099-01-01T00:00:00Z", "keys": {}, "roles": {}}, "signatures": []}),
         Dialect::Tuf,

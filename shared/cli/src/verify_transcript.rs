@@ -40,7 +40,6 @@ pub fn run(args: VerifyTranscriptArgs) -> Result<ExitCode> {
     let root = match &args.root {
         Some(p) => Some(
             transcript::root_from_file(&read(p)?)
-                .map_err(anyhow::Error::msg)
                 .with_context(|| {
                     format!("{} is neither a root nor a bundle holding one", p.display())
                 })?,

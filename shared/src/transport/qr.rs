@@ -276,7 +276,7 @@ pub fn html_page(
 ) -> Result<String, TransportError> {
     let sha = info.sha256_hex();
     let sha_groups: Vec<&str> = (0..8).map(|i| &sha[i * 8..i * 8 + 8]).collect();
-    let name = crate::report::escape(name);
+    let name = crate::html::escape(name);
     let mut figures = String::new();
     let mut version = 0;
     for (i, frame) in frames.iter().enumerate() {

@@ -1,6 +1,6 @@
 //! What can go wrong with a token, each case saying what to do about it.
 //!
-//! `main` prints these through `ceremony::exit::render_chain`, which adds
+//! `main` prints these through `ceremony_cli::exit::render_chain`, which adds
 //! each `#[source]` (for a token, the cryptoki error with its return code
 //! and the specification's words) unless the message quotes it already. So
 //! a message here says what happened in the user's terms and what to do;

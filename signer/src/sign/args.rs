@@ -1,0 +1,78 @@
+//! The command lines of `signer review` and `signer sign`.
+
+use std::path::PathBuf;
+
+use ceremony::keys::NewKeyType;
+
+use crate::commands::{RecipientArgs, UnlockArgs};
+use crate::pkcs11::TokenArgs;
+
+#[derive(clap::Args)]
+pub(crate) struct ReviewArgs {
+    /// The proposal (tuf-ceremony/proposal@1) written by `submitter propose`.
+    #[arg(value_name = "proposal.json")]
+    pub(crate) proposal: PathBuf,
+    /// Type of the keys signing would generate (default: the proposal's, else ed25519).
+    #[arg(long = "key-type", value_name = "ed25519|rsa-4096")]
+    pub(crate) key_type: Option<NewKeyType>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct SignArgs {
+    /// The proposal (tuf-ceremony/proposal@1) written by `submitter propose`.
+    #[arg(value_name = "proposal.json", required_unless_present = "qr_text")]
+    pub(crate) proposal: Option<PathBuf>,
+    /// Read the proposal from QR frames as text (one UR per line, from a file or `-` for
+    /// standard input, as a barcode scanner types them) instead of from a file.
+    #[arg(long, value_name = "FILE|-", conflicts_with = "proposal")]
+    pub(crate) qr_text: Option<PathBuf>,
+    /// Once the bundle is written, show it as QR codes in the terminal (Ctrl-C stops).
+    #[arg(long)]
+    pub(crate) qr: bool,
+    /// The key archive (it is never changed).
+    #[arg(long = "keys", value_name = "keys.tgz.age")]
+    pub(crate) keys: PathBuf,
+    /// The bundle to write (must not exist).
+    #[arg(short = 'o', long = "output", value_name = "bundle.json")]
+    pub(crate) output: PathBuf,
+    /// Where to write the new archive (default: keys-<UTC time>.tgz.age beside the old).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) new_archive: Option<PathBuf>,
+    /// Accept without asking: the first-use trust question and the typed confirmation.
+    #[arg(long)]
+    pub(crate) yes: bool,
+    /// Sign despite guard-rail warnings (threshold = number of keys, expiry too near or far, ...).
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Type of the keys to generate (default: the proposal's, else ed25519).
+    #[arg(long = "key-type", value_name = "ed25519|rsa-4096")]
+    pub(crate) key_type: Option<NewKeyType>,
+    /// Folder holding the roots between this archive's trust anchor and the
+    /// proposal's current root (N.root.json, or <chain>/N.root.json).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) roots_dir: Option<PathBuf>,
+    /// Where to write the ceremony transcript (default: the bundle's name
+    /// with `.transcript.jsonl`; must not exist).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) transcript: Option<PathBuf>,
+    /// Who runs the ceremony, for the transcript.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) operator: Option<String>,
+    /// A witness present, for the transcript (repeat for each).
+    #[arg(long = "witness", value_name = "NAME")]
+    pub(crate) witnesses: Vec<String>,
+    /// Refuse to run while any network interface other than loopback is up
+    /// (by default the signer warns and records it in the transcript).
+    #[arg(long)]
+    pub(crate) require_offline: bool,
+    /// Root keys on PKCS#11 tokens: --pkcs11-module (needed when the archive
+    /// records token keys that must sign) and --pin-file; with --token (and
+    /// --key-label) the new keys are generated on that token instead of in the
+    /// archive.
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    #[command(flatten)]
+    pub(crate) unlock: UnlockArgs,
+    #[command(flatten)]
+    pub(crate) recipients: RecipientArgs,
+}

@@ -1,0 +1,69 @@
+//! Building the new roots: [`ceremony::rotation::Plans`] from the proposal
+//! and the new keys, or from placeholders for keys not made yet (for
+//! `signer review` and the preflight's guard rails).
+
+use ceremony_cli::{print, println};
+use anyhow::{Context, Result};
+use time::OffsetDateTime;
+
+use ceremony::keys::{NewKeyType, PrivateKey, PublicKey};
+use ceremony::proposal::Proposal;
+use ceremony::rotation::{self, Plans};
+use ceremony::transcript::event::Diff;
+use ceremony::transcript::Event;
+
+use super::preflight::Ceremony;
+use super::review::render_plan;
+
+/// A placeholder for a key not made yet, and how to show it.
+pub(super) struct Placeholder {
+    pub(super) keyid: String,
+    pub(super) fingerprint: String,
+    pub(super) label: String,
+}
+
+/// Builds the plans with placeholder keys for those not made yet.
+pub(super) fn placeholder_plans(
+    proposal: &Proposal,
+    provided: &[PublicKey],
+    to_generate: usize,
+    now: OffsetDateTime,
+) -> Result<(Plans, Vec<Placeholder>)> {
+    let mut keys = provided.to_vec();
+    let mut labels = Vec::new();
+    for i in 0..to_generate {
+        // Throw-away Ed25519 keys, so that the root can be built and shown;
+        // they are labelled <new key N> and never used for anything else.
+        let k = PrivateKey::generate(NewKeyType::Ed25519)
+            .context("cannot make a placeholder key")?
+            .public_key();
+        labels.push(Placeholder {
+            keyid: k.key_id(proposal.dialect),
+            fingerprint: k.fingerprint(),
+            label: format!("<new key {}>", i + 1),
+        });
+        keys.push(k);
+    }
+    let plans =
+        Plans::build(proposal, &keys, now).context("the proposal's change cannot be made")?;
+    Ok((plans, labels))
+}
+
+/// The new roots with the keys made (and provided), each shown to the human
+/// and recorded as it was shown.
+pub(super) fn plans(c: &mut Ceremony, new_keys: &[PublicKey]) -> Result<Plans> {
+    let plans = Plans::build(&c.proposal, new_keys, c.now)
+        .context("the proposal's change cannot be made")?;
+    for plan in plans.iter() {
+        println!();
+        let warnings = rotation::guard_rails(plan, c.now);
+        let text = render_plan(plan, &[], c.key_type, &warnings);
+        print!("{text}");
+        c.transcript.append(&Event::Diff(Diff {
+            chain: plan.name.clone(),
+            text,
+            warnings,
+        }))?;
+    }
+    Ok(plans)
+}

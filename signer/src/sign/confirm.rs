@@ -1,0 +1,79 @@
+//! Review and confirm: the human types "yes" (or the new version) to what
+//! was shown, and that confirmation becomes the transcript's anchor in the
+//! new roots, when this holder completes them alone.
+
+use anyhow::Result;
+
+use ceremony::keys::PublicKey;
+use ceremony::rotation::{ChainPlan, Plans};
+use ceremony::transcript::event::{Anchor, Confirmation};
+use ceremony::transcript::{self, Event};
+use ceremony::RootMetadata;
+
+use super::args::SignArgs;
+use super::preflight::Ceremony;
+use super::root_key_ids_of;
+use super::signing::Usable;
+use crate::secrets;
+
+/// Asks "Sign this?" and records the answer; returns the hash of that
+/// entry, the anchor.
+pub(super) fn confirm(args: &SignArgs, c: &mut Ceremony, plans: &Plans) -> Result<String> {
+    let first_version = plans.first().new.version()?.to_string();
+    let question =
+        format!("\nSign this? Type \"yes\" or the new version number ({first_version}):");
+    let typed = secrets::confirm(&question, &["yes", &first_version], args.yes)?;
+    Ok(c.transcript.append(&Event::Confirmation(Confirmation {
+        question: question.trim().to_string(),
+        typed,
+    }))?)
+}
+
+/// Anchors the transcript in the new root(s), so the repository's own
+/// history pins this ceremony. Only when this holder completes the root
+/// alone: co-signers must sign identical bytes, and each holder's transcript
+/// differs.
+pub(super) fn anchor(
+    c: &mut Ceremony,
+    plans: &mut Plans,
+    held: &[Usable<'_>],
+    anchor: &str,
+) -> Result<()> {
+    let event = if plans.iter().all(|p| can_complete(p, held)) {
+        for plan in plans.iter_mut() {
+            transcript::set_anchor(&mut plan.new, anchor);
+        }
+        Anchor {
+            entry: Some(anchor.to_string()),
+            field: Some(transcript::anchor_field(c.proposal.dialect).to_string()),
+            why: None,
+        }
+    } else {
+        Anchor {
+            entry: None,
+            field: None,
+            why: Some(
+                "other holders must sign the same bytes; the root is not anchored".to_string(),
+            ),
+        }
+    };
+    c.transcript.append(&Event::Anchor(event))?;
+    Ok(())
+}
+
+/// Whether the keys this holder has meet both thresholds of `plan` alone.
+fn can_complete(plan: &ChainPlan, held: &[Usable<'_>]) -> bool {
+    let count = |root: &RootMetadata| -> bool {
+        let Ok(role) = root.role("root") else {
+            return false;
+        };
+        let mut distinct: Vec<&PublicKey> = Vec::new();
+        for k in held {
+            if root_key_ids_of(root, k.public).is_some() && !distinct.contains(&k.public) {
+                distinct.push(k.public);
+            }
+        }
+        distinct.len() as u64 >= role.threshold
+    };
+    count(&plan.current) && count(&plan.new)
+}

@@ -1,0 +1,103 @@
+//! `signer review` and `signer sign`: from an untrusted proposal to signed
+//! new roots.
+//!
+//! The proposal comes from a networked machine. Nothing in it is signed as
+//! handed over: its current roots are verified (on their own, and against
+//! the trust anchor the archive keeps), the new roots are built here by
+//! [`ceremony::rotation::plan`], the human sees the full diff, and the
+//! result must pass the rotation rules before a bundle is written.
+//!
+//! `signer sign` is the sequence of steps in [`sign`], each a module of its
+//! own: what it checks, asks, prints and records is all in that module.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use time::OffsetDateTime;
+
+use ceremony::keys::PublicKey;
+use ceremony::rules::Verdict;
+use ceremony::RootMetadata;
+
+use crate::VerificationFailed;
+
+mod args;
+mod build;
+mod confirm;
+mod new_keys;
+mod preflight;
+mod review;
+mod self_check;
+mod signing;
+mod trust;
+mod write;
+
+pub(crate) use args::{ReviewArgs, SignArgs};
+pub(crate) use review::review;
+
+/// `signer sign`: from an untrusted proposal to a bundle of signed roots.
+pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
+    let now = OffsetDateTime::now_utc();
+    // Preflight: the outputs are free, the machine offline (or recorded as
+    // not), the proposal sound; no key is needed yet.
+    let mut c = preflight::run(&args, now)?;
+    // Trust: the archive, and the proposal's roots against its anchors.
+    let mut opened = trust::check(&args, &mut c)?;
+    // Token keys that must sign: opened and test-signed before anything is
+    // generated or written.
+    let mut tokens = signing::open(&args, &mut c, &opened)?;
+    // New keys: made, then saved at once in a complete new archive.
+    let new = new_keys::make(&args, &mut c, &mut opened, tokens.as_mut())?;
+
+    // From here on an error is recorded in the transcript, and says where
+    // the new keys are.
+    let result = (|| -> Result<ExitCode> {
+        // Build, review and confirm.
+        let mut plans = build::plans(&mut c, &new.keys)?;
+        let anchor = confirm::confirm(&args, &mut c, &plans)?;
+        // Sign, and check our own output.
+        let completion = {
+            let held = signing::usable(&opened.archive, tokens.as_ref());
+            confirm::anchor(&mut c, &mut plans, &held, &anchor)?;
+            let mut completion = self_check::nothing_missing();
+            for plan in plans.iter_mut() {
+                signing::sign(&mut c.transcript, plan, &held)?;
+                self_check::check(&mut c.transcript, plan, c.now, &mut completion)?;
+            }
+            completion
+        };
+        // Write the archive, the transcript's end and the bundle.
+        write::write(
+            &args,
+            &mut c,
+            &mut opened,
+            tokens.as_ref(),
+            &plans,
+            completion,
+        )
+    })();
+    result.map_err(|e| write::stopped(&mut c.transcript, e, &new.saved_note))
+}
+
+/// A refusal: the proposal, the archive or the result does not verify
+/// (exit status 3).
+fn refused(msg: impl Into<String>) -> anyhow::Error {
+    VerificationFailed(msg.into()).into()
+}
+
+/// The rules a verdict breaks, in one line.
+fn failures(v: &Verdict) -> String {
+    v.failures
+        .iter()
+        .map(|f| format!("[{}] {}", f.rule, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The id under which `root` lists `key` as a root key, if it does.
+fn root_key_ids_of(root: &RootMetadata, key: &PublicKey) -> Option<String> {
+    let role = root.role("root").ok()?;
+    role.keyids
+        .into_iter()
+        .find(|id| root.key(id).is_ok_and(|k| &k == key))
+}

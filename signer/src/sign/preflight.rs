@@ -1,0 +1,277 @@
+//! Preflight: everything that can be checked before the archive is opened:
+//! the output paths are free, the machine is (or is said not to be)
+//! offline, and the proposal parses, asks for a plausible change, and its
+//! current roots verify on their own.
+
+use ceremony_cli::eprintln;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use time::OffsetDateTime;
+
+use ceremony::keys::{NewKeyType, PublicKey};
+use ceremony::proposal::Proposal;
+use ceremony::rotation;
+use ceremony::rules::check_step;
+use ceremony::transcript::event::{Command, Input, Start};
+use ceremony::transcript::{Event, TranscriptWriter};
+use ceremony::RootMetadata;
+
+use super::args::SignArgs;
+use super::build::placeholder_plans;
+use super::{failures, refused};
+use crate::archive;
+use crate::commands;
+use crate::machine;
+use crate::UsageError;
+
+/// What every later step works on: the checked proposal and what it asks
+/// for, where the ceremony writes, and the transcript.
+pub(super) struct Ceremony {
+    /// The one clock reading of the ceremony: expiry checks, names, records.
+    pub(super) now: OffsetDateTime,
+    /// `now` as the archive's manifest records it.
+    pub(super) now_s: String,
+    /// Where the new archive goes.
+    pub(super) new_archive: PathBuf,
+    /// In memory until the first durable write (the new archive): a ceremony
+    /// refused before it changed anything leaves no file.
+    pub(super) transcript: TranscriptWriter,
+    pub(super) proposal: Proposal,
+    /// sha256 of the proposal's exact bytes, which the bundle names.
+    pub(super) proposal_sha: String,
+    pub(super) key_type: NewKeyType,
+    /// The keys other holders made, from the proposal.
+    pub(super) provided: Vec<PublicKey>,
+    /// How many keys this holder makes.
+    pub(super) to_generate: usize,
+    /// The current root of the proposal's first chain: what an archive that
+    /// holds none of its keys is shown.
+    pub(super) first_current: RootMetadata,
+}
+
+/// Runs the preflight of `signer sign` and starts the transcript.
+pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
+    let proposal_source = match (&args.proposal, &args.qr_text) {
+        (_, Some(src)) => format!("QR frames from {}", src.display()),
+        (Some(p), None) => p.display().to_string(),
+        (None, None) => String::new(),
+    };
+    let now_s = commands::now_text(now);
+    let (new_archive, transcript_path) = free_paths(args, now)?;
+
+    let mut t = TranscriptWriter::deferred(&transcript_path);
+    let machine = machine::machine_state();
+    let up = machine::interfaces_up(&machine);
+    let online = machine.non_loopback_interface_up;
+    t.append(&Event::Start(Start {
+        software: machine::software_identity("signer", env!("CARGO_PKG_VERSION")),
+        machine,
+        operator: args.operator.clone(),
+        witnesses: args.witnesses.clone(),
+        command: Command {
+            proposal: proposal_source.clone(),
+            keys: args.keys.display().to_string(),
+            bundle: args.output.display().to_string(),
+            new_archive: new_archive.display().to_string(),
+            yes: args.yes,
+            force: args.force,
+        },
+    }))?;
+    if online {
+        if args.require_offline {
+            return Err(refused(format!(
+                "network interface(s) {} are up and --require-offline was given: disconnect the \
+                 network (or boot the offline OS) and run again. Nothing was signed or written",
+                up.join(", ")
+            )));
+        }
+        eprintln!(
+            "warning: network interface(s) {} are up; a root-key ceremony belongs on a machine with \
+             no network. This is recorded in the transcript (--require-offline refuses instead).",
+            up.join(", ")
+        );
+    }
+
+    let (proposal, proposal_sha) = match (&args.proposal, &args.qr_text) {
+        (_, Some(src)) => {
+            let bytes = crate::qr_cmd::read_text(src)?.bytes;
+            parse_proposal(&bytes, &proposal_source)?
+        }
+        (Some(path), None) => load_proposal(path)?,
+        (None, None) => {
+            return Err(UsageError("give the proposal file, or --qr-text".into()).into())
+        }
+    };
+    t.append(&Event::Input(Input::Proposal {
+        path: proposal_source,
+        sha256: proposal_sha.clone(),
+        target: proposal.target.to_string(),
+        dialect: proposal.dialect,
+        txid: proposal.txid.clone(),
+    }))?;
+    let key_type = new_key_type(&proposal, args.key_type)?;
+    let provided = provided_keys(&proposal)?;
+    let to_generate = keys_to_generate(&proposal, provided.len())?;
+    check_proposal_roots(&proposal)?;
+    let (dry_plans, _) = placeholder_plans(&proposal, &provided, to_generate, now)?;
+    let warnings: Vec<String> = dry_plans
+        .iter()
+        .flat_map(|p| rotation::guard_rails(p, now))
+        .collect();
+    if !warnings.is_empty() && !args.force {
+        bail!(
+            "guard rails: {}\nNothing was signed or written. Run `signer review` to see the whole \
+             change; if it is what you want, sign again with --force",
+            warnings.join("; ")
+        );
+    }
+    Ok(Ceremony {
+        now,
+        now_s,
+        new_archive,
+        transcript: t,
+        first_current: dry_plans.first().current.clone(),
+        proposal,
+        proposal_sha,
+        key_type,
+        provided,
+        to_generate,
+    })
+}
+
+/// The new archive's and the transcript's paths; refuses any of the three
+/// outputs that exists, and two of them that name the same file.
+fn free_paths(args: &SignArgs, now: OffsetDateTime) -> Result<(PathBuf, PathBuf)> {
+    let new_path = args
+        .new_archive
+        .clone()
+        .unwrap_or_else(|| commands::default_successor(&args.keys, now));
+    archive::refuse_existing(&new_path)?;
+    archive::refuse_existing(&args.output)?;
+    if new_path == args.output {
+        return Err(UsageError("-o and --new-archive name the same file".into()).into());
+    }
+    let transcript_path = args
+        .transcript
+        .clone()
+        .unwrap_or_else(|| default_transcript_path(&args.output));
+    archive::refuse_existing(&transcript_path)?;
+    if transcript_path == args.output || transcript_path == new_path {
+        return Err(
+            UsageError("--transcript names the same file as -o or --new-archive".into()).into(),
+        );
+    }
+    Ok((new_path, transcript_path))
+}
+
+/// `bundle.json` -> `bundle.transcript.jsonl`, beside it.
+fn default_transcript_path(bundle: &Path) -> PathBuf {
+    let stem = bundle
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
+    bundle.with_file_name(format!("{stem}.transcript.jsonl"))
+}
+
+/// The largest proposal read.
+const MAX_PROPOSAL: u64 = ceremony::crossing::MAX_CROSSING_FILE as u64;
+
+pub(super) fn load_proposal(path: &Path) -> Result<(Proposal, String)> {
+    let bytes = archive::read_file_bounded(path, MAX_PROPOSAL)
+        .with_context(|| format!("cannot read the proposal {}", path.display()))?;
+    parse_proposal(&bytes, &path.display().to_string())
+}
+
+fn parse_proposal(bytes: &[u8], from: &str) -> Result<(Proposal, String)> {
+    let proposal =
+        Proposal::from_slice(bytes).with_context(|| format!("{from} is not a usable proposal"))?;
+    Ok((proposal, ceremony::sha256::hex(bytes)))
+}
+
+/// The type of the keys to generate: `--key-type`, else the proposal's,
+/// else Ed25519; a contradiction between the two is refused.
+pub(super) fn new_key_type(proposal: &Proposal, cli: Option<NewKeyType>) -> Result<NewKeyType> {
+    let asked = proposal
+        .change
+        .key_type
+        .as_deref()
+        .map(|s| {
+            s.parse::<NewKeyType>()
+                .map_err(|e| anyhow!("the proposal's change.key_type: {e}"))
+        })
+        .transpose()?;
+    match (asked, cli) {
+        (Some(a), Some(c)) if a != c => Err(UsageError(format!(
+            "the proposal asks for {a} keys, but --key-type says {c}; drop --key-type or make a new proposal"
+        ))
+        .into()),
+        (a, c) => Ok(c.or(a).unwrap_or_default()),
+    }
+}
+
+/// The keys other holders made (`signer keygen`), from the proposal.
+pub(super) fn provided_keys(proposal: &Proposal) -> Result<Vec<PublicKey>> {
+    proposal
+        .change
+        .provided_keys
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            PublicKey::from_key_object(&p.key, proposal.dialect)
+                .map_err(|e| anyhow!("change.provided_keys[{i}] is not a usable key: {e}"))
+        })
+        .collect()
+}
+
+/// The most new root keys one ceremony makes.
+const MAX_NEW_KEYS: usize = 32;
+
+/// How many keys signing generates here.
+pub(super) fn keys_to_generate(proposal: &Proposal, provided: usize) -> Result<usize> {
+    let needed = rotation::keys_needed(proposal)?;
+    if needed > MAX_NEW_KEYS {
+        bail!(
+            "the proposal asks for {needed} new root keys; more than {MAX_NEW_KEYS} is not a \
+             plausible root (make a new proposal)"
+        );
+    }
+    if provided > needed {
+        bail!(
+            "the proposal provides {provided} key(s), but its change needs only {needed} new key(s); \
+             make a new proposal"
+        );
+    }
+    Ok(needed - provided)
+}
+
+/// The checks on the proposal that need no keys: every current root meets
+/// its own threshold, and a staged root is exactly one version on.
+pub(super) fn check_proposal_roots(proposal: &Proposal) -> Result<()> {
+    for chain in &proposal.chains {
+        let current = proposal.current_root(chain)?;
+        let verdict = check_step(None, &current, None);
+        if !verdict.ok() {
+            return Err(refused(format!(
+                "{}: the proposal's current root (v{}) does not verify on its own: {}. \
+                 It is not a root this tool can trust; ask for a fresh proposal",
+                chain.name,
+                current.version().map_or("?".into(), |v| v.to_string()),
+                failures(&verdict)
+            )));
+        }
+        if let Some(staged) = proposal.staged_root(chain)? {
+            let (c, s) = (current.version()?, staged.version()?);
+            if s != c + 1 {
+                return Err(refused(format!(
+                    "{}: the proposal's staged root is version {s}, but the current root is version {c}: \
+                     a new root must be exactly version {} (devices refuse a jump). Refusing to sign; \
+                     cancel the server's transaction and propose again",
+                    chain.name,
+                    c + 1
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! Write: the final archive (with the new trust anchors), the outputs and
+//! the signed head in the transcript, and the bundle, which the library
+//! builds from the plans; then what the human does next.
+
+use ceremony_cli::println;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use ceremony::bundle::{Bundle, Completion};
+use ceremony::fsio::{CheckError, WriteOptions};
+use ceremony::keys::Signer;
+use ceremony::rotation::Plans;
+use ceremony::transcript::event::{Aborted, ArchiveWritten, Output};
+use ceremony::transcript::{Event, TranscriptWriter};
+
+use super::args::SignArgs;
+use super::preflight::Ceremony;
+use super::signing::usable;
+use crate::archive::{self, Replace};
+use crate::commands::{self, Opened};
+use crate::pkcs11::TokenSet;
+
+/// Writes everything the ceremony produced and says what comes next.
+pub(super) fn write(
+    args: &SignArgs,
+    c: &mut Ceremony,
+    opened: &mut Opened,
+    tokens: Option<&TokenSet>,
+    plans: &Plans,
+    completion: Completion,
+) -> Result<ExitCode> {
+    let target = c.proposal.target.to_string();
+    for plan in plans.iter() {
+        opened
+            .archive
+            .set_anchor(&plan.name, &plan.new, &plan.current, &target, &c.now_s)?;
+    }
+    // The archive of the new-keys step is this run's own file: the final one
+    // is a superset and replaces it.
+    let replace = if c.to_generate > 0 {
+        Replace::OwnFile
+    } else {
+        Replace::Never
+    };
+    save_and_record(
+        &mut c.transcript,
+        &c.new_archive,
+        opened,
+        replace,
+        "every old key, the new keys, and the new trust anchor",
+    )?;
+    for plan in plans.iter() {
+        c.transcript.append(&Event::Output(Output::Root {
+            chain: plan.name.clone(),
+            version: plan.new.version()?,
+            sha256: ceremony::sha256::hex(&plan.new.to_bytes()),
+            signed_sha256: ceremony::sha256::hex(&plan.new.canonical_signed()?),
+        }))?;
+    }
+    // The head is signed by the new root keys this holder has.
+    let signed_head = {
+        let held = usable(&opened.archive, tokens);
+        let head_keys: Vec<(String, &dyn Signer)> = plans
+            .first()
+            .added
+            .iter()
+            .filter_map(|a| {
+                held.iter()
+                    .find(|k| *k.public == a.key)
+                    .map(|k| (a.keyid.clone(), k.signer))
+            })
+            .collect();
+        c.transcript.finish(&head_keys)?
+    };
+
+    let (complete, missing) = (completion.complete, completion.missing.clone());
+    let bundle = Bundle::from_plans(
+        &c.proposal,
+        &c.proposal_sha,
+        plans,
+        completion,
+        Some(signed_head),
+    );
+    // Mode 0600 and read back before it gets its name, as every file the
+    // signer writes to the stick.
+    let check = |back: &[u8]| {
+        Bundle::from_slice(back)
+            .map(|_| ())
+            .map_err(|e| Box::new(e) as CheckError)
+    };
+    ceremony::fsio::write_new(
+        &args.output,
+        &bundle.to_bytes(),
+        &WriteOptions::secret().check(&check),
+    )
+    .with_context(|| format!("writing the bundle {} failed", args.output.display()))?;
+
+    println!();
+    if complete {
+        println!(
+            "Bundle written to {} (complete: every threshold is met).",
+            args.output.display()
+        );
+    } else {
+        println!(
+            "PARTIAL bundle written to {}: this holder's signatures are in, but others are still needed:",
+            args.output.display()
+        );
+        for m in &missing {
+            println!("  - {m}");
+        }
+        println!("Other holders sign the same proposal; `submitter merge` combines the bundles.");
+    }
+    println!(
+        "New archive: {} (old keys, new keys, new trust anchor). From now on use it; keep {} \
+         until the new root is live.",
+        c.new_archive.display(),
+        args.keys.display()
+    );
+    println!(
+        "Transcript: {} (verify with `signer verify-transcript {} --root <new root>`).",
+        c.transcript.path().display(),
+        c.transcript.path().display()
+    );
+    if args.qr {
+        crate::qr_cmd::show_file(
+            &args.output,
+            &ceremony_cli::qr::ShowOptions::default(),
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Records the abort where the transcript is already on disk, and adds to
+/// the error where the new keys are.
+pub(super) fn stopped(
+    t: &mut TranscriptWriter,
+    e: anyhow::Error,
+    saved_note: &str,
+) -> anyhow::Error {
+    if t.is_persisted() {
+        let _ = t.append(&Event::Error(Aborted {
+            message: ceremony_cli::exit::render_chain(e.as_ref()),
+        }));
+    }
+    e.context(format!("signing stopped ({saved_note})"))
+}
+
+/// Writes the new archive, puts the transcript on disk (this is the first
+/// durable write of a ceremony), and records the archive there, with whether
+/// it was decrypted again and compared (it is not when it is encrypted to
+/// recipients and no identity was given).
+pub(super) fn save_and_record(
+    t: &mut TranscriptWriter,
+    path: &Path,
+    opened: &mut Opened,
+    replace: Replace,
+    why: &str,
+) -> Result<()> {
+    let checked = commands::save_archive(path, &mut opened.archive, &opened.protection, replace)?;
+    t.persist()?;
+    t.append(&Event::ArchiveWritten(ArchiveWritten {
+        path: path.display().to_string(),
+        sha256: file_sha256(path)?,
+        re_decrypted_and_compared: checked,
+        why: why.to_string(),
+    }))?;
+    Ok(())
+}
+
+/// sha256 of an archive file, for the transcript.
+pub(super) fn file_sha256(path: &Path) -> Result<String> {
+    let bytes = ceremony::fsio::read_bounded(path, archive::MAX_FILE)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(ceremony::sha256::hex(&bytes))
+}
