@@ -3,14 +3,13 @@
 //! signs with what they hold (round 2). Each bundle is partial and says which
 //! signatures are missing; together they meet both thresholds.
 
-mod common;
 
 use ceremony::bundle::Bundle;
 use ceremony::proposal::Change;
 use ceremony::pubkey::PubkeyFile;
 use ceremony::rules::check_step;
 use ceremony::{Dialect, RootMetadata};
-use common::*;
+use ceremony_tests::prelude::*;
 use time::OffsetDateTime;
 
 #[test]
@@ -34,7 +33,7 @@ fn two_holders_keygen_then_partial_bundles() {
         ),
     );
     for who in ["alice", "bob"] {
-        ok(&run(
+        ok(&signer(
             d,
             &[
                 "import",
@@ -49,7 +48,7 @@ fn two_holders_keygen_then_partial_bundles() {
 
     // Round 1: each holder makes a key (Alice an RSA-4096 one: the one test
     // that pays for RSA-4096 generation).
-    ok(&run(
+    ok(&signer(
         d,
         &[
             "keygen",
@@ -67,7 +66,7 @@ fn two_holders_keygen_then_partial_bundles() {
             "pass.txt",
         ],
     ));
-    ok(&run(
+    ok(&signer(
         d,
         &[
             "keygen",
@@ -116,7 +115,7 @@ fn two_holders_keygen_then_partial_bundles() {
     let proposal = factory_proposal(&ci, &ci, change);
     write_proposal(d, "proposal.json", &proposal);
 
-    let review = ok(&run(d, &["review", "proposal.json"]));
+    let review = ok(&signer(d, &["review", "proposal.json"]));
     assert!(
         review.contains(&bob_pub.fingerprint) && review.contains("holder bob"),
         "{review}"
@@ -128,7 +127,7 @@ fn two_holders_keygen_then_partial_bundles() {
 
     // 2 of 2 is a guard-rail warning: refused without --force, nothing written.
     let before = hash_dir(d);
-    let out = run(
+    let out = signer(
         d,
         &[
             "sign",
@@ -149,7 +148,7 @@ fn two_holders_keygen_then_partial_bundles() {
     assert_eq!(hash_dir(d), before);
 
     // Round 2: each signs what they can.
-    let out = ok(&run(
+    let out = ok(&signer(
         d,
         &[
             "sign",
@@ -167,7 +166,7 @@ fn two_holders_keygen_then_partial_bundles() {
         ],
     ));
     assert!(out.contains("PARTIAL"), "{out}");
-    let out = ok(&run(
+    let out = ok(&signer(
         d,
         &[
             "sign",

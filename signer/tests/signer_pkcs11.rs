@@ -8,7 +8,6 @@
 //! The TUF dialect, checked by python-tuf, is in
 //! `tests/tests/pkcs11_python_tuf.rs`.
 
-mod common;
 mod pkcs11_support;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +18,7 @@ use ceremony::keys::{PrivateKey, PublicKey};
 use ceremony::pubkey::PubkeyFile;
 use ceremony::rules::check_step;
 use ceremony::{Dialect, RootMetadata};
-use common::*;
+use ceremony_tests::prelude::*;
 use pkcs11_support::Hsm;
 use serde_json::Value;
 use time::OffsetDateTime;

@@ -5,14 +5,13 @@
 //! keys did not sign, a proposal asking for a version jump, a proposal whose
 //! current root differs from the archive's trust anchor.
 
-mod common;
 
 use std::path::Path;
 use std::process::Output;
 
 use ceremony::keys::PrivateKey;
 use ceremony::RootMetadata;
-use common::*;
+use ceremony_tests::prelude::*;
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -38,7 +37,7 @@ fn setup_with(extra: Vec<(String, Vec<u8>)>) -> Setup {
     files.extend(extra);
     write_fioctl_tgz(&dir.path().join("factory-keys.tgz"), &files);
     write_passphrase(dir.path());
-    ok(&run(
+    ok(&signer(
         dir.path(),
         &[
             "import",
@@ -86,7 +85,7 @@ fn sign_args() -> Vec<&'static str> {
 #[track_caller]
 fn refused(dir: &Path, args: &[&str], code: i32, words: &[&str]) -> Output {
     let before = hash_dir(dir);
-    let out = run(dir, args);
+    let out = signer(dir, args);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(code), "{t}");
     let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
@@ -108,7 +107,7 @@ fn wrong_passphrase() {
         &ats_pair("first-root", &k),
     );
     write_passphrase(dir.path());
-    ok(&run_full_cost(
+    ok(&signer_full_cost(
         dir.path(),
         &[
             "import",
@@ -160,7 +159,7 @@ fn truncated_archive() {
             &[],
         );
     }
-    let out = run(
+    let out = signer(
         s.path(),
         &["list", "keys.tgz.age", "--passphrase-file", "pass.txt"],
     );
@@ -357,7 +356,7 @@ fn proposal_differs_from_the_trust_anchor() {
     ));
     write_fioctl_tgz(&dir.path().join("factory-keys.tgz"), &files);
     write_passphrase(dir.path());
-    ok(&run(
+    ok(&signer(
         dir.path(),
         &[
             "import",
@@ -402,7 +401,7 @@ fn proposal_differs_from_the_trust_anchor() {
     args.extend(["--roots-dir", "roots"]);
     refused(dir.path(), &args, 3, &["v2 does not follow from v1"]);
     std::fs::write(dir.path().join("roots/2.root.json"), v2.to_bytes()).unwrap();
-    let out = ok(&run(dir.path(), &args));
+    let out = ok(&signer(dir.path(), &args));
     assert!(
         out.contains("chains from this archive's trust anchor v1"),
         "{out}"
