@@ -2,7 +2,6 @@
 //! plain fioctl tarball and import again (nothing lost, the trust anchor
 //! kept), and `list` showing keys without secrets.
 
-
 use age::secrecy::ExposeSecret;
 use ceremony_tests::prelude::*;
 
@@ -113,49 +112,10 @@ fn recipients_for_escrow() {
 fn export_and_import_again_keep_everything() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_passphrase(d);
-    let first = key(false);
-    let mut ci = ota_root(
-        1,
-        &[first.public_key()],
-        1,
-        &key(false).public_key(),
-        &in_days(300),
-    );
-    sign_root(&mut ci, &[&first]);
-    write_fioctl_tgz(&d.join("factory-keys.tgz"), &ats_pair("first-root", &first));
+    imported_factory_with_proposal(d, false);
     ok(&signer(
         d,
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-        ],
-    ));
-    let id = ci.find_key_id(&first.public_key()).unwrap();
-    write_proposal(
-        d,
-        "proposal.json",
-        &factory_proposal(&ci, &ci, rotate_change(vec![id])),
-    );
-    ok(&signer(
-        d,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "keys.tgz.age",
-            "-o",
-            "bundle.json",
-            "--new-archive",
-            "keys2.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-            "--yes",
-        ],
+        SignArgs::new().new_archive(Some("keys2.tgz.age")),
     ));
 
     ok(&signer(

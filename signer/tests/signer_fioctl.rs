@@ -5,7 +5,6 @@
 //! canonical form, a bundle, and a new archive that `age -d` turns into a
 //! tarball in fioctl's layout holding the old and the new keys.
 
-
 use std::path::Path;
 
 use ceremony::bundle::Bundle;
@@ -68,19 +67,9 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
 
     let out = ok(&signer(
         dir,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "keys.tgz.age",
-            "-o",
-            "bundle.json",
-            "--new-archive",
-            "keys2.tgz.age",
-            "--passphrase-file",
-            pass,
-            "--yes",
-        ],
+        SignArgs::new()
+            .new_archive(Some("keys2.tgz.age"))
+            .passphrase_file(Some(pass)),
     ));
     assert!(out.contains("complete"), "{out}");
 
@@ -160,19 +149,12 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
     write_proposal(dir, "proposal3.json", &proposal3);
     let out = ok(&signer(
         dir,
-        &[
-            "sign",
-            "proposal3.json",
-            "--keys",
-            "keys2.tgz.age",
-            "-o",
-            "bundle3.json",
-            "--new-archive",
-            "keys3.tgz.age",
-            "--passphrase-file",
-            pass,
-            "--yes",
-        ],
+        SignArgs::new()
+            .proposal("proposal3.json")
+            .keys("keys2.tgz.age")
+            .out("bundle3.json")
+            .new_archive(Some("keys3.tgz.age"))
+            .passphrase_file(Some(pass)),
     ))
     .to_string();
     assert!(out.contains("is the one this archive signed last"), "{out}");

@@ -1,7 +1,6 @@
 //! `signer sign --qr-text` reads the proposal straight from QR frames (as a
 //! scanner types them, shuffled), and the bundle answers exactly that file.
 
-
 use ceremony_tests::prelude::*;
 
 #[test]

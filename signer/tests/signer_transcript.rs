@@ -4,7 +4,6 @@
 //! another ceremony's head signature, is detected and the entry named; and
 //! no private key material or passphrase is in it.
 
-
 use std::path::Path;
 
 use ceremony::transcript::anchor_of;
