@@ -43,7 +43,8 @@ impl TestCommand {
             .env_remove("RUST_BACKTRACE")
             .env("FIOCTL_CONFIG", dir.join("no-fioctl-config.yaml"))
             .env("HOME", dir)
-            .env(TEST_SCRYPT_LOG_N.0, TEST_SCRYPT_LOG_N.1);
+            .env(TEST_SCRYPT_LOG_N.0, TEST_SCRYPT_LOG_N.1)
+            .stdin(Stdio::null());
         TestCommand { cmd, stdin: None }
     }
 
@@ -70,10 +71,7 @@ impl TestCommand {
     }
 
     /// Variables, as pairs.
-    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(
-        &mut self,
-        vars: &[(K, V)],
-    ) -> &mut TestCommand {
+    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(&mut self, vars: &[(K, V)]) -> &mut TestCommand {
         for (k, v) in vars {
             self.cmd.env(k, v);
         }
@@ -100,11 +98,7 @@ impl TestCommand {
     /// Runs it to the end.
     pub fn output(&mut self) -> Output {
         let Some(data) = self.stdin.clone() else {
-            return self
-                .cmd
-                .stdin(Stdio::null())
-                .output()
-                .expect("the binary runs");
+            return self.cmd.output().expect("the binary runs");
         };
         let mut child = self
             .cmd

@@ -185,7 +185,9 @@ impl Ceremony {
     pub fn new() -> Ceremony {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        ok(&TestCommand::new("tuf-repo-init", d).arg(d.join("repo")).output());
+        ok(&TestCommand::new("tuf-repo-init", d)
+            .arg(d.join("repo"))
+            .output());
         write_passphrase(d);
         let pem_path = std::fs::read_dir(d.join("repo/keys"))
             .unwrap()
@@ -199,13 +201,28 @@ impl Ceremony {
         ok(&run_in(
             d,
             "signer",
-            ["import", "--key", pem_arg, "-o", "keys.tgz.age", "--passphrase-file", "pass.txt"],
+            [
+                "import",
+                "--key",
+                pem_arg,
+                "-o",
+                "keys.tgz.age",
+                "--passphrase-file",
+                "pass.txt",
+            ],
         ));
         std::fs::remove_dir_all(d.join("repo/keys")).unwrap();
         ok(&run_in(
             d,
             "submitter",
-            ["propose", "--repo", "repo/metadata", "--rotate-all", "-o", "proposal.json"],
+            [
+                "propose",
+                "--repo",
+                "repo/metadata",
+                "--rotate-all",
+                "-o",
+                "proposal.json",
+            ],
         ));
         ok(&run_in(d, "signer", SignArgs::new()));
         ok(&run_in(

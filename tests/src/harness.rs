@@ -163,7 +163,11 @@ pub use crate::files::copy_dir;
 /// Runs a workspace binary in `cwd` with `args`, no standard input, and
 /// nothing of the machine's FoundriesFactory setup (see
 /// [`TestCommand`](crate::cmd::TestCommand)), plus `env`.
-pub fn run(bin: &str, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
+pub fn run<I, S>(bin: &str, cwd: &Path, args: I, env: &[(&str, &str)]) -> Ran
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     crate::cmd::TestCommand::new(bin, cwd)
         .args(args)
         .envs(env)

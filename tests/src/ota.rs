@@ -200,7 +200,6 @@ pub fn aktualizr_canonical(v: &Value) -> Vec<u8> {
     out.into_bytes()
 }
 
-
 /// A Factory at v1 whose one root key (`first-root`) signed its ci root;
 /// prod is the same root.
 pub struct OtaFactory {

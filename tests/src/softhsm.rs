@@ -154,4 +154,3 @@ impl Hsm {
         self.dir.path()
     }
 }
-
