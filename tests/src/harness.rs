@@ -46,7 +46,8 @@ pub const TOKEN: &str = "test-token-5f1c2a";
 
 /// `factory-sim init DIR --key-type T`.
 pub fn factory_init(dir: &Path, key_type: &str) {
-    crate::cmd::TestCommand::new("factory-sim", dir)
+    // `init` makes `dir`: run it from the folder that holds it.
+    crate::cmd::TestCommand::new("factory-sim", dir.parent().expect("a parent folder"))
         .arg("init")
         .arg(dir)
         .args(["--key-type", key_type])
