@@ -17,12 +17,11 @@
 //! still can: that the ceremony works and what the signer recorded about
 //! the machine matches /sys.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
+use ceremony_tests::cmd::TEST_SCRYPT_LOG_N;
+use ceremony_tests::prelude::*;
 
 fn signer_path() -> &'static str {
     env!("CARGO_BIN_EXE_signer")
@@ -32,53 +31,9 @@ fn signer_path() -> &'static str {
 /// Factory proposal rotating that key.
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let root_key = key(false);
-    let online = key(false).public_key();
-    let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
-    sign_root(&mut ci, &[&root_key]);
-    write_fioctl_tgz(
-        &d.join("factory-keys.tgz"),
-        &ats_pair("first-root", &root_key),
-    );
-    write_passphrase(d);
-    ok(&run(
-        d,
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-        ],
-    ));
-    let id = ci.find_key_id(&root_key.public_key()).unwrap();
-    write_proposal(
-        d,
-        "proposal.json",
-        &factory_proposal(&ci, &ci, rotate_change(vec![id])),
-    );
+    imported_factory_with_proposal(dir.path(), false);
     dir
 }
-
-const SIGN: &[&str] = &[
-    "sign",
-    "proposal.json",
-    "--keys",
-    "keys.tgz.age",
-    "-o",
-    "bundle.json",
-    "--new-archive",
-    "new.tgz.age",
-    "--passphrase-file",
-    "pass.txt",
-    "--yes",
-    "--operator",
-    "Offline Tester",
-    "--witness",
-    "A Witness",
-];
 
 /// Interfaces other than loopback that are up, as the signer judges it
 /// (`/sys/class/net/*/operstate` "up" or "unknown").
@@ -147,13 +102,17 @@ fn netns_prefix() -> Result<Vec<String>, String> {
     Err(reasons.join("; "))
 }
 
-fn run_prefixed(dir: &Path, prefix: &[String], args: &[&str]) -> Output {
+fn run_prefixed<I, S>(dir: &Path, prefix: &[String], args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     Command::new(&prefix[0])
         .args(&prefix[1..])
         .arg(signer_path())
         .args(args)
         .current_dir(dir)
-        .env("TUF_CEREMONY_TEST_SCRYPT_LOG_N", "10")
+        .env(TEST_SCRYPT_LOG_N.0, TEST_SCRYPT_LOG_N.1)
         .output()
         .expect("the command runs")
 }
@@ -210,7 +169,7 @@ fn a_ceremony_runs_in_a_network_namespace_with_no_interface() {
                  scripts/test-offline.sh as root (or where user namespaces are allowed) for the real check."
             );
             let dir = setup();
-            ok(&run(dir.path(), SIGN));
+            ok(&signer(dir.path(), SignArgs::new()));
             check_outputs(dir.path(), &[String::from("env")]);
             return;
         }
@@ -219,8 +178,7 @@ fn a_ceremony_runs_in_a_network_namespace_with_no_interface() {
     let d = dir.path();
     eprintln!("running the ceremony under: {}", prefix.join(" "));
     ok(&run_prefixed(d, &prefix, &["review", "proposal.json"]));
-    let mut args = SIGN.to_vec();
-    args.push("--require-offline");
+    let args = SignArgs::new().extra(["--require-offline"]);
     let out = run_prefixed(d, &prefix, &args);
     let t = ok(&out);
     assert!(
@@ -261,7 +219,7 @@ fn the_signer_makes_no_network_system_call() {
         "-o".into(),
         log.display().to_string(),
     ];
-    let out = run_prefixed(d, &prefix, SIGN);
+    let out = run_prefixed(d, &prefix, SignArgs::new());
     if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("ptrace") {
         eprintln!(
             "STRACE TEST NOT RUN: ptrace is not permitted here: {}",
@@ -316,18 +274,17 @@ fn require_offline_follows_the_state_of_this_machine() {
     }
     let dir = setup();
     let d = dir.path();
-    let mut args = SIGN.to_vec();
-    args.push("--require-offline");
+    let args = SignArgs::new().extra(["--require-offline"]);
     if up.is_empty() {
         eprintln!("no interface but loopback is up: --require-offline must sign");
-        let t = ok(&run(d, &args));
+        let t = ok(&signer(d, &args));
         assert!(!t.contains("are up"), "{t}");
         assert_eq!(machine_in_transcript(d)["non_loopback_interface_up"], false);
         return;
     }
     eprintln!("interfaces up: {up:?}: --require-offline must refuse, plain sign must warn");
     let before = hash_dir(d);
-    let out = run(d, &args);
+    let out = signer(d, &args);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(3), "{t}");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -343,7 +300,7 @@ fn require_offline_follows_the_state_of_this_machine() {
     );
 
     // Without the flag: a warning, recorded in the transcript, and it signs.
-    let out = run(d, SIGN);
+    let out = signer(d, SignArgs::new());
     let t = ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

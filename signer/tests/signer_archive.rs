@@ -2,10 +2,8 @@
 //! plain fioctl tarball and import again (nothing lost, the trust anchor
 //! kept), and `list` showing keys without secrets.
 
-mod common;
-
 use age::secrecy::ExposeSecret;
-use common::*;
+use ceremony_tests::prelude::*;
 
 #[test]
 fn recipients_for_escrow() {
@@ -30,7 +28,7 @@ fn recipients_for_escrow() {
     write_fioctl_tgz(&d.join("factory-keys.tgz"), &ats_pair("first-root", &k));
 
     // Without an identity the new archive cannot be read back; it says so.
-    let out = ok(&run(
+    let out = ok(&signer(
         d,
         &[
             "import",
@@ -44,7 +42,7 @@ fn recipients_for_escrow() {
         ],
     ));
     assert!(out.contains("Not re-decrypted"), "{out}");
-    let out = ok(&run(
+    let out = ok(&signer(
         d,
         &[
             "import",
@@ -63,17 +61,17 @@ fn recipients_for_escrow() {
 
     // Either identity opens it; a passphrase or no identity does not.
     for id in ["id0.txt", "id1.txt"] {
-        let out = ok(&run(d, &["list", "keys.tgz.age", "--identity", id]));
+        let out = ok(&signer(d, &["list", "keys.tgz.age", "--identity", id]));
         assert!(out.contains(&k.public_key().fingerprint()[..16]), "{out}");
     }
-    let out = run(d, &["list", "keys.tgz.age"]);
+    let out = signer(d, &["list", "keys.tgz.age"]);
     assert!(
         !out.status.success() && text(&out).contains("--identity"),
         "{}",
         text(&out)
     );
     write_passphrase(d);
-    let out = run(
+    let out = signer(
         d,
         &["list", "keys.tgz.age", "--passphrase-file", "pass.txt"],
     );
@@ -84,7 +82,7 @@ fn recipients_for_escrow() {
     );
     let stranger = age::x25519::Identity::generate();
     std::fs::write(d.join("id9.txt"), stranger.to_string().expose_secret()).unwrap();
-    let out = run(d, &["list", "keys.tgz.age", "-i", "id9.txt"]);
+    let out = signer(d, &["list", "keys.tgz.age", "-i", "id9.txt"]);
     assert!(
         !out.status.success() && text(&out).contains("none of the identities"),
         "{}",
@@ -92,7 +90,7 @@ fn recipients_for_escrow() {
     );
 
     // A new archive written by keygen is encrypted to the same recipients.
-    ok(&run(
+    ok(&signer(
         d,
         &[
             "keygen",
@@ -106,60 +104,21 @@ fn recipients_for_escrow() {
             "id1.txt",
         ],
     ));
-    ok(&run(d, &["list", "k2.tgz.age", "-i", "id0.txt"]));
-    ok(&run(d, &["list", "k2.tgz.age", "-i", "id1.txt"]));
+    ok(&signer(d, &["list", "k2.tgz.age", "-i", "id0.txt"]));
+    ok(&signer(d, &["list", "k2.tgz.age", "-i", "id1.txt"]));
 }
 
 #[test]
 fn export_and_import_again_keep_everything() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_passphrase(d);
-    let first = key(false);
-    let mut ci = ota_root(
-        1,
-        &[first.public_key()],
-        1,
-        &key(false).public_key(),
-        &in_days(300),
-    );
-    sign_root(&mut ci, &[&first]);
-    write_fioctl_tgz(&d.join("factory-keys.tgz"), &ats_pair("first-root", &first));
-    ok(&run(
+    imported_factory_with_proposal(d, false);
+    ok(&signer(
         d,
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-        ],
-    ));
-    let id = ci.find_key_id(&first.public_key()).unwrap();
-    write_proposal(
-        d,
-        "proposal.json",
-        &factory_proposal(&ci, &ci, rotate_change(vec![id])),
-    );
-    ok(&run(
-        d,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "keys.tgz.age",
-            "-o",
-            "bundle.json",
-            "--new-archive",
-            "keys2.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-            "--yes",
-        ],
+        SignArgs::new().new_archive(Some("keys2.tgz.age")),
     ));
 
-    ok(&run(
+    ok(&signer(
         d,
         &[
             "export",
@@ -184,7 +143,7 @@ fn export_and_import_again_keep_everything() {
         assert_eq!(mode & 0o077, 0, "the plain tarball is private: {mode:o}");
     }
 
-    ok(&run(
+    ok(&signer(
         d,
         &[
             "import",
@@ -200,7 +159,7 @@ fn export_and_import_again_keep_everything() {
         again.keys().collect::<Vec<_>>(),
         plain.keys().collect::<Vec<_>>()
     );
-    let listing = ok(&run(
+    let listing = ok(&signer(
         d,
         &["list", "again.tgz.age", "--passphrase-file", "pass.txt"],
     ));
@@ -221,7 +180,7 @@ fn list_shows_no_secret() {
         &rsa,
     ));
     write_fioctl_tgz(&d.join("factory-keys.tgz"), &files);
-    let out = ok(&run(
+    let out = ok(&signer(
         d,
         &[
             "import",
@@ -242,7 +201,7 @@ fn list_shows_no_secret() {
             "--json",
         ],
     ] {
-        let listing = ok(&run(d, &args)) + &out;
+        let listing = ok(&signer(d, &args)) + &out;
         assert!(
             listing.contains("rsa-2048") && listing.contains("ed25519"),
             "{listing}"
@@ -264,7 +223,7 @@ fn list_shows_no_secret() {
     }
     let v: serde_json::Value = serde_json::from_str(
         &String::from_utf8(
-            run(
+            signer(
                 d,
                 &[
                     "list",
@@ -297,7 +256,7 @@ fn import_pem_keys_and_refuse_bad_ones() {
     )
     .unwrap();
     let before = hash_dir(d);
-    let out = run(
+    let out = signer(
         d,
         &[
             "import",
@@ -314,7 +273,7 @@ fn import_pem_keys_and_refuse_bad_ones() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("bad.pem"), "{}", text(&out));
     assert_eq!(hash_dir(d), before);
-    let out = run(
+    let out = signer(
         d,
         &[
             "import",
@@ -334,9 +293,9 @@ fn import_pem_keys_and_refuse_bad_ones() {
         text(&out)
     );
     assert_eq!(hash_dir(d), before);
-    let out = run(d, &["import", "-o", "keys.tgz.age"]);
+    let out = signer(d, &["import", "-o", "keys.tgz.age"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    ok(&run(
+    ok(&signer(
         d,
         &[
             "import",
@@ -367,7 +326,7 @@ fn default_new_archive_is_a_new_name_beside_the_old() {
         &d.join("factory-keys.tgz"),
         &ats_pair("first-root", &key(false)),
     );
-    ok(&run(
+    ok(&signer(
         d,
         &[
             "import",
@@ -379,7 +338,7 @@ fn default_new_archive_is_a_new_name_beside_the_old() {
         ],
     ));
     let before = std::fs::read(d.join("usb/keys.tgz.age")).unwrap();
-    let out = ok(&run(
+    let out = ok(&signer(
         d,
         &[
             "keygen",

@@ -5,15 +5,13 @@
 //! canonical form, a bundle, and a new archive that `age -d` turns into a
 //! tarball in fioctl's layout holding the old and the new keys.
 
-mod common;
-
 use std::path::Path;
 
 use ceremony::bundle::Bundle;
 use ceremony::keys::PrivateKey;
 use ceremony::rules::check_step;
 use ceremony::{Dialect, RootMetadata};
-use common::*;
+use ceremony_tests::prelude::*;
 use time::OffsetDateTime;
 
 struct Factory {
@@ -36,7 +34,7 @@ fn factory(rsa: bool) -> Factory {
 fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
     let pass = write_passphrase(dir);
     let pass = pass.to_str().unwrap();
-    let out = ok(&run(
+    let out = ok(&signer(
         dir,
         &[
             "import",
@@ -49,7 +47,7 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
     ));
     assert!(out.contains("decrypted and compared"), "{out}");
 
-    let listing = ok(&run(
+    let listing = ok(&signer(
         dir,
         &["list", "keys.tgz.age", "--passphrase-file", pass],
     ));
@@ -62,26 +60,16 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
     let proposal = factory_proposal(&f.ci, &f.prod, rotate_change(vec![old_id.clone()]));
     let ppath = write_proposal(dir, "proposal.json", &proposal);
 
-    let review = ok(&run(dir, &["review", "proposal.json"]));
+    let review = ok(&signer(dir, &["review", "proposal.json"]));
     assert!(review.contains("chain ci: v1 -> v2"), "{review}");
     assert!(review.contains("chain prod: v1 -> v2"), "{review}");
     assert!(review.contains("<new key 1>"), "{review}");
 
-    let out = ok(&run(
+    let out = ok(&signer(
         dir,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "keys.tgz.age",
-            "-o",
-            "bundle.json",
-            "--new-archive",
-            "keys2.tgz.age",
-            "--passphrase-file",
-            pass,
-            "--yes",
-        ],
+        SignArgs::new()
+            .new_archive(Some("keys2.tgz.age"))
+            .passphrase_file(Some(pass)),
     ));
     assert!(out.contains("complete"), "{out}");
 
@@ -146,7 +134,7 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
         assert!(!name.ends_with('/') && !name.starts_with('/'), "{name}");
     }
     // The old archive is untouched and still opens.
-    ok(&run(
+    ok(&signer(
         dir,
         &["list", "keys.tgz.age", "--passphrase-file", pass],
     ));
@@ -159,21 +147,14 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
         rotate_change(vec![new_id.clone()]),
     );
     write_proposal(dir, "proposal3.json", &proposal3);
-    let out = ok(&run(
+    let out = ok(&signer(
         dir,
-        &[
-            "sign",
-            "proposal3.json",
-            "--keys",
-            "keys2.tgz.age",
-            "-o",
-            "bundle3.json",
-            "--new-archive",
-            "keys3.tgz.age",
-            "--passphrase-file",
-            pass,
-            "--yes",
-        ],
+        SignArgs::new()
+            .proposal("proposal3.json")
+            .keys("keys2.tgz.age")
+            .out("bundle3.json")
+            .new_archive(Some("keys3.tgz.age"))
+            .passphrase_file(Some(pass)),
     ))
     .to_string();
     assert!(out.contains("is the one this archive signed last"), "{out}");

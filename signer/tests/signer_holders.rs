@@ -3,15 +3,26 @@
 //! signs with what they hold (round 2). Each bundle is partial and says which
 //! signatures are missing; together they meet both thresholds.
 
-mod common;
-
 use ceremony::bundle::Bundle;
 use ceremony::proposal::Change;
 use ceremony::pubkey::PubkeyFile;
 use ceremony::rules::check_step;
 use ceremony::{Dialect, RootMetadata};
-use common::*;
+use ceremony_tests::prelude::*;
 use time::OffsetDateTime;
+
+/// Round 2's `sign` for holder `who`, from `WHO2.tgz.age`.
+fn holder_sign(who: &str, force: bool) -> SignArgs {
+    let args = SignArgs::new()
+        .keys(&format!("{who}2.tgz.age"))
+        .out(&format!("{who}.bundle.json"))
+        .new_archive(Some(&format!("{who}3.tgz.age")));
+    if force {
+        args.extra(["--force"])
+    } else {
+        args
+    }
+}
 
 #[test]
 fn two_holders_keygen_then_partial_bundles() {
@@ -34,7 +45,7 @@ fn two_holders_keygen_then_partial_bundles() {
         ),
     );
     for who in ["alice", "bob"] {
-        ok(&run(
+        ok(&signer(
             d,
             &[
                 "import",
@@ -49,7 +60,7 @@ fn two_holders_keygen_then_partial_bundles() {
 
     // Round 1: each holder makes a key (Alice an RSA-4096 one: the one test
     // that pays for RSA-4096 generation).
-    ok(&run(
+    ok(&signer(
         d,
         &[
             "keygen",
@@ -67,7 +78,7 @@ fn two_holders_keygen_then_partial_bundles() {
             "pass.txt",
         ],
     ));
-    ok(&run(
+    ok(&signer(
         d,
         &[
             "keygen",
@@ -116,7 +127,7 @@ fn two_holders_keygen_then_partial_bundles() {
     let proposal = factory_proposal(&ci, &ci, change);
     write_proposal(d, "proposal.json", &proposal);
 
-    let review = ok(&run(d, &["review", "proposal.json"]));
+    let review = ok(&signer(d, &["review", "proposal.json"]));
     assert!(
         review.contains(&bob_pub.fingerprint) && review.contains("holder bob"),
         "{review}"
@@ -128,62 +139,15 @@ fn two_holders_keygen_then_partial_bundles() {
 
     // 2 of 2 is a guard-rail warning: refused without --force, nothing written.
     let before = hash_dir(d);
-    let out = run(
-        d,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "alice2.tgz.age",
-            "-o",
-            "alice.bundle.json",
-            "--new-archive",
-            "alice3.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-            "--yes",
-        ],
-    );
+    let out = signer(d, holder_sign("alice", false));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("--force"), "{}", text(&out));
     assert_eq!(hash_dir(d), before);
 
     // Round 2: each signs what they can.
-    let out = ok(&run(
-        d,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "alice2.tgz.age",
-            "-o",
-            "alice.bundle.json",
-            "--new-archive",
-            "alice3.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-            "--yes",
-            "--force",
-        ],
-    ));
+    let out = ok(&signer(d, holder_sign("alice", true)));
     assert!(out.contains("PARTIAL"), "{out}");
-    let out = ok(&run(
-        d,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "bob2.tgz.age",
-            "-o",
-            "bob.bundle.json",
-            "--new-archive",
-            "bob3.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-            "--yes",
-            "--force",
-        ],
-    ));
+    let out = ok(&signer(d, holder_sign("bob", true)));
     assert!(out.contains("PARTIAL"), "{out}");
 
     let alice = Bundle::from_slice(&std::fs::read(d.join("alice.bundle.json")).unwrap()).unwrap();

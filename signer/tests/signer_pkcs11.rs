@@ -8,7 +8,6 @@
 //! The TUF dialect, checked by python-tuf, is in
 //! `tests/tests/pkcs11_python_tuf.rs`.
 
-mod common;
 mod pkcs11_support;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +18,7 @@ use ceremony::keys::{PrivateKey, PublicKey};
 use ceremony::pubkey::PubkeyFile;
 use ceremony::rules::check_step;
 use ceremony::{Dialect, RootMetadata};
-use common::*;
+use ceremony_tests::prelude::*;
 use pkcs11_support::Hsm;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -46,6 +45,14 @@ struct Setup {
     first: PrivateKey,
 }
 
+/// `sign proposal.json --keys keys2.tgz.age -o bundle.json --new-archive
+/// keys3.tgz.age`: the archive that records the token key.
+fn token_sign() -> SignArgs {
+    SignArgs::new()
+        .keys("keys2.tgz.age")
+        .new_archive(Some("keys3.tgz.age"))
+}
+
 impl Setup {
     fn new(key_type: &str) -> Setup {
         let tmp = tempfile::tempdir().unwrap();
@@ -53,24 +60,10 @@ impl Setup {
         let hsm = Hsm::new();
         hsm.init_token("cer");
         hsm.write_pins(&dir);
-        write_passphrase(&dir);
 
-        let first = key(false);
-        let online = key(false).public_key();
-        let mut ci = ota_root(1, &[first.public_key()], 1, &online, &in_days(300));
-        sign_root(&mut ci, &[&first]);
-        write_fioctl_tgz(&dir.join("factory.tgz"), &ats_pair("first-root", &first));
-        ok(&hsm.signer(
-            &dir,
-            &[
-                "import",
-                "factory.tgz",
-                "-o",
-                "keys.tgz.age",
-                "--passphrase-file",
-                "pass.txt",
-            ],
-        ));
+        let f = OtaFactory::new(false);
+        f.import(&dir, Vec::new());
+        let (ci, first) = (f.ci, f.root_key);
         let out = ok(&hsm.signer(
             &dir,
             &[
@@ -116,7 +109,11 @@ impl Setup {
         }
     }
 
-    fn signer(&self, args: &[&str]) -> Output {
+    fn signer<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         self.hsm.signer(&self.dir, args)
     }
 
@@ -124,25 +121,10 @@ impl Setup {
     /// plus `extra`.
     fn sign(&self, pin: &str, extra: &[&str]) -> Output {
         let module = self.hsm.module_arg();
-        let mut args = vec![
-            "sign",
-            "proposal.json",
-            "--keys",
-            "keys2.tgz.age",
-            "-o",
-            "bundle.json",
-            "--new-archive",
-            "keys3.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-            "--yes",
-            "--pkcs11-module",
-            &module,
-            "--pin-file",
-            pin,
-        ];
-        args.extend_from_slice(extra);
-        self.signer(&args)
+        let args = token_sign()
+            .extra(["--pkcs11-module", &module, "--pin-file", pin])
+            .extra(extra);
+        self.signer(args)
     }
 
     /// Asserts `out` failed with exit status `code`, saying every one of
@@ -309,29 +291,25 @@ fn ota_ceremony(key_type: &str) {
         "proposal2.json",
         &factory_proposal(&ci2, &prod2, change),
     );
-    let out = ok(&s.signer(&[
-        "sign",
-        "proposal2.json",
-        "--keys",
-        "keys3.tgz.age",
-        "-o",
-        "bundle2.json",
-        "--new-archive",
-        "keys4.tgz.age",
-        "--passphrase-file",
-        "pass.txt",
-        "--yes",
-        "--pkcs11-module",
-        &module,
-        "--pin-file",
-        "pin.txt",
-        "--token",
-        "cer",
-        "--key-label",
-        "k2",
-        "--key-type",
-        key_type,
-    ]));
+    let out = ok(&s.signer(
+        SignArgs::new()
+            .proposal("proposal2.json")
+            .keys("keys3.tgz.age")
+            .out("bundle2.json")
+            .new_archive(Some("keys4.tgz.age"))
+            .extra([
+                "--pkcs11-module",
+                &module,
+                "--pin-file",
+                "pin.txt",
+                "--token",
+                "cer",
+                "--key-label",
+                "k2",
+                "--key-type",
+                key_type,
+            ]),
+    ));
     assert!(
         out.contains("New key: key \"k2\" on token \"cer\""),
         "{out}"
@@ -384,19 +362,7 @@ fn no_module_wrong_pin_and_missing_token_write_nothing() {
     let before = hash_dir(&s.dir);
 
     // Without --pkcs11-module: says which token and key are needed (usage, 2).
-    let out = s.signer(&[
-        "sign",
-        "proposal.json",
-        "--keys",
-        "keys2.tgz.age",
-        "-o",
-        "bundle.json",
-        "--new-archive",
-        "keys3.tgz.age",
-        "--passphrase-file",
-        "pass.txt",
-        "--yes",
-    ]);
+    let out = s.signer(token_sign());
     s.refused(
         &out,
         2,
@@ -419,21 +385,12 @@ fn no_module_wrong_pin_and_missing_token_write_nothing() {
     // A module that is not a PKCS#11 library.
     std::fs::write(s.hsm.path().join("fake.so"), b"not a library").unwrap();
     let fake = s.hsm.path().join("fake.so").display().to_string();
-    let out = s.signer(&[
-        "sign",
-        "proposal.json",
-        "--keys",
-        "keys2.tgz.age",
-        "-o",
-        "bundle.json",
-        "--passphrase-file",
-        "pass.txt",
-        "--yes",
+    let out = s.signer(token_sign().new_archive(None).extra([
         "--pkcs11-module",
         &fake,
         "--pin-file",
         "pin.txt",
-    ]);
+    ]));
     s.refused(&out, 1, &["cannot load the PKCS#11 module"], &before);
 
     // The token is not there: insert "cer", holding "k1" (fingerprint).

@@ -1,18 +1,15 @@
 //! `signer sign --qr-text` reads the proposal straight from QR frames (as a
 //! scanner types them, shuffled), and the bundle answers exactly that file.
 
-mod common;
-
-use common::*;
+use ceremony_tests::prelude::*;
 
 #[test]
 fn sign_reads_the_proposal_from_shuffled_frames() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let pass = imported_factory_with_proposal(d, false);
-    let pass = pass.as_str();
+    imported_factory_with_proposal(d, false);
     let ppath = d.join("proposal.json");
-    let shown = run(
+    let shown = signer(
         d,
         &["qr", "show", "proposal.json", "--text", "--frames", "12"],
     );
@@ -26,22 +23,11 @@ fn sign_reads_the_proposal_from_shuffled_frames() {
     frames.remove(0); // a missed frame: fountain frames fill the gap
     std::fs::write(d.join("frames.txt"), frames.join("\n") + "\n").unwrap();
 
-    let out = ok(&run(
+    let out = ok(&signer(
         d,
-        &[
-            "sign",
-            "--qr-text",
-            "frames.txt",
-            "--keys",
-            "keys.tgz.age",
-            "-o",
-            "bundle.json",
-            "--new-archive",
-            "keys2.tgz.age",
-            "--passphrase-file",
-            pass,
-            "--yes",
-        ],
+        SignArgs::new()
+            .qr_text("frames.txt", false)
+            .new_archive(Some("keys2.tgz.age")),
     ));
     assert!(out.contains("complete"), "{out}");
     let bundle =
@@ -53,18 +39,14 @@ fn sign_reads_the_proposal_from_shuffled_frames() {
     );
 
     // Both a file and --qr-text is a usage error.
-    let out = run(
+    let out = signer(
         d,
-        &[
-            "sign",
-            "proposal.json",
-            "--qr-text",
-            "frames.txt",
-            "--keys",
-            "keys.tgz.age",
-            "-o",
-            "b2.json",
-        ],
+        SignArgs::new()
+            .qr_text("frames.txt", true)
+            .out("b2.json")
+            .new_archive(None)
+            .passphrase_file(None)
+            .no_yes(),
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }

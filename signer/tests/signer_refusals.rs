@@ -5,19 +5,16 @@
 //! keys did not sign, a proposal asking for a version jump, a proposal whose
 //! current root differs from the archive's trust anchor.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 
-use ceremony::keys::PrivateKey;
-use ceremony::RootMetadata;
-use common::*;
+use ceremony_tests::prelude::*;
 
+/// A folder with keys.tgz.age (Ed25519 first-root key), pass.txt, and a
+/// Factory at v1 signed by that key.
 struct Setup {
     dir: tempfile::TempDir,
-    root_key: PrivateKey,
-    ci: RootMetadata,
+    f: OtaFactory,
 }
 
 impl Setup {
@@ -26,67 +23,27 @@ impl Setup {
     }
 }
 
-/// A folder with keys.tgz.age (Ed25519 first-root key), pass.txt, and a
-/// Factory at v1 signed by that key.
-fn setup_with(extra: Vec<(String, Vec<u8>)>) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let root_key = key(false);
-    let online = key(false).public_key();
-    let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
-    sign_root(&mut ci, &[&root_key]);
-    let mut files = ats_pair("first-root", &root_key);
-    files.extend(extra);
-    write_fioctl_tgz(&dir.path().join("factory-keys.tgz"), &files);
-    write_passphrase(dir.path());
-    ok(&run(
-        dir.path(),
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-        ],
-    ));
-    Setup { dir, root_key, ci }
-}
-
 fn setup() -> Setup {
-    setup_with(Vec::new())
+    let dir = tempfile::tempdir().unwrap();
+    let f = OtaFactory::new(false);
+    f.import(dir.path(), Vec::new());
+    Setup { dir, f }
 }
 
 fn good_proposal(s: &Setup) {
-    let id = s.ci.find_key_id(&s.root_key.public_key()).unwrap();
-    write_proposal(
-        s.path(),
-        "proposal.json",
-        &factory_proposal(&s.ci, &s.ci, rotate_change(vec![id])),
-    );
+    write_proposal(s.path(), "proposal.json", &s.f.rotation());
 }
 
-fn sign_args() -> Vec<&'static str> {
-    vec![
-        "sign",
-        "proposal.json",
-        "--keys",
-        "keys.tgz.age",
-        "-o",
-        "bundle.json",
-        "--new-archive",
-        "new.tgz.age",
-        "--passphrase-file",
-        "pass.txt",
-        "--yes",
-    ]
+fn sign_args() -> Vec<String> {
+    SignArgs::new().to_vec()
 }
 
 /// Runs `args` and checks: exit status `code`, stderr mentions every word
 /// of `words`, and the folder is byte for byte as before.
 #[track_caller]
-fn refused(dir: &Path, args: &[&str], code: i32, words: &[&str]) -> Output {
+fn refused<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S], code: i32, words: &[&str]) -> Output {
     let before = hash_dir(dir);
-    let out = run(dir, args);
+    let out = signer(dir, args);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(code), "{t}");
     let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
@@ -102,23 +59,10 @@ fn refused(dir: &Path, args: &[&str], code: i32, words: &[&str]) -> Output {
 fn wrong_passphrase() {
     // This archive is made with age's own calibrated work factor.
     let dir = tempfile::tempdir().unwrap();
-    let k = key(false);
-    write_fioctl_tgz(
-        &dir.path().join("factory-keys.tgz"),
-        &ats_pair("first-root", &k),
-    );
+    let f = OtaFactory::new(false);
+    f.write_tgz(dir.path(), Vec::new());
     write_passphrase(dir.path());
-    ok(&run_full_cost(
-        dir.path(),
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-        ],
-    ));
+    ok(&signer_full_cost(dir.path(), IMPORT));
     std::fs::write(dir.path().join("wrong.txt"), "not the passphrase\n").unwrap();
     refused(
         dir.path(),
@@ -126,22 +70,8 @@ fn wrong_passphrase() {
         1,
         &["wrong passphrase"],
     );
-    let mut ci = ota_root(
-        1,
-        &[k.public_key()],
-        1,
-        &key(false).public_key(),
-        &in_days(300),
-    );
-    sign_root(&mut ci, &[&k]);
-    let id = ci.find_key_id(&k.public_key()).unwrap();
-    write_proposal(
-        dir.path(),
-        "proposal.json",
-        &factory_proposal(&ci, &ci, rotate_change(vec![id])),
-    );
-    let mut args = sign_args();
-    args[9] = "wrong.txt";
+    write_proposal(dir.path(), "proposal.json", &f.rotation());
+    let args = SignArgs::new().passphrase_file(Some("wrong.txt")).to_vec();
     refused(dir.path(), &args, 1, &["wrong passphrase", "keys.tgz.age"]);
 }
 
@@ -160,7 +90,7 @@ fn truncated_archive() {
             &[],
         );
     }
-    let out = run(
+    let out = signer(
         s.path(),
         &["list", "keys.tgz.age", "--passphrase-file", "pass.txt"],
     );
@@ -302,9 +232,9 @@ fn proposal_for_a_root_this_archive_did_not_sign() {
 fn proposal_current_root_not_self_signed() {
     let s = setup();
     let mut p = factory_proposal(
-        &s.ci,
-        &s.ci,
-        rotate_change(vec![s.root_key.public_key().fingerprint()]),
+        &s.f.ci,
+        &s.f.ci,
+        rotate_change(vec![s.f.root_key.public_key().fingerprint()]),
     );
     // The same root with its signature dropped.
     p.chains[0].current["signatures"] = serde_json::json!([]);
@@ -326,8 +256,8 @@ fn proposal_current_root_not_self_signed() {
 #[test]
 fn proposal_with_a_version_jump() {
     let s = setup();
-    let id = s.ci.find_key_id(&s.root_key.public_key()).unwrap();
-    let mut p = factory_proposal(&s.ci, &s.ci, rotate_change(vec![id]));
+    let id = s.f.root_key_id();
+    let mut p = factory_proposal(&s.f.ci, &s.f.ci, rotate_change(vec![id]));
     p.chains[0].staged.as_mut().unwrap()["signed"]["version"] = 3.into();
     write_proposal(s.path(), "proposal.json", &p);
     refused(
@@ -357,17 +287,7 @@ fn proposal_differs_from_the_trust_anchor() {
     ));
     write_fioctl_tgz(&dir.path().join("factory-keys.tgz"), &files);
     write_passphrase(dir.path());
-    ok(&run(
-        dir.path(),
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-        ],
-    ));
+    ok(&signer(dir.path(), IMPORT));
     let id = other.find_key_id(&root_key.public_key()).unwrap();
     write_proposal(
         dir.path(),
@@ -398,11 +318,10 @@ fn proposal_differs_from_the_trust_anchor() {
     let mut bad_v2 = ota_root(2, &[key(false).public_key()], 1, &online, &in_days(300));
     sign_root(&mut bad_v2, &[]);
     std::fs::write(dir.path().join("roots/2.root.json"), bad_v2.to_bytes()).unwrap();
-    let mut args = sign_args();
-    args.extend(["--roots-dir", "roots"]);
+    let args = SignArgs::new().extra(["--roots-dir", "roots"]).to_vec();
     refused(dir.path(), &args, 3, &["v2 does not follow from v1"]);
     std::fs::write(dir.path().join("roots/2.root.json"), v2.to_bytes()).unwrap();
-    let out = ok(&run(dir.path(), &args));
+    let out = ok(&signer(dir.path(), &args));
     assert!(
         out.contains("chains from this archive's trust anchor v1"),
         "{out}"
@@ -418,19 +337,7 @@ fn existing_targets_are_never_overwritten() {
     std::fs::remove_file(s.path().join("new.tgz.age")).unwrap();
     std::fs::write(s.path().join("bundle.json"), b"precious").unwrap();
     refused(s.path(), &sign_args(), 1, &["exists already"]);
-    refused(
-        s.path(),
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-        ],
-        1,
-        &["exists already"],
-    );
+    refused(s.path(), &IMPORT, 1, &["exists already"]);
 }
 
 #[test]
@@ -455,8 +362,8 @@ fn export_needs_plaintext_flag() {
 fn no_confirmation_without_a_terminal() {
     let s = setup();
     good_proposal(&s);
-    let mut args = sign_args();
-    args.pop(); // no --yes
-                // First use asks before any key is generated: nothing is written.
+    // No --yes: first use asks before any key is generated, so nothing is
+    // written.
+    let args = SignArgs::new().no_yes().to_vec();
     refused(s.path(), &args, 1, &["terminal", "--yes"]);
 }

@@ -4,12 +4,10 @@
 //! another ceremony's head signature, is detected and the entry named; and
 //! no private key material or passphrase is in it.
 
-mod common;
-
 use std::path::Path;
 
 use ceremony::transcript::anchor_of;
-use common::*;
+use ceremony_tests::prelude::*;
 
 struct Ceremony {
     dir: tempfile::TempDir,
@@ -21,29 +19,17 @@ struct Ceremony {
 fn ceremony(rsa: bool) -> Ceremony {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let pass = imported_factory_with_proposal(d, rsa);
-    let pass = pass.as_str();
-    let out = ok(&run(
+    imported_factory_with_proposal(d, rsa);
+    let out = ok(&signer(
         d,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "keys.tgz.age",
-            "-o",
-            "bundle.json",
-            "--new-archive",
-            "keys2.tgz.age",
-            "--passphrase-file",
-            pass,
-            "--yes",
+        SignArgs::new().new_archive(Some("keys2.tgz.age")).extra([
             "--operator",
             "Alice Operator",
             "--witness",
             "Bob Witness",
             "--witness",
             "Carol Witness",
-        ],
+        ]),
     ));
     assert!(out.contains("bundle.transcript.jsonl"), "{out}");
     let transcript = std::fs::read(d.join("bundle.transcript.jsonl")).unwrap();
@@ -51,7 +37,7 @@ fn ceremony(rsa: bool) -> Ceremony {
 }
 
 fn verify(dir: &Path, args: &[&str]) -> std::process::Output {
-    run(dir, &[&["verify-transcript"], args].concat())
+    signer(dir, &[&["verify-transcript"], args].concat())
 }
 
 #[test]

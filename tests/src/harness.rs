@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::{binary, python};
@@ -46,17 +46,12 @@ pub const TOKEN: &str = "test-token-5f1c2a";
 
 /// `factory-sim init DIR --key-type T`.
 pub fn factory_init(dir: &Path, key_type: &str) {
-    let out = Command::new(binary("factory-sim"))
+    // `init` makes `dir`: run it from the folder that holds it.
+    crate::cmd::TestCommand::new("factory-sim", dir.parent().expect("a parent folder"))
         .arg("init")
         .arg(dir)
         .args(["--key-type", key_type])
-        .output()
-        .expect("factory-sim runs");
-    assert!(
-        out.status.success(),
-        "factory-sim init failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .expect(0, "factory-sim init");
 }
 
 /// Starts `factory-sim` on a free loopback port for the state in `dir`,
@@ -163,67 +158,21 @@ fn serve(mut cmd: Command, port: u16) -> Server {
     }
 }
 
-/// The output of a finished command, for assertions and messages.
-pub struct Ran {
-    /// The exit code (-1 when killed by a signal).
-    pub code: i32,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error.
-    pub stderr: String,
-}
+pub use crate::cmd::Ran;
+pub use crate::files::copy_dir;
 
-impl Ran {
-    /// Standard output and error together.
-    pub fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    /// Panics with the whole output unless the exit code is `code`.
-    #[track_caller]
-    pub fn expect(&self, code: i32, what: &str) -> &Ran {
-        assert_eq!(
-            self.code, code,
-            "{what}: exit code {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-impl From<Output> for Ran {
-    fn from(o: Output) -> Ran {
-        Ran {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-/// Runs a workspace binary in `cwd` with `args`, no standard input, and the
-/// FoundriesFactory token variables cleared (so nothing on the machine
-/// leaks in), plus `env`.
-pub fn run(bin: &str, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
-    let mut cmd = Command::new(binary(bin));
-    cmd.current_dir(cwd)
+/// Runs a workspace binary in `cwd` with `args`, no standard input, and
+/// nothing of the machine's FoundriesFactory setup (see
+/// [`TestCommand`](crate::cmd::TestCommand)), plus `env`.
+pub fn run<I, S>(bin: &str, cwd: &Path, args: I, env: &[(&str, &str)]) -> Ran
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    crate::cmd::TestCommand::new(bin, cwd)
         .args(args)
-        .stdin(Stdio::null())
-        .env_remove("FIOCTL_TOKEN")
-        .env_remove("OSF_TOKEN")
-        .env_remove("TOKEN_HEADER")
-        .env("FIOCTL_CONFIG", cwd.join("no-fioctl-config.yaml"))
-        .env("HOME", cwd);
-    if bin == "signer" {
-        // New archives with a cheap scrypt work factor (honoured by debug
-        // builds only); opening an archive is unaffected. Tests that want
-        // the real cost pass their own value.
-        cmd.env("TUF_CEREMONY_TEST_SCRYPT_LOG_N", "10");
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs").into()
+        .envs(env)
+        .run()
 }
 
 /// Writes the test token to `dir/token` and returns its path.
@@ -240,20 +189,6 @@ pub fn passphrase_file(dir: &Path) -> PathBuf {
     let p = dir.join("passphrase");
     std::fs::write(&p, format!("{}\n", hex::encode(b))).expect("write passphrase");
     p
-}
-
-/// Copies a folder tree (files and folders only).
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// The lines of the simulator's request log (`requests.log` in its state).

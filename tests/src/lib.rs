@@ -1,14 +1,33 @@
-//! Helpers shared by the end-to-end and interop tests: where the real test
-//! vectors are, how to reach python-tuf, and how to run the binaries.
+//! The one test-support library of the workspace, used by this crate's
+//! end-to-end and interop tests and by the signer's own tests (a
+//! dev-dependency only, so the signer's shipped graph never holds it): where
+//! the real test vectors are, how to reach python-tuf, how to run the
+//! binaries ([`cmd`]), the files of a ceremony ([`fixture`], [`ota`],
+//! [`files`]), the test servers ([`harness`]) and SoftHSM2 ([`softhsm`]).
 //!
 //! python-tuf is the independent implementation the TUF dialect is proven
 //! against; it is installed into `.venv` at the workspace root by `.ci/run`.
 //! Tests that need it fail (they do not skip) when it is missing, so a green
 //! run always means python-tuf really was consulted.
 
+pub mod cmd;
+pub mod files;
+pub mod fixture;
 pub mod harness;
 pub mod keygen;
 pub mod minisign;
+pub mod ota;
+pub mod softhsm;
+
+/// What most test files want in scope: running the binaries, the files of
+/// a ceremony, and the hand-built ota-tuf inputs.
+pub mod prelude {
+    pub use crate::cmd::{assert_ok, ok, run_in, signer, signer_full_cost, text, Ran, TestCommand};
+    pub use crate::files::*;
+    pub use crate::fixture::{write_passphrase, Ceremony, SignArgs, IMPORT, PASSPHRASE};
+    pub use crate::ota::*;
+    pub use crate::{binary, workspace_root};
+}
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

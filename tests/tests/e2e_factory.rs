@@ -7,6 +7,7 @@ use std::path::Path;
 
 use ceremony::rules::check_history;
 use ceremony::{Dialect, RootMetadata};
+use ceremony_tests::fixture::SignArgs;
 use ceremony_tests::harness::{factory_init, factory_sim, passphrase_file, run, token_file};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -85,19 +86,10 @@ fn ceremony_twice(key_type: &str) {
         run(
             "signer",
             &off,
-            &[
-                "sign",
-                "proposal.json",
-                "--keys",
-                &keys,
-                "--new-archive",
-                &next,
-                "-o",
-                "bundle.json",
-                "--passphrase-file",
-                pass,
-                "--yes",
-            ],
+            SignArgs::new()
+                .keys(&keys)
+                .new_archive(Some(&next))
+                .passphrase_file(Some(pass)),
             &[],
         )
         .expect(0, "sign");

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use ceremony_tests::fixture::SignArgs;
 use ceremony_tests::harness::{http_server, passphrase_file, run};
 use ceremony_tests::{python_histories, run_python};
 use serde_json::Value;
@@ -97,19 +98,9 @@ fn python_tuf_repository_over_http_rotates_and_the_updater_follows() {
     run(
         "signer",
         &offline,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "keys.tgz.age",
-            "--new-archive",
-            "keys-2.tgz.age",
-            "-o",
-            "bundle.json",
-            "--passphrase-file",
-            pass,
-            "--yes",
-        ],
+        SignArgs::new()
+            .new_archive(Some("keys-2.tgz.age"))
+            .passphrase_file(Some(pass)),
         &[],
     )
     .expect(0, "sign");
@@ -216,20 +207,11 @@ fn a_tuf_folder_rotates_through_both_binaries() {
         run(
             "signer",
             &off,
-            &[
-                "sign",
-                "proposal.json",
-                "--keys",
-                &keys,
-                "--new-archive",
-                &next,
-                "-o",
-                "bundle.json",
-                "--passphrase-file",
-                pass,
-                "--yes",
-                "--force",
-            ],
+            SignArgs::new()
+                .keys(&keys)
+                .new_archive(Some(&next))
+                .passphrase_file(Some(pass))
+                .extra(["--force"]),
             &[],
         )
         .expect(0, "sign");

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use ceremony_tests::fixture::SignArgs;
 use ceremony_tests::harness::{passphrase_file, run};
 
 const SCRYPT: (&str, &str) = ("TUF_CEREMONY_TEST_SCRYPT_LOG_N", "10");
@@ -59,22 +60,11 @@ fn a_ceremony_across_qr_frames_and_its_audit() {
     run(
         "signer",
         d,
-        &[
-            "sign",
-            "--qr-text",
-            "proposal.frames",
-            "--keys",
-            "keys.tgz.age",
-            "-o",
-            "bundle.json",
-            "--new-archive",
-            "keys2.tgz.age",
-            "--passphrase-file",
-            pass,
-            "--yes",
-            "--operator",
-            "Dana",
-        ],
+        SignArgs::new()
+            .qr_text("proposal.frames", false)
+            .new_archive(Some("keys2.tgz.age"))
+            .passphrase_file(Some(pass))
+            .extra(["--operator", "Dana"]),
         &[SCRYPT],
     )
     .expect(0, "sign");

@@ -3,7 +3,7 @@
 //! bundles, public-key files, transcripts and the QR transport decoder.
 //!
 //! Inputs are (a) random bytes, (b) real files of a ceremony made by the
-//! binaries (`hostile_support::fixture`) mutated at the byte level (bit
+//! binaries (`ceremony_tests::fixture::Ceremony`) mutated at the byte level (bit
 //! flips, overwrites, insertions of JSON tokens that sit on parser edges,
 //! deletions, splices) and (c) the same files mutated at the JSON level (a
 //! random node replaced by a random value: big and negative numbers, floats,
@@ -15,8 +15,6 @@
 //! 2,000 cases per target by default; `TUF_CEREMONY_FUZZ_CASES=N` sets the
 //! number, for a longer run by hand.
 
-mod hostile_support;
-
 use std::sync::OnceLock;
 
 use ceremony::bundle::Bundle;
@@ -27,6 +25,8 @@ use ceremony::pubkey::PubkeyFile;
 use ceremony::rules::check_step;
 use ceremony::transport::{Decoder, EncodeOptions, Encoder};
 use ceremony::{strict_json, transcript, Dialect, RootMetadata};
+use ceremony_tests::files::pretty;
+use ceremony_tests::fixture::Ceremony;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value};
@@ -46,11 +46,11 @@ struct Seeds {
 fn seeds() -> &'static Seeds {
     static S: OnceLock<Seeds> = OnceLock::new();
     S.get_or_init(|| {
-        let fx = hostile_support::fixture();
+        let fx = Ceremony::new();
         let bundle: Value = fx.json("bundle.json");
         Seeds {
             root1: fx.read("repo/metadata/1.root.json"),
-            root2: hostile_support::pretty(&bundle["roots"][0]["root"]),
+            root2: pretty(&bundle["roots"][0]["root"]),
             proposal: fx.read("proposal.json"),
             bundle: fx.read("bundle.json"),
             pubkey: fx.read("pubkey.json"),
@@ -303,7 +303,7 @@ fn json_mutants(seed: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
         for (path, new, remove) in edits {
             graft(&mut v, &path, new, remove);
         }
-        hostile_support::pretty(&v)
+        pretty(&v)
     })
 }
 

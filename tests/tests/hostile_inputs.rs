@@ -15,17 +15,15 @@
 //!   before and after.
 //!
 //! The fixtures are a real ceremony made by the binaries themselves
-//! (`hostile_support::fixture`). One test function per family; each case is
+//! (`ceremony_tests::fixture::Ceremony`). One test function per family; each case is
 //! named, and a table of every run (exit code, first line of the error) is
 //! printed with `--nocapture`.
-
-mod hostile_support;
 
 use ceremony::keys::PrivateKey;
 use ceremony::transport::{EncodeOptions, Encoder, UR_TYPE};
 use ceremony::{Dialect, RootMetadata};
 use ceremony_tests::keygen::{TestKey, TestKeyType};
-use hostile_support::*;
+use ceremony_tests::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -94,7 +92,7 @@ struct Tally {
 
 /// Runs every case of a family and fails, listing every broken promise, if
 /// any run broke one.
-fn check_family(family: &str, fx: &Fixture, cases: Vec<Case>) -> Tally {
+fn check_family(family: &str, fx: &Ceremony, cases: Vec<Case>) -> Tally {
     let mut failures = Vec::new();
     let mut table = Vec::new();
     let mut names = std::collections::BTreeSet::new();
@@ -109,7 +107,7 @@ fn check_family(family: &str, fx: &Fixture, cases: Vec<Case>) -> Tally {
         assert!(!case.runs.is_empty(), "{}: no command", case.name);
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        copy_tree(fx.path(), dir);
+        copy_dir(fx.path(), dir);
         for (name, bytes) in &case.files {
             let p = dir.join(name);
             if let Some(parent) = p.parent() {
@@ -297,7 +295,7 @@ fn root_role_ids(root: &Value) -> Vec<String> {
 
 /// The private keys of the fixture's new archive (the key `signer sign`
 /// made), to sign crafted new roots with old and new keys.
-fn new_keys(fx: &Fixture) -> Vec<PrivateKey> {
+fn new_keys(fx: &Ceremony) -> Vec<PrivateKey> {
     let entries = open_archive(&fx.read("new.tgz.age")).unwrap();
     entries
         .iter()
@@ -313,7 +311,7 @@ fn new_keys(fx: &Fixture) -> Vec<PrivateKey> {
 /// --root`).
 #[test]
 fn hostile_roots() {
-    let fx = fixture();
+    let fx = Ceremony::new();
     let r1 = fx.json("repo/metadata/1.root.json");
     let r1_bytes = fx.read("repo/metadata/1.root.json");
     let c1 = compact(&r1);
@@ -620,7 +618,7 @@ fn hostile_roots() {
 /// for those that do not parse, `submitter show`.
 #[test]
 fn hostile_proposals() {
-    let fx = fixture();
+    let fx = Ceremony::new();
     let p = fx.json("proposal.json");
     let pc = compact(&p);
     let pbytes = fx.read("proposal.json");
@@ -868,7 +866,7 @@ fn hostile_proposals() {
 /// `signer verify-transcript`.
 #[test]
 fn hostile_bundles() {
-    let fx = fixture();
+    let fx = Ceremony::new();
     let b = fx.json("bundle.json");
     let bc = compact(&b);
     let bbytes = fx.read("bundle.json");
@@ -1047,7 +1045,7 @@ fn hostile_bundles() {
 /// tarballs through `signer import`.
 #[test]
 fn hostile_archives_and_tarballs() {
-    let fx = fixture();
+    let fx = Ceremony::new();
     let good_ct = fx.read("keys.tgz.age");
     let good = open_archive(&good_ct).unwrap();
     let good_entries: Vec<RawEntry> = good.iter().map(|(n, d)| RawEntry::file(n, d)).collect();
@@ -1431,7 +1429,7 @@ fn hostile_archives_and_tarballs() {
 /// propose --provided-key`.
 #[test]
 fn hostile_key_files() {
-    let fx = fixture();
+    let fx = Ceremony::new();
     let pubkey = fx.json("pubkey.json");
     let good_pem = fx.root_key.to_pkcs8_pem().unwrap().to_string();
     let rsa1024 = TestKey::generate(TestKeyType::Rsa(1024));
@@ -1680,7 +1678,7 @@ fn lines(frames: &[String]) -> Vec<u8> {
 /// (frames of a hostile proposal) `signer sign --qr-text`.
 #[test]
 fn hostile_qr_frames() {
-    let fx = fixture();
+    let fx = Ceremony::new();
     let proposal = fx.read("proposal.json");
     let bundle = fx.read("bundle.json");
     let pf = frames_of(&proposal, 100);
@@ -1797,7 +1795,7 @@ fn hostile_qr_frames() {
 /// Commands given paths that are not files at all, or the same file twice.
 #[test]
 fn hostile_paths() {
-    let fx = fixture();
+    let fx = Ceremony::new();
     let cases = vec![
         Case::new("proposal-is-a-folder")
             .file("p.json/x", b"x".to_vec())
@@ -1952,7 +1950,7 @@ fn hostile_paths() {
 fn the_engine_notices_a_broken_promise() {
     // A command that succeeds must be reported: otherwise a green suite
     // would prove nothing.
-    let fx = fixture();
+    let fx = Ceremony::new();
     let r = std::panic::catch_unwind(|| {
         check_family(
             "self-test",

@@ -21,8 +21,6 @@
 //! bundle, and after the end. Archives use the debug-only scrypt work factor
 //! 2^10. `TUF_CEREMONY_KILL_TRIALS=N` changes the number of trials.
 
-mod hostile_support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
@@ -30,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use ceremony::bundle::Bundle;
 use ceremony::pubkey::PubkeyFile;
-use hostile_support::*;
+use ceremony_tests::prelude::*;
 
 /// xorshift64*: a seeded, dependency-free generator.
 struct Rng(u64);
@@ -237,7 +235,7 @@ fn check_after(
 
 #[test]
 fn sigkill_during_sign_and_keygen_never_loses_or_damages_an_archive() {
-    let fx = fixture();
+    let fx = Ceremony::new();
     let dir = fx.path();
     let old_ct = fx.read("keys.tgz.age");
     let old_entries = open_archive(&old_ct).unwrap();
@@ -283,7 +281,9 @@ fn sigkill_during_sign_and_keygen_never_loses_or_damages_an_archive() {
         };
         let a = args(kind, i);
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let mut child = command(dir, "signer", &a)
+        let mut child = TestCommand::new("signer", dir)
+            .args(&a)
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -16,14 +16,12 @@
 //! (measured first), from a seeded generator. `TUF_CEREMONY_KILL_TRIALS=N`
 //! sets the number of trials (the signer's test uses the same variable).
 
-mod hostile_support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use hostile_support::*;
+use ceremony_tests::prelude::*;
 
 struct Rng(u64);
 
@@ -107,7 +105,7 @@ fn is_temp_of(name: &str, target: &str) -> bool {
 
 #[test]
 fn sigkill_during_a_folder_upload_leaves_old_or_new_never_partial() {
-    let fx = fixture();
+    let fx = Ceremony::new();
     let dir = fx.path();
     let meta = dir.join("repo/metadata");
     let old = fx.read("repo/metadata/1.root.json");
@@ -138,7 +136,9 @@ fn sigkill_during_a_folder_upload_leaves_old_or_new_never_partial() {
     for i in 0..total {
         reset(&meta, &old);
         let delay = full.mul_f64(1.3 * rng.unit());
-        let mut child = command(dir, "submitter", UPLOAD)
+        let mut child = TestCommand::new("submitter", dir)
+            .args(UPLOAD)
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -8,87 +8,18 @@
 //!
 //! Fails (does not skip) when SoftHSM2 is missing.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use ceremony::bundle::Bundle;
 use ceremony::keys::PublicKey;
 use ceremony::pubkey::PubkeyFile;
 use ceremony::{Dialect, RootMetadata};
+use ceremony_tests::files::tgz_names;
 use ceremony_tests::harness::{passphrase_file, run};
+use ceremony_tests::softhsm::{module, Hsm, PIN};
 use ceremony_tests::{binary, run_python};
 use serde_json::Value;
-
-const PIN: &str = "hsm-pin-q4711";
-
-/// The SoftHSM2 module: `TUF_CEREMONY_PKCS11_MODULE`, else Debian's path.
-fn module() -> PathBuf {
-    let m = std::env::var_os("TUF_CEREMONY_PKCS11_MODULE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"));
-    assert!(
-        m.exists(),
-        "SoftHSM2 is not installed ({} is missing): install the Debian package softhsm2 \
-         (`apt-get install softhsm2`, as .ci/run does), or set TUF_CEREMONY_PKCS11_MODULE. \
-         The PKCS#11 tests need it and do not skip.",
-        m.display()
-    );
-    m
-}
-
-/// A token folder of its own with one token, "cer"; returns its
-/// `SOFTHSM2_CONF`.
-fn softhsm(dir: &Path) -> PathBuf {
-    let tokens = dir.join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new("softhsm2-util")
-        .env("SOFTHSM2_CONF", &conf)
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "cer",
-            "--pin",
-            PIN,
-            "--so-pin",
-            "5678",
-        ])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "softhsm2-util does not run ({e}): install the Debian package softhsm2 \
-                 (`apt-get install softhsm2`, as .ci/run does); the PKCS#11 tests need it"
-            )
-        });
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    conf
-}
-
-fn tgz_names(bytes: &[u8]) -> Vec<String> {
-    let mut tar_bytes = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut tar_bytes)
-        .unwrap();
-    let mut a = tar::Archive::new(&tar_bytes[..]);
-    a.entries()
-        .unwrap()
-        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-        .collect()
-}
 
 fn root_keys(path: &Path) -> Vec<PublicKey> {
     let root = RootMetadata::from_slice(&std::fs::read(path).unwrap(), Some(Dialect::Tuf)).unwrap();
@@ -105,8 +36,9 @@ fn ceremonies(key_type: &str) {
     let module = module.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let conf = softhsm(dir);
-    let env = [("SOFTHSM2_CONF", conf.to_str().unwrap())];
+    let hsm = Hsm::new();
+    hsm.init_token("cer");
+    let env = [("SOFTHSM2_CONF", hsm.conf.to_str().unwrap())];
     let out = Command::new(binary("tuf-repo-init"))
         .arg(dir.join("repo"))
         .output()

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use ceremony_tests::binary;
-use qr_support::{assert_ok, crossing_files, lossy, run_with_stdin, Drbg};
+use ceremony_tests::cmd::TestCommand;
+use qr_support::{assert_ok, crossing_files, lossy, Drbg};
 
 fn show_text(bin: &str, file: &Path, frames: Option<usize>) -> Vec<String> {
     let mut cmd = Command::new(binary(bin));
@@ -38,18 +39,11 @@ fn show_text(bin: &str, file: &Path, frames: Option<usize>) -> Vec<String> {
 
 fn read_text_stdin(bin: &str, lines: &[String], output: &Path) -> std::process::Output {
     let input = lines.join("\n") + "\n";
-    run_with_stdin(
-        &binary(bin),
-        &[
-            OsStr::new("qr"),
-            OsStr::new("read"),
-            OsStr::new("--text"),
-            OsStr::new("-"),
-            OsStr::new("-o"),
-            output.as_os_str(),
-        ],
-        input.as_bytes(),
-    )
+    TestCommand::new(bin, output.parent().expect("a folder"))
+        .args(["qr", "read", "--text", "-", "-o"])
+        .arg(output)
+        .stdin(input)
+        .output()
 }
 
 /// signer → submitter (bundles) and submitter → signer (proposals), and the

@@ -3,10 +3,6 @@
 //! 3): import the PKCS#8 PEM keys, review, sign a rotation, and let
 //! python-tuf itself accept the new root as the next step of the history.
 
-use std::io::Read;
-use std::path::Path;
-use std::process::{Command, Output};
-
 use ceremony::bundle::Bundle;
 use ceremony::proposal::{
     sha256_hex, Chain, Change, HistoryEntry, Proposal, Rotate, Target, PROPOSAL_FORMAT,
@@ -14,43 +10,12 @@ use ceremony::proposal::{
 use ceremony::root::format_expires;
 use ceremony::rules::check_step;
 use ceremony::{Dialect, RootMetadata};
-use ceremony_tests::{binary, python_histories, run_python};
+use ceremony_tests::cmd::{ok, signer};
+use ceremony_tests::files::tgz_names;
+use ceremony_tests::fixture::{write_passphrase, SignArgs};
+use ceremony_tests::{python_histories, run_python};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
-
-fn signer(dir: &Path, args: &[&str]) -> Output {
-    Command::new(binary("signer"))
-        .current_dir(dir)
-        // Debug builds only: a cheap scrypt for the archives these tests make.
-        .env("TUF_CEREMONY_TEST_SCRYPT_LOG_N", "10")
-        .args(args)
-        .output()
-        .expect("signer runs")
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    let t = format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{t}");
-    t
-}
-
-fn tgz_names(bytes: &[u8]) -> Vec<String> {
-    let mut tar_bytes = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut tar_bytes)
-        .unwrap();
-    let mut a = tar::Archive::new(&tar_bytes[..]);
-    a.entries()
-        .unwrap()
-        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-        .collect()
-}
 
 /// Signs a rotation of key `rotate` (K1..K9) away from `N.root.json` of
 /// the valid-rotations history, and has python-tuf walk 1..N+1.
@@ -80,7 +45,7 @@ fn rotate_from(current_version: u64, rotate: &str) {
         });
         std::fs::write(meta.join(format!("{v}.root.json")), bytes).unwrap();
     }
-    std::fs::write(dir.join("pass.txt"), "correct horse battery staple\n").unwrap();
+    write_passphrase(dir);
 
     // Import every PEM key of the history (K1..K9; ed25519, ecdsa, rsa).
     let mut args: Vec<String> = vec!["import".into()];
@@ -144,19 +109,7 @@ fn rotate_from(current_version: u64, rotate: &str) {
     );
     ok(&signer(
         dir,
-        &[
-            "sign",
-            "proposal.json",
-            "--keys",
-            "keys.tgz.age",
-            "-o",
-            "bundle.json",
-            "--new-archive",
-            "keys2.tgz.age",
-            "--passphrase-file",
-            "pass.txt",
-            "--yes",
-        ],
+        SignArgs::new().new_archive(Some("keys2.tgz.age")),
     ));
 
     let bundle = Bundle::from_slice(&std::fs::read(dir.join("bundle.json")).unwrap()).unwrap();

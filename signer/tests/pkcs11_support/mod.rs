@@ -1,16 +1,11 @@
-//! SoftHSM2 for the PKCS#11 tests: a token folder and config per test
-//! (`SOFTHSM2_CONF` is passed to each child process, never set in this
-//! process), tokens made with `softhsm2-util`, and a helper that runs in a
-//! child process (this test binary, re-run with the config in its
+//! The signer's PKCS#11 tests' own part of SoftHSM2 (the token folders are
+//! `ceremony_tests::softhsm`): a helper that runs in a child process (this
+//! test binary, re-run by `Hsm::helper` with the config in its
 //! environment) to plant keys the signer would never make: an ECDSA key, a
-//! different private key under a recorded label.
-//!
-//! The tests fail, not skip, when SoftHSM2 is missing.
+//! different private key under a recorded label. It speaks PKCS#11 itself,
+//! so it lives here, beside the signer's `cryptoki`.
 
 #![allow(dead_code)]
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
@@ -18,150 +13,14 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 
-/// The user PIN of every test token.
-pub const PIN: &str = "hsm-pin-q4711";
-/// The SO PIN of every test token.
-pub const SO_PIN: &str = "5678";
-
-/// The SoftHSM2 module: `TUF_CEREMONY_PKCS11_MODULE`, else Debian's path.
-pub fn module() -> PathBuf {
-    let m = std::env::var_os("TUF_CEREMONY_PKCS11_MODULE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"));
-    assert!(
-        m.exists(),
-        "SoftHSM2 is not installed ({} is missing): install the Debian package softhsm2 \
-         (`apt-get install softhsm2`, as .ci/run does), or set TUF_CEREMONY_PKCS11_MODULE. \
-         The PKCS#11 tests need it and do not skip.",
-        m.display()
-    );
-    m
-}
-
-/// A SoftHSM2 token folder and config of its own.
-pub struct Hsm {
-    dir: tempfile::TempDir,
-    /// The `SOFTHSM2_CONF` file.
-    pub conf: PathBuf,
-    /// The module.
-    pub module: PathBuf,
-}
-
-impl Hsm {
-    /// A fresh token folder, no token yet.
-    pub fn new() -> Hsm {
-        let module = module();
-        let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
-        Hsm { dir, conf, module }
-    }
-
-    /// The module path, as a string for the command line.
-    pub fn module_arg(&self) -> String {
-        self.module.display().to_string()
-    }
-
-    /// Runs `softhsm2-util` on this token folder.
-    pub fn util(&self, args: &[&str]) -> Output {
-        Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &self.conf)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "softhsm2-util does not run ({e}): install the Debian package softhsm2 \
-                     (`apt-get install softhsm2`, as .ci/run does); the PKCS#11 tests need it"
-                )
-            })
-    }
-
-    /// Initialises a token labelled `label` (user PIN [`PIN`]).
-    pub fn init_token(&self, label: &str) {
-        let out = self.util(&[
-            "--init-token",
-            "--free",
-            "--label",
-            label,
-            "--pin",
-            PIN,
-            "--so-pin",
-            SO_PIN,
-        ]);
-        assert!(
-            out.status.success(),
-            "softhsm2-util --init-token failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Deletes the token labelled `label` (as if it were unplugged).
-    pub fn delete_token(&self, label: &str) {
-        let out = self.util(&["--delete-token", "--token", label]);
-        assert!(
-            out.status.success(),
-            "softhsm2-util --delete-token failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Runs the signer in `dir` with this token folder.
-    pub fn signer(&self, dir: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_signer"))
-            .current_dir(dir)
-            .env("SOFTHSM2_CONF", &self.conf)
-            .env("TUF_CEREMONY_TEST_SCRYPT_LOG_N", "10")
-            .args(args)
-            .output()
-            .expect("signer runs")
-    }
-
-    /// Writes [`PIN`] (and a wrong one) to `dir/pin.txt` (`dir/bad-pin.txt`).
-    pub fn write_pins(&self, dir: &Path) {
-        std::fs::write(dir.join("pin.txt"), format!("{PIN}\n")).unwrap();
-        std::fs::write(dir.join("bad-pin.txt"), "0000\n").unwrap();
-    }
-
-    /// Runs [`helper_main`] in a child process (this test binary, its test
-    /// `test_name`) with this token folder.
-    pub fn helper(&self, test_name: &str, action: &str, token: &str, label: &str) {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([test_name, "--exact", "--ignored", "--nocapture", "-q"])
-            .env("SOFTHSM2_CONF", &self.conf)
-            .env("HSM_HELPER_ACTION", action)
-            .env("HSM_HELPER_TOKEN", token)
-            .env("HSM_HELPER_LABEL", label)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("helper done"),
-            "helper {action} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// The folder the tokens live in.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
+pub use ceremony_tests::softhsm::{module, Hsm, PIN};
 
 /// DER OID of prime256v1.
 const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 /// DER OID of Ed25519.
 const ED25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 
-/// The child-process side of [`Hsm::helper`]; does nothing unless
+/// The child-process side of `Hsm::helper`; does nothing unless
 /// `HSM_HELPER_ACTION` is set. Actions, on the key labelled `label` of the
 /// token labelled `token`:
 ///

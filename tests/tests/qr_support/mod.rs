@@ -1,14 +1,12 @@
 //! Helpers of the QR transport tests: realistic files, frame shuffling and
-//! loss, and running the binaries with standard input.
+//! loss (running the binaries is `ceremony_tests::cmd`).
 
 #![allow(dead_code)]
 
 pub mod fixtures;
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
+#[allow(unused_imports)] // not every QR test runs a binary
+pub use ceremony_tests::cmd::assert_ok;
 pub use fixtures::{Drbg, Keys};
 
 /// The four realistic crossing files: name and bytes.
@@ -52,35 +50,4 @@ pub fn lossy(frames: &[String], drop_percent: usize, rng: &mut Drbg) -> Vec<Stri
     kept.extend(repeats);
     shuffle(&mut kept, rng);
     kept
-}
-
-/// Runs `bin` with `args`, feeding `stdin`.
-pub fn run_with_stdin(bin: &Path, args: &[&std::ffi::OsStr], stdin: &[u8]) -> Output {
-    let mut child = Command::new(bin)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        // The reader may stop early (file complete): a broken pipe is fine.
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("binary finishes");
-    writer.join().unwrap();
-    out
-}
-
-/// Panics with both streams when `out` did not succeed.
-pub fn assert_ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

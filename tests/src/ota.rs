@@ -1,16 +1,10 @@
-//! Fixtures for the signer's end-to-end tests: fioctl-style key tarballs
-//! (mode 0 headers, random order, no directories), ota-tuf roots built and
-//! signed with the library, proposals made by hand, and a way to run the
-//! binary and to fingerprint a folder.
+//! ota-tuf roots and FoundriesFactory proposals built and signed by hand
+//! with the library, and fioctl's key-file layout: the inputs of the
+//! signer's tests that no binary of ours should have to make (so a bug in
+//! `submitter propose` cannot hide one in `signer sign`).
 
-#![allow(dead_code)]
-
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use age::secrecy::SecretString;
 use ceremony::keys::{NewKeyType, PrivateKey, PublicKey};
 use ceremony::proposal::{Chain, Change, HistoryEntry, Proposal, Rotate, Target, PROPOSAL_FORMAT};
 use ceremony::root::format_expires;
@@ -18,89 +12,6 @@ use ceremony::{Dialect, RootMetadata};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
-
-pub const PASSPHRASE: &str = "correct horse battery staple";
-
-pub fn signer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_signer"))
-}
-
-/// Runs the signer with `args` in `dir`, with a low scrypt work factor for
-/// new archives (a debug-build-only knob; decrypting is unaffected).
-pub fn run(dir: &Path, args: &[&str]) -> Output {
-    signer()
-        .current_dir(dir)
-        .env("TUF_CEREMONY_TEST_SCRYPT_LOG_N", "10")
-        .args(args)
-        .output()
-        .expect("signer runs")
-}
-
-/// Runs the signer with age's own (calibrated, slow) scrypt work factor.
-pub fn run_full_cost(dir: &Path, args: &[&str]) -> Output {
-    signer()
-        .current_dir(dir)
-        .env_remove("TUF_CEREMONY_TEST_SCRYPT_LOG_N")
-        .args(args)
-        .output()
-        .expect("signer runs")
-}
-
-pub fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-#[track_caller]
-pub fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "{}", text(out));
-    text(out)
-}
-
-pub fn write_passphrase(dir: &Path) -> PathBuf {
-    let p = dir.join("pass.txt");
-    std::fs::write(&p, format!("{PASSPHRASE}\n")).unwrap();
-    p
-}
-
-/// A tiny deterministic shuffle, so entry order is not sorted.
-pub fn shuffle<T>(v: &mut [T], seed: u64) {
-    let mut s = seed | 1;
-    for i in (1..v.len()).rev() {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        v.swap(i, (s % (i as u64 + 1)) as usize);
-    }
-}
-
-/// Writes a gzip'd tar the way fioctl does: one entry per file, only name
-/// and size set (mode 0, mtime 0), no directory entries, in random order.
-pub fn write_fioctl_tgz(path: &Path, files: &[(String, Vec<u8>)]) {
-    let mut files = files.to_vec();
-    let seed = files.len() as u64 * 7919;
-    shuffle(&mut files, seed);
-    let mut tar_bytes = Vec::new();
-    {
-        let mut b = tar::Builder::new(&mut tar_bytes);
-        for (name, data) in &files {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0);
-            h.set_mtime(0);
-            h.set_entry_type(tar::EntryType::Regular);
-            b.append_data(&mut h, name, data.as_slice()).unwrap();
-        }
-        b.finish().unwrap();
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar_bytes).unwrap();
-    std::fs::write(path, gz.finish().unwrap()).unwrap();
-}
 
 /// The `.pub`/`.sec` pair of a key under `tufrepo/keys/<stem>`.
 pub fn ats_pair(stem: &str, key: &PrivateKey) -> Vec<(String, Vec<u8>)> {
@@ -217,57 +128,6 @@ pub fn write_proposal(dir: &Path, name: &str, p: &Proposal) -> PathBuf {
     path
 }
 
-/// sha256 over every file's relative path and contents, recursively.
-pub fn hash_dir(dir: &Path) -> String {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-            if p.is_dir() {
-                out.insert(rel.clone(), "dir".into());
-                walk(base, &p, out);
-            } else {
-                out.insert(rel, hex::encode(Sha256::digest(std::fs::read(&p).unwrap())));
-            }
-        }
-    }
-    let mut m = BTreeMap::new();
-    walk(dir, dir, &mut m);
-    hex::encode(Sha256::digest(serde_json::to_vec(&m).unwrap()))
-}
-
-/// Decrypts an archive with the test passphrase (the age crate, as `age -d`
-/// would) and returns its entries.
-pub fn decrypt_archive(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let ct = std::fs::read(path).unwrap();
-    let d = age::Decryptor::new_buffered(&ct[..]).unwrap();
-    let id = age::scrypt::Identity::new(SecretString::from(PASSPHRASE.to_owned()));
-    let mut r = d
-        .decrypt(std::iter::once(&id as &dyn age::Identity))
-        .unwrap();
-    let mut gz = Vec::new();
-    r.read_to_end(&mut gz).unwrap();
-    tgz_entries(&gz)
-}
-
-pub fn tgz_entries(gz: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    let mut tar_bytes = Vec::new();
-    flate2::read::GzDecoder::new(gz)
-        .read_to_end(&mut tar_bytes)
-        .unwrap();
-    let mut a = tar::Archive::new(&tar_bytes[..]);
-    let mut out = BTreeMap::new();
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        assert_eq!(e.header().entry_type(), tar::EntryType::Regular);
-        let name = e.path().unwrap().to_string_lossy().into_owned();
-        let mut data = Vec::new();
-        e.read_to_end(&mut data).unwrap();
-        assert!(out.insert(name, data).is_none(), "duplicate entry");
-    }
-    out
-}
-
 /// An Ed25519 or RSA-2048 key.
 pub fn key(rsa: bool) -> PrivateKey {
     if rsa {
@@ -340,37 +200,66 @@ pub fn aktualizr_canonical(v: &Value) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// A one-key Factory whose keys are already imported into `dir/keys.tgz.age`
-/// and a proposal to rotate that key in `dir/proposal.json`; returns the
-/// passphrase file's path.
-#[allow(dead_code)] // not every test file uses every helper
-pub fn imported_factory_with_proposal(dir: &Path, rsa: bool) -> String {
-    let root_key = key(rsa);
-    let online = key(false).public_key();
-    let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
-    sign_root(&mut ci, &[&root_key]);
-    let prod = ci.clone();
-    write_fioctl_tgz(
-        &dir.join("factory-keys.tgz"),
-        &ats_pair("tufrepo/keys/first-root", &root_key),
-    );
-    let pass = write_passphrase(dir).display().to_string();
-    ok(&run(
-        dir,
-        &[
-            "import",
-            "factory-keys.tgz",
-            "-o",
-            "keys.tgz.age",
-            "--passphrase-file",
-            &pass,
-        ],
-    ));
-    let old_id = ci.find_key_id(&root_key.public_key()).unwrap();
-    write_proposal(
-        dir,
-        "proposal.json",
-        &factory_proposal(&ci, &prod, rotate_change(vec![old_id])),
-    );
-    pass
+/// A Factory at v1 whose one root key (`first-root`) signed its ci root;
+/// prod is the same root.
+pub struct OtaFactory {
+    /// The root key.
+    pub root_key: PrivateKey,
+    /// The online key of the other three roles.
+    pub online: PublicKey,
+    /// The ci (and prod) root, v1.
+    pub ci: RootMetadata,
+}
+
+impl OtaFactory {
+    /// An Ed25519 (or RSA-2048) root key, root expiring in 300 days.
+    pub fn new(rsa: bool) -> OtaFactory {
+        let root_key = key(rsa);
+        let online = key(false).public_key();
+        let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
+        sign_root(&mut ci, &[&root_key]);
+        OtaFactory {
+            root_key,
+            online,
+            ci,
+        }
+    }
+
+    /// The key id of the root key in the root.
+    pub fn root_key_id(&self) -> String {
+        self.ci.find_key_id(&self.root_key.public_key()).unwrap()
+    }
+
+    /// A proposal to rotate the root key, for ci and prod.
+    pub fn rotation(&self) -> Proposal {
+        factory_proposal(&self.ci, &self.ci, rotate_change(vec![self.root_key_id()]))
+    }
+
+    /// Writes `dir/factory-keys.tgz`: the key pair as fioctl lays it out,
+    /// plus `extra` files.
+    pub fn write_tgz(&self, dir: &Path, extra: Vec<(String, Vec<u8>)>) {
+        let mut files = ats_pair("first-root", &self.root_key);
+        files.extend(extra);
+        crate::files::write_fioctl_tgz(&dir.join("factory-keys.tgz"), &files);
+    }
+
+    /// Writes the tarball (with `extra`) and `pass.txt`, and imports them
+    /// into `dir/keys.tgz.age` with `signer import`.
+    #[track_caller]
+    pub fn import(&self, dir: &Path, extra: Vec<(String, Vec<u8>)>) {
+        self.write_tgz(dir, extra);
+        crate::fixture::write_passphrase(dir);
+        crate::cmd::ok(&crate::cmd::signer(dir, crate::fixture::IMPORT));
+    }
+}
+
+/// An [`OtaFactory`] whose keys are imported into `dir/keys.tgz.age`
+/// (passphrase file `dir/pass.txt`), and a proposal to rotate its root key
+/// in `dir/proposal.json`.
+#[track_caller]
+pub fn imported_factory_with_proposal(dir: &Path, rsa: bool) -> OtaFactory {
+    let f = OtaFactory::new(rsa);
+    f.import(dir, Vec::new());
+    write_proposal(dir, "proposal.json", &f.rotation());
+    f
 }
