@@ -4,12 +4,13 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
+use super::body::{inflate, reindent};
+use super::fountain::Fountain;
 use super::frame::{parse_line, Frame, Parsed, Shape};
-use super::header::{Newline, PayloadInfo, HEADER_LEN};
+use super::header::{PayloadInfo, HEADER_LEN};
 use super::{group_digits, plural, FrameError, TransportError};
 
 /// The file put together again, its sha256 checked.
@@ -90,7 +91,7 @@ impl fmt::Display for Progress {
 /// then call [`Decoder::finish`].
 #[derive(Default)]
 pub struct Decoder {
-    ur: ur::Decoder,
+    fountain: Option<Fountain>,
     shape: Option<Shape>,
     header: Option<PayloadInfo>,
     seen: BTreeSet<usize>,
@@ -124,7 +125,7 @@ impl Decoder {
         match parse_line(line)? {
             None => Ok(Receipt::Blank),
             Some(Parsed::Single(message)) => self.receive_single(message),
-            Some(Parsed::Multi(frame, lower)) => self.receive_frame(frame, &lower),
+            Some(Parsed::Multi(frame)) => self.receive_frame(frame),
         }
     }
 
@@ -156,7 +157,7 @@ impl Decoder {
         }
     }
 
-    fn receive_frame(&mut self, frame: Frame, lower: &str) -> Result<Receipt, FrameError> {
+    fn receive_frame(&mut self, frame: Frame) -> Result<Receipt, FrameError> {
         // Frame 1 starts with the header: it names the file.
         let header = if frame.sequence == 1 && frame.data.len() >= HEADER_LEN {
             Some(PayloadInfo::parse(&frame.data).map_err(frame_header_error)?)
@@ -187,17 +188,14 @@ impl Decoder {
                 self.duplicates += 1;
                 return Ok(Receipt::Duplicate);
             }
-            if self.ur.complete() {
+            if self.is_complete() {
                 self.seen.insert(frame.sequence);
                 return Ok(Receipt::AfterComplete);
             }
         }
-        self.ur.receive(lower).map_err(|e| match e {
-            ur::ur::Error::Fountain(ur::fountain::Error::InconsistentPart) => {
-                FrameError::Malformed("inconsistent with the frames already read".into())
-            }
-            other => FrameError::Corrupt(other.to_string()),
-        })?;
+        self.fountain
+            .get_or_insert_with(|| Fountain::new(frame.shape))
+            .receive(frame.sequence, &frame.data);
         self.shape = Some(frame.shape);
         self.seen.insert(frame.sequence);
         if self.header.is_none() {
@@ -212,7 +210,13 @@ impl Decoder {
 
     /// Whether every fragment is known and [`Decoder::finish`] can run.
     pub fn is_complete(&self) -> bool {
-        self.single.is_some() || self.ur.complete()
+        self.single.is_some() || self.fountain.as_ref().is_some_and(Fountain::is_complete)
+    }
+
+    /// Steps the fountain decoder took so far (see `fountain`).
+    #[cfg(test)]
+    pub(crate) fn work(&self) -> u64 {
+        self.fountain.as_ref().map_or(0, Fountain::work)
     }
 
     /// What the header of the file being read says, once frame 1 was read.
@@ -236,9 +240,9 @@ impl Decoder {
             frames: self.seen.len(),
             duplicates: self.duplicates,
             refused: self.refused,
-            resolved: self.ur.resolved_fragment_count().unwrap_or(0),
-            total: self.ur.fragment_count(),
-            complete: self.ur.complete(),
+            resolved: self.fountain.as_ref().map_or(0, Fountain::resolved),
+            total: self.shape.map_or(0, |s| s.count),
+            complete: self.is_complete(),
         }
     }
 
@@ -247,15 +251,10 @@ impl Decoder {
         let progress = self.progress();
         let message = if let Some(m) = self.single {
             m
-        } else if self.shape.is_none() {
-            return Err(TransportError::NoFrames {
-                refused: self.refused,
-                last_refusal: self.last_refusal,
-            });
-        } else {
-            match self.ur.message() {
-                Ok(Some(m)) => m,
-                Ok(None) => {
+        } else if let Some(mut fountain) = self.fountain {
+            match fountain.message() {
+                Some(Ok(m)) => m,
+                None => {
                     return Err(TransportError::Incomplete {
                         resolved: progress.resolved,
                         total: progress.total,
@@ -263,8 +262,13 @@ impl Decoder {
                         refused: progress.refused,
                     })
                 }
-                Err(e) => return Err(TransportError::Corrupt(e.to_string())),
+                Some(Err(e)) => return Err(TransportError::Corrupt(e.to_string())),
             }
+        } else {
+            return Err(TransportError::NoFrames {
+                refused: self.refused,
+                last_refusal: self.last_refusal,
+            });
         };
         open_message(&message)
     }
@@ -275,28 +279,13 @@ fn open_message(message: &[u8]) -> Result<Decoded, TransportError> {
     let info = PayloadInfo::parse(message)?;
     let body = &message[HEADER_LEN..];
     let bytes = if info.compressed {
-        let mut out = Vec::with_capacity(info.length);
-        flate2::read::DeflateDecoder::new(body)
-            .take(info.length as u64 + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| TransportError::Corrupt(format!("the body does not inflate: {e}")))?;
-        out
+        inflate(body, info.length)?
     } else {
         body.to_vec()
     };
     let bytes = match info.minified {
         None => bytes,
-        Some(newline) => {
-            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                TransportError::Corrupt(format!("the minified JSON does not parse: {e}"))
-            })?;
-            let mut pretty = serde_json::to_vec_pretty(&value)
-                .map_err(|e| TransportError::Corrupt(e.to_string()))?;
-            if newline == Newline::Yes {
-                pretty.push(b'\n');
-            }
-            pretty
-        }
+        Some(newline) => reindent(&bytes, newline, info.length)?,
     };
     if bytes.len() != info.length {
         return Err(TransportError::Corrupt(format!(

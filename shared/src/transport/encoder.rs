@@ -2,14 +2,13 @@
 //! and deflated when that is smaller), split by the `ur` crate's fountain
 //! encoder.
 
-use std::io::Write;
-
 use sha2::{Digest, Sha256};
 
 use crate::crossing::MAX_CROSSING_FILE;
 
+use super::body::{deflate, minify_json};
 use super::frame::MAX_FRAGMENTS;
-use super::header::{FileKind, Newline, PayloadInfo, HEADER_LEN, UR_TYPE};
+use super::header::{FileKind, PayloadInfo, HEADER_LEN, UR_TYPE};
 use super::TransportError;
 
 /// Default largest fragment, in bytes of the UR message per frame.
@@ -143,29 +142,4 @@ pub fn encode(
     let n = count.unwrap_or(enc.fragment_count()).max(1);
     let frames = enc.frames(n);
     Ok((enc.info().clone(), frames))
-}
-
-/// The file's JSON minified, when pretty-printing it again gives back
-/// exactly the file (with or without a final newline).
-fn minify_json(file: &[u8]) -> Option<(Vec<u8>, Newline)> {
-    let value: serde_json::Value = serde_json::from_slice(file).ok()?;
-    let mut pretty = serde_json::to_vec_pretty(&value).ok()?;
-    let newline = if pretty == file {
-        Newline::No
-    } else {
-        pretty.push(b'\n');
-        if pretty != file {
-            return None;
-        }
-        Newline::Yes
-    };
-    let mini = serde_json::to_vec(&value).ok()?;
-    (mini.len() < file.len()).then_some((mini, newline))
-}
-
-fn deflate(data: &[u8]) -> Result<Vec<u8>, TransportError> {
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    enc.write_all(data)
-        .and_then(|_| enc.finish())
-        .map_err(|e| TransportError::io("deflate", e))
 }

@@ -6,7 +6,7 @@ use thiserror::Error;
 use crate::crossing::MAX_CROSSING_FILE;
 
 use super::encoder::{MAX_FRAGMENT, MIN_FRAGMENT};
-use super::{plural, UR_TYPE};
+use super::{group_digits, plural, UR_TYPE};
 
 /// Why a file cannot be turned into frames, or frames back into a file.
 #[derive(Debug, Error)]
@@ -73,6 +73,15 @@ pub enum TransportError {
     /// Checksums, padding, compression or lengths do not hold.
     #[error("the frames are corrupted: {0}")]
     Corrupt(String),
+    /// The body decodes to more than the file's length in the header (a
+    /// deflate bomb, JSON that re-indents to more): stopped there.
+    #[error("the frames' body {what} to more than the {} bytes its header claims (stopped there; no crossing file is over {} bytes): these frames were not written by tuf-ceremony's `qr show`; do not use them, and show the file again from the machine that has it", group_digits(*claimed), group_digits(MAX_CROSSING_FILE))]
+    BeyondClaim {
+        /// What the body did: `inflates`, `re-indents`.
+        what: &'static str,
+        /// The length in the header.
+        claimed: usize,
+    },
     /// The reassembled file is not the one the sender hashed.
     #[error("the reassembled file's sha256 is {found}, but the sender's was {expected}: do not use it; show and read the frames again")]
     DigestMismatch {

@@ -3,6 +3,7 @@
 //! spent on it.
 
 use super::cbor::Cbor;
+use super::encoder::MAX_FRAGMENT;
 use super::header::{MAX_MESSAGE, UR_TYPE};
 use super::{excerpt, FrameError};
 
@@ -34,8 +35,8 @@ pub(crate) struct Frame {
 pub(crate) enum Parsed {
     /// A single-part UR: the whole message.
     Single(Vec<u8>),
-    /// One frame of a multi-part UR, and the line in lowercase.
-    Multi(Frame, String),
+    /// One frame of a multi-part UR.
+    Multi(Frame),
 }
 
 /// Reads one line as a scanner types it (surrounding whitespace, either
@@ -78,14 +79,13 @@ pub(crate) fn parse_line(line: &str) -> Result<Option<Parsed>, FrameError> {
     if kind == ur::ur::Kind::SinglePart {
         return Ok(Some(Parsed::Single(payload)));
     }
-    let frame = parse_frame(body, &payload)?;
-    Ok(Some(Parsed::Multi(frame, lower)))
+    parse_frame(body, &payload).map(|f| Some(Parsed::Multi(f)))
 }
 
 /// Parses the CBOR of a multi-part frame (`[seq, count, length, crc,
-/// data]`) and checks every number before the `ur` crate sees it: that
-/// crate trusts them and would, for a frame claiming four billion
-/// fragments, try to allocate them.
+/// data]`) and checks every number before the fountain decoder sees it:
+/// no more fragments than `MAX_FRAGMENTS`, and no more bytes than the
+/// largest message, whatever the frame claims.
 fn parse_frame(body: &str, cbor: &[u8]) -> Result<Frame, FrameError> {
     let bad = |m: &str| FrameError::Malformed(m.to_string());
     let (indices, _) = body
@@ -132,6 +132,11 @@ fn parse_frame(body: &str, cbor: &[u8]) -> Result<Frame, FrameError> {
     }
     if data.is_empty() || message_len.div_ceil(data.len()) != count {
         return Err(bad("fragment length, count and message length disagree"));
+    }
+    // What the fountain decoder may come to hold: the fragments, at most
+    // the largest message and one fragment of padding.
+    if data.len() > MAX_FRAGMENT || count * data.len() > MAX_MESSAGE + MAX_FRAGMENT {
+        return Err(bad("fragments larger than any crossing file needs"));
     }
     Ok(Frame {
         sequence,

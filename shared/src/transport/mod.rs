@@ -36,16 +36,23 @@
 //! (fountain frames fill them); it refuses a frame of another file with a
 //! message naming both, refuses corrupted frames (each UR carries a CRC32,
 //! the reassembled message another), and after reassembly checks the file's
-//! length and sha256. Nothing here panics on hostile input: every count and
-//! length in a frame is checked before the `ur` crate sees it.
+//! length and sha256. Nothing here panics on hostile input, and nothing
+//! costs more than what was received: every count and length in a frame is
+//! checked before anything is spent on it, the fountain decoder is our own
+//! (work linear in the frames received, whatever they claim), and the body
+//! is never inflated or re-indented past the length in its header, itself
+//! at most the crossing-file limit.
 //!
 //! Showing the frames (terminal, SVG, PNG, HTML) is in [`qr`] and
 //! [`terminal`].
 //!
-//! Inside: `header` (the payload header), `encoder`, `frame` (one line of
-//! text as a frame, its numbers checked), `cbor` (the little CBOR a frame
-//! holds), `decoder` (reassembly and the checks on the whole file), `error`.
+//! Inside: `header` (the payload header), `body` (minify and deflate, and
+//! back within bounds), `encoder`, `frame` (one line of text as a frame,
+//! its numbers checked), `cbor` (the little CBOR a frame holds),
+//! `fountain` (fragments from plain and mixed frames), `decoder`
+//! (reassembly and the checks on the whole file), `error`.
 
+mod body;
 mod cbor;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -53,6 +60,7 @@ pub mod command;
 mod decoder;
 mod encoder;
 mod error;
+mod fountain;
 mod frame;
 mod header;
 pub mod qr;

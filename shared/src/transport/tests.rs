@@ -2,6 +2,7 @@ use sha2::{Digest, Sha256};
 
 use super::header::PayloadInfo;
 use super::*;
+use crate::crossing::MAX_CROSSING_FILE;
 
 fn sample(n: usize) -> Vec<u8> {
     // Compressible but not trivially so.
@@ -134,4 +135,177 @@ fn digits_are_grouped() {
     assert_eq!(group_digits(8210), "8,210");
     assert_eq!(group_digits(999), "999");
     assert_eq!(group_digits(1_000_000), "1,000,000");
+}
+
+/// A multi-part frame made by hand: any numbers, a valid CRC.
+fn crafted_frame(
+    sequence: u32,
+    count: u32,
+    message_len: u32,
+    checksum: u32,
+    data: &[u8],
+) -> String {
+    let mut cbor = vec![0x85];
+    for n in [sequence, count, message_len, checksum] {
+        cbor.push(0x1a);
+        cbor.extend(n.to_be_bytes());
+    }
+    cbor.push(0x59);
+    cbor.extend((data.len() as u16).to_be_bytes());
+    cbor.extend(data);
+    let body = ur::bytewords::encode(&cbor, ur::bytewords::Style::Minimal);
+    format!("ur:{UR_TYPE}/{sequence}-{count}/{body}")
+}
+
+fn noise(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn fountain_frames_claiming_65536_fragments_cost_what_was_sent() {
+    // 600 fountain frames of 16 bytes claiming a message of 65,536
+    // fragments: the `ur` crate spent 14 s on them, building tables as
+    // long as the claim for each frame.
+    let count = 65_536u32;
+    let message_len = count * 16;
+    let mut d = Decoder::new();
+    let mut text = 0;
+    for i in 0..600 {
+        let line = crafted_frame(
+            count + 1 + i,
+            count,
+            message_len,
+            0xdead_beef,
+            &noise(16, i),
+        );
+        text += line.len();
+        assert_eq!(d.receive(&line), Ok(Receipt::New));
+    }
+    // One degree table for the whole read, then at most 64² steps and 64
+    // fragments of XOR per frame, whatever the count claims.
+    let bound = u64::from(count) + 600 * (64 * 64 + 64 * 16 + 64);
+    assert!(d.work() <= bound, "work {} > {bound}", d.work());
+    assert!(d.work() <= u64::from(count) + 100 * text as u64);
+    assert!(matches!(
+        d.finish(),
+        Err(TransportError::Incomplete { total: 65_536, .. })
+    ));
+}
+
+#[test]
+fn a_2_mib_file_in_small_fragments_is_put_together_in_linear_work() {
+    // 2 MiB that do not compress, in fragments of 33 bytes: 63,552
+    // frames; the `ur` crate copied the whole message once per fragment.
+    let file = noise(2 << 20, 7);
+    let opts = EncodeOptions {
+        fragment: 33,
+        compress: true,
+    };
+    let mut enc = Encoder::new(&file, &opts).unwrap();
+    let k = enc.fragment_count();
+    assert!(k > 60_000, "{k}");
+    let frames = enc.frames(k + k / 10);
+    let mut d = Decoder::new();
+    let mut text = 0;
+    // Every tenth plain frame lost; the fountain frames after make up
+    // for them.
+    for (i, f) in frames.iter().enumerate() {
+        if i < k && i % 10 == 3 {
+            continue;
+        }
+        text += f.len();
+        d.receive(f).unwrap();
+    }
+    let work = d.work();
+    assert!(
+        work <= 100 * text as u64,
+        "work {work} for {text} bytes of frames"
+    );
+    if !d.is_complete() {
+        // Losing 10 % with 10 % of mixes to spare may leave a few
+        // fragments; a second loop brings them.
+        for f in enc.frames(k) {
+            d.receive(&f).unwrap();
+            if d.is_complete() {
+                break;
+            }
+        }
+    }
+    assert_eq!(d.finish().unwrap().bytes, file);
+}
+
+/// A UR message with our header claiming `length` bytes (and any sha256).
+fn message_claiming(length: usize, flags: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = b"TUFC".to_vec();
+    m.extend([1, flags, 2]);
+    m.extend((length as u32).to_be_bytes());
+    m.extend([0x5a; 32]);
+    m.extend(body);
+    m
+}
+
+fn ur_lines(message: &[u8]) -> Vec<String> {
+    let mut enc = ur::Encoder::new(message, DEFAULT_FRAGMENT, UR_TYPE).unwrap();
+    (0..enc.fragment_count())
+        .map(|_| enc.next_part().unwrap())
+        .collect()
+}
+
+#[test]
+fn frames_claiming_8_mib_of_pretty_json_stop_at_the_claim() {
+    // Minified JSON nested 127 deep around 2.5 million zeros: a few KB
+    // deflated, 5 MB minified, over 600 MB once re-indented. The header
+    // claims 8 MiB, pretty-printed with a final newline.
+    let mut mini = "[".repeat(127).into_bytes();
+    mini.extend(b"0,".repeat(2_500_000));
+    mini.push(b'0');
+    mini.extend("]".repeat(127).into_bytes());
+    let body = super::body::deflate(&mini).unwrap();
+    let lines = ur_lines(&message_claiming(MAX_CROSSING_FILE, 1 | 2 | 4, &body));
+    assert!(lines.len() <= 30, "{} frames", lines.len());
+    let err = decode_lines(&lines).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::BeyondClaim {
+                what: "re-indents",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_deflate_bomb_in_frames_is_refused_at_the_claim() {
+    let body = super::body::deflate(&vec![0u8; 64 << 20]).unwrap();
+    let lines = ur_lines(&message_claiming(1 << 20, 1, &body));
+    let err = decode_lines(&lines).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::BeyondClaim {
+                what: "inflates",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("1,048,576 bytes"), "{err}");
+}
+
+#[test]
+fn a_frame_claiming_more_bytes_than_the_limit_is_refused() {
+    // 65,536 fragments of 2,000 bytes: 131 MB, far past the limit.
+    let line = crafted_frame(1, 65_536, 65_536 * 2000, 1, &[0; 2000]);
+    let mut d = Decoder::new();
+    assert!(matches!(d.receive(&line), Err(FrameError::Malformed(_))));
 }
