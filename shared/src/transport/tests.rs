@@ -203,7 +203,10 @@ fn fountain_frames_claiming_65536_fragments_cost_what_was_sent() {
 #[test]
 fn a_2_mib_file_in_small_fragments_is_put_together_in_linear_work() {
     // 2 MiB that do not compress, in fragments of 33 bytes: 63,552
-    // frames; the `ur` crate copied the whole message once per fragment.
+    // frames, read last to first; the `ur` crate copied the whole message
+    // once per fragment. (Only plain frames: the `ur` crate's encoder
+    // spends time linear in the count on each fountain frame, and mixes
+    // are covered by `fountain`'s own tests.)
     let file = noise(2 << 20, 7);
     let opts = EncodeOptions {
         fragment: 33,
@@ -212,33 +215,18 @@ fn a_2_mib_file_in_small_fragments_is_put_together_in_linear_work() {
     let mut enc = Encoder::new(&file, &opts).unwrap();
     let k = enc.fragment_count();
     assert!(k > 60_000, "{k}");
-    let frames = enc.frames(k + k / 10);
     let mut d = Decoder::new();
     let mut text = 0;
-    // Every tenth plain frame lost; the fountain frames after make up
-    // for them.
-    for (i, f) in frames.iter().enumerate() {
-        if i < k && i % 10 == 3 {
-            continue;
-        }
+    for f in enc.frames(k).iter().rev() {
         text += f.len();
-        d.receive(f).unwrap();
+        assert_eq!(d.receive(f), Ok(Receipt::New));
     }
+    assert!(d.is_complete());
     let work = d.work();
     assert!(
-        work <= 100 * text as u64,
+        work <= 2 * text as u64,
         "work {work} for {text} bytes of frames"
     );
-    if !d.is_complete() {
-        // Losing 10 % with 10 % of mixes to spare may leave a few
-        // fragments; a second loop brings them.
-        for f in enc.frames(k) {
-            d.receive(&f).unwrap();
-            if d.is_complete() {
-                break;
-            }
-        }
-    }
     assert_eq!(d.finish().unwrap().bytes, file);
 }
 
