@@ -7,6 +7,7 @@
 
 use ceremony_cli::eprintln;
 use std::collections::HashSet;
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -19,8 +20,80 @@ use ceremony::transport::{Decoded, Decoder};
 use ceremony_cli::qr as command;
 
 /// The largest picture side decoded as it is; larger photos are scaled
-/// down first (a phone's 12-megapixel photo of one code needs no more).
+/// down first (a phone's 12-megapixel photo of one code needs no more), so
+/// rxing never sees more than 3000 × 3000 grey levels.
 const MAX_SIDE: u32 = 3000;
+
+/// The largest picture file read: a phone's photo is a few MB, a PNG
+/// screenshot of a large screen some tens.
+const MAX_PICTURE_FILE: u64 = 64 << 20;
+
+/// The most pixels decoded: a 50-megapixel camera's photo. Checked from the
+/// header before decoding: a 470 KB PNG may claim 22000 × 22000 pixels,
+/// which decode to 1.5 GiB.
+const MAX_PIXELS: u64 = 50_000_000;
+
+/// The longest side of a picture may be at most this many times its
+/// shortest: a row of codes on a page or a triple screen, not a sliver
+/// (rxing spent 25 s and 1 GiB on an 83-byte picture of 3000 × 1 pixels).
+const MAX_ASPECT: u32 = 8;
+
+/// The smallest side that can hold a QR code (21 modules, one pixel each).
+const MIN_SIDE: u32 = 21;
+
+/// A picture refused before it is decoded.
+#[derive(Debug)]
+pub enum PictureError {
+    /// More pixels than [`MAX_PIXELS`].
+    TooManyPixels {
+        /// Width in pixels, from the header.
+        width: u32,
+        /// Height in pixels, from the header.
+        height: u32,
+    },
+    /// Too narrow, too flat or too small to hold a QR code.
+    Shape {
+        /// Width in pixels, from the header.
+        width: u32,
+        /// Height in pixels, from the header.
+        height: u32,
+    },
+}
+
+impl std::fmt::Display for PictureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PictureError::TooManyPixels { width, height } => write!(
+                f,
+                "the picture is {width} × {height} pixels, more than the {} megapixels this reader decodes: scale it down or crop it to the QR codes",
+                MAX_PIXELS / 1_000_000
+            ),
+            PictureError::Shape { width, height } => write!(
+                f,
+                "the picture is {width} × {height} pixels, which cannot hold a QR code (each side at least {MIN_SIDE} pixels, the longer at most {MAX_ASPECT} times the shorter): take a photo or screenshot of the codes themselves"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PictureError {}
+
+/// Refuses a picture whose size no photo of QR codes has, before a byte of
+/// it is decoded.
+fn check_dimensions(width: u32, height: u32) -> Result<(), PictureError> {
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(PictureError::TooManyPixels { width, height });
+    }
+    if !shape_holds_a_code(width, height, MAX_ASPECT) {
+        return Err(PictureError::Shape { width, height });
+    }
+    Ok(())
+}
+
+fn shape_holds_a_code(width: u32, height: u32, max_aspect: u32) -> bool {
+    let (short, long) = (width.min(height), width.max(height));
+    short >= MIN_SIDE && u64::from(long) <= u64::from(short) * u64::from(max_aspect)
+}
 
 fn hints() -> DecodeHints {
     DecodeHints {
@@ -33,17 +106,26 @@ fn hints() -> DecodeHints {
 /// The texts of every QR code found in the picture at `path` (none is not
 /// an error: the picture may be blurred; the caller says so).
 pub fn codes_in_image(path: &Path) -> Result<Vec<String>> {
-    let picture = image::ImageReader::open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?
-        .with_guessed_format()
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .decode()
-        .with_context(|| {
-            format!(
-                "{} is not a PNG or JPEG picture this tool can read",
-                path.display()
-            )
-        })?;
+    let bytes = ceremony::fsio::read_bounded(path, MAX_PICTURE_FILE)?;
+    let not_a_picture = || {
+        format!(
+            "{} is not a PNG or JPEG picture this tool can read",
+            path.display()
+        )
+    };
+    let reader = || {
+        image::ImageReader::new(Cursor::new(&bytes))
+            .with_guessed_format()
+            .expect("reading from memory does not fail")
+    };
+    let (width, height) = reader().into_dimensions().with_context(not_a_picture)?;
+    check_dimensions(width, height).with_context(|| format!("{} refused", path.display()))?;
+    let mut decoder = reader();
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    decoder.limits(limits);
+    let picture = decoder.decode().with_context(not_a_picture)?;
     let picture = if picture.width().max(picture.height()) > MAX_SIDE {
         picture.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle)
     } else {
@@ -54,9 +136,15 @@ pub fn codes_in_image(path: &Path) -> Result<Vec<String>> {
     Ok(codes_in_luma(luma.into_raw(), w, h))
 }
 
-/// The texts of every QR code in a grey-level picture, `w` × `h`.
-pub fn codes_in_luma(luma: Vec<u8>, w: u32, h: u32) -> Vec<String> {
-    if w == 0 || h == 0 {
+/// The texts of every QR code in a grey-level picture, `w` × `h`, at most
+/// [`MAX_SIDE`] a side and of a shape [`check_dimensions`] accepts, give or
+/// take the rounding of scaling down (what [`codes_in_image`] hands over;
+/// anything else finds nothing).
+fn codes_in_luma(luma: Vec<u8>, w: u32, h: u32) -> Vec<String> {
+    if w.max(h) > MAX_SIDE
+        || luma.len() as u64 != u64::from(w) * u64::from(h)
+        || !shape_holds_a_code(w, h, 2 * MAX_ASPECT)
+    {
         return Vec::new();
     }
     let mut texts: Vec<String> = Vec::new();
@@ -134,4 +222,41 @@ pub fn read_images(images: &[PathBuf]) -> Result<Decoded> {
             )
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_no_photo_of_codes_has_are_refused() {
+        for (w, h) in [(22_000, 22_000), (10_000, 5_001)] {
+            assert!(matches!(
+                check_dimensions(w, h),
+                Err(PictureError::TooManyPixels { .. })
+            ));
+        }
+        for (w, h) in [(3000, 1), (1, 3000), (3000, 374), (20, 100), (0, 0)] {
+            assert!(
+                matches!(check_dimensions(w, h), Err(PictureError::Shape { .. })),
+                "{w}×{h}"
+            );
+        }
+        for (w, h) in [
+            (21, 21),
+            (3000, 375),
+            (4000, 3000),
+            (8000, 6000),
+            (375, 3000),
+        ] {
+            assert!(check_dimensions(w, h).is_ok(), "{w}×{h}");
+        }
+    }
+
+    #[test]
+    fn rxing_is_given_only_bounded_pictures() {
+        assert!(codes_in_luma(vec![255; 3000], 3000, 1).is_empty());
+        assert!(codes_in_luma(vec![255; 10], 3000, 3000).is_empty());
+        assert!(codes_in_luma(vec![255; 4000 * 100], 4000, 100).is_empty());
+    }
 }

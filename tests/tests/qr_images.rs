@@ -243,3 +243,64 @@ fn the_terminal_rendering_reads_back() {
     assert_ok(&read_images(&images, &output), "reading the screen");
     assert_eq!(std::fs::read(&output).unwrap(), file);
 }
+
+/// A PNG made by hand: its header claims `width` × `height` grey pixels,
+/// its data is a few rows of zeros (a reader that decodes it before
+/// checking its size has already lost).
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    use std::io::Write;
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        out.extend(kind);
+        out.extend(data);
+        out.extend(crc.sum().to_be_bytes());
+    }
+    let mut ihdr = Vec::new();
+    ihdr.extend(width.to_be_bytes());
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]); // 8-bit grey, no interlace
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&vec![0u8; 64 << 10]).unwrap();
+    let idat = z.finish().unwrap();
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &idat);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+#[test]
+fn pictures_no_photo_of_codes_has_are_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.json");
+    // 22000 × 22000 pixels (484 megapixels, 1.5 GiB decoded); then a
+    // sliver of 3000 × 1 (rxing once spent 25 s and 1 GiB on one); then
+    // 3000 × 300, ten times as wide as high.
+    let huge = dir.path().join("huge.png");
+    std::fs::write(&huge, png_claiming(22_000, 22_000)).unwrap();
+    let sliver = dir.path().join("sliver.png");
+    GrayImage::from_pixel(3000, 1, Luma([255]))
+        .save(&sliver)
+        .unwrap();
+    assert!(std::fs::metadata(&sliver).unwrap().len() < 200);
+    let flat = dir.path().join("flat.png");
+    std::fs::write(&flat, png_claiming(3000, 300)).unwrap();
+    let started = std::time::Instant::now();
+    for (picture, says) in [
+        (&huge, "22000 × 22000 pixels, more than the 50 megapixels"),
+        (&sliver, "3000 × 1 pixels, which cannot hold a QR code"),
+        (&flat, "3000 × 300 pixels, which cannot hold a QR code"),
+    ] {
+        let out = read_images(std::slice::from_ref(picture), &output);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(stderr.contains("refused"), "{stderr}");
+        assert!(!output.exists());
+    }
+    // A backstop only: refusing from the header takes milliseconds.
+    assert!(started.elapsed().as_secs() < 60);
+}

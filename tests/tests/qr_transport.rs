@@ -413,3 +413,118 @@ fn empty_and_oversized_inputs_are_refused() {
         Err(FrameError::TooLong(_))
     ));
 }
+
+/// A multi-part frame made by hand: any numbers, a valid CRC.
+fn crafted_frame(sequence: u32, count: u32, message_len: u32, data: &[u8]) -> String {
+    let mut cbor = vec![0x85];
+    for n in [sequence, count, message_len, 0x1234_5678] {
+        cbor.push(0x1a);
+        cbor.extend(n.to_be_bytes());
+    }
+    cbor.push(0x58);
+    cbor.push(data.len() as u8);
+    cbor.extend(data);
+    let body = ur::bytewords::encode(&cbor, ur::bytewords::Style::Minimal);
+    format!("UR:{}/{sequence}-{count}/{}", UR_TYPE, body).to_ascii_uppercase()
+}
+
+/// A UR message with our header claiming `length` bytes.
+fn message_claiming(length: usize, flags: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = b"TUFC".to_vec();
+    m.extend([1, flags, 2]);
+    m.extend((length as u32).to_be_bytes());
+    m.extend([0x5a; 32]);
+    m.extend(body);
+    m
+}
+
+fn ur_lines(message: &[u8]) -> Vec<String> {
+    let mut enc = ur::Encoder::new(message, 430, UR_TYPE).unwrap();
+    (0..enc.fragment_count())
+        .map(|_| enc.next_part().unwrap())
+        .collect()
+}
+
+fn deflated(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(data).unwrap();
+    z.finish().unwrap()
+}
+
+// The bounds themselves (steps counted, not timed) are proven by the unit
+// tests of `ceremony::transport`; these take the crafted inputs of issue 12
+// through the public decoder, with a generous time limit as a backstop.
+
+#[test]
+fn fountain_frames_claiming_65536_fragments_are_read_quickly() {
+    let started = std::time::Instant::now();
+    let mut d = Decoder::new();
+    for i in 0..600u32 {
+        let data: Vec<u8> = (0..16).map(|j| (i * 7 + j) as u8).collect();
+        let line = crafted_frame(65_537 + i, 65_536, 65_536 * 16, &data);
+        assert_eq!(d.receive(&line), Ok(Receipt::New));
+    }
+    assert!(d.progress().resolved < 600);
+    assert!(matches!(
+        d.finish(),
+        Err(TransportError::Incomplete { total: 65_536, .. })
+    ));
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+}
+
+#[test]
+fn frames_claiming_8_mib_of_pretty_json_are_refused() {
+    // Nested 127 deep around 2.5 million zeros: 5 MB minified, over 600 MB
+    // re-indented, some 20 frames deflated; the header claims 8 MiB.
+    let mut mini = "[".repeat(127).into_bytes();
+    mini.extend(b"0,".repeat(2_500_000));
+    mini.push(b'0');
+    mini.extend("]".repeat(127).into_bytes());
+    let started = std::time::Instant::now();
+    let lines = ur_lines(&message_claiming(8 << 20, 1 | 2 | 4, &deflated(&mini)));
+    assert!(lines.len() <= 30, "{} frames", lines.len());
+    let err = decode_lines(&lines).unwrap_err();
+    assert!(matches!(err, TransportError::BeyondClaim { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("re-indents to more than the 8,388,608 bytes"),
+        "{text}"
+    );
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_deflate_bomb_is_refused_at_the_length_its_header_claims() {
+    let bomb = deflated(&vec![0u8; 256 << 20]);
+    let started = std::time::Instant::now();
+    let err = decode_lines(ur_lines(&message_claiming(4096, 1, &bomb))).unwrap_err();
+    assert!(matches!(err, TransportError::BeyondClaim { .. }), "{err}");
+    assert!(err
+        .to_string()
+        .contains("inflates to more than the 4,096 bytes"));
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_2_mib_file_in_63552_frames_is_put_together() {
+    let mut x = 0x9e37_79b9u32;
+    let file: Vec<u8> = (0..2 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let opts = EncodeOptions {
+        fragment: 33,
+        compress: true,
+    };
+    let mut enc = Encoder::new(&file, &opts).unwrap();
+    let frames = enc.frames(enc.fragment_count());
+    assert!(frames.len() > 63_000);
+    let started = std::time::Instant::now();
+    assert_eq!(decode_lines(frames.iter().rev()).unwrap().bytes, file);
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}
