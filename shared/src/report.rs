@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::audit::AuditReport;
+use crate::html::escape;
 use crate::html::page;
 use crate::rules::{short, ThresholdOf};
 use crate::transcript::event::{Confirmation, Diff, KeyGenerated, Start};
 use crate::transcript::{Event, Transcript, Verification};
-use crate::html::escape;
 use crate::transport::qr::{Ecc, QrCode};
 
 /// The whole history as a printable page.

@@ -38,12 +38,9 @@ pub fn run(args: VerifyTranscriptArgs) -> Result<ExitCode> {
     let read = |p: &Path| fsio::read_bounded(p, MAX_FILE);
     let bytes = read(&args.transcript)?;
     let root = match &args.root {
-        Some(p) => Some(
-            transcript::root_from_file(&read(p)?)
-                .with_context(|| {
-                    format!("{} is neither a root nor a bundle holding one", p.display())
-                })?,
-        ),
+        Some(p) => Some(transcript::root_from_file(&read(p)?).with_context(|| {
+            format!("{} is neither a root nor a bundle holding one", p.display())
+        })?),
         None => None,
     };
     let artefacts = args

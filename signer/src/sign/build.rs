@@ -2,8 +2,8 @@
 //! and the new keys, or from placeholders for keys not made yet (for
 //! `signer review` and the preflight's guard rails).
 
-use ceremony_cli::{print, println};
 use anyhow::{Context, Result};
+use ceremony_cli::{print, println};
 use time::OffsetDateTime;
 
 use ceremony::keys::{NewKeyType, PrivateKey, PublicKey};

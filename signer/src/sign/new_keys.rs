@@ -2,8 +2,8 @@
 //! once in a complete new archive, before anything else can fail: a key
 //! that will be in a signed root must never exist only in memory.
 
-use ceremony_cli::{eprintln, println};
 use anyhow::{Context, Result};
+use ceremony_cli::{eprintln, println};
 
 use ceremony::diff::key_description;
 use ceremony::keys::{NewKeyType, PrivateKey, PublicKey};

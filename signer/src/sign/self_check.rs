@@ -2,8 +2,8 @@
 //! before a bundle is written. A root short only of other holders'
 //! signatures makes the bundle partial; any other failure stops here.
 
-use ceremony_cli::println;
 use anyhow::Result;
+use ceremony_cli::println;
 use time::OffsetDateTime;
 
 use ceremony::bundle::Completion;

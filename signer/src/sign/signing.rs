@@ -2,8 +2,8 @@
 //! PKCS#11 token, opened and test-signed before anything is generated or
 //! written), and the signatures over each new root.
 
-use ceremony_cli::{eprintln, println};
 use anyhow::{Context, Result};
+use ceremony_cli::{eprintln, println};
 
 use ceremony::diff::key_description;
 use ceremony::keys::{PublicKey, Signer};

@@ -125,10 +125,7 @@ pub(super) fn write(
         c.transcript.path().display()
     );
     if args.qr {
-        crate::qr_cmd::show_file(
-            &args.output,
-            &ceremony_cli::qr::ShowOptions::default(),
-        )?;
+        crate::qr_cmd::show_file(&args.output, &ceremony_cli::qr::ShowOptions::default())?;
     }
     Ok(ExitCode::SUCCESS)
 }
