@@ -68,7 +68,7 @@ impl Event {
     ];
 
     /// The `kind` this event is written under.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         let i = match self {
             Event::Start(_) => 0,
             Event::Input(_) => 1,

@@ -22,7 +22,7 @@ pub struct Entry {
 
 impl Entry {
     /// The `kind` it was written under.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         self.event.kind()
     }
 }
@@ -40,7 +40,7 @@ pub struct Transcript {
 
 impl Transcript {
     /// The hash of the last chained entry.
-    pub fn head(&self) -> &str {
+    pub(crate) fn head(&self) -> &str {
         self.entries.last().map_or(GENESIS, |e| e.hash.as_str())
     }
 

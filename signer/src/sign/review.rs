@@ -21,6 +21,9 @@ use super::preflight::{
     check_proposal_roots, keys_to_generate, load_proposal, new_key_type, provided_keys,
 };
 
+/// `signer review`: what signing would produce, with placeholders for the
+/// keys not made yet; needs no key, and exits 3 when the current roots do
+/// not verify on their own.
 pub(crate) fn review(args: ReviewArgs) -> Result<ExitCode> {
     let (proposal, sha) = load_proposal(&args.proposal)?;
     let key_type = new_key_type(&proposal, args.key_type)?;
