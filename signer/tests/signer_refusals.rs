@@ -92,7 +92,7 @@ fn truncated_archive() {
     }
     let out = signer(
         s.path(),
-        &["list", "keys.tgz.age", "--passphrase-file", "pass.txt"],
+        ["list", "keys.tgz.age", "--passphrase-file", "pass.txt"],
     );
     assert!(!out.status.success());
 }
