@@ -130,13 +130,13 @@ fn check_outputs(dir: &Path, prefix: &[String]) {
     let list = run_prefixed(
         dir,
         prefix,
-        &["list", "new.tgz.age", "--passphrase-file", "pass.txt"],
+        ["list", "new.tgz.age", "--passphrase-file", "pass.txt"],
     );
     ok(&list);
     let v = run_prefixed(
         dir,
         prefix,
-        &[
+        [
             "verify-transcript",
             "bundle.transcript.jsonl",
             "--root",
@@ -177,7 +177,7 @@ fn a_ceremony_runs_in_a_network_namespace_with_no_interface() {
     let dir = setup();
     let d = dir.path();
     eprintln!("running the ceremony under: {}", prefix.join(" "));
-    ok(&run_prefixed(d, &prefix, &["review", "proposal.json"]));
+    ok(&run_prefixed(d, &prefix, ["review", "proposal.json"]));
     let args = SignArgs::new().extra(["--require-offline"]);
     let out = run_prefixed(d, &prefix, &args);
     let t = ok(&out);

@@ -30,7 +30,7 @@ fn recipients_for_escrow() {
     // Without an identity the new archive cannot be read back; it says so.
     let out = ok(&signer(
         d,
-        &[
+        [
             "import",
             "factory-keys.tgz",
             "-o",
@@ -44,7 +44,7 @@ fn recipients_for_escrow() {
     assert!(out.contains("Not re-decrypted"), "{out}");
     let out = ok(&signer(
         d,
-        &[
+        [
             "import",
             "factory-keys.tgz",
             "-o",
@@ -61,20 +61,17 @@ fn recipients_for_escrow() {
 
     // Either identity opens it; a passphrase or no identity does not.
     for id in ["id0.txt", "id1.txt"] {
-        let out = ok(&signer(d, &["list", "keys.tgz.age", "--identity", id]));
+        let out = ok(&signer(d, ["list", "keys.tgz.age", "--identity", id]));
         assert!(out.contains(&k.public_key().fingerprint()[..16]), "{out}");
     }
-    let out = signer(d, &["list", "keys.tgz.age"]);
+    let out = signer(d, ["list", "keys.tgz.age"]);
     assert!(
         !out.status.success() && text(&out).contains("--identity"),
         "{}",
         text(&out)
     );
     write_passphrase(d);
-    let out = signer(
-        d,
-        &["list", "keys.tgz.age", "--passphrase-file", "pass.txt"],
-    );
+    let out = signer(d, ["list", "keys.tgz.age", "--passphrase-file", "pass.txt"]);
     assert!(
         !out.status.success() && text(&out).contains("--identity"),
         "{}",
@@ -82,7 +79,7 @@ fn recipients_for_escrow() {
     );
     let stranger = age::x25519::Identity::generate();
     std::fs::write(d.join("id9.txt"), stranger.to_string().expose_secret()).unwrap();
-    let out = signer(d, &["list", "keys.tgz.age", "-i", "id9.txt"]);
+    let out = signer(d, ["list", "keys.tgz.age", "-i", "id9.txt"]);
     assert!(
         !out.status.success() && text(&out).contains("none of the identities"),
         "{}",
@@ -92,7 +89,7 @@ fn recipients_for_escrow() {
     // A new archive written by keygen is encrypted to the same recipients.
     ok(&signer(
         d,
-        &[
+        [
             "keygen",
             "--keys",
             "keys.tgz.age",
@@ -104,8 +101,8 @@ fn recipients_for_escrow() {
             "id1.txt",
         ],
     ));
-    ok(&signer(d, &["list", "k2.tgz.age", "-i", "id0.txt"]));
-    ok(&signer(d, &["list", "k2.tgz.age", "-i", "id1.txt"]));
+    ok(&signer(d, ["list", "k2.tgz.age", "-i", "id0.txt"]));
+    ok(&signer(d, ["list", "k2.tgz.age", "-i", "id1.txt"]));
 }
 
 #[test]
@@ -120,7 +117,7 @@ fn export_and_import_again_keep_everything() {
 
     ok(&signer(
         d,
-        &[
+        [
             "export",
             "keys2.tgz.age",
             "-o",
@@ -145,7 +142,7 @@ fn export_and_import_again_keep_everything() {
 
     ok(&signer(
         d,
-        &[
+        [
             "import",
             "plain.tgz",
             "-o",
@@ -161,7 +158,7 @@ fn export_and_import_again_keep_everything() {
     );
     let listing = ok(&signer(
         d,
-        &["list", "again.tgz.age", "--passphrase-file", "pass.txt"],
+        ["list", "again.tgz.age", "--passphrase-file", "pass.txt"],
     ));
     assert!(listing.contains("ci    v2"), "{listing}");
     assert!(listing.contains("prod  v2"), "{listing}");
@@ -182,7 +179,7 @@ fn list_shows_no_secret() {
     write_fioctl_tgz(&d.join("factory-keys.tgz"), &files);
     let out = ok(&signer(
         d,
-        &[
+        [
             "import",
             "factory-keys.tgz",
             "-o",
@@ -225,7 +222,7 @@ fn list_shows_no_secret() {
         &String::from_utf8(
             signer(
                 d,
-                &[
+                [
                     "list",
                     "keys.tgz.age",
                     "--passphrase-file",
@@ -258,7 +255,7 @@ fn import_pem_keys_and_refuse_bad_ones() {
     let before = hash_dir(d);
     let out = signer(
         d,
-        &[
+        [
             "import",
             "--key",
             "k.pem",
@@ -275,7 +272,7 @@ fn import_pem_keys_and_refuse_bad_ones() {
     assert_eq!(hash_dir(d), before);
     let out = signer(
         d,
-        &[
+        [
             "import",
             "--key",
             "k.pem",
@@ -293,11 +290,11 @@ fn import_pem_keys_and_refuse_bad_ones() {
         text(&out)
     );
     assert_eq!(hash_dir(d), before);
-    let out = signer(d, &["import", "-o", "keys.tgz.age"]);
+    let out = signer(d, ["import", "-o", "keys.tgz.age"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     ok(&signer(
         d,
-        &[
+        [
             "import",
             "--key",
             "k.pem",
@@ -328,7 +325,7 @@ fn default_new_archive_is_a_new_name_beside_the_old() {
     );
     ok(&signer(
         d,
-        &[
+        [
             "import",
             "factory-keys.tgz",
             "-o",
@@ -340,7 +337,7 @@ fn default_new_archive_is_a_new_name_beside_the_old() {
     let before = std::fs::read(d.join("usb/keys.tgz.age")).unwrap();
     let out = ok(&signer(
         d,
-        &[
+        [
             "keygen",
             "--keys",
             "usb/keys.tgz.age",

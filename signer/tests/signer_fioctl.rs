@@ -36,7 +36,7 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
     let pass = pass.to_str().unwrap();
     let out = ok(&signer(
         dir,
-        &[
+        [
             "import",
             tarball_name,
             "-o",
@@ -49,7 +49,7 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
 
     let listing = ok(&signer(
         dir,
-        &["list", "keys.tgz.age", "--passphrase-file", pass],
+        ["list", "keys.tgz.age", "--passphrase-file", pass],
     ));
     assert!(
         listing.contains(&f.root_key.public_key().fingerprint()[..16]),
@@ -60,7 +60,7 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
     let proposal = factory_proposal(&f.ci, &f.prod, rotate_change(vec![old_id.clone()]));
     let ppath = write_proposal(dir, "proposal.json", &proposal);
 
-    let review = ok(&signer(dir, &["review", "proposal.json"]));
+    let review = ok(&signer(dir, ["review", "proposal.json"]));
     assert!(review.contains("chain ci: v1 -> v2"), "{review}");
     assert!(review.contains("chain prod: v1 -> v2"), "{review}");
     assert!(review.contains("<new key 1>"), "{review}");
@@ -136,7 +136,7 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
     // The old archive is untouched and still opens.
     ok(&signer(
         dir,
-        &["list", "keys.tgz.age", "--passphrase-file", pass],
+        ["list", "keys.tgz.age", "--passphrase-file", pass],
     ));
 
     // The next ceremony starts from the anchor: the root just signed is the

@@ -47,7 +47,7 @@ fn two_holders_keygen_then_partial_bundles() {
     for who in ["alice", "bob"] {
         ok(&signer(
             d,
-            &[
+            [
                 "import",
                 &format!("{who}.tgz"),
                 "-o",
@@ -62,7 +62,7 @@ fn two_holders_keygen_then_partial_bundles() {
     // that pays for RSA-4096 generation).
     ok(&signer(
         d,
-        &[
+        [
             "keygen",
             "--keys",
             "alice.tgz.age",
@@ -80,7 +80,7 @@ fn two_holders_keygen_then_partial_bundles() {
     ));
     ok(&signer(
         d,
-        &[
+        [
             "keygen",
             "--keys",
             "bob.tgz.age",
@@ -127,7 +127,7 @@ fn two_holders_keygen_then_partial_bundles() {
     let proposal = factory_proposal(&ci, &ci, change);
     write_proposal(d, "proposal.json", &proposal);
 
-    let review = ok(&signer(d, &["review", "proposal.json"]));
+    let review = ok(&signer(d, ["review", "proposal.json"]));
     assert!(
         review.contains(&bob_pub.fingerprint) && review.contains("holder bob"),
         "{review}"

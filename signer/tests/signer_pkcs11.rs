@@ -66,7 +66,7 @@ impl Setup {
         let (ci, first) = (f.ci, f.root_key);
         let out = ok(&hsm.signer(
             &dir,
-            &[
+            [
                 "keygen",
                 "--keys",
                 "keys.tgz.age",
@@ -248,12 +248,12 @@ fn check_ota_root(current: &RootMetadata, new: &RootMetadata, token_key: &Public
 fn ota_ceremony(key_type: &str) {
     let s = Setup::new(key_type);
     let module = s.hsm.module_arg();
-    let listing = ok(&s.signer(&["list", "keys2.tgz.age", "--passphrase-file", "pass.txt"]));
+    let listing = ok(&s.signer(["list", "keys2.tgz.age", "--passphrase-file", "pass.txt"]));
     assert!(
         listing.contains("on token \"cer\": key \"k1\"") && listing.contains("fioctl cannot sign"),
         "{listing}"
     );
-    let json = ok(&s.signer(&[
+    let json = ok(&s.signer([
         "list",
         "keys2.tgz.age",
         "--passphrase-file",
@@ -329,7 +329,7 @@ fn ota_ceremony(key_type: &str) {
     // The transcript's head is signed on the token by the new root key.
     let ci3 = b2.root(&b2.roots[0]).unwrap();
     std::fs::write(s.dir.join("3.root.json"), ci3.to_bytes()).unwrap();
-    let v = ok(&s.signer(&[
+    let v = ok(&s.signer([
         "verify-transcript",
         "bundle2.transcript.jsonl",
         "--root",
@@ -418,7 +418,7 @@ fn a_key_of_the_wrong_type_on_the_token_is_refused() {
     // Recording an ECDSA key from the token: refused, no archive written.
     s.hsm.helper(HELPER, "ec-key", "cer", "ec1");
     let before = hash_dir(&s.dir);
-    let out = s.signer(&[
+    let out = s.signer([
         "import",
         "--pkcs11-module",
         &module,

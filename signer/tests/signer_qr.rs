@@ -11,7 +11,7 @@ fn sign_reads_the_proposal_from_shuffled_frames() {
     let ppath = d.join("proposal.json");
     let shown = signer(
         d,
-        &["qr", "show", "proposal.json", "--text", "--frames", "12"],
+        ["qr", "show", "proposal.json", "--text", "--frames", "12"],
     );
     let mut frames: Vec<String> = String::from_utf8(shown.stdout)
         .unwrap()

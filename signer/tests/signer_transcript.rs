@@ -37,7 +37,7 @@ fn ceremony(rsa: bool) -> Ceremony {
 }
 
 fn verify(dir: &Path, args: &[&str]) -> std::process::Output {
-    signer(dir, &[&["verify-transcript"], args].concat())
+    signer(dir, [&["verify-transcript"], args].concat())
 }
 
 #[test]

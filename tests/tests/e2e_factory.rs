@@ -40,7 +40,7 @@ fn ceremony_twice(key_type: &str) {
     run(
         "signer",
         &offline,
-        &[
+        [
             "import",
             state.join("factory-keys.tgz").to_str().unwrap(),
             "-o",
@@ -59,7 +59,7 @@ fn ceremony_twice(key_type: &str) {
         run(
             "submitter",
             &r,
-            &[
+            [
                 "propose",
                 "--factory",
                 "acme",
@@ -80,7 +80,7 @@ fn ceremony_twice(key_type: &str) {
         let off = offline.join(format!("round{round}"));
         std::fs::create_dir_all(&off).unwrap();
         std::fs::copy(r.join("proposal.json"), off.join("proposal.json")).unwrap();
-        run("signer", &off, &["review", "proposal.json"], &[]).expect(0, "review");
+        run("signer", &off, ["review", "proposal.json"], &[]).expect(0, "review");
         let keys = format!("../keys-{round}.tgz.age");
         let next = format!("../keys-{}.tgz.age", round + 1);
         run(
@@ -95,7 +95,7 @@ fn ceremony_twice(key_type: &str) {
         .expect(0, "sign");
         std::fs::copy(off.join("bundle.json"), r.join("bundle.json")).unwrap();
         // Back online.
-        let show = run("submitter", &r, &["show", "bundle.json"], &[]);
+        let show = run("submitter", &r, ["show", "bundle.json"], &[]);
         show.expect(0, "show");
         assert!(
             show.stdout.contains("complete, every rule holds"),
@@ -105,7 +105,7 @@ fn ceremony_twice(key_type: &str) {
         let up = run(
             "submitter",
             &r,
-            &["upload", "bundle.json", "--token-file", tok],
+            ["upload", "bundle.json", "--token-file", tok],
             &[],
         );
         up.expect(0, "upload");
@@ -120,7 +120,7 @@ fn ceremony_twice(key_type: &str) {
         let audit = run(
             "submitter",
             &r,
-            &[
+            [
                 "audit",
                 "--factory",
                 "acme",
@@ -185,7 +185,7 @@ fn ceremony_twice(key_type: &str) {
     let list = run(
         "signer",
         &offline,
-        &["list", "keys-3.tgz.age", "--passphrase-file", pass],
+        ["list", "keys-3.tgz.age", "--passphrase-file", pass],
         &[],
     );
     list.expect(0, "list");

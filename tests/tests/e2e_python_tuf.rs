@@ -78,7 +78,7 @@ fn python_tuf_repository_over_http_rotates_and_the_updater_follows() {
     let p = run(
         "submitter",
         &online,
-        &[
+        [
             "propose",
             "--repo",
             &url,
@@ -94,7 +94,7 @@ fn python_tuf_repository_over_http_rotates_and_the_updater_follows() {
     assert!(p.stderr.contains("dialect tuf, detected"), "{}", p.all());
 
     std::fs::copy(online.join("proposal.json"), offline.join("proposal.json")).unwrap();
-    run("signer", &offline, &["review", "proposal.json"], &[]).expect(0, "review");
+    run("signer", &offline, ["review", "proposal.json"], &[]).expect(0, "review");
     run(
         "signer",
         &offline,
@@ -107,7 +107,7 @@ fn python_tuf_repository_over_http_rotates_and_the_updater_follows() {
     std::fs::copy(offline.join("bundle.json"), online.join("bundle.json")).unwrap();
 
     // http.server does not take PUT: a clear "not supported", listing the files.
-    let r = run("submitter", &online, &["upload", "bundle.json"], &[]);
+    let r = run("submitter", &online, ["upload", "bundle.json"], &[]);
     r.expect(1, "upload by PUT");
     for needle in ["not supported", "6.root.json", "root.json", "--out-dir"] {
         assert!(r.stderr.contains(needle), "{needle}: {}", r.all());
@@ -119,7 +119,7 @@ fn python_tuf_repository_over_http_rotates_and_the_updater_follows() {
     let r = run(
         "submitter",
         &online,
-        &["upload", "bundle.json", "--out-dir", "to-upload"],
+        ["upload", "bundle.json", "--out-dir", "to-upload"],
         &[],
     );
     r.expect(0, "upload --out-dir");
@@ -127,10 +127,10 @@ fn python_tuf_repository_over_http_rotates_and_the_updater_follows() {
     for f in ["6.root.json", "root.json"] {
         std::fs::copy(online.join("to-upload").join(f), served.join(f)).unwrap();
     }
-    let r = run("submitter", &online, &["upload", "bundle.json"], &[]);
+    let r = run("submitter", &online, ["upload", "bundle.json"], &[]);
     r.expect(0, "upload once served");
     assert!(r.stdout.contains("already uploaded"), "{}", r.all());
-    let a = run("submitter", &online, &["audit", "--repo", &url], &[]);
+    let a = run("submitter", &online, ["audit", "--repo", &url], &[]);
     a.expect(0, "audit over HTTP");
     assert!(a.stdout.contains("final version 6"), "{}", a.all());
 
@@ -219,7 +219,7 @@ fn a_tuf_folder_rotates_through_both_binaries() {
         run(
             "submitter",
             dir,
-            &["upload", "bundle.json", "--proposal", &name],
+            ["upload", "bundle.json", "--proposal", &name],
             &[],
         )
         .expect(0, "upload");
@@ -227,7 +227,7 @@ fn a_tuf_folder_rotates_through_both_binaries() {
     let a = run(
         "submitter",
         dir,
-        &["audit", "--repo", "repo/metadata", "--json"],
+        ["audit", "--repo", "repo/metadata", "--json"],
         &[],
     );
     a.expect(0, "audit");

@@ -14,7 +14,7 @@ fn frames_of(dir: &Path, file: &str, n: &str) -> Vec<String> {
     let out = run(
         "signer",
         dir,
-        &["qr", "show", file, "--text", "--frames", n],
+        ["qr", "show", file, "--text", "--frames", n],
         &[],
     );
     out.expect(0, "qr show");
@@ -25,7 +25,7 @@ fn frames_of(dir: &Path, file: &str, n: &str) -> Vec<String> {
 fn a_ceremony_across_qr_frames_and_its_audit() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    run("tuf-repo-init", d, &["repo"], &[]).expect(0, "tuf-repo-init");
+    run("tuf-repo-init", d, ["repo"], &[]).expect(0, "tuf-repo-init");
     let pass = passphrase_file(d);
     let pass = pass.to_str().unwrap();
     let pem: Vec<String> = std::fs::read_dir(d.join("repo/keys"))
@@ -40,7 +40,7 @@ fn a_ceremony_across_qr_frames_and_its_audit() {
     run(
         "submitter",
         d,
-        &[
+        [
             "propose",
             "--repo",
             "repo/metadata",
@@ -77,7 +77,7 @@ fn a_ceremony_across_qr_frames_and_its_audit() {
     let up = run(
         "submitter",
         d,
-        &[
+        [
             "upload",
             "--qr-text",
             "bundle.frames",
@@ -98,7 +98,7 @@ fn a_ceremony_across_qr_frames_and_its_audit() {
     let v = run(
         "submitter",
         d,
-        &[
+        [
             "verify-transcript",
             "bundle.transcript.jsonl",
             "--root",
@@ -120,7 +120,7 @@ fn a_ceremony_across_qr_frames_and_its_audit() {
     run(
         "submitter",
         d,
-        &["audit", "--repo", "repo/metadata", "--html", "audit.html"],
+        ["audit", "--repo", "repo/metadata", "--html", "audit.html"],
         &[],
     )
     .expect(0, "audit");
@@ -135,7 +135,7 @@ fn a_ceremony_across_qr_frames_and_its_audit() {
     let again = run(
         "submitter",
         d,
-        &[
+        [
             "upload",
             "--qr-text",
             "bundle.frames",

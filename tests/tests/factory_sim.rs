@@ -60,7 +60,7 @@ fn setup(dir: &Path) -> (Server, String, Value, Value) {
     run(
         "submitter",
         dir,
-        &[
+        [
             "propose",
             "--factory",
             "acme",

@@ -179,6 +179,6 @@ fn sigkill_during_a_folder_upload_leaves_old_or_new_never_partial() {
     ok(&run_in(
         dir,
         "submitter",
-        &["audit", "--metadata-dir", "repo/metadata"],
+        ["audit", "--metadata-dir", "repo/metadata"],
     ));
 }

@@ -161,7 +161,7 @@ fn ceremonies(key_type: &str) {
         run(
             "submitter",
             dir,
-            &["upload", "bundle.json", "--proposal", &name],
+            ["upload", "bundle.json", "--proposal", &name],
             &[],
         )
         .expect(0, "upload");

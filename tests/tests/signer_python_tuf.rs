@@ -61,7 +61,7 @@ fn rotate_from(current_version: u64, rotate: &str) {
     ok(&signer(dir, &argv));
     let listing = ok(&signer(
         dir,
-        &[
+        [
             "list",
             "keys.tgz.age",
             "--passphrase-file",
@@ -99,7 +99,7 @@ fn rotate_from(current_version: u64, rotate: &str) {
     };
     std::fs::write(dir.join("proposal.json"), proposal.to_bytes()).unwrap();
 
-    let review = ok(&signer(dir, &["review", "proposal.json"]));
+    let review = ok(&signer(dir, ["review", "proposal.json"]));
     assert!(
         review.contains(&format!(
             "chain root: v{current_version} -> v{}",
@@ -135,7 +135,7 @@ fn rotate_from(current_version: u64, rotate: &str) {
     // The new archive, exported: old keys and the new one; ecdsa as PKCS#8 PEM.
     ok(&signer(
         dir,
-        &[
+        [
             "export",
             "keys2.tgz.age",
             "-o",

@@ -622,7 +622,7 @@ fn tokens_come_from_file_env_or_fioctl_config_and_are_never_printed() {
     run(
         "submitter",
         dir,
-        &["audit", "--factory", "acme"],
+        ["audit", "--factory", "acme"],
         &[("FIOCTL_CONFIG", cfg.to_str().unwrap())],
     )
     .expect(0, "config access_token and server.url");
