@@ -664,10 +664,7 @@ impl KeyArchive {
                 );
                 m.insert("pkcs11_uri", Value::String(k.info.token.uri()));
                 // A weak key accepted at import, a token not pinned by serial.
-                m.insert(
-                    "concerns",
-                    Value::from(k.info.token.concerns()),
-                );
+                m.insert("concerns", Value::from(k.info.token.concerns()));
                 m
             }))
             .collect()

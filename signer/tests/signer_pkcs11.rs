@@ -582,10 +582,12 @@ fn assert_flags_exist(hsm: &Hsm, dir: &Path, command: &str, text: &str) {
         };
         let h = help(&cmd);
         let named = h.match_indices(flag).any(|(j, _)| {
-            !h[j + flag.len()..]
-                .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+            !h[j + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
         });
-        assert!(named, "{flag} is not an option of `signer {cmd}`, yet:\n{text}");
+        assert!(
+            named,
+            "{flag} is not an option of `signer {cmd}`, yet:\n{text}"
+        );
     }
 }
 
@@ -647,7 +649,10 @@ fn a_token_key_that_can_leave_the_token_is_refused_unless_accepted() {
         &["key \"n1\" on token \"cer\"", "CKA_SENSITIVE false"],
         &before,
     );
-    assert!(!t.contains("Some(") && !t.contains("CKA_EXTRACTABLE"), "{t}");
+    assert!(
+        !t.contains("Some(") && !t.contains("CKA_EXTRACTABLE"),
+        "{t}"
+    );
     assert_flags_exist(&s.hsm, &s.dir, "import", &t);
 
     // Accepted with the flag: said so, and marked in the archive.
@@ -659,8 +664,14 @@ fn a_token_key_that_can_leave_the_token_is_refused_unless_accepted() {
     );
     assert!(!out.contains("Some("), "{out}");
     let record = token_record(&s.dir.join("weak.tgz.age"));
-    assert_eq!(record["token"]["protection"]["weak_accepted"], true, "{record:#}");
-    assert_eq!(record["token"]["protection"]["extractable"], true, "{record:#}");
+    assert_eq!(
+        record["token"]["protection"]["weak_accepted"], true,
+        "{record:#}"
+    );
+    assert_eq!(
+        record["token"]["protection"]["extractable"], true,
+        "{record:#}"
+    );
     // `list` shows it, in text and JSON.
     let listing = ok(&s.signer(&["list", "weak.tgz.age", "--passphrase-file", "pass.txt"]));
     assert!(
@@ -726,7 +737,10 @@ fn a_token_key_that_can_leave_the_token_is_refused_unless_accepted() {
     );
     // The successor archive keeps the mark.
     let record = token_record(&s.dir.join("weak2.tgz.age"));
-    assert_eq!(record["token"]["protection"]["weak_accepted"], true, "{record:#}");
+    assert_eq!(
+        record["token"]["protection"]["weak_accepted"], true,
+        "{record:#}"
+    );
 }
 
 /// The same key (label, id, public key) on two tokens labelled "cer": only
@@ -822,8 +836,7 @@ fn the_same_key_on_another_token_with_the_same_label_is_refused_before_signing()
     assert!(out.contains("key \"k1\" on token \"cer\" opened"), "{out}");
     let transcript = std::fs::read_to_string(dir.join("both.transcript.jsonl")).unwrap();
     assert!(
-        transcript.contains(&format!("\"token_serial\":\"{a}\""))
-            && !transcript.contains(&b),
+        transcript.contains(&format!("\"token_serial\":\"{a}\"")) && !transcript.contains(&b),
         "{transcript}"
     );
 
@@ -837,7 +850,9 @@ fn the_same_key_on_another_token_with_the_same_label_is_refused_before_signing()
     assert_eq!(hash_dir(&dir), before, "nothing written:\n{t}");
     for w in [
         &format!("token \"cer\" (serial \"{b}\", manufacturer \"SoftHSM project\""),
-        &format!("the archive records token \"cer\" (serial \"{a}\", manufacturer \"SoftHSM project\""),
+        &format!(
+            "the archive records token \"cer\" (serial \"{a}\", manufacturer \"SoftHSM project\""
+        ),
         "is not the token the archive records for key \"k1\"",
         &format!("Insert the token with serial \"{a}\""),
         "nothing was signed or written",
@@ -861,11 +876,19 @@ fn an_archive_without_a_token_serial_still_signs_with_a_warning() {
     let mut manifest: Value = serde_json::from_slice(&entries[&name]).unwrap();
     let token = manifest["token_keys"][0]["token"].as_object_mut().unwrap();
     let serial = token["token_serial"].as_str().unwrap().to_string();
-    for field in ["token_serial", "token_manufacturer", "token_model", "protection"] {
+    for field in [
+        "token_serial",
+        "token_manufacturer",
+        "token_model",
+        "protection",
+    ] {
         assert!(token.remove(field).is_some(), "{field} recorded");
     }
     entries.insert(name, serde_json::to_vec(&manifest).unwrap());
-    write_fioctl_tgz(&s.dir.join("old.tgz"), &entries.into_iter().collect::<Vec<_>>());
+    write_fioctl_tgz(
+        &s.dir.join("old.tgz"),
+        &entries.into_iter().collect::<Vec<_>>(),
+    );
     ok(&s.signer(&[
         "import",
         "old.tgz",

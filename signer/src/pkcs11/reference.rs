@@ -282,10 +282,7 @@ mod tests {
             weak_accepted: false,
         };
         assert!(!p(Some(true), Some(false)).is_weak());
-        assert_eq!(
-            p(Some(true), Some(true)).describe(),
-            "CKA_EXTRACTABLE true"
-        );
+        assert_eq!(p(Some(true), Some(true)).describe(), "CKA_EXTRACTABLE true");
         assert_eq!(
             p(Some(false), Some(false)).describe(),
             "CKA_SENSITIVE false"

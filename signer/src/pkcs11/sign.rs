@@ -251,8 +251,7 @@ impl TokenSet {
             }
             let (session, pin) = set.module.login(&token, pin_file, false)?;
             let session = Rc::new(session);
-            set.sessions
-                .push((recorded.label.clone(), session.clone()));
+            set.sessions.push((recorded.label.clone(), session.clone()));
             for w in keys {
                 let key = open_key(&session, &present, w, pin.clone())?;
                 key.self_test()?;
@@ -312,12 +311,7 @@ impl TokenKey {
                  --token LABEL` makes the new keys there)",
                 now.describe()
             ),
-            Some(_) => {
-                return Err(TokenError::ProtectionLost {
-                    key,
-                    found: now,
-                })
-            }
+            Some(_) => return Err(TokenError::ProtectionLost { key, found: now }),
             None => eprintln!(
                 "warning: the private key of {key} can leave the token ({}), and nobody accepted \
                  that: the archive was written before the signer refused such keys. A copy of it \

@@ -312,7 +312,11 @@ pub fn helper_main() {
             }
         }
         "extractable-key" | "non-sensitive-key" => {
-            let id = if action == "extractable-key" { 0xe1 } else { 0x5e };
+            let id = if action == "extractable-key" {
+                0xe1
+            } else {
+                0x5e
+            };
             let mut public = public_template(&[id]);
             public.push(Attribute::EcParams(ED25519_PARAMS.to_vec()));
             let mut private = private_template(&[id]);
