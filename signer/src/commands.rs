@@ -77,6 +77,11 @@ pub struct ImportArgs {
     /// The key's CKA_ID on the token, hex, when several keys share the label.
     #[arg(long = "key-id", value_name = "HEX", requires = "key_label")]
     pub key_id: Option<String>,
+    /// Record the token key even though its private half can leave the
+    /// token (CKA_EXTRACTABLE true or CKA_SENSITIVE false), which is refused
+    /// otherwise: the archive marks it so, and every use warns.
+    #[arg(long = "allow-extractable-token-key", requires = "key_label")]
+    pub allow_extractable_token_key: bool,
     #[command(flatten)]
     pub unlock: UnlockArgs,
     #[command(flatten)]
@@ -371,7 +376,16 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
             args.token.pin_file.as_deref(),
             label,
             args.key_id.as_deref(),
+            args.allow_extractable_token_key,
         )?;
+        if args.allow_extractable_token_key
+            && !found.reference.protection.is_some_and(|p| p.weak_accepted)
+        {
+            eprintln!(
+                "note: {} cannot leave the token; --allow-extractable-token-key is not used",
+                found.reference.describe()
+            );
+        }
         ka.warnings.extend(found.warnings);
         let name = ka
             .add_token_key(
@@ -430,10 +444,10 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
     }
     for k in &ka.token_keys {
         println!(
-            "  {:<8} {:<11} on token {:?} (key {:?})  fingerprint {}",
+            "  {:<8} {:<11} on {} (key {:?})  fingerprint {}",
             k.info.role,
             k.description(),
-            k.info.token.token_label,
+            k.info.token.recorded_token(),
             k.info.token.key_label,
             k.public.fingerprint()
         );
@@ -554,6 +568,15 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
             },
             t.module_hint
         );
+        if t.is_pinned() {
+            println!(
+                "  {:<8} pinned to that token: manufacturer {:?}, model {:?}",
+                "", t.token_manufacturer, t.token_model
+            );
+        }
+        for c in t.concerns() {
+            println!("  {:<8} warning: {c}", "");
+        }
     }
     if !ka.token_keys.is_empty() {
         println!(
@@ -649,7 +672,9 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
                 )
                 .with_context(|| {
                     format!(
-                        "cannot record {name} (it is on the token; record it with signer import)"
+                        "cannot record {name} (it is on the token; record it with `signer import \
+                         --pkcs11-module PATH --token {token:?} --key-label {label:?} -o \
+                         NEW.tgz.age`)"
                     )
                 })?;
             (public, entry)
@@ -663,7 +688,11 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
     )
     .with_context(|| {
         if on_token.is_some() {
-            format!("{entry} was generated, but the archive recording it was not written: record it with `signer import --pkcs11-module ... --key-label`")
+            format!(
+                "{entry} was generated, but the archive recording it was not written: record it \
+                 with `signer import --pkcs11-module PATH --token LABEL --key-label LABEL -o \
+                 NEW.tgz.age`"
+            )
         } else {
             "the new key was not saved".to_string()
         }

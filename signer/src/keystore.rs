@@ -92,7 +92,9 @@ pub struct ManifestTokenKey {
     pub added_at: String,
     /// How: `generated on the token by signer keygen`, `imported from the token`.
     pub origin: String,
-    /// Where the private key is.
+    /// Where the private key is: the token (label, serial, manufacturer,
+    /// model) and, in `protection`, whether the key can leave the token and
+    /// was accepted so with `signer import --allow-extractable-token-key`.
     pub token: TokenRef,
     /// Fields a later version may add, kept.
     #[serde(flatten)]
@@ -661,6 +663,8 @@ impl KeyArchive {
                     serde_json::to_value(&k.info.token).unwrap_or(Value::Null),
                 );
                 m.insert("pkcs11_uri", Value::String(k.info.token.uri()));
+                // A weak key accepted at import, a token not pinned by serial.
+                m.insert("concerns", Value::from(k.info.token.concerns()));
                 m
             }))
             .collect()
@@ -722,6 +726,11 @@ mod tests {
             token_model: String::new(),
             key_label: "k1".into(),
             key_id: "01".into(),
+            protection: Some(crate::pkcs11::KeyProtection {
+                sensitive: Some(true),
+                extractable: Some(true),
+                weak_accepted: true,
+            }),
         };
         let name = a
             .add_token_key(
@@ -748,6 +757,23 @@ mod tests {
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
         let listing = back.listing();
         assert_eq!(listing[0]["location"], "token cer");
+        // The weak key accepted at import is marked, in the record and the listing.
+        assert!(
+            back.token_keys[0]
+                .info
+                .token
+                .protection
+                .unwrap()
+                .weak_accepted
+        );
+        let concerns = listing[0]["concerns"].as_array().unwrap();
+        assert!(
+            concerns[0]
+                .as_str()
+                .unwrap()
+                .contains("CKA_EXTRACTABLE true"),
+            "{concerns:?}"
+        );
 
         // A record whose public key does not match its fingerprint is skipped.
         let mut m = back.manifest.clone();

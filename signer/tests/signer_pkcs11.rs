@@ -497,3 +497,469 @@ fn a_token_that_signs_with_another_key_is_caught() {
         &before,
     );
 }
+
+/// Every `--flag` in `text` exists on the command it is given for: on
+/// `command` (the one that printed it), or, inside a quoted
+/// `` `signer X ...` ``, on `signer X`.
+#[track_caller]
+fn assert_flags_exist(hsm: &Hsm, dir: &Path, command: &str, text: &str) {
+    let help = |cmd: &str| {
+        let out = hsm.signer(dir, &[cmd, "--help"]);
+        assert!(out.status.success(), "signer {cmd} --help");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("--").map(|a| a + i) {
+        let end = at
+            + 2
+            + text[at + 2..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .unwrap_or(text.len() - at - 2);
+        i = end;
+        let flag = &text[at..end];
+        // `---` rules and a lone `--` are not flags.
+        if flag.len() < 4 || !bytes[at + 2].is_ascii_lowercase() {
+            continue;
+        }
+        // Inside `signer X ...`? The last backtick before the flag opens
+        // a quote when an odd number of them precede it.
+        let before = &text[..at];
+        let ticks = before.matches('`').count();
+        let cmd = if ticks % 2 == 1 {
+            let open = before.rfind('`').unwrap();
+            let quoted = &before[open + 1..];
+            quoted
+                .strip_prefix("signer ")
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or(command)
+                .to_string()
+        } else {
+            command.to_string()
+        };
+        let h = help(&cmd);
+        let named = h.match_indices(flag).any(|(j, _)| {
+            !h[j + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+        });
+        assert!(
+            named,
+            "{flag} is not an option of `signer {cmd}`, yet:\n{text}"
+        );
+    }
+}
+
+/// The token record of the archive `archive` (the one token key in it).
+fn token_record(archive: &Path) -> Value {
+    let entries = decrypt_archive(archive);
+    let manifest: Value = serde_json::from_slice(&entries["tuf-ceremony/manifest.json"]).unwrap();
+    let keys = manifest["token_keys"].as_array().unwrap();
+    keys.last().unwrap().clone()
+}
+
+#[test]
+fn a_token_key_that_can_leave_the_token_is_refused_unless_accepted() {
+    let s = Setup::new("ed25519");
+    let module = s.hsm.module_arg();
+    s.hsm.helper(HELPER, "extractable-key", "cer", "x1");
+    s.hsm.helper(HELPER, "non-sensitive-key", "cer", "n1");
+    let before = hash_dir(&s.dir);
+    let import = |label: &str, extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "factory.tgz",
+            "--pkcs11-module",
+            &module,
+            "--token",
+            "cer",
+            "--key-label",
+            label,
+            "--pin-file",
+            "pin.txt",
+            "-o",
+            "weak.tgz.age",
+            "--passphrase-file",
+            "pass.txt",
+        ];
+        args.extend_from_slice(extra);
+        s.signer(&args)
+    };
+
+    // Extractable: refused, the flag that accepts it named, no `Some(..)`.
+    let t = s.refused(
+        &import("x1", &[]),
+        1,
+        &[
+            "key \"x1\" on token \"cer\" is not protected",
+            "CKA_EXTRACTABLE true",
+            "--allow-extractable-token-key",
+            "Nothing was written",
+        ],
+        &before,
+    );
+    assert!(!t.contains("Some("), "{t}");
+    assert_flags_exist(&s.hsm, &s.dir, "import", &t);
+
+    // Not sensitive: refused too.
+    let t = s.refused(
+        &import("n1", &[]),
+        1,
+        &["key \"n1\" on token \"cer\"", "CKA_SENSITIVE false"],
+        &before,
+    );
+    assert!(
+        !t.contains("Some(") && !t.contains("CKA_EXTRACTABLE"),
+        "{t}"
+    );
+    assert_flags_exist(&s.hsm, &s.dir, "import", &t);
+
+    // Accepted with the flag: said so, and marked in the archive.
+    let out = ok(&import("x1", &["--allow-extractable-token-key"]));
+    assert!(
+        out.contains("can leave the token (CKA_EXTRACTABLE true)")
+            && out.contains("--allow-extractable-token-key"),
+        "{out}"
+    );
+    assert!(!out.contains("Some("), "{out}");
+    let record = token_record(&s.dir.join("weak.tgz.age"));
+    assert_eq!(
+        record["token"]["protection"]["weak_accepted"], true,
+        "{record:#}"
+    );
+    assert_eq!(
+        record["token"]["protection"]["extractable"], true,
+        "{record:#}"
+    );
+    // `list` shows it, in text and JSON.
+    let listing = ok(&s.signer(&["list", "weak.tgz.age", "--passphrase-file", "pass.txt"]));
+    assert!(
+        listing.contains("warning: its private key can leave the token (CKA_EXTRACTABLE true)"),
+        "{listing}"
+    );
+    assert_flags_exist(&s.hsm, &s.dir, "list", &listing);
+    let json = ok(&s.signer(&[
+        "list",
+        "weak.tgz.age",
+        "--passphrase-file",
+        "pass.txt",
+        "--json",
+    ]));
+    assert!(json.contains("CKA_EXTRACTABLE true"), "{json}");
+    // The generated key of keys2 is recorded protected, with nothing to warn.
+    let strong = token_record(&s.dir.join("keys2.tgz.age"));
+    assert_eq!(
+        strong["token"]["protection"],
+        serde_json::json!({"sensitive": true, "extractable": false, "weak_accepted": false}),
+        "{strong:#}"
+    );
+
+    // At use: warned, and the transcript says so.
+    let x1 = PublicKey::from_pem(record["public_key"].as_str().unwrap()).unwrap();
+    let change = ceremony::proposal::Change {
+        provided_keys: vec![PubkeyFile::new(&x1, None, None)
+            .to_provided_key(Dialect::OtaTuf)
+            .unwrap()],
+        ..rotate_change(vec![s.ci.find_key_id(&s.first.public_key()).unwrap()])
+    };
+    write_proposal(&s.dir, "weak.json", &factory_proposal(&s.ci, &s.ci, change));
+    let out = ok(&s.signer(&[
+        "sign",
+        "weak.json",
+        "--keys",
+        "weak.tgz.age",
+        "-o",
+        "weak-bundle.json",
+        "--new-archive",
+        "weak2.tgz.age",
+        "--passphrase-file",
+        "pass.txt",
+        "--yes",
+        "--pkcs11-module",
+        &module,
+        "--pin-file",
+        "pin.txt",
+    ]));
+    assert!(
+        out.contains(
+            "warning: the private key of key \"x1\" on token \"cer\" can leave the token \
+             (CKA_EXTRACTABLE true)"
+        ),
+        "{out}"
+    );
+    assert_flags_exist(&s.hsm, &s.dir, "sign", &out);
+    let transcript = std::fs::read_to_string(s.dir.join("weak-bundle.transcript.jsonl")).unwrap();
+    assert!(
+        transcript.contains("\"weak_key_accepted\":true")
+            && transcript.contains("\"extractable\":true"),
+        "{transcript}"
+    );
+    // The successor archive keeps the mark.
+    let record = token_record(&s.dir.join("weak2.tgz.age"));
+    assert_eq!(
+        record["token"]["protection"]["weak_accepted"], true,
+        "{record:#}"
+    );
+}
+
+/// The same key (label, id, public key) on two tokens labelled "cer": only
+/// the one whose serial the archive records may sign, and the other is
+/// refused before it is asked for a PIN, naming both tokens.
+#[test]
+fn the_same_key_on_another_token_with_the_same_label_is_refused_before_signing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let hsm = Hsm::new();
+    hsm.write_pins(&dir);
+    write_passphrase(&dir);
+    let module = hsm.module_arg();
+    let root_key = key(false);
+    std::fs::write(
+        hsm.path().join("root.pem"),
+        root_key.to_pkcs8_pem().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let pem = hsm.path().join("root.pem");
+
+    // Token A holds the key; the archive records it there.
+    hsm.init_token("cer");
+    let a = hsm.serials("cer").remove(0);
+    hsm.import_pem(&pem, &a, "k1", "01");
+    ok(&hsm.signer(
+        &dir,
+        &[
+            "import",
+            "--pkcs11-module",
+            &module,
+            "--token",
+            "cer",
+            "--key-label",
+            "k1",
+            "--pin-file",
+            "pin.txt",
+            "-o",
+            "keys.tgz.age",
+            "--passphrase-file",
+            "pass.txt",
+        ],
+    ));
+    let record = token_record(&dir.join("keys.tgz.age"));
+    assert_eq!(record["token"]["token_serial"], a.as_str(), "{record:#}");
+    assert_eq!(record["token"]["token_manufacturer"], "SoftHSM project");
+    assert!(!record["token"]["token_model"].as_str().unwrap().is_empty());
+
+    // Token B: same label, same key, same id, another serial.
+    hsm.init_token("cer");
+    let b = hsm
+        .serials("cer")
+        .into_iter()
+        .find(|s| s != &a)
+        .expect("a second token");
+    hsm.import_pem(&pem, &b, "k1", "01");
+
+    let online = key(false).public_key();
+    let mut ci = ota_root(1, &[root_key.public_key()], 1, &online, &in_days(300));
+    sign_root(&mut ci, &[&root_key]);
+    let id = ci.find_key_id(&root_key.public_key()).unwrap();
+    write_proposal(
+        &dir,
+        "proposal.json",
+        &factory_proposal(&ci, &ci, rotate_change(vec![id])),
+    );
+    let sign = |pin: &str, name: &str| {
+        hsm.signer(
+            &dir,
+            &[
+                "sign",
+                "proposal.json",
+                "--keys",
+                "keys.tgz.age",
+                "-o",
+                &format!("{name}.json"),
+                "--new-archive",
+                &format!("{name}.tgz.age"),
+                "--passphrase-file",
+                "pass.txt",
+                "--yes",
+                "--pkcs11-module",
+                &module,
+                "--pin-file",
+                pin,
+            ],
+        )
+    };
+
+    // Both present: the recorded one (A) is found by its serial and signs,
+    // and the transcript names A.
+    let out = ok(&sign("pin.txt", "both"));
+    assert!(out.contains("key \"k1\" on token \"cer\" opened"), "{out}");
+    let transcript = std::fs::read_to_string(dir.join("both.transcript.jsonl")).unwrap();
+    assert!(
+        transcript.contains(&format!("\"token_serial\":\"{a}\"")) && !transcript.contains(&b),
+        "{transcript}"
+    );
+
+    // Only B: refused before the PIN (a wrong one is never tried), naming
+    // both tokens, and what to do.
+    hsm.delete_token_serial(&a);
+    let before = hash_dir(&dir);
+    let out = sign("bad-pin.txt", "b");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert_eq!(hash_dir(&dir), before, "nothing written:\n{t}");
+    for w in [
+        &format!("token \"cer\" (serial \"{b}\", manufacturer \"SoftHSM project\""),
+        &format!(
+            "the archive records token \"cer\" (serial \"{a}\", manufacturer \"SoftHSM project\""
+        ),
+        "is not the token the archive records for key \"k1\"",
+        &format!("Insert the token with serial \"{a}\""),
+        "nothing was signed or written",
+    ] {
+        assert!(t.contains(w), "missing {w:?} in:\n{t}");
+    }
+    assert!(!t.contains("wrong PIN"), "{t}");
+    assert_flags_exist(&hsm, &dir, "sign", &t);
+    eprintln!("{t}");
+}
+
+/// An archive written before tokens were pinned (no serial, manufacturer,
+/// model or protection recorded) still signs, warning that any token with
+/// the label is accepted; the transcript records the serial of the token
+/// that signed.
+#[test]
+fn an_archive_without_a_token_serial_still_signs_with_a_warning() {
+    let s = Setup::new("ed25519");
+    let mut entries = decrypt_archive(&s.dir.join("keys2.tgz.age"));
+    let name = "tuf-ceremony/manifest.json".to_string();
+    let mut manifest: Value = serde_json::from_slice(&entries[&name]).unwrap();
+    let token = manifest["token_keys"][0]["token"].as_object_mut().unwrap();
+    let serial = token["token_serial"].as_str().unwrap().to_string();
+    for field in [
+        "token_serial",
+        "token_manufacturer",
+        "token_model",
+        "protection",
+    ] {
+        assert!(token.remove(field).is_some(), "{field} recorded");
+    }
+    entries.insert(name, serde_json::to_vec(&manifest).unwrap());
+    write_fioctl_tgz(
+        &s.dir.join("old.tgz"),
+        &entries.into_iter().collect::<Vec<_>>(),
+    );
+    ok(&s.signer(&[
+        "import",
+        "old.tgz",
+        "-o",
+        "old.tgz.age",
+        "--passphrase-file",
+        "pass.txt",
+    ]));
+    let listing = ok(&s.signer(&["list", "old.tgz.age", "--passphrase-file", "pass.txt"]));
+    assert!(
+        listing.contains("does not record which token holds it"),
+        "{listing}"
+    );
+
+    let module = s.hsm.module_arg();
+    let out = ok(&s.signer(&[
+        "sign",
+        "proposal.json",
+        "--keys",
+        "old.tgz.age",
+        "-o",
+        "bundle.json",
+        "--new-archive",
+        "keys3.tgz.age",
+        "--passphrase-file",
+        "pass.txt",
+        "--yes",
+        "--pkcs11-module",
+        &module,
+        "--pin-file",
+        "pin.txt",
+    ]));
+    assert!(
+        out.contains(
+            "warning: the archive does not record which token holds key \"k1\" on token \"cer\""
+        ) && out.contains(&format!("serial \"{serial}\"")),
+        "{out}"
+    );
+    assert_flags_exist(&s.hsm, &s.dir, "sign", &out);
+    let transcript = std::fs::read_to_string(s.dir.join("bundle.transcript.jsonl")).unwrap();
+    assert!(
+        transcript.contains(&format!("\"token_serial\":\"{serial}\""))
+            && transcript.contains("\"token_pinned\":false"),
+        "{transcript}"
+    );
+}
+
+/// Two keys with the same label and id: `sign` (which has no --key-id)
+/// and `import` (whose --key-id cannot tell twins apart) advise only what
+/// the command can do.
+#[test]
+fn twin_keys_get_advice_with_flags_that_exist() {
+    let s = Setup::new("ed25519");
+    let module = s.hsm.module_arg();
+    s.hsm.helper(HELPER, "twin", "cer", "k1");
+    let before = hash_dir(&s.dir);
+    let t = s.refused(
+        &s.sign("pin.txt", &[]),
+        1,
+        &[
+            "2 private keys labelled \"k1\"",
+            "delete or relabel the extra ones",
+        ],
+        &before,
+    );
+    assert!(!t.contains("--key-id"), "{t}");
+    assert_flags_exist(&s.hsm, &s.dir, "sign", &t);
+    let t = s.refused(
+        &s.signer(&[
+            "import",
+            "--pkcs11-module",
+            &module,
+            "--token",
+            "cer",
+            "--key-label",
+            "k1",
+            "--pin-file",
+            "pin.txt",
+            "-o",
+            "twin.tgz.age",
+            "--passphrase-file",
+            "pass.txt",
+        ]),
+        1,
+        &["2 private keys labelled \"k1\""],
+        &before,
+    );
+    assert!(!t.contains("--key-id"), "{t}");
+    assert_flags_exist(&s.hsm, &s.dir, "import", &t);
+
+    // A label taken, at keygen: the advice names keygen's and import's flags.
+    let t = s.refused(
+        &s.signer(&[
+            "keygen",
+            "--keys",
+            "keys.tgz.age",
+            "--pkcs11-module",
+            &module,
+            "--token",
+            "cer",
+            "--key-label",
+            "k1",
+            "--pin-file",
+            "pin.txt",
+            "-o",
+            "k.pub.json",
+            "--new-archive",
+            "k.tgz.age",
+            "--passphrase-file",
+            "pass.txt",
+        ]),
+        1,
+        &["already holds an object labelled \"k1\""],
+        &before,
+    );
+    assert_flags_exist(&s.hsm, &s.dir, "keygen", &t);
+}

@@ -45,6 +45,50 @@ impl Default for Hsm {
 }
 
 impl Hsm {
+    /// Deletes the token with serial number `serial`.
+    pub fn delete_token_serial(&self, serial: &str) {
+        let out = self.util(&["--delete-token", "--serial", serial]);
+        assert!(
+            out.status.success(),
+            "softhsm2-util --delete-token failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The serial numbers of the tokens labelled `label`, as
+    /// `softhsm2-util --show-slots` lists them.
+    pub fn serials(&self, label: &str) -> Vec<String> {
+        let out = self.util(&["--show-slots"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut serials = Vec::new();
+        let mut serial = String::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(s) = line.strip_prefix("Serial number:") {
+                serial = s.trim().to_string();
+            } else if let Some(l) = line.strip_prefix("Label:") {
+                if l.trim() == label && !serial.is_empty() {
+                    serials.push(serial.clone());
+                }
+            }
+        }
+        serials
+    }
+
+    /// Imports the PKCS#8 key `pem` onto the token with serial `serial`
+    /// (label `label`, id `id`): how the same key gets onto two tokens.
+    pub fn import_pem(&self, pem: &Path, serial: &str, label: &str, id: &str) {
+        let pem = pem.display().to_string();
+        let out = self.util(&[
+            "--import", &pem, "--serial", serial, "--label", label, "--id", id, "--pin", PIN,
+        ]);
+        assert!(
+            out.status.success(),
+            "softhsm2-util --import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// A fresh token folder, no token yet.
     pub fn new() -> Hsm {
         let module = module();

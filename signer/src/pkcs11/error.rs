@@ -13,6 +13,8 @@
 use std::path::{Path, PathBuf};
 
 use ceremony::keys::{KeyError, NewKeyType};
+
+use super::{KeyProtection, TokenIdentity};
 use cryptoki::error::{Error as CkError, RvError};
 
 /// Why the signer is at the token: what a failure recommends depends on it.
@@ -42,14 +44,16 @@ impl Purpose {
         }
     }
 
-    /// How to pick one of several keys under one label, with the flags the
-    /// command has.
-    fn pick_key(&self) -> &'static str {
+    /// How to pick one of several keys under one label (with ids `ids`),
+    /// with the flags the command has.
+    fn pick_key(&self, ids: &[String]) -> &'static str {
+        let distinct = ids.iter().collect::<std::collections::BTreeSet<_>>().len() == ids.len();
         match self {
-            Purpose::Import => "name one with --key-id",
-            // The archive records the label and the id: the token holds
-            // copies, which only the vendor's tool can tell apart.
-            Purpose::Open { .. } | Purpose::Generate => {
+            Purpose::Import if distinct => "name one with --key-id",
+            // The ids are the same (so --key-id cannot pick one), or the
+            // archive records the label and the id already: only the
+            // vendor's tool can tell the keys apart.
+            Purpose::Import | Purpose::Open { .. } | Purpose::Generate => {
                 "delete or relabel the extra ones with the token vendor's tool"
             }
         }
@@ -65,6 +69,15 @@ impl Purpose {
                 ".\nThe archive records {keys} there: is this the right token? Nothing was signed \
                  or written"
             ),
+        }
+    }
+
+    /// The keys wanted, in words, for a message that names them.
+    fn keys(&self) -> &str {
+        match self {
+            Purpose::Open { keys } => keys,
+            Purpose::Import => "the key to import",
+            Purpose::Generate => "the new key",
         }
     }
 
@@ -141,6 +154,30 @@ pub(crate) enum TokenError {
     TokenAmbiguous {
         label: String,
         serials: Vec<String>,
+        purpose: Purpose,
+    },
+
+    /// `signer sign`: the token with the recorded label is not the recorded
+    /// token (another serial, manufacturer or model). Refused before the
+    /// PIN is asked: a key under the same label on another token is not
+    /// the key the archive trusts, whatever it holds.
+    #[error(
+        "{} {} not the token the archive records for {}: the archive records {recorded}. A token \
+         with the same label but another serial number is another token (a replacement, \
+         someone else's, or one planted for this ceremony), whatever keys it holds.\nInsert the \
+         token with serial {:?} and run again; {}. If this token is a backup that holds the very \
+         same key and you mean to sign with it, record it first in an archive of its own: \
+         `signer import --pkcs11-module PATH --token {:?} --key-label LABEL -o NEW.tgz.age`",
+        present.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and "),
+        if present.len() == 1 { "is" } else { "are" },
+        purpose.keys(),
+        recorded.serial,
+        purpose.nothing_done(),
+        recorded.label
+    )]
+    OtherToken {
+        recorded: TokenIdentity,
+        present: Vec<TokenIdentity>,
         purpose: Purpose,
     },
 
@@ -223,7 +260,7 @@ pub(crate) enum TokenError {
         "token {token:?} has {} private keys labelled {label:?} (ids {}); {}{}",
         ids.len(),
         ids.join(", "),
-        purpose.pick_key(),
+        purpose.pick_key(ids),
         purpose.after_key_error()
     )]
     KeyAmbiguous {
@@ -309,8 +346,8 @@ pub(crate) enum TokenError {
     },
     #[error(
         "token {token:?} already holds an object labelled {label:?}; pick another --key-label \
-         (or record that key with `signer import --pkcs11-module ... --key-label {label}`). \
-         Nothing was written"
+         (or record that key with `signer import --pkcs11-module PATH --token {token:?} \
+         --key-label {label:?} -o NEW.tgz.age`). Nothing was written"
     )]
     LabelTaken { token: String, label: String },
     #[error(
@@ -324,14 +361,40 @@ pub(crate) enum TokenError {
         source: CkError,
     },
     #[error(
-        "token {token:?} did not make the private key sensitive and non-extractable \
-         (CKA_SENSITIVE {sensitive:?}, CKA_EXTRACTABLE {extractable:?})"
+        "token {token:?} did not make the private key sensitive and non-extractable (it reports \
+         {}): it cannot hold a root key that exists on the token only; use another token",
+        protection.describe()
     )]
     NotProtected {
         token: String,
-        sensitive: Option<bool>,
-        extractable: Option<bool>,
+        protection: KeyProtection,
     },
+    /// `signer import`: the key's private half can leave the token.
+    #[error(
+        "key {label:?} on token {token:?} is not protected as a root key on a token must be: \
+         {} (it must be CKA_SENSITIVE true and CKA_EXTRACTABLE false, so that the private key \
+         exists on the token only). Nothing was written.\nMake a root key on the token instead \
+         with `signer keygen --keys ARCHIVE --pkcs11-module PATH --token {token:?} -o \
+         PUBKEY.json`; or, if you accept that a copy of this key may exist outside the token, \
+         record it anyway with --allow-extractable-token-key (the archive marks it so, and every \
+         use warns)",
+        protection.describe()
+    )]
+    WeakKey {
+        token: String,
+        label: String,
+        protection: KeyProtection,
+    },
+    /// `signer sign`: a key recorded as protected is no longer: PKCS#11
+    /// lets a key object gain that protection, never lose it, so this is
+    /// another object.
+    #[error(
+        "the archive records {key} as sensitive and not extractable, but the token reports {}: a \
+         key cannot lose that protection, so this is not the key object that was recorded. \
+         Insert the token that holds the recorded key; nothing was signed or written",
+        found.describe()
+    )]
+    ProtectionLost { key: String, found: KeyProtection },
     /// A key just generated failed a check and was destroyed again.
     #[error("the key just generated {why}: {source}; it was deleted from the token and nothing was written")]
     Deleted {
@@ -435,6 +498,15 @@ mod tests {
     #[test]
     fn ambiguity_names_only_flags_the_command_has() {
         assert!(ambiguous(Purpose::Import).contains("name one with --key-id"));
+        // Twins (same label, same id): --key-id cannot tell them apart.
+        let twins = TokenError::KeyAmbiguous {
+            token: "t".into(),
+            label: "k".into(),
+            ids: vec!["01".into(), "01".into()],
+            purpose: Purpose::Import,
+        }
+        .to_string();
+        assert!(!twins.contains("--key-id"), "{twins}");
         let open = ambiguous(Purpose::Open {
             keys: "key \"k\" on token \"t\"".into(),
         });

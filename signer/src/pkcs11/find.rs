@@ -14,7 +14,7 @@ use cryptoki::session::Session;
 use ceremony::keys::{KeyError, PublicKey};
 
 use super::error::Purpose;
-use super::{Module, Recorded, TokenError, TokenKey};
+use super::{KeyProtection, Module, Recorded, TokenError, TokenKey};
 
 /// `CKA_EC_PARAMS` of Ed25519: the DER OID `id-Ed25519` (1.3.101.112, RFC 8410).
 pub(super) const ED25519_OID_PARAMS: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
@@ -29,8 +29,19 @@ pub(super) struct Found {
     pub(super) public: PublicKey,
     /// `CKA_ALWAYS_AUTHENTICATE`: the PIN is wanted again before each signature.
     pub(super) always_authenticate: bool,
-    pub(super) extractable: Option<bool>,
-    pub(super) sensitive: Option<bool>,
+    extractable: Option<bool>,
+    sensitive: Option<bool>,
+}
+
+impl Found {
+    /// How the token says the private key is protected.
+    pub(super) fn protection(&self) -> KeyProtection {
+        KeyProtection {
+            sensitive: self.sensitive,
+            extractable: self.extractable,
+            weak_accepted: false,
+        }
+    }
 }
 
 fn attr_bool(attrs: &[Attribute], want: AttributeType) -> Option<bool> {
@@ -279,13 +290,16 @@ pub(super) fn find_key(
 
 /// `signer import`: finds the existing key `key_label` (and `key_id`, hex,
 /// when given) on the token `token_label`, reads its public key and
-/// test-signs with it, so that only a key that works is recorded.
+/// test-signs with it, so that only a key that works is recorded. A key
+/// whose private half can leave the token is refused unless `allow_weak`
+/// (`--allow-extractable-token-key`), and then recorded as accepted so.
 pub(crate) fn find_existing(
     module: &Module,
     token_label: &str,
     pin_file: Option<&Path>,
     key_label: &str,
     key_id: Option<&str>,
+    allow_weak: bool,
 ) -> Result<Recorded, TokenError> {
     let purpose = Purpose::Import;
     let token = module.find_token(token_label, &purpose)?;
@@ -299,21 +313,32 @@ pub(crate) fn find_existing(
     let (session, pin) = module.login(&token, pin_file, false)?;
     let found = find_key(&session, token_label, key_label, id.as_deref(), &purpose)?;
     let mut warnings = Vec::new();
-    if found.extractable != Some(false) || found.sensitive != Some(true) {
+    let mut protection = found.protection();
+    if protection.is_weak() {
+        if !allow_weak {
+            let _ = session.logout();
+            return Err(TokenError::WeakKey {
+                token: token_label.to_string(),
+                label: key_label.to_string(),
+                protection,
+            });
+        }
+        protection.weak_accepted = true;
         warnings.push(format!(
-            "key {key_label:?} on token {token_label:?} can be read out of the token \
-             (CKA_SENSITIVE {:?}, CKA_EXTRACTABLE {:?}); a root key is best generated on the \
-             token with `signer keygen --pkcs11-module ...`",
-            found.sensitive, found.extractable
+            "key {key_label:?} on token {token_label:?} can leave the token ({}); it is \
+             recorded anyway, as --allow-extractable-token-key asks, and marked so in the \
+             archive: every use warns, and a copy of it may exist outside the token",
+            protection.describe()
         ));
     }
-    let reference = token.reference(module, key_label, &found.id);
+    let reference = token.reference(module, key_label, &found.id, protection);
     let session = Rc::new(session);
     let key = TokenKey::new(
         session.clone(),
         &found,
         found.public.clone(),
         reference.clone(),
+        token.identity(),
         pin,
     );
     key.self_test()?;

@@ -183,23 +183,24 @@ fn generate_key(
     };
     let found = find_key(&session, token_label, key_label, Some(&id), purpose)
         .map_err(|e| destroy("cannot be read back", e))?;
-    if found.extractable != Some(false) || found.sensitive != Some(true) {
+    let protection = found.protection();
+    if protection.is_weak() {
         return Err(destroy(
             "is not protected",
             TokenError::NotProtected {
                 token: token_label.to_string(),
-                sensitive: found.sensitive,
-                extractable: found.extractable,
+                protection,
             },
         ));
     }
-    let reference = token.reference(module, key_label, &found.id);
+    let reference = token.reference(module, key_label, &found.id, protection);
     let session = Rc::new(session);
     let key = TokenKey::new(
         session.clone(),
         &found,
         found.public.clone(),
         reference.clone(),
+        token.identity(),
         pin,
     );
     if let Err(e) = key.self_test() {

@@ -8,12 +8,17 @@
 //!   e = 65537) key pair *on* the token, private half `CKA_SENSITIVE` and not
 //!   `CKA_EXTRACTABLE`;
 //! * **import** ([`find_existing`]): find an existing key by label (and
-//!   `CKA_ID`);
+//!   `CKA_ID`); one whose private half can leave the token (extractable, or
+//!   not sensitive) is refused unless `--allow-extractable-token-key`
+//!   accepts it, and the archive then marks it so;
 //! * **sign** ([`TokenSet::open`]): Ed25519 (`CKM_EDDSA`, pure) or
 //!   RSASSA-PSS-SHA256, MGF1-SHA256, salt 32 (`CKM_SHA256_RSA_PKCS_PSS`).
 //!
 //! The archive records only the public key and where the key is
-//! ([`TokenRef`]); the private key never leaves the token. Every signature a
+//! ([`TokenRef`]): the token's label, serial, manufacturer and model, and
+//! how the private key is protected; the private key never leaves the
+//! token. At every use the token must be the recorded one (same serial),
+//! checked before the PIN is asked, and a weak key is warned about. Every signature a
 //! token returns is verified in software under the *recorded* public key
 //! before it is used, and every key is test-signed when it is opened.
 //!
@@ -40,5 +45,5 @@ pub(crate) use error::TokenError;
 pub(crate) use find::find_existing;
 pub(crate) use keygen::{default_key_label, generate};
 pub(crate) use module::Module;
-pub(crate) use reference::{Recorded, TokenRef};
+pub(crate) use reference::{KeyProtection, Recorded, TokenIdentity, TokenRef};
 pub(crate) use sign::{TokenKey, TokenSet, Wanted};

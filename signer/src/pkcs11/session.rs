@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::error::Purpose;
-use super::{Module, TokenError, TokenRef};
+use super::{KeyProtection, Module, TokenError, TokenIdentity, TokenRef};
 
 /// The largest PIN file read: a PIN is a line, anything larger is the
 /// wrong file.
@@ -33,18 +33,40 @@ impl Token {
         self.info.label().trim_end()
     }
 
+    /// Its label, serial, manufacturer and model.
+    pub(super) fn identity(&self) -> TokenIdentity {
+        identity(&self.info)
+    }
+
     /// A reference to `key_label`/`key_id` on this token, as the archive
-    /// records it.
-    pub(super) fn reference(&self, module: &Module, key_label: &str, key_id: &[u8]) -> TokenRef {
+    /// records it: pinned to this token by its serial.
+    pub(super) fn reference(
+        &self,
+        module: &Module,
+        key_label: &str,
+        key_id: &[u8],
+        protection: KeyProtection,
+    ) -> TokenRef {
+        let id = self.identity();
         TokenRef {
             module_hint: module.path().display().to_string(),
-            token_label: self.label().to_string(),
-            token_serial: self.info.serial_number().trim().to_string(),
-            token_manufacturer: self.info.manufacturer_id().trim().to_string(),
-            token_model: self.info.model().trim().to_string(),
+            token_label: id.label,
+            token_serial: id.serial,
+            token_manufacturer: id.manufacturer,
+            token_model: id.model,
             key_label: key_label.to_string(),
             key_id: hex::encode(key_id),
+            protection: Some(protection),
         }
+    }
+}
+
+fn identity(info: &TokenInfo) -> TokenIdentity {
+    TokenIdentity {
+        label: info.label().trim_end().to_string(),
+        serial: info.serial_number().trim().to_string(),
+        manufacturer: info.manufacturer_id().trim().to_string(),
+        model: info.model().trim().to_string(),
     }
 }
 
@@ -96,6 +118,52 @@ impl Module {
                 serials: matching
                     .iter()
                     .map(|(_, i)| i.serial_number().to_string())
+                    .collect(),
+                purpose: purpose.clone(),
+            }),
+        }
+    }
+
+    /// The token an archive records: the one labelled `recorded.label`
+    /// with the recorded serial (and manufacturer and model). A token with
+    /// the label but not the serial is another token, refused before
+    /// anything is asked of it; a record without a serial (an archive
+    /// written before tokens were pinned) takes the one token with the
+    /// label.
+    pub(super) fn find_recorded_token(
+        &self,
+        recorded: &TokenIdentity,
+        purpose: &Purpose,
+    ) -> Result<Token, TokenError> {
+        if recorded.serial.is_empty() {
+            return self.find_token(&recorded.label, purpose);
+        }
+        let tokens = self.tokens()?;
+        let same_label: Vec<&(Slot, TokenInfo)> = tokens
+            .iter()
+            .filter(|(_, i)| i.label().trim_end() == recorded.label.trim_end())
+            .collect();
+        let mut pinned: Vec<&(Slot, TokenInfo)> = same_label
+            .iter()
+            .copied()
+            .filter(|(_, i)| identity(i).is(recorded))
+            .collect();
+        match (pinned.len(), same_label.is_empty()) {
+            (1, _) => {
+                let (slot, info) = pinned.remove(0).clone();
+                Ok(Token { slot, info })
+            }
+            (0, true) => self.find_token(&recorded.label, purpose),
+            (0, false) => Err(TokenError::OtherToken {
+                recorded: recorded.clone(),
+                present: same_label.iter().map(|(_, i)| identity(i)).collect(),
+                purpose: purpose.clone(),
+            }),
+            _ => Err(TokenError::TokenAmbiguous {
+                label: recorded.label.clone(),
+                serials: pinned
+                    .iter()
+                    .map(|(_, i)| i.serial_number().trim().to_string())
                     .collect(),
                 purpose: purpose.clone(),
             }),

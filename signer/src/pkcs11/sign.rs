@@ -25,7 +25,7 @@ use ceremony::keys::{sign_checked, KeyError, KeyType, PublicKey, Signer};
 
 use super::error::{explain_inline, Purpose};
 use super::find::{find_key, Found};
-use super::{Module, TokenError, TokenRef};
+use super::{KeyProtection, Module, TokenError, TokenIdentity, TokenRef};
 
 /// Salt length of every RSASSA-PSS signature (as in `ceremony::keys`).
 const PSS_SALT: u64 = 32;
@@ -42,7 +42,14 @@ pub(crate) struct TokenKey {
     /// What signatures must verify under: the recorded key when opening
     /// one the archive records.
     public: PublicKey,
+    /// The archive's record (or, for a key made now, the new record): what
+    /// [`TokenSet::key`] looks keys up by.
     reference: TokenRef,
+    /// The token the key was found on, as it describes itself now: what
+    /// the transcript records as having signed.
+    token: TokenIdentity,
+    /// How the token says the private key is protected, now.
+    protection: KeyProtection,
     context_pin: Option<Rc<SecretString>>,
 }
 
@@ -54,6 +61,7 @@ impl TokenKey {
         found: &Found,
         public: PublicKey,
         reference: TokenRef,
+        token: TokenIdentity,
         pin: Option<Rc<SecretString>>,
     ) -> TokenKey {
         TokenKey {
@@ -61,13 +69,27 @@ impl TokenKey {
             handle: found.handle,
             public,
             reference,
+            token,
+            protection: found.protection(),
             context_pin: pin.filter(|_| found.always_authenticate),
         }
     }
 
-    /// Where the key is.
+    /// Where the archive records the key.
     pub(crate) fn reference(&self) -> &TokenRef {
         &self.reference
+    }
+
+    /// The token that holds the key and signs with it: label, serial,
+    /// manufacturer and model as it reports them, not as the archive
+    /// records them (for a recorded key they agree, or it was not opened).
+    pub(crate) fn token(&self) -> &TokenIdentity {
+        &self.token
+    }
+
+    /// The serial number of the token that signs (see [`TokenKey::token`]).
+    pub(crate) fn token_serial(&self) -> &str {
+        &self.token.serial
     }
 
     /// Ed25519 signs pure EdDSA; RSA signs RSASSA-PSS-SHA256 with MGF1-SHA256
@@ -187,28 +209,53 @@ impl TokenSet {
             sessions: Vec::new(),
             module,
         };
-        let mut by_token: BTreeMap<&str, Vec<&Wanted<'_>>> = BTreeMap::new();
+        // By token as recorded: label, then serial (manufacturer, model),
+        // so that keys recorded on two tokens of one label each find theirs.
+        let mut by_token: BTreeMap<(&str, &str, &str, &str), Vec<&Wanted<'_>>> = BTreeMap::new();
         for w in wanted {
+            let r = w.reference;
             by_token
-                .entry(w.reference.token_label.as_str())
+                .entry((
+                    r.token_label.as_str(),
+                    r.token_serial.as_str(),
+                    r.token_manufacturer.as_str(),
+                    r.token_model.as_str(),
+                ))
                 .or_default()
                 .push(w);
         }
-        for (label, keys) in by_token {
+        for (_, keys) in by_token {
+            let recorded = keys[0].reference.recorded_token();
             let needs = keys
                 .iter()
                 .map(|w| w.needs())
                 .collect::<Vec<_>>()
                 .join("; ");
+            // Before the PIN: another token with the recorded label is
+            // told apart by its serial and gets nothing, not even a PIN.
             let token = set
                 .module
-                .find_token(label, &Purpose::Open { keys: needs })?;
+                .find_recorded_token(&recorded, &Purpose::Open { keys: needs })?;
+            let present = token.identity();
+            if recorded.serial.is_empty() {
+                eprintln!(
+                    "warning: the archive does not record which token holds {} (it was recorded \
+                     before tokens were pinned by serial number): any token labelled {:?} that \
+                     holds the key is accepted; using {present}",
+                    keys.iter()
+                        .map(|w| w.reference.describe())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    recorded.label
+                );
+            }
             let (session, pin) = set.module.login(&token, pin_file, false)?;
             let session = Rc::new(session);
-            set.sessions.push((label.to_string(), session.clone()));
+            set.sessions.push((recorded.label.clone(), session.clone()));
             for w in keys {
-                let key = open_key(&session, label, w, pin.clone())?;
+                let key = open_key(&session, &present, w, pin.clone())?;
                 key.self_test()?;
+                key.check_protection()?;
                 set.keys.push(key);
             }
         }
@@ -226,26 +273,66 @@ impl TokenSet {
         json!({
             "module": self.module.path().display().to_string(),
             "module_sha256": file_sha256(self.module.path()),
+            // The token each key was found on, as it reports itself: the
+            // one that signs.
             "keys": self.keys.iter().map(|k| json!({
-                "token": k.reference.token_label,
-                "token_serial": k.reference.token_serial,
+                "token": k.token().label,
+                "token_serial": k.token_serial(),
+                "token_manufacturer": k.token().manufacturer,
+                "token_model": k.token().model,
+                "token_pinned": k.reference.is_pinned(),
                 "key_label": k.reference.key_label,
                 "key_id": k.reference.key_id,
                 "fingerprint": k.public.fingerprint(),
+                "sensitive": k.protection.sensitive,
+                "extractable": k.protection.extractable,
+                "weak_key_accepted": k.reference.protection.is_some_and(|p| p.weak_accepted),
                 "self_test": "signed and verified in software",
             })).collect::<Vec<_>>(),
         })
     }
 }
 
-/// Finds the key `w` names on the token `label` and checks it is the
+impl TokenKey {
+    /// A recorded key whose private half can leave the token: warned about
+    /// at every use when the archive accepted it (or predates the check),
+    /// refused when the archive recorded it protected.
+    fn check_protection(&self) -> Result<(), TokenError> {
+        let now = self.protection;
+        if !now.is_weak() {
+            return Ok(());
+        }
+        let key = self.reference.describe();
+        match self.reference.protection {
+            Some(p) if p.weak_accepted => eprintln!(
+                "warning: the private key of {key} can leave the token ({}): it was recorded \
+                 anyway with `signer import --allow-extractable-token-key`, so a copy of it may \
+                 exist outside the token. Replace it with a key made on the token (`signer sign \
+                 --token LABEL` makes the new keys there)",
+                now.describe()
+            ),
+            Some(_) => return Err(TokenError::ProtectionLost { key, found: now }),
+            None => eprintln!(
+                "warning: the private key of {key} can leave the token ({}), and nobody accepted \
+                 that: the archive was written before the signer refused such keys. A copy of it \
+                 may exist outside the token; replace it with a key made on the token (`signer \
+                 sign --token LABEL` makes the new keys there)",
+                now.describe()
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// Finds the key `w` names on the token `token` and checks it is the
 /// recorded key: same type, same public key.
 fn open_key(
     session: &Rc<Session>,
-    label: &str,
+    token: &TokenIdentity,
     w: &Wanted<'_>,
     pin: Option<Rc<SecretString>>,
 ) -> Result<TokenKey, TokenError> {
+    let label = token.label.as_str();
     let r = w.reference;
     let purpose = Purpose::Open {
         keys: format!(
@@ -277,6 +364,7 @@ fn open_key(
         &found,
         w.public.clone(),
         r.clone(),
+        token.clone(),
         pin,
     ))
 }

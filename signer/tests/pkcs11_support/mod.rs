@@ -28,7 +28,12 @@ const ED25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 /// * `swap-private`: replace the private key by a new one of the same type,
 ///   label and id, keeping the old public key object (a token that signs
 ///   with another key than the one it shows);
-/// * `replace-rsa`: replace both halves by an RSA-2048 pair, same label and id.
+/// * `replace-rsa`: replace both halves by an RSA-2048 pair, same label and id;
+/// * `extractable-key`, `non-sensitive-key`: generate an Ed25519 key pair
+///   labelled `label` whose private half can leave the token
+///   (`CKA_EXTRACTABLE` true; `CKA_SENSITIVE` false);
+/// * `twin`: generate a second Ed25519 key pair with the label and id of
+///   the one there.
 pub fn helper_main() {
     let Ok(action) = std::env::var("HSM_HELPER_ACTION") else {
         return;
@@ -120,6 +125,45 @@ pub fn helper_main() {
                     session.destroy_object(h).unwrap();
                 }
             }
+        }
+        "extractable-key" | "non-sensitive-key" => {
+            let id = if action == "extractable-key" {
+                0xe1
+            } else {
+                0x5e
+            };
+            let mut public = public_template(&[id]);
+            public.push(Attribute::EcParams(ED25519_PARAMS.to_vec()));
+            let mut private = private_template(&[id]);
+            private.retain(|a| !matches!(a, Attribute::Sensitive(_)));
+            if action == "extractable-key" {
+                private.push(Attribute::Sensitive(true));
+                private.push(Attribute::Extractable(true));
+            } else {
+                private.push(Attribute::Sensitive(false));
+                private.push(Attribute::Extractable(false));
+            }
+            session
+                .generate_key_pair(&Mechanism::EccEdwardsKeyPairGen, &public, &private)
+                .unwrap();
+        }
+        "twin" => {
+            let private = find(ObjectClass::PRIVATE_KEY);
+            assert_eq!(private.len(), 1, "one private key labelled {label}");
+            let attrs = session
+                .get_attributes(private[0], &[AttributeType::Id])
+                .unwrap();
+            let id = match attrs.as_slice() {
+                [Attribute::Id(v)] => v.clone(),
+                other => panic!("no id: {other:?}"),
+            };
+            let mut public = public_template(&id);
+            public.push(Attribute::EcParams(ED25519_PARAMS.to_vec()));
+            let mut private = private_template(&id);
+            private.push(Attribute::Extractable(false));
+            session
+                .generate_key_pair(&Mechanism::EccEdwardsKeyPairGen, &public, &private)
+                .unwrap();
         }
         other => panic!("unknown helper action {other}"),
     }
