@@ -504,7 +504,7 @@ fn a_token_that_signs_with_another_key_is_caught() {
 #[track_caller]
 fn assert_flags_exist(hsm: &Hsm, dir: &Path, command: &str, text: &str) {
     let help = |cmd: &str| {
-        let out = hsm.signer(dir, &[cmd, "--help"]);
+        let out = hsm.signer(dir, [cmd, "--help"]);
         assert!(out.status.success(), "signer {cmd} --help");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
@@ -630,13 +630,13 @@ fn a_token_key_that_can_leave_the_token_is_refused_unless_accepted() {
         "{record:#}"
     );
     // `list` shows it, in text and JSON.
-    let listing = ok(&s.signer(&["list", "weak.tgz.age", "--passphrase-file", "pass.txt"]));
+    let listing = ok(&s.signer(["list", "weak.tgz.age", "--passphrase-file", "pass.txt"]));
     assert!(
         listing.contains("warning: its private key can leave the token (CKA_EXTRACTABLE true)"),
         "{listing}"
     );
     assert_flags_exist(&s.hsm, &s.dir, "list", &listing);
-    let json = ok(&s.signer(&[
+    let json = ok(&s.signer([
         "list",
         "weak.tgz.age",
         "--passphrase-file",
@@ -661,7 +661,7 @@ fn a_token_key_that_can_leave_the_token_is_refused_unless_accepted() {
         ..rotate_change(vec![s.ci.find_key_id(&s.first.public_key()).unwrap()])
     };
     write_proposal(&s.dir, "weak.json", &factory_proposal(&s.ci, &s.ci, change));
-    let out = ok(&s.signer(&[
+    let out = ok(&s.signer([
         "sign",
         "weak.json",
         "--keys",
@@ -725,7 +725,7 @@ fn the_same_key_on_another_token_with_the_same_label_is_refused_before_signing()
     hsm.import_pem(&pem, &a, "k1", "01");
     ok(&hsm.signer(
         &dir,
-        &[
+        [
             "import",
             "--pkcs11-module",
             &module,
@@ -767,7 +767,7 @@ fn the_same_key_on_another_token_with_the_same_label_is_refused_before_signing()
     let sign = |pin: &str, name: &str| {
         hsm.signer(
             &dir,
-            &[
+            [
                 "sign",
                 "proposal.json",
                 "--keys",
@@ -846,7 +846,7 @@ fn an_archive_without_a_token_serial_still_signs_with_a_warning() {
         &s.dir.join("old.tgz"),
         &entries.into_iter().collect::<Vec<_>>(),
     );
-    ok(&s.signer(&[
+    ok(&s.signer([
         "import",
         "old.tgz",
         "-o",
@@ -854,14 +854,14 @@ fn an_archive_without_a_token_serial_still_signs_with_a_warning() {
         "--passphrase-file",
         "pass.txt",
     ]));
-    let listing = ok(&s.signer(&["list", "old.tgz.age", "--passphrase-file", "pass.txt"]));
+    let listing = ok(&s.signer(["list", "old.tgz.age", "--passphrase-file", "pass.txt"]));
     assert!(
         listing.contains("does not record which token holds it"),
         "{listing}"
     );
 
     let module = s.hsm.module_arg();
-    let out = ok(&s.signer(&[
+    let out = ok(&s.signer([
         "sign",
         "proposal.json",
         "--keys",
@@ -914,7 +914,7 @@ fn twin_keys_get_advice_with_flags_that_exist() {
     assert!(!t.contains("--key-id"), "{t}");
     assert_flags_exist(&s.hsm, &s.dir, "sign", &t);
     let t = s.refused(
-        &s.signer(&[
+        &s.signer([
             "import",
             "--pkcs11-module",
             &module,
@@ -938,7 +938,7 @@ fn twin_keys_get_advice_with_flags_that_exist() {
 
     // A label taken, at keygen: the advice names keygen's and import's flags.
     let t = s.refused(
-        &s.signer(&[
+        &s.signer([
             "keygen",
             "--keys",
             "keys.tgz.age",

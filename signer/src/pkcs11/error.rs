@@ -176,7 +176,7 @@ pub(crate) enum TokenError {
         recorded.label
     )]
     OtherToken {
-        recorded: TokenIdentity,
+        recorded: Box<TokenIdentity>,
         present: Vec<TokenIdentity>,
         purpose: Purpose,
     },

@@ -155,7 +155,7 @@ impl Module {
             }
             (0, true) => self.find_token(&recorded.label, purpose),
             (0, false) => Err(TokenError::OtherToken {
-                recorded: recorded.clone(),
+                recorded: Box::new(recorded.clone()),
                 present: same_label.iter().map(|(_, i)| identity(i)).collect(),
                 purpose: purpose.clone(),
             }),
