@@ -248,14 +248,33 @@ pub struct Tokens {
 pub struct TokenKey {
     /// The token's label.
     pub token: String,
-    /// The token's serial number.
+    /// The serial number of the token that signed (not the archive's record).
     pub token_serial: String,
+    /// `CK_TOKEN_INFO.manufacturerID` of that token.
+    #[serde(default)]
+    pub token_manufacturer: String,
+    /// `CK_TOKEN_INFO.model` of that token.
+    #[serde(default)]
+    pub token_model: String,
+    /// Whether the archive pins the key to that token's serial (archives
+    /// from before pinning do not).
+    #[serde(default)]
+    pub token_pinned: bool,
     /// `CKA_LABEL` of the key.
     pub key_label: String,
     /// `CKA_ID` of the key, lowercase hex.
     pub key_id: String,
     /// sha256 of the public key.
     pub fingerprint: String,
+    /// `CKA_SENSITIVE` of the private key.
+    #[serde(default)]
+    pub sensitive: Option<bool>,
+    /// `CKA_EXTRACTABLE` of the private key.
+    #[serde(default)]
+    pub extractable: Option<bool>,
+    /// Whether the operator accepted a key that can leave its token.
+    #[serde(default)]
+    pub weak_key_accepted: bool,
     /// What was done to check the key signs.
     pub self_test: String,
 }
