@@ -1,12 +1,28 @@
 //! HTML for the printable reports: escaping and the page every report
-//! shares. A leaf: it imports nothing from the crate, so the report, the
+//! shares. It imports only the leaf [`crate::untrusted`], so the report, the
 //! transcript and the QR code can all use it without importing each other.
 
+use std::fmt::Write as _;
+
+use crate::untrusted::is_dangerous;
+
 /// Escapes text for HTML element content and attribute values.
+///
+/// Control, bidi and invisible format characters are written visibly
+/// (`\u{202e}`), as on the terminal: an entity would still reach the
+/// printed page as the character itself, reordering or hiding what the
+/// signatory reads. A newline is kept, for `<pre>` blocks; a backslash is
+/// doubled, as on the terminal.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
+            '\n' => out.push('\n'),
+            // So that a `\u{..}` in the text cannot pass for an escape.
+            '\\' => out.push_str("\\\\"),
+            c if is_dangerous(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -58,6 +74,14 @@ mod tests {
         assert_eq!(
             super::escape(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn controls_and_bidi_are_shown_visibly() {
+        assert_eq!(
+            super::escape("a\u{1b}[2J\u{202e}b\u{200b}\u{85}\\u{1}\nc"),
+            "a\\u{1b}[2J\\u{202e}b\\u{200b}\\u{85}\\\\u{1}\nc"
         );
     }
 }

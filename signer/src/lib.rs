@@ -123,8 +123,10 @@ pub fn main() -> ExitCode {
     for problem in secrets::harden_process() {
         eprintln!("warning: {problem}");
     }
-    let cli = Cli::parse();
-    ceremony_cli::exit::finish(run(cli))
+    match ceremony_cli::exit::parse_args::<Cli>() {
+        Ok(cli) => ceremony_cli::exit::finish(run(cli)),
+        Err(code) => code,
+    }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

@@ -311,7 +311,10 @@ pub fn command() -> clap::Command {
 
 /// Runs the submitter as its `main` does.
 pub fn main() -> ExitCode {
-    ceremony_cli::exit::finish(run(Cli::parse()))
+    match ceremony_cli::exit::parse_args::<Cli>() {
+        Ok(cli) => ceremony_cli::exit::finish(run(cli)),
+        Err(code) => code,
+    }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

@@ -47,6 +47,30 @@ pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
+/// Parses the command line of a binary.
+///
+/// clap would print a rejected argument as it was typed and, on a terminal,
+/// its own colour sequences: both put raw control characters on the screen.
+/// Its message is rendered here without colour and printed through the
+/// escaping output, with clap's own exit status (0 for `--help`, 2 for a
+/// usage error).
+pub fn parse_args<P: clap::Parser>() -> Result<P, ExitCode> {
+    let mut command = P::command().color(clap::ColorChoice::Never);
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|m| P::from_arg_matches(&m).map_err(|e| e.format(&mut command)));
+    parsed.map_err(|e| {
+        // `StyledStr`'s `Display` is the plain text, with no styling.
+        let text = e.render().to_string();
+        if e.use_stderr() {
+            crate::eprint!("{text}");
+        } else {
+            crate::print!("{text}");
+        }
+        ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE))
+    })
+}
+
 /// An error and its causes on one line, for the binaries' `error: …`.
 ///
 /// Many errors already quote their cause in their own message (so that a
