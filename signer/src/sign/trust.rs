@@ -258,16 +258,15 @@ fn check_chain(
                      signer, keyed by the chain name only; it stands for {}, and this proposal \
                      ({}) must chain from it.",
                     s.describe_target(),
-                    escape(&proposal.target.to_string())
+                    full_target(proposal, &target)
                 );
                 anchoring.takes_over.push(s.entry.clone());
             }
             Why::Keys => {
                 println!(
-                    "chain {kind}: the proposal names {} ({}), but its current root shares root \
+                    "chain {kind}: the proposal names {}, but its current root shares root \
                      key(s) with this archive's anchor for {}: it must chain from that anchor.",
-                    target.describe(),
-                    escape(&proposal.target.to_string()),
+                    full_target(proposal, &target),
                     s.describe()
                 );
                 if let Some(t) = &s.target {
@@ -328,8 +327,8 @@ fn chain_from(
         if is_predecessor && args.last_bundle_not_applied {
             println!(
                 "chain {kind}: this archive last signed v{av} (its trust anchor for {what}), but \
-                 the current root is v{cv}, the root that anchor replaced (verified then). You \
-                 said the last bundle was never applied (--last-bundle-not-applied): v{cv} is \
+                 the current root is v{cv}, the root that anchor replaced (verified then); you \
+                 said the last bundle was never applied (--last-bundle-not-applied), so v{cv} is \
                  trusted on your word, and the transcript records it."
             );
             if !not_applied.contains(&chain.name) {
@@ -342,8 +341,8 @@ fn chain_from(
                 "{kind}: the proposal's current root v{cv} is the root that this archive's trust \
                  anchor v{av} (for {what}) replaced: either the bundle that signed v{av} was never \
                  applied, or the repository went back to v{cv}. The signer cannot tell which. \
-                 Check the repository; only if that bundle was never applied, run again with \
-                 --last-bundle-not-applied (the transcript records it)"
+                 Check the repository; if you know the last bundle was never applied, run again \
+                 with --last-bundle-not-applied (the transcript records that you said so)"
             )));
         }
         return Err(refused(format!(
@@ -423,15 +422,27 @@ fn anchored_targets(loaded: &[Loaded]) -> String {
         .join("; ")
 }
 
+/// The target in full: the identity, and for a TUF repository where the
+/// proposal says it is.
+fn full_target(proposal: &Proposal, target: &TargetId) -> String {
+    match target {
+        TargetId::Factory { .. } => target.describe(),
+        _ => format!(
+            "{} ({})",
+            escape(&proposal.target.to_string()),
+            target.describe()
+        ),
+    }
+}
+
 /// The first-use text when other targets are anchored: names the new one in
 /// full.
 fn new_target_text(proposal: &Proposal, first: &FirstUse, loaded: &[Loaded]) -> String {
     format!(
-        "This archive anchors {}; this proposal is for a different target: {} ({}), chain {}, \
+        "This archive anchors {}; this proposal is for a different target: {}, chain {}, \
          whose current root v{} no anchor of this archive leads to.",
         anchored_targets(loaded),
-        escape(&proposal.target.to_string()),
-        first.target.describe(),
+        full_target(proposal, &first.target),
         escape(&first.chain),
         first.current.version().unwrap_or(0)
     )
@@ -458,7 +469,7 @@ fn ask_first_use(
             "\nFirst use for chain {name} of {}: this archive has no trust anchor yet. The \
              proposal's current root v{cv} lists:\n{}Compare these fingerprints with your records \
              (a printout, another holder) before you go on.",
-            first.target.describe(),
+            full_target(proposal, &first.target),
             fingerprints_of(current)
         );
         secrets::confirm(
