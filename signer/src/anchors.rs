@@ -99,9 +99,7 @@ pub enum AnchorError {
     #[error("the proposal holds the chain {0} twice: refusing")]
     DuplicateChain(ChainKind),
     /// Two different hashes for version 1 in one history.
-    #[error(
-        "chain {0}: the proposal's history names two different 1.root.json files: refusing"
-    )]
+    #[error("chain {0}: the proposal's history names two different 1.root.json files: refusing")]
     AmbiguousFirstRoot(ChainKind),
 }
 
@@ -109,7 +107,11 @@ pub enum AnchorError {
 /// (exact match: `root `, `Root`, `ci2` are not chains).
 pub fn chain_kind(proposal: &Proposal, chain: &Chain) -> Result<ChainKind, AnchorError> {
     let (allowed, target, expected): (&[ChainKind], _, _) = match proposal.target {
-        Target::Factory { .. } => (&[ChainKind::Ci, ChainKind::Prod], "FoundriesFactory", "ci, prod"),
+        Target::Factory { .. } => (
+            &[ChainKind::Ci, ChainKind::Prod],
+            "FoundriesFactory",
+            "ci, prod",
+        ),
         Target::TufDir { .. } | Target::TufHttp { .. } => {
             (&[ChainKind::Root], "TUF repository", "root")
         }

@@ -617,7 +617,8 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
                     "    chain {:<5} v{} ({}), signed {}, sha256 {}",
                     ceremony::untrusted::escape(&a.chain),
                     a.version.map_or("?".to_string(), |v| v.to_string()),
-                    a.dialect.map_or("dialect unrecorded".to_string(), |d| d.to_string()),
+                    a.dialect
+                        .map_or("dialect unrecorded".to_string(), |d| d.to_string()),
                     a.signed_at.as_deref().unwrap_or("(unrecorded)"),
                     a.sha256.as_deref().unwrap_or("(unrecorded)")
                 );
@@ -628,11 +629,13 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
                     );
                 }
                 println!("          entry {}", a.entry);
-                println!(
-                    "          binds every proposal whose root lists one of {} root key(s) it has \
-                     seen",
-                    a.root_key_fingerprints.len()
-                );
+                if !a.root_key_fingerprints.is_empty() {
+                    println!(
+                        "          {} root key(s) seen in this chain: a proposal whose root lists \
+                         any of them must chain from this anchor",
+                        a.root_key_fingerprints.len()
+                    );
+                }
             }
         }
     }

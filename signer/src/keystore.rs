@@ -215,6 +215,11 @@ impl StoredAnchor {
     pub fn describe_target(&self) -> String {
         match &self.target {
             Some(t) => t.describe(),
+            None if self.dialect.is_none() => format!(
+                "the target this archive was used for (an anchor entry {} that the manifest does \
+                 not record; it binds by the chain name only)",
+                self.entry
+            ),
             None => format!(
                 "the target this archive was used for{} (an anchor of an older signer, keyed by \
                  the chain name only)",
@@ -689,9 +694,23 @@ impl KeyArchive {
             let Some(chain) = rest.strip_suffix(".root.json") else {
                 continue;
             };
-            if rest.contains('/') || chain.ends_with(".previous") || named.contains(name) {
+            if chain.ends_with(".previous") || named.contains(name) {
                 continue;
             }
+            // An older signer's `<chain>.root.json`, or an anchor of ours
+            // (`<sha256>/<chain>.root.json`) whose record is lost: both bind
+            // by chain name and keys, never by a target.
+            let chain = match chain.split_once('/') {
+                None => chain,
+                Some((dir, c))
+                    if dir.len() == 64
+                        && dir.bytes().all(|b| b.is_ascii_hexdigit())
+                        && !c.contains('/') =>
+                {
+                    c
+                }
+                Some(_) => continue,
+            };
             out.push(StoredAnchor {
                 chain: chain.to_string(),
                 kind: ChainKind::from_name(chain),
@@ -703,7 +722,10 @@ impl KeyArchive {
                 signed_at: None,
                 root_key_fingerprints: BTreeSet::new(),
                 entry: name.to_string(),
-                previous_entry: format!("{ANCHOR_DIR}{chain}.previous.root.json"),
+                previous_entry: format!(
+                    "{}.previous.root.json",
+                    &name[..name.len() - ".root.json".len()]
+                ),
             });
         }
         out
@@ -783,7 +805,8 @@ impl KeyArchive {
         }
         self.manifest.anchors.retain(|r| {
             let legacy_entry = format!("{ANCHOR_DIR}{}.root.json", r.chain);
-            !same(r) && !(r.target_id.is_none() && a.takes_over.contains(&legacy_entry))
+            let taken_over = r.target_id.is_none() && a.takes_over.contains(&legacy_entry);
+            !same(r) && !taken_over
         });
         self.manifest.anchors.push(ManifestAnchor {
             chain: a.kind.as_str().to_string(),

@@ -101,7 +101,10 @@ fn renamed_and_added_chains_are_refused() {
             assert_ne!(out.status.code(), Some(101), "{t}");
             assert!(t.to_lowercase().contains("chain"), "{t}");
             assert!(!t.contains("First use"), "{t}");
-            assert!(!t.contains('\u{1b}'), "a raw escape reached the output: {t}");
+            assert!(
+                !t.contains('\u{1b}'),
+                "a raw escape reached the output: {t}"
+            );
             assert_eq!(hash_dir(d), before, "{t}");
         }
     }
@@ -139,10 +142,17 @@ fn predecessor_needs_the_flag_and_is_recorded() {
     );
     let trust = transcript_entries(&d.join("again.transcript.jsonl"), "trust");
     assert_eq!(trust.len(), 1, "{trust:?}");
-    assert_eq!(trust[0]["last_bundle_not_applied"], json!(["root"]), "{trust:?}");
+    assert_eq!(
+        trust[0]["last_bundle_not_applied"],
+        json!(["root"]),
+        "{trust:?}"
+    );
     // A ceremony without the flag records nothing of the kind.
     let first = transcript_entries(&d.join("bundle.transcript.jsonl"), "trust");
-    assert!(first[0].get("last_bundle_not_applied").is_none(), "{first:?}");
+    assert!(
+        first[0].get("last_bundle_not_applied").is_none(),
+        "{first:?}"
+    );
 }
 
 #[test]
@@ -216,7 +226,12 @@ fn rolled_back_and_renamed_roots_must_chain_from_the_anchor() {
     p.chains[0].history.retain(|h| h.version != 1);
     write_proposal(d, "renamed2.json", &p);
     let args = sign_with("renamed2.json", "b3.tgz.age", "x").to_vec();
-    refused(d, &args, 3, &["shares root key", "--last-bundle-not-applied"]);
+    refused(
+        d,
+        &args,
+        3,
+        &["shares root key", "--last-bundle-not-applied"],
+    );
 }
 
 // ---- FoundriesFactory ----
@@ -323,7 +338,9 @@ fn first_use_of_another_target_asks_its_own_question() {
     assert!(!t.contains('\u{1b}'), "{t}");
 
     // On a terminal, "yes" is not the answer to this question.
-    let args = sign_with("other.json", "new.tgz.age", "o").no_yes().to_vec();
+    let args = sign_with("other.json", "new.tgz.age", "o")
+        .no_yes()
+        .to_vec();
     let before = hash_dir(d);
     let out = signer_on_a_terminal(d, &args, "yes\n");
     let t = text(&out);
@@ -345,7 +362,10 @@ fn first_use_of_another_target_asks_its_own_question() {
         .extra(["--trust-new-target"])
         .to_vec();
     let out = ok(&signer(d, &args));
-    assert!(out.contains("Type \"new target\": [accepted by --yes]"), "{out}");
+    assert!(
+        out.contains("Type \"new target\": [accepted by --yes]"),
+        "{out}"
+    );
     let list = ok(&signer(
         d,
         ["list", "o2.tgz.age", "--passphrase-file", "pass.txt"],
@@ -362,7 +382,13 @@ fn first_use_of_another_target_asks_its_own_question() {
     assert_eq!(list.matches("chain prod").count(), 2, "{list}");
     let json_out = signer(
         d,
-        ["list", "o2.tgz.age", "--passphrase-file", "pass.txt", "--json"],
+        [
+            "list",
+            "o2.tgz.age",
+            "--passphrase-file",
+            "pass.txt",
+            "--json",
+        ],
     );
     let v: Value = serde_json::from_slice(&json_out.stdout).unwrap();
     let anchors = v["anchors"].as_array().unwrap();
@@ -371,7 +397,10 @@ fn first_use_of_another_target_asks_its_own_question() {
         assert_eq!(a["target_id"]["kind"], "factory", "{a:#}");
         assert_eq!(a["legacy"], false, "{a:#}");
         let entry = a["entry"].as_str().unwrap();
-        assert!(!entry.contains("other") && !entry.contains("acme"), "{entry}");
+        assert!(
+            !entry.contains("other") && !entry.contains("acme"),
+            "{entry}"
+        );
     }
 
     // Once anchored, the other target is no longer first use: its v1 is now
@@ -485,7 +514,12 @@ fn legacy_archive_opens_and_its_anchor_protects() {
     };
     write_proposal(d, "renamed2.json", &p);
     let args = sign_with("renamed2.json", "b3.tgz.age", "x").to_vec();
-    refused(d, &args, 3, &["shares root key", "--last-bundle-not-applied"]);
+    refused(
+        d,
+        &args,
+        3,
+        &["shares root key", "--last-bundle-not-applied"],
+    );
 }
 
 #[test]

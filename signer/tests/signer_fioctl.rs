@@ -137,7 +137,10 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
         .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     let d = dirs.first().unwrap();
-    assert!(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()), "{d}");
+    assert!(
+        d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{d}"
+    );
     assert!(entries.contains_key(&format!("tuf-ceremony/anchors/{d}/ci.root.json")));
     assert!(entries.contains_key(&format!("tuf-ceremony/anchors/{d}/prod.root.json")));
     for name in entries.keys() {

@@ -486,9 +486,7 @@ fn ask_first_use(
         );
         // `--yes` alone was refused before any question.
         secrets::confirm(
-            &format!(
-                "Trust this new target's v{cv} root (chain {name})? Type \"new target\":"
-            ),
+            &format!("Trust this new target's v{cv} root (chain {name})? Type \"new target\":"),
             &["new target"],
             args.yes && args.trust_new_target,
         )?;
