@@ -251,8 +251,9 @@ pub struct NewAnchor<'a> {
     pub new: &'a RootMetadata,
     /// The root it replaces.
     pub previous: &'a RootMetadata,
-    /// The proposal's words for the target.
-    pub seen_as: &'a str,
+    /// The proposal's words for the target; `None` keeps the words already
+    /// recorded (an anchor of another name of the same chain, advanced).
+    pub seen_as: Option<&'a str>,
     /// Root keys of the chain verified along the way (fingerprints), on top
     /// of those of `new`, `previous` and the anchor replaced.
     pub root_key_fingerprints: BTreeSet<String>,
@@ -796,12 +797,16 @@ impl KeyArchive {
         fingerprints.extend(root_key_fingerprints(a.new));
         fingerprints.extend(root_key_fingerprints(a.previous));
         let mut migrated: BTreeSet<String> = a.takes_over.iter().cloned().collect();
+        let mut words = a.seen_as.map(str::to_owned);
         let same = |r: &ManifestAnchor| {
             r.target_id.as_ref() == Some(a.target) && r.chain == a.kind.as_str()
         };
         for r in self.manifest.anchors.iter().filter(|r| same(r)) {
             fingerprints.extend(r.root_key_fingerprints.iter().cloned());
             migrated.extend(r.migrated_from.iter().cloned());
+            if words.is_none() {
+                words.clone_from(&r.target);
+            }
         }
         self.manifest.anchors.retain(|r| {
             let legacy_entry = format!("{ANCHOR_DIR}{}.root.json", r.chain);
@@ -814,7 +819,7 @@ impl KeyArchive {
             version: a.new.version().unwrap_or(0),
             sha256: sha,
             signed_at: a.now.to_string(),
-            target: Some(a.seen_as.to_string()),
+            target: words,
             target_id: Some(a.target.clone()),
             root_key_fingerprints: fingerprints.into_iter().collect(),
             migrated_from: migrated.into_iter().collect(),
@@ -941,6 +946,93 @@ mod tests {
         assert_eq!(back.keys[0].public.fingerprint(), fp);
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
         assert_eq!(back.manifest.keys[0].added_at, "2030-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn anchors_by_target_and_legacy_ones_taken_over() {
+        let k = PrivateKey::generate(ceremony::keys::NewKeyType::Ed25519).unwrap();
+        let root = |v: u64| {
+            let d = Dialect::OtaTuf;
+            let p = k.public_key();
+            let role = serde_json::json!({"keyids": [p.key_id(d)], "threshold": 1});
+            RootMetadata::from_value(
+                serde_json::json!({"signatures": [], "signed": {"_type": "Root",
+                    "expires": "2030-01-01T00:00:00Z", "version": v,
+                    "keys": {p.key_id(d): p.to_key_object(d)},
+                    "roles": {"root": role, "targets": role, "snapshot": role, "timestamp": role}}}),
+                d,
+            )
+            .unwrap()
+        };
+        // An older signer's entry, without a manifest record.
+        let mut e = Entries::new();
+        e.insert(
+            "tuf-ceremony/anchors/ci.root.json",
+            Zeroizing::new(root(2).to_bytes()),
+        )
+        .unwrap();
+        let mut a = KeyArchive::from_entries(e).unwrap();
+        let found = a.anchors();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].legacy());
+        assert_eq!(found[0].kind, Some(ChainKind::Ci));
+        assert!(a.anchor_roots(&found[0]).unwrap().1.is_none());
+
+        let target = TargetId::Factory {
+            dialect: Dialect::OtaTuf,
+            factory: "acme".into(),
+            api: "https://api.foundries.io".into(),
+        };
+        a.set_anchor(NewAnchor {
+            target: &target,
+            kind: ChainKind::Ci,
+            new: &root(3),
+            previous: &root(2),
+            seen_as: Some("FoundriesFactory acme"),
+            root_key_fingerprints: BTreeSet::new(),
+            takes_over: vec![found[0].entry.clone()],
+            now: "2030-01-01T00:00:00Z",
+        })
+        .unwrap();
+        let gz = crate::archive::write_tar_gz(a.finish_entries().unwrap()).unwrap();
+        let back = KeyArchive::from_entries(crate::archive::read_tar_gz(&gz).unwrap()).unwrap();
+        assert_eq!(back.manifest.format, MANIFEST_FORMAT);
+        let found = back.anchors();
+        assert_eq!(found.len(), 1, "the legacy entry is taken over: {found:?}");
+        let dir = target.digest();
+        assert_eq!(
+            found[0].entry,
+            format!("tuf-ceremony/anchors/{dir}/ci.root.json")
+        );
+        assert_eq!(found[0].target.as_ref(), Some(&target));
+        assert_eq!(
+            found[0].root_key_fingerprints,
+            BTreeSet::from([k.public_key().fingerprint()])
+        );
+        let (anchor, previous) = back.anchor_roots(&found[0]).unwrap();
+        assert_eq!(anchor.version().unwrap(), 3);
+        assert_eq!(previous.unwrap().version().unwrap(), 2);
+        // The older entry is kept as it was.
+        assert!(back.entries().contains("tuf-ceremony/anchors/ci.root.json"));
+
+        // An anchor whose bytes are not those the manifest records is damaged.
+        let mut m = back.manifest.clone();
+        m.anchors[0].sha256 = "00".repeat(32);
+        let mut e = Entries::new();
+        for n in back.entries().names() {
+            if n != MANIFEST {
+                e.insert(n, Zeroizing::new(back.entries().get(n).unwrap().to_vec()))
+                    .unwrap();
+            }
+        }
+        e.insert(MANIFEST, Zeroizing::new(serde_json::to_vec(&m).unwrap()))
+            .unwrap();
+        let damaged = KeyArchive::from_entries(e).unwrap();
+        let err = damaged
+            .anchor_roots(&damaged.anchors()[0])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("damaged"), "{err}");
     }
 
     #[test]

@@ -287,6 +287,32 @@ fn renamed_factory_with_the_same_root_keys_must_chain() {
     let args = sign_with("mixed.json", "new.tgz.age", "x").to_vec();
     let t = refused(d, &args, 3, &["prod"]);
     assert!(!t.contains("First use"), "{t}");
+
+    // The anchored v2 under another name chains, and signs; the anchors of
+    // both names move to v3, so neither name can go back to v2 later.
+    let mut p = factory_proposal(&roots[0], &roots[1], rotate_change(root_ids(&roots[0])));
+    p.target = Target::Factory {
+        factory: "acme2".into(),
+        api: "https://api.foundries.io".into(),
+    };
+    write_proposal(d, "moved.json", &p);
+    let out = ok(&signer(d, sign_with("moved.json", "new.tgz.age", "m")));
+    assert!(out.contains("shares root key"), "{out}");
+    assert!(out.contains("is the one this archive signed last"), "{out}");
+    let m = manifest(&d.join("m.tgz.age"));
+    let anchors = m["anchors"].as_array().unwrap();
+    assert_eq!(anchors.len(), 4, "{m:#}");
+    for a in anchors {
+        assert_eq!(a["version"], 3, "{m:#}");
+    }
+    let mut p = factory_proposal(&roots[0], &roots[1], rotate_change(root_ids(&roots[0])));
+    p.target = Target::Factory {
+        factory: "acme".into(),
+        api: "https://api.foundries.io".into(),
+    };
+    write_proposal(d, "back.json", &p);
+    let args = sign_with("back.json", "m.tgz.age", "x").to_vec();
+    refused(d, &args, 3, &["--last-bundle-not-applied"]);
 }
 
 #[test]

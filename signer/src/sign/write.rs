@@ -148,15 +148,15 @@ fn write_anchors(
                     ceremony::untrusted::escape(&plan.name)
                 )
             })?;
-        let targets = std::iter::once((&a.target, a.takes_over.clone()))
-            .chain(a.also.iter().map(|t| (t, Vec::new())));
-        for (target, takes_over) in targets {
+        let targets = std::iter::once((&a.target, a.takes_over.clone(), Some(seen_as.as_str())))
+            .chain(a.also.iter().map(|t| (t, Vec::new(), None)));
+        for (target, takes_over, seen_as) in targets {
             opened.archive.set_anchor(NewAnchor {
                 target,
                 kind: a.kind,
                 new: &plan.new,
                 previous: &plan.current,
-                seen_as: &seen_as,
+                seen_as,
                 root_key_fingerprints: a.seen.clone(),
                 takes_over,
                 now: &c.now_s,
