@@ -316,6 +316,53 @@ fn renamed_factory_with_the_same_root_keys_must_chain() {
 }
 
 #[test]
+fn a_held_key_of_another_role_made_a_root_key_is_bound() {
+    // The archive holds the Factory's root key and its targets key; a
+    // "new" target whose root key is that targets key must chain from the
+    // Factory's anchor (and cannot): never first use.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root_key = key(false);
+    let targets = key(false);
+    let mut ci = ota_root(
+        1,
+        &[root_key.public_key()],
+        1,
+        &targets.public_key(),
+        &in_days(300),
+    );
+    sign_root(&mut ci, &[&root_key]);
+    let mut files = ats_pair("first-root", &root_key);
+    let tid = targets.public_key().fingerprint();
+    files.extend(ats_pair(&format!("fioctl-targets-{tid}"), &targets));
+    write_fioctl_tgz(&d.join("factory-keys.tgz"), &files);
+    write_passphrase(d);
+    ok(&signer(d, IMPORT));
+    let id = ci.find_key_id(&root_key.public_key()).unwrap();
+    write_proposal(
+        d,
+        "proposal.json",
+        &factory_proposal(&ci, &ci, rotate_change(vec![id])),
+    );
+    ok(&signer(d, SignArgs::new()));
+
+    let other = key(false).public_key();
+    let mut fork = ota_root(1, &[targets.public_key()], 1, &other, &in_days(300));
+    sign_root(&mut fork, &[&targets]);
+    let mut p = factory_proposal(&fork, &fork, rotate_change(vec![tid]));
+    p.target = Target::Factory {
+        factory: "evil".into(),
+        api: "https://api.foundries.io".into(),
+    };
+    write_proposal(d, "fork.json", &p);
+    let args = sign_with("fork.json", "new.tgz.age", "x")
+        .extra(["--trust-new-target"])
+        .to_vec();
+    let t = refused(d, &args, 3, &["shares root key"]);
+    assert!(!t.contains("FIRST USE"), "{t}");
+}
+
+#[test]
 fn added_prod_chain_sharing_anchored_keys_is_refused() {
     // Only ci was anchored; a proposal adds prod, a rolled-back copy of ci v1.
     let dir = tempfile::tempdir().unwrap();

@@ -58,6 +58,10 @@ struct Loaded {
     previous: Option<RootMetadata>,
     /// Every root key fingerprint the anchor lists or records.
     fingerprints: BTreeSet<String>,
+    /// Keys of any role (fingerprints) the anchor or the root it replaced
+    /// lists that this archive holds: a proposal that makes one of them a
+    /// root key (say, a Factory's targets key) is bound too.
+    held_listed: BTreeSet<String>,
 }
 
 /// Why a chain must chain from an anchor.
@@ -119,11 +123,14 @@ pub(super) fn check(args: &SignArgs, c: &mut Ceremony) -> Result<(Opened, Vec<Ch
         }
     }
     if !first_uses.is_empty() && !loaded.is_empty() && args.yes && !args.trust_new_target {
+        let first = &first_uses[0];
         return Err(refused(format!(
-            "{}\nWith --yes this is refused: a new target next to anchored ones is trusted only \
-             with --trust-new-target as well (after comparing the fingerprints above), or by \
-             typing \"new target\" without --yes",
-            new_target_text(&c.proposal, &first_uses[0], &loaded)
+            "{}\nIts current root v{} lists:\n{}With --yes this is refused: a new target next to \
+             anchored ones is trusted only with --trust-new-target as well (after comparing these \
+             fingerprints with your records), or by typing \"new target\" without --yes",
+            new_target_text(&c.proposal, first, &loaded),
+            first.current.version()?,
+            fingerprints_of(&first.current)
         )));
     }
     let holds = check_holds_a_key(&c.proposal, &opened.archive, &c.provided, &c.first_current)?;
@@ -148,22 +155,44 @@ pub(super) fn check(args: &SignArgs, c: &mut Ceremony) -> Result<(Opened, Vec<Ch
 /// Reads every anchor; a damaged one stops the ceremony (it might have been
 /// the one that binds this proposal).
 fn load_anchors(ka: &KeyArchive) -> Result<Vec<Loaded>> {
+    let held: BTreeSet<String> = ka
+        .keys
+        .iter()
+        .map(|k| k.public.fingerprint())
+        .chain(ka.token_keys.iter().map(|k| k.public.fingerprint()))
+        .collect();
     let mut out = Vec::new();
     for stored in ka.anchors() {
         let (root, previous) = ka.anchor_roots(&stored)?;
         let mut fingerprints = stored.root_key_fingerprints.clone();
+        let mut listed = all_key_fingerprints(&root);
         fingerprints.extend(root_key_fingerprints(&root));
         if let Some(p) = &previous {
             fingerprints.extend(root_key_fingerprints(p));
+            listed.extend(all_key_fingerprints(p));
         }
+        let held_listed = listed.intersection(&held).cloned().collect();
         out.push(Loaded {
             stored,
             root,
             previous,
             fingerprints,
+            held_listed,
         });
     }
     Ok(out)
+}
+
+/// The fingerprints of every key `root` lists, whatever its role.
+fn all_key_fingerprints(root: &RootMetadata) -> BTreeSet<String> {
+    let Ok(objects) = root.key_objects() else {
+        return BTreeSet::new();
+    };
+    objects
+        .keys()
+        .filter_map(|id| root.key(id).ok())
+        .map(|k| k.fingerprint())
+        .collect()
 }
 
 /// Binds `chain` to its anchors and checks that its current root chains
@@ -185,7 +214,7 @@ fn check_chain(
     let mut other_chains: Vec<&Loaded> = Vec::new();
     for l in loaded {
         let s = &l.stored;
-        let shares = !keys.is_disjoint(&l.fingerprints);
+        let shares = !keys.is_disjoint(&l.fingerprints) || !keys.is_disjoint(&l.held_listed);
         let why = if s.target.as_ref() == Some(&target) && s.kind == Some(kind) {
             Some(Why::Name)
         } else if s.legacy() && s.chain == kind.as_str() {
