@@ -338,6 +338,75 @@ mod tests {
         }
     }
 
+    fn tuf_proposal(version: u64, history: &[(u64, &str)]) -> (Proposal, RootMetadata) {
+        let k = ceremony::keys::PrivateKey::generate(ceremony::keys::NewKeyType::Ed25519)
+            .unwrap()
+            .public_key();
+        let d = Dialect::Tuf;
+        let role = serde_json::json!({"keyids": [k.key_id(d)], "threshold": 1});
+        let root = serde_json::json!({"signatures": [], "signed": {"_type": "root",
+            "spec_version": "1.0.31", "consistent_snapshot": true,
+            "expires": "2030-01-01T00:00:00Z", "version": version,
+            "keys": {k.key_id(d): k.to_key_object(d)},
+            "roles": {"root": role, "targets": role, "snapshot": role, "timestamp": role}}});
+        let p = serde_json::json!({
+            "format": ceremony::proposal::PROPOSAL_FORMAT, "dialect": "tuf",
+            "target": {"kind": "tuf-dir", "path": "/x"}, "created": "2029-01-01T00:00:00Z",
+            "chains": [{"name": "root", "current": root.clone(), "history":
+                history.iter().map(|(v, h)| serde_json::json!({"version": v, "sha256": h}))
+                    .collect::<Vec<_>>()}],
+            "change": {"expires": "2030-06-01T00:00:00Z"}});
+        let p: Proposal = serde_json::from_value(p).unwrap();
+        (p, RootMetadata::from_value(root, d).unwrap())
+    }
+
+    #[test]
+    fn tuf_identity_from_version_1() {
+        let h1 = "AB".repeat(32);
+        let (p, current) = tuf_proposal(3, &[(1, &h1), (2, &"cd".repeat(32))]);
+        let t = target_id(&p, &p.chains[0], ChainKind::Root, &current).unwrap();
+        assert_eq!(
+            t,
+            TargetId::TufRepository {
+                dialect: Dialect::Tuf,
+                v1_sha256: h1.to_ascii_lowercase()
+            }
+        );
+        // Two different version 1 files: refused.
+        let (p, current) = tuf_proposal(3, &[(1, &h1), (1, &"cd".repeat(32))]);
+        assert!(target_id(&p, &p.chains[0], ChainKind::Root, &current).is_err());
+        // The current root is version 1: its own hash.
+        let (p, current) = tuf_proposal(1, &[]);
+        let t = target_id(&p, &p.chains[0], ChainKind::Root, &current).unwrap();
+        assert_eq!(
+            t,
+            TargetId::TufRepository {
+                dialect: Dialect::Tuf,
+                v1_sha256: ceremony::sha256::hex(&current.to_bytes())
+            }
+        );
+        // Neither: the root key ids; a hash that is no sha256 is no identity.
+        let (p, current) = tuf_proposal(4, &[(1, "not-a-hash")]);
+        let t = target_id(&p, &p.chains[0], ChainKind::Root, &current).unwrap();
+        assert_eq!(
+            t,
+            TargetId::TufFirstAnchoredKeys {
+                dialect: Dialect::Tuf,
+                root_keyids: current.role("root").unwrap().keyids
+            }
+        );
+        // The location does not change the identity.
+        let (mut p2, _) = tuf_proposal(3, &[(1, &h1)]);
+        p2.target = Target::TufHttp {
+            url: "https://elsewhere".into(),
+        };
+        let (p1, c1) = tuf_proposal(3, &[(1, &h1)]);
+        assert_eq!(
+            target_id(&p1, &p1.chains[0], ChainKind::Root, &c1).unwrap(),
+            target_id(&p2, &p2.chains[0], ChainKind::Root, &c1).unwrap()
+        );
+    }
+
     #[test]
     fn digests_differ_by_every_field() {
         let a = TargetId::Factory {

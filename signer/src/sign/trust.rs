@@ -285,7 +285,8 @@ fn check_chain(
                 println!(
                     "chain {kind}: this archive's anchor for chain {kind} was written by an older \
                      signer, keyed by the chain name only; it stands for {}, and this proposal \
-                     ({}) must chain from it.",
+                     ({}) must chain from it (to use this archive for another repository too, \
+                     first sign for the one it anchors: that binds the anchor to its target).",
                     s.describe_target(),
                     full_target(proposal, &target)
                 );
