@@ -468,10 +468,18 @@ fn full_target(proposal: &Proposal, target: &TargetId) -> String {
 /// The first-use text when other targets are anchored: names the new one in
 /// full.
 fn new_target_text(proposal: &Proposal, first: &FirstUse, loaded: &[Loaded]) -> String {
+    let same_target = loaded
+        .iter()
+        .any(|l| l.stored.target.as_ref() == Some(&first.target));
     format!(
-        "This archive anchors {}; this proposal is for a different target: {}, chain {}, \
-         whose current root v{} no anchor of this archive leads to.",
+        "This archive anchors {}; this proposal is for {}: {}, chain {}, whose current root v{} \
+         no anchor of this archive leads to.",
         anchored_targets(loaded),
+        if same_target {
+            "a chain of that target it has no anchor for"
+        } else {
+            "a different target"
+        },
         full_target(proposal, &first.target),
         escape(&first.chain),
         first.current.version().unwrap_or(0)
