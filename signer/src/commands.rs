@@ -503,11 +503,24 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
 pub fn list(args: ListArgs) -> Result<ExitCode> {
     let opened = open_archive(&args.archive, &args.unlock)?;
     let ka = &opened.archive;
-    let anchors: Vec<serde_json::Value> = ka
-        .manifest
-        .anchors
+    let stored = ka.anchors();
+    let anchors: Vec<serde_json::Value> = stored
         .iter()
-        .map(|a| serde_json::to_value(a).unwrap_or_default())
+        .map(|a| {
+            serde_json::json!({
+                "target": a.describe_target(),
+                "target_id": a.target,
+                "target_as_proposed": a.target_text,
+                "chain": a.chain,
+                "legacy": a.legacy(),
+                "dialect": a.dialect,
+                "version": a.version,
+                "sha256": a.sha256,
+                "signed_at": a.signed_at,
+                "entry": a.entry,
+                "root_key_fingerprints": a.root_key_fingerprints,
+            })
+        })
         .collect();
     if args.json {
         let out = serde_json::json!({
@@ -584,17 +597,46 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
              `signer sign --pkcs11-module PATH` signs with them on the token."
         );
     }
-    if ka.manifest.anchors.is_empty() {
+    if stored.is_empty() {
         println!(
             "Trust anchors: none yet (the first `signer sign` asks you to check the root's keys)."
         );
     } else {
-        println!("Trust anchors (the last roots this archive signed):");
-        for a in &ka.manifest.anchors {
-            println!(
-                "  {:<5} v{} ({}), signed {}, sha256 {}",
-                a.chain, a.version, a.dialect, a.signed_at, a.sha256
-            );
+        println!("Trust anchors (the last roots this archive signed), by target and chain:");
+        let mut targets: Vec<String> = Vec::new();
+        for a in &stored {
+            let t = a.describe_target();
+            if !targets.contains(&t) {
+                targets.push(t);
+            }
+        }
+        for t in &targets {
+            println!("  {t}");
+            for a in stored.iter().filter(|a| a.describe_target() == *t) {
+                println!(
+                    "    chain {:<5} v{} ({}), signed {}, sha256 {}",
+                    ceremony::untrusted::escape(&a.chain),
+                    a.version.map_or("?".to_string(), |v| v.to_string()),
+                    a.dialect
+                        .map_or("dialect unrecorded".to_string(), |d| d.to_string()),
+                    a.signed_at.as_deref().unwrap_or("(unrecorded)"),
+                    a.sha256.as_deref().unwrap_or("(unrecorded)")
+                );
+                if let Some(seen) = &a.target_text {
+                    println!(
+                        "          proposed as: {}",
+                        ceremony::untrusted::escape(seen)
+                    );
+                }
+                println!("          entry {}", a.entry);
+                if !a.root_key_fingerprints.is_empty() {
+                    println!(
+                        "          {} root key(s) seen in this chain: a proposal whose root lists \
+                         any of them must chain from this anchor",
+                        a.root_key_fingerprints.len()
+                    );
+                }
+            }
         }
     }
     for w in &ka.warnings {

@@ -20,13 +20,26 @@
 //!   which is the point, and cannot trip over a `.pub` without its `.sec`.
 //!   An older signer keeps the list untouched (the manifest keeps unknown
 //!   fields).
-//! * `tuf-ceremony/anchors/<chain>.root.json`: the last root this archive
-//!   signed for that chain (`root`, `ci`, `prod`), the trust anchor for the
-//!   next ceremony; `<chain>.previous.root.json` is the root it replaced
-//!   (verified at the time), so that a bundle that was never uploaded does not
-//!   lock the archive out.
+//! * `tuf-ceremony/anchors/<sha256 of the target>/<chain>.root.json`: the
+//!   last root this archive signed for that chain (`root`, `ci`, `prod`) of
+//!   that target (see [`crate::anchors`]), the trust anchor for the next
+//!   ceremony; `<chain>.previous.root.json` beside it is the root it
+//!   replaced (verified at the time), so that a bundle that was never
+//!   uploaded does not lock the archive out. The folder's name is the sha256
+//!   of the typed target identity, never text from a proposal; the manifest
+//!   records the identity itself, readable, beside it.
+//! * `tuf-ceremony/anchors/<chain>.root.json` (and `.previous.root.json`):
+//!   anchors an older signer wrote, keyed by the chain name only. They are
+//!   still read, as anchors of "the target this archive was used for"
+//!   ([`StoredAnchor::legacy`]); the first target that chains from one takes
+//!   it over, and the archive written then records it (`migrated_from`),
+//!   keeping the old entries as they were.
+//!
+//! Archives are written as `tuf-ceremony/archive@2`, so that a signer that
+//! knows only chain-name anchors refuses them instead of reading "no
+//! anchor" (first use); `archive@1` is still read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -36,13 +49,17 @@ use ceremony::diff::key_description;
 use ceremony::keys::{KeyType, PrivateKey, PublicKey};
 use ceremony::{Dialect, RootMetadata};
 
+use crate::anchors::{root_key_fingerprints, ChainKind, TargetId};
 use crate::archive::{ArchiveError, Entries};
 use crate::pkcs11::TokenRef;
 
 /// The manifest's entry name.
 pub const MANIFEST: &str = "tuf-ceremony/manifest.json";
-/// The manifest's format.
-pub const MANIFEST_FORMAT: &str = "tuf-ceremony/archive@1";
+/// The manifest's format, as written.
+pub const MANIFEST_FORMAT: &str = "tuf-ceremony/archive@2";
+/// The format of archives whose anchors are keyed by chain name only; read,
+/// never written.
+pub const LEGACY_MANIFEST_FORMAT: &str = "tuf-ceremony/archive@1";
 const ANCHOR_DIR: &str = "tuf-ceremony/anchors/";
 const PEM_DIR: &str = "tuf-ceremony/keys/";
 const FIOCTL_DIR: &str = "tufrepo/keys/";
@@ -132,7 +149,8 @@ impl TokenHeldKey {
 /// One trust anchor as the manifest records it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ManifestAnchor {
-    /// `root`, `ci` or `prod`.
+    /// `root`, `ci` or `prod` (in an older signer's record: the proposal's
+    /// chain name, whatever it was).
     pub chain: String,
     /// The dialect of its roots.
     pub dialect: Dialect,
@@ -142,9 +160,115 @@ pub struct ManifestAnchor {
     pub sha256: String,
     /// When it was signed.
     pub signed_at: String,
-    /// What the proposal said the target is (for the humans).
+    /// What the proposal said the target is, in words (for the humans).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The target it anchors; absent in an older signer's record (keyed by
+    /// the chain name only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<TargetId>,
+    /// Every root key (SPKI fingerprint) of every root of this chain this
+    /// archive verified or signed: a proposal whose root lists one of them
+    /// must chain from this anchor, whatever target it names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_key_fingerprints: Vec<String>,
+    /// The older signer's anchor entries this anchor took over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrated_from: Vec<String>,
+}
+
+/// A trust anchor of the archive, as the signer uses it.
+#[derive(Clone, Debug)]
+pub struct StoredAnchor {
+    /// The chain name as recorded.
+    pub chain: String,
+    /// That name as a chain, where it is one.
+    pub kind: Option<ChainKind>,
+    /// The target; `None` for an older signer's anchor.
+    pub target: Option<TargetId>,
+    /// The proposal's words for the target, when it was signed.
+    pub target_text: Option<String>,
+    /// The dialect recorded (`None`: an entry without a manifest record).
+    pub dialect: Option<Dialect>,
+    /// The version recorded.
+    pub version: Option<u64>,
+    /// The sha256 the manifest records for the entry.
+    pub sha256: Option<String>,
+    /// When it was signed.
+    pub signed_at: Option<String>,
+    /// The root keys recorded for the chain (fingerprints).
+    pub root_key_fingerprints: BTreeSet<String>,
+    /// The entry of the anchor root.
+    pub entry: String,
+    /// The entry of the root it replaced.
+    pub previous_entry: String,
+}
+
+impl StoredAnchor {
+    /// Keyed by chain name only (written by an older signer, not yet taken
+    /// over by a target).
+    pub fn legacy(&self) -> bool {
+        self.target.is_none()
+    }
+
+    /// The target, in full, for the humans (untrusted parts escaped).
+    pub fn describe_target(&self) -> String {
+        match &self.target {
+            Some(t) => t.describe(),
+            None if self.dialect.is_none() => format!(
+                "the target this archive was used for (an anchor entry {} that the manifest does \
+                 not record; it binds by the chain name only)",
+                self.entry
+            ),
+            None => format!(
+                "the target this archive was used for{} (an anchor of an older signer, keyed by \
+                 the chain name only)",
+                self.target_text
+                    .as_ref()
+                    .map(|t| format!(", recorded as {:?}", ceremony::untrusted::escape(t)))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
+    /// `chain ci of FoundriesFactory acme (…)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "chain {} of {}",
+            ceremony::untrusted::escape(&self.chain),
+            self.describe_target()
+        )
+    }
+}
+
+/// What [`KeyArchive::set_anchor`] records.
+pub struct NewAnchor<'a> {
+    /// The target.
+    pub target: &'a TargetId,
+    /// The chain.
+    pub kind: ChainKind,
+    /// The root just signed: the new anchor.
+    pub new: &'a RootMetadata,
+    /// The root it replaces.
+    pub previous: &'a RootMetadata,
+    /// The proposal's words for the target; `None` keeps the words already
+    /// recorded (an anchor of another name of the same chain, advanced).
+    pub seen_as: Option<&'a str>,
+    /// Root keys of the chain verified along the way (fingerprints), on top
+    /// of those of `new`, `previous` and the anchor replaced.
+    pub root_key_fingerprints: BTreeSet<String>,
+    /// Older signers' anchor entries this one takes over.
+    pub takes_over: Vec<String>,
+    /// Now, as the manifest records it.
+    pub now: &'a str,
+}
+
+fn anchor_entries(target: &TargetId, kind: ChainKind) -> (String, String) {
+    let dir = format!("{ANCHOR_DIR}{}/", target.digest());
+    (
+        format!("{dir}{kind}.root.json"),
+        format!("{dir}{kind}.previous.root.json"),
+    )
 }
 
 /// `tuf-ceremony/manifest.json`.
@@ -266,7 +390,7 @@ impl KeyArchive {
                         entry: MANIFEST.into(),
                         problem: format!("not a tuf-ceremony manifest: {e}"),
                     })?;
-                if m.format != MANIFEST_FORMAT {
+                if m.format != MANIFEST_FORMAT && m.format != LEGACY_MANIFEST_FORMAT {
                     return Err(ArchiveError::Entry {
                         entry: MANIFEST.into(),
                         problem: format!(
@@ -530,73 +654,183 @@ impl KeyArchive {
         Ok(name)
     }
 
-    /// The anchor of `chain`: the last root this archive signed for it.
-    pub fn anchor(
-        &self,
-        chain: &str,
-        dialect: Dialect,
-    ) -> Result<Option<RootMetadata>, ArchiveError> {
-        self.root_entry(&format!("{ANCHOR_DIR}{chain}.root.json"), dialect)
-    }
-
-    /// The root the anchor of `chain` replaced.
-    pub fn anchor_previous(
-        &self,
-        chain: &str,
-        dialect: Dialect,
-    ) -> Result<Option<RootMetadata>, ArchiveError> {
-        self.root_entry(&format!("{ANCHOR_DIR}{chain}.previous.root.json"), dialect)
-    }
-
-    fn root_entry(
-        &self,
-        name: &str,
-        dialect: Dialect,
-    ) -> Result<Option<RootMetadata>, ArchiveError> {
-        let Some(bytes) = self.entries.get(name) else {
-            return Ok(None);
-        };
-        RootMetadata::from_slice(bytes, Some(dialect))
-            .map(Some)
-            .map_err(|e| ArchiveError::Entry {
+    /// Every trust anchor: the manifest's records, and anchor entries of an
+    /// older signer that no record names (they are anchors all the same: an
+    /// entry the manifest forgot must not turn into "first use").
+    pub fn anchors(&self) -> Vec<StoredAnchor> {
+        let mut out = Vec::new();
+        let mut named: BTreeSet<String> = BTreeSet::new();
+        for a in &self.manifest.anchors {
+            let kind = ChainKind::from_name(&a.chain);
+            let (entry, previous_entry) = match (&a.target_id, kind) {
+                (Some(t), Some(k)) => anchor_entries(t, k),
+                // A record with a target but no chain we know: its entry
+                // cannot be named, so it reads as damaged.
+                (Some(_), None) => (String::new(), String::new()),
+                (None, _) => (
+                    format!("{ANCHOR_DIR}{}.root.json", a.chain),
+                    format!("{ANCHOR_DIR}{}.previous.root.json", a.chain),
+                ),
+            };
+            named.insert(entry.clone());
+            named.extend(a.migrated_from.iter().cloned());
+            out.push(StoredAnchor {
+                chain: a.chain.clone(),
+                kind,
+                target: a.target_id.clone(),
+                target_text: a.target.clone(),
+                dialect: Some(a.dialect),
+                version: Some(a.version),
+                sha256: Some(a.sha256.clone()),
+                signed_at: Some(a.signed_at.clone()),
+                root_key_fingerprints: a.root_key_fingerprints.iter().cloned().collect(),
+                entry,
+                previous_entry,
+            });
+        }
+        for name in self.entries.names() {
+            let Some(rest) = name.strip_prefix(ANCHOR_DIR) else {
+                continue;
+            };
+            let Some(chain) = rest.strip_suffix(".root.json") else {
+                continue;
+            };
+            if chain.ends_with(".previous") || named.contains(name) {
+                continue;
+            }
+            // An older signer's `<chain>.root.json`, or an anchor of ours
+            // (`<sha256>/<chain>.root.json`) whose record is lost: both bind
+            // by chain name and keys, never by a target.
+            let chain = match chain.split_once('/') {
+                None => chain,
+                Some((dir, c))
+                    if dir.len() == 64
+                        && dir.bytes().all(|b| b.is_ascii_hexdigit())
+                        && !c.contains('/') =>
+                {
+                    c
+                }
+                Some(_) => continue,
+            };
+            out.push(StoredAnchor {
+                chain: chain.to_string(),
+                kind: ChainKind::from_name(chain),
+                target: None,
+                target_text: None,
+                dialect: None,
+                version: None,
+                sha256: None,
+                signed_at: None,
+                root_key_fingerprints: BTreeSet::new(),
                 entry: name.to_string(),
-                problem: format!("the trust anchor is unreadable ({e}); the archive is damaged"),
-            })
+                previous_entry: format!(
+                    "{}.previous.root.json",
+                    &name[..name.len() - ".root.json".len()]
+                ),
+            });
+        }
+        out
     }
 
-    /// Makes `new` the anchor of `chain`, remembering `previous`.
-    pub fn set_anchor(
-        &mut self,
-        chain: &str,
-        new: &RootMetadata,
-        previous: &RootMetadata,
-        target: &str,
-        now: &str,
-    ) -> Result<(), ArchiveError> {
-        let bytes = new.to_bytes();
+    /// The root an anchor holds and the root it replaced (if recorded). A
+    /// missing, altered or unreadable anchor is an error, never "no anchor".
+    pub fn anchor_roots(
+        &self,
+        a: &StoredAnchor,
+    ) -> Result<(RootMetadata, Option<RootMetadata>), ArchiveError> {
+        let damaged = |problem: String| ArchiveError::Entry {
+            entry: if a.entry.is_empty() {
+                format!("{MANIFEST} (anchor of {})", a.describe())
+            } else {
+                a.entry.clone()
+            },
+            problem,
+        };
+        let Some(bytes) = self.entries.get(&a.entry) else {
+            return Err(damaged(
+                "the manifest records this trust anchor, but the archive does not hold it; the \
+                 archive is damaged"
+                    .into(),
+            ));
+        };
+        if let Some(sha) = &a.sha256 {
+            if !ceremony::sha256::hex(bytes).eq_ignore_ascii_case(sha) {
+                return Err(damaged(format!(
+                    "the trust anchor's sha256 is not the {sha} the manifest records; the archive \
+                     is damaged"
+                )));
+            }
+        }
+        let anchor = RootMetadata::from_slice(bytes, a.dialect).map_err(|e| {
+            damaged(format!(
+                "the trust anchor is unreadable ({e}); the archive is damaged"
+            ))
+        })?;
+        let previous = match self.entries.get(&a.previous_entry) {
+            None => None,
+            Some(bytes) => Some(
+                RootMetadata::from_slice(bytes, Some(anchor.dialect())).map_err(|e| {
+                    ArchiveError::Entry {
+                        entry: a.previous_entry.clone(),
+                        problem: format!(
+                            "the root the trust anchor replaced is unreadable ({e}); the archive \
+                             is damaged"
+                        ),
+                    }
+                })?,
+            ),
+        };
+        Ok((anchor, previous))
+    }
+
+    /// Makes `a.new` the anchor of chain `a.kind` of `a.target`, remembering
+    /// `a.previous`; the older signer's anchors in `a.takes_over` are
+    /// recorded as taken over (their entries stay as they were).
+    pub fn set_anchor(&mut self, a: NewAnchor<'_>) -> Result<(), ArchiveError> {
+        let (entry, previous_entry) = anchor_entries(a.target, a.kind);
+        let bytes = a.new.to_bytes();
         let sha = ceremony::sha256::hex(&bytes);
-        self.entries.insert(
-            &format!("{ANCHOR_DIR}{chain}.root.json"),
-            Zeroizing::new(bytes),
-        )?;
-        self.entries.insert(
-            &format!("{ANCHOR_DIR}{chain}.previous.root.json"),
-            Zeroizing::new(previous.to_bytes()),
-        )?;
-        self.manifest.anchors.retain(|a| a.chain != chain);
+        self.entries.insert(&entry, Zeroizing::new(bytes))?;
+        self.entries
+            .insert(&previous_entry, Zeroizing::new(a.previous.to_bytes()))?;
+        let mut fingerprints = a.root_key_fingerprints;
+        fingerprints.extend(root_key_fingerprints(a.new));
+        fingerprints.extend(root_key_fingerprints(a.previous));
+        let mut migrated: BTreeSet<String> = a.takes_over.iter().cloned().collect();
+        let mut words = a.seen_as.map(str::to_owned);
+        let same = |r: &ManifestAnchor| {
+            r.target_id.as_ref() == Some(a.target) && r.chain == a.kind.as_str()
+        };
+        for r in self.manifest.anchors.iter().filter(|r| same(r)) {
+            fingerprints.extend(r.root_key_fingerprints.iter().cloned());
+            migrated.extend(r.migrated_from.iter().cloned());
+            if words.is_none() {
+                words.clone_from(&r.target);
+            }
+        }
+        self.manifest.anchors.retain(|r| {
+            let legacy_entry = format!("{ANCHOR_DIR}{}.root.json", r.chain);
+            let taken_over = r.target_id.is_none() && a.takes_over.contains(&legacy_entry);
+            !same(r) && !taken_over
+        });
         self.manifest.anchors.push(ManifestAnchor {
-            chain: chain.to_string(),
-            dialect: new.dialect(),
-            version: new.version().unwrap_or(0),
+            chain: a.kind.as_str().to_string(),
+            dialect: a.new.dialect(),
+            version: a.new.version().unwrap_or(0),
             sha256: sha,
-            signed_at: now.to_string(),
-            target: Some(target.to_string()),
+            signed_at: a.now.to_string(),
+            target: words,
+            target_id: Some(a.target.clone()),
+            root_key_fingerprints: fingerprints.into_iter().collect(),
+            migrated_from: migrated.into_iter().collect(),
         });
         Ok(())
     }
 
     /// The entries to write: everything read, plus the manifest.
     pub fn finish_entries(&mut self) -> Result<&Entries, ArchiveError> {
+        // Whatever was read, what is written is this version's format.
+        self.manifest.format = MANIFEST_FORMAT.into();
         let mut manifest = serde_json::to_vec_pretty(&self.manifest)
             .map_err(|e| ArchiveError::Tarball(format!("cannot write the manifest: {e}")))?;
         manifest.push(b'\n');
@@ -712,6 +946,93 @@ mod tests {
         assert_eq!(back.keys[0].public.fingerprint(), fp);
         assert!(back.warnings.is_empty(), "{:?}", back.warnings);
         assert_eq!(back.manifest.keys[0].added_at, "2030-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn anchors_by_target_and_legacy_ones_taken_over() {
+        let k = PrivateKey::generate(ceremony::keys::NewKeyType::Ed25519).unwrap();
+        let root = |v: u64| {
+            let d = Dialect::OtaTuf;
+            let p = k.public_key();
+            let role = serde_json::json!({"keyids": [p.key_id(d)], "threshold": 1});
+            RootMetadata::from_value(
+                serde_json::json!({"signatures": [], "signed": {"_type": "Root",
+                    "expires": "2030-01-01T00:00:00Z", "version": v,
+                    "keys": {p.key_id(d): p.to_key_object(d)},
+                    "roles": {"root": role, "targets": role, "snapshot": role, "timestamp": role}}}),
+                d,
+            )
+            .unwrap()
+        };
+        // An older signer's entry, without a manifest record.
+        let mut e = Entries::new();
+        e.insert(
+            "tuf-ceremony/anchors/ci.root.json",
+            Zeroizing::new(root(2).to_bytes()),
+        )
+        .unwrap();
+        let mut a = KeyArchive::from_entries(e).unwrap();
+        let found = a.anchors();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].legacy());
+        assert_eq!(found[0].kind, Some(ChainKind::Ci));
+        assert!(a.anchor_roots(&found[0]).unwrap().1.is_none());
+
+        let target = TargetId::Factory {
+            dialect: Dialect::OtaTuf,
+            factory: "acme".into(),
+            api: "https://api.foundries.io".into(),
+        };
+        a.set_anchor(NewAnchor {
+            target: &target,
+            kind: ChainKind::Ci,
+            new: &root(3),
+            previous: &root(2),
+            seen_as: Some("FoundriesFactory acme"),
+            root_key_fingerprints: BTreeSet::new(),
+            takes_over: vec![found[0].entry.clone()],
+            now: "2030-01-01T00:00:00Z",
+        })
+        .unwrap();
+        let gz = crate::archive::write_tar_gz(a.finish_entries().unwrap()).unwrap();
+        let back = KeyArchive::from_entries(crate::archive::read_tar_gz(&gz).unwrap()).unwrap();
+        assert_eq!(back.manifest.format, MANIFEST_FORMAT);
+        let found = back.anchors();
+        assert_eq!(found.len(), 1, "the legacy entry is taken over: {found:?}");
+        let dir = target.digest();
+        assert_eq!(
+            found[0].entry,
+            format!("tuf-ceremony/anchors/{dir}/ci.root.json")
+        );
+        assert_eq!(found[0].target.as_ref(), Some(&target));
+        assert_eq!(
+            found[0].root_key_fingerprints,
+            BTreeSet::from([k.public_key().fingerprint()])
+        );
+        let (anchor, previous) = back.anchor_roots(&found[0]).unwrap();
+        assert_eq!(anchor.version().unwrap(), 3);
+        assert_eq!(previous.unwrap().version().unwrap(), 2);
+        // The older entry is kept as it was.
+        assert!(back.entries().contains("tuf-ceremony/anchors/ci.root.json"));
+
+        // An anchor whose bytes are not those the manifest records is damaged.
+        let mut m = back.manifest.clone();
+        m.anchors[0].sha256 = "00".repeat(32);
+        let mut e = Entries::new();
+        for n in back.entries().names() {
+            if n != MANIFEST {
+                e.insert(n, Zeroizing::new(back.entries().get(n).unwrap().to_vec()))
+                    .unwrap();
+            }
+        }
+        e.insert(MANIFEST, Zeroizing::new(serde_json::to_vec(&m).unwrap()))
+            .unwrap();
+        let damaged = KeyArchive::from_entries(e).unwrap();
+        let err = damaged
+            .anchor_roots(&damaged.anchors()[0])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("damaged"), "{err}");
     }
 
     #[test]

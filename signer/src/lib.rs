@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod anchors;
 mod archive;
 mod commands;
 mod keystore;

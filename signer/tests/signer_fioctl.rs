@@ -128,8 +128,21 @@ fn end_to_end(dir: &Path, f: &Factory, tarball_name: &str) {
     assert!(entries.contains_key(&format!("tufrepo/keys/fioctl-root-{new_id}.pub")));
     let new_key = PrivateKey::from_ats_json(sec).unwrap();
     assert_eq!(new_key.public_key().key_id(Dialect::OtaTuf), *new_id);
-    assert!(entries.contains_key("tuf-ceremony/anchors/ci.root.json"));
-    assert!(entries.contains_key("tuf-ceremony/anchors/prod.root.json"));
+    // The anchors sit in one folder named by the sha256 of the Factory's
+    // identity, never by text from the proposal.
+    let dirs: std::collections::BTreeSet<&str> = entries
+        .keys()
+        .filter_map(|n| n.strip_prefix("tuf-ceremony/anchors/"))
+        .filter_map(|rest| rest.split_once('/').map(|(d, _)| d))
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let d = dirs.first().unwrap();
+    assert!(
+        d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{d}"
+    );
+    assert!(entries.contains_key(&format!("tuf-ceremony/anchors/{d}/ci.root.json")));
+    assert!(entries.contains_key(&format!("tuf-ceremony/anchors/{d}/prod.root.json")));
     for name in entries.keys() {
         assert!(!name.ends_with('/') && !name.starts_with('/'), "{name}");
     }

@@ -228,6 +228,10 @@ pub struct Trust {
     pub first_use_confirmed: usize,
     /// Which archive keys are root keys of the current roots, in words.
     pub held: Vec<String>,
+    /// The chains whose current root was trusted as the root the archive's
+    /// anchor replaced, on the operator's word (`--last-bundle-not-applied`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_bundle_not_applied: Vec<String>,
 }
 
 /// The `tokens` entry.

@@ -228,6 +228,7 @@ fn events_serialise_as_the_json_they_replace() {
                 chains: vec!["root".into()],
                 first_use_confirmed: 1,
                 held: vec!["h".into()],
+                last_bundle_not_applied: vec![],
             }),
             json!({"chains": ["root"], "first_use_confirmed": 1, "held": ["h"]}),
         ),

@@ -39,8 +39,21 @@ pub(crate) struct SignArgs {
     #[arg(long, value_name = "PATH")]
     pub(crate) new_archive: Option<PathBuf>,
     /// Accept without asking: the first-use trust question and the typed confirmation.
+    /// While the archive anchors other targets, first use of a new target is refused
+    /// with --yes unless --trust-new-target is given too.
     #[arg(long)]
     pub(crate) yes: bool,
+    /// With --yes: trust a target this archive has no anchor for while it anchors
+    /// others (the question otherwise wants "new target" typed). Compare the root's
+    /// fingerprints with your records first. Without --yes the question is still asked.
+    #[arg(long)]
+    pub(crate) trust_new_target: bool,
+    /// The proposal's current root is the one this archive's trust anchor replaced,
+    /// because the last bundle this archive signed was never applied: say so to sign
+    /// from it again (refused otherwise; the signer cannot tell an unapplied bundle
+    /// from a rollback). The transcript records that you said it.
+    #[arg(long)]
+    pub(crate) last_bundle_not_applied: bool,
     /// Sign despite guard-rail warnings (threshold = number of keys, expiry too near or far, ...).
     #[arg(long)]
     pub(crate) force: bool,

@@ -42,7 +42,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
     // not), the proposal sound; no key is needed yet.
     let mut c = preflight::run(&args, now)?;
     // Trust: the archive, and the proposal's roots against its anchors.
-    let mut opened = trust::check(&args, &mut c)?;
+    let (mut opened, anchoring) = trust::check(&args, &mut c)?;
     // Token keys that must sign: opened and test-signed before anything is
     // generated or written.
     let mut tokens = signing::open(&args, &mut c, &opened)?;
@@ -73,6 +73,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
             &mut opened,
             tokens.as_ref(),
             &plans,
+            &anchoring,
             completion,
         )
     })();

@@ -1,9 +1,16 @@
 //! Trust: the archive is opened, and the proposal's current roots are
-//! checked against the trust anchors it keeps (on first use, the human
-//! compares fingerprints); an archive that holds no key that matters here is
-//! refused.
+//! checked against the trust anchors it keeps; an archive that holds no key
+//! that matters here is refused.
+//!
+//! Every chain of the proposal is first bound to the anchors it must chain
+//! from (by target and chain, by root keys, and an older signer's anchors by
+//! chain name: see [`crate::anchors`]), and every refusal happens before any
+//! question is asked. Only a chain bound to no anchor is "first use", where
+//! the human compares fingerprints; when the archive already anchors other
+//! targets the question names the new target and wants other words typed.
 
 use ceremony_cli::{eprintln, println};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -13,6 +20,7 @@ use ceremony::proposal::{Chain, Proposal};
 use ceremony::rules::{check_step, short};
 use ceremony::transcript::event::{Input, Trust};
 use ceremony::transcript::Event;
+use ceremony::untrusted::escape;
 use ceremony::{Dialect, RootMetadata};
 
 use super::args::SignArgs;
@@ -20,13 +28,65 @@ use super::preflight::Ceremony;
 use super::review::{key_line, print_header};
 use super::write::file_sha256;
 use super::{failures, refused, root_key_ids_of};
+use crate::anchors::{self, root_key_fingerprints, ChainKind, TargetId};
 use crate::archive;
 use crate::commands::{self, Opened};
-use crate::keystore::KeyArchive;
+use crate::keystore::{KeyArchive, StoredAnchor};
 use crate::secrets;
 
+/// What the write step needs to know of each chain's anchors.
+pub(super) struct ChainAnchoring {
+    /// The chain, as the proposal and the plans name it.
+    pub(super) chain: String,
+    pub(super) kind: ChainKind,
+    /// The target the new anchor is filed under.
+    pub(super) target: TargetId,
+    /// Anchors of this chain filed under other targets that it chained
+    /// from (found by root keys): advanced with it, so that no name of the
+    /// same repository keeps an older anchor.
+    pub(super) also: Vec<TargetId>,
+    /// An older signer's anchor entries this target takes over.
+    pub(super) takes_over: Vec<String>,
+    /// Root keys of the roots verified in between (fingerprints).
+    pub(super) seen: BTreeSet<String>,
+}
+
+/// An anchor of the archive, read once.
+struct Loaded {
+    stored: StoredAnchor,
+    root: RootMetadata,
+    previous: Option<RootMetadata>,
+    /// Every root key fingerprint the anchor lists or records.
+    fingerprints: BTreeSet<String>,
+    /// Keys of any role (fingerprints) the anchor or the root it replaced
+    /// lists that this archive holds: a proposal that makes one of them a
+    /// root key (say, a Factory's targets key) is bound too.
+    held_listed: BTreeSet<String>,
+}
+
+/// Why a chain must chain from an anchor.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Same target and chain.
+    Name,
+    /// An older signer's anchor of this chain name.
+    Legacy,
+    /// It shares a root key.
+    Keys,
+}
+
+/// A chain bound to no anchor: the human decides.
+struct FirstUse {
+    chain: String,
+    target: TargetId,
+    current: RootMetadata,
+}
+
 /// Opens the archive and checks the proposal against what it trusts.
-pub(super) fn check(args: &SignArgs, c: &mut Ceremony) -> Result<Opened> {
+pub(super) fn check(args: &SignArgs, c: &mut Ceremony) -> Result<(Opened, Vec<ChainAnchoring>)> {
+    // The chains are typed before the archive is even opened: a name that
+    // is no chain of this target never gets near an anchor.
+    let kinds = anchors::chain_kinds(&c.proposal).map_err(|e| refused(e.to_string()))?;
     let mut opened = commands::open_archive(&args.keys, &args.unlock)?;
     c.transcript.append(&Event::Input(Input::Archive {
         path: args.keys.display().to_string(),
@@ -39,18 +99,47 @@ pub(super) fn check(args: &SignArgs, c: &mut Ceremony) -> Result<Opened> {
         eprintln!("warning: {w}");
     }
     print_header(&c.proposal, &c.proposal_sha, c.key_type);
-    let mut confirmed = Vec::new();
-    for chain in &c.proposal.chains {
-        check_against_anchor(
-            &c.proposal,
-            chain,
-            &opened.archive,
-            args.roots_dir.as_deref(),
-            args.yes,
-            &mut confirmed,
-        )?;
+    let loaded = load_anchors(&opened.archive)?;
+
+    // Every refusal first: bindings, chaining, the predecessor flag, and an
+    // archive that holds no key of these roots.
+    let mut anchoring = Vec::new();
+    let mut first_uses = Vec::new();
+    let mut not_applied = Vec::new();
+    for (chain, kind) in c.proposal.chains.iter().zip(kinds) {
+        match check_chain(&c.proposal, chain, kind, &loaded, args, &mut not_applied)? {
+            Ok(a) => anchoring.push(a),
+            Err(first) => {
+                anchoring.push(ChainAnchoring {
+                    chain: chain.name.clone(),
+                    kind,
+                    target: first.target.clone(),
+                    also: Vec::new(),
+                    takes_over: Vec::new(),
+                    seen: BTreeSet::new(),
+                });
+                first_uses.push(first);
+            }
+        }
+    }
+    if !first_uses.is_empty() && !loaded.is_empty() && args.yes && !args.trust_new_target {
+        let first = &first_uses[0];
+        return Err(refused(format!(
+            "{}\nIts current root v{} lists:\n{}With --yes this is refused: a new target next to \
+             anchored ones is trusted only with --trust-new-target as well (after comparing these \
+             fingerprints with your records), or by typing \"new target\" without --yes",
+            new_target_text(&c.proposal, first, &loaded),
+            first.current.version()?,
+            fingerprints_of(&first.current)
+        )));
     }
     let holds = check_holds_a_key(&c.proposal, &opened.archive, &c.provided, &c.first_current)?;
+
+    // Then the questions.
+    let mut confirmed: Vec<Vec<u8>> = Vec::new();
+    for first in &first_uses {
+        ask_first_use(&c.proposal, first, &loaded, args, &mut confirmed)?;
+    }
     for line in &holds {
         println!("  {line}");
     }
@@ -58,151 +147,389 @@ pub(super) fn check(args: &SignArgs, c: &mut Ceremony) -> Result<Opened> {
         chains: c.proposal.chains.iter().map(|c| c.name.clone()).collect(),
         first_use_confirmed: confirmed.len(),
         held: holds,
+        last_bundle_not_applied: not_applied,
     }))?;
-    Ok(opened)
+    Ok((opened, anchoring))
 }
 
-/// Checks that `chain`'s current root is one this archive may trust: the
-/// anchor itself, the root the anchor replaced (a bundle never applied), or
-/// a root that chains from the anchor through roots it can check. On first
-/// use, the human compares fingerprints.
-fn check_against_anchor(
+/// Reads every anchor; a damaged one stops the ceremony (it might have been
+/// the one that binds this proposal).
+fn load_anchors(ka: &KeyArchive) -> Result<Vec<Loaded>> {
+    let held: BTreeSet<String> = ka
+        .keys
+        .iter()
+        .map(|k| k.public.fingerprint())
+        .chain(ka.token_keys.iter().map(|k| k.public.fingerprint()))
+        .collect();
+    let mut out = Vec::new();
+    for stored in ka.anchors() {
+        let (root, previous) = ka.anchor_roots(&stored)?;
+        let mut fingerprints = stored.root_key_fingerprints.clone();
+        let mut listed = all_key_fingerprints(&root);
+        fingerprints.extend(root_key_fingerprints(&root));
+        if let Some(p) = &previous {
+            fingerprints.extend(root_key_fingerprints(p));
+            listed.extend(all_key_fingerprints(p));
+        }
+        let held_listed = listed.intersection(&held).cloned().collect();
+        out.push(Loaded {
+            stored,
+            root,
+            previous,
+            fingerprints,
+            held_listed,
+        });
+    }
+    Ok(out)
+}
+
+/// The fingerprints of every key `root` lists, whatever its role.
+fn all_key_fingerprints(root: &RootMetadata) -> BTreeSet<String> {
+    let Ok(objects) = root.key_objects() else {
+        return BTreeSet::new();
+    };
+    objects
+        .keys()
+        .filter_map(|id| root.key(id).ok())
+        .map(|k| k.fingerprint())
+        .collect()
+}
+
+/// Binds `chain` to its anchors and checks that its current root chains
+/// from every one; `Err(FirstUse)` when no anchor binds it.
+fn check_chain(
     proposal: &Proposal,
     chain: &Chain,
-    ka: &KeyArchive,
-    roots_dir: Option<&Path>,
-    yes: bool,
-    confirmed: &mut Vec<Vec<u8>>,
-) -> Result<()> {
+    kind: ChainKind,
+    loaded: &[Loaded],
+    args: &SignArgs,
+    not_applied: &mut Vec<String>,
+) -> Result<std::result::Result<ChainAnchoring, FirstUse>> {
     let dialect = proposal.dialect;
     let current = proposal.current_root(chain)?;
-    let cv = current.version()?;
-    if let Some(a) = ka.manifest.anchors.iter().find(|a| a.chain == chain.name) {
-        if a.dialect != dialect {
+    let mut target =
+        anchors::target_id(proposal, chain, kind, &current).map_err(|e| refused(e.to_string()))?;
+    let keys = root_key_fingerprints(&current);
+    let mut bound: Vec<(&Loaded, Why)> = Vec::new();
+    let mut other_chains: Vec<&Loaded> = Vec::new();
+    for l in loaded {
+        let s = &l.stored;
+        let shares = !keys.is_disjoint(&l.fingerprints) || !keys.is_disjoint(&l.held_listed);
+        let why = if s.target.as_ref() == Some(&target) && s.kind == Some(kind) {
+            Some(Why::Name)
+        } else if s.legacy() && s.chain == kind.as_str() {
+            Some(Why::Legacy)
+        } else if shares && s.kind == Some(kind) {
+            Some(Why::Keys)
+        } else {
+            None
+        };
+        match why {
+            Some(w) => bound.push((l, w)),
+            None if shares => other_chains.push(l),
+            None => {}
+        }
+    }
+    if bound.is_empty() {
+        if let Some(l) = other_chains.first() {
             return Err(refused(format!(
-                "{}: this archive's trust anchor is a {} root, but the proposal is {dialect}; \
-                 is this the right archive?",
-                chain.name, a.dialect
+                "{kind}: this archive has no trust anchor for chain {kind} of {}, but the \
+                 proposal's current root v{} shares root key(s) with its anchor for {}: a root \
+                 whose keys this archive anchors never gets \"first use\". Refusing; is the \
+                 chain mislabelled, or the proposal made from an old root?",
+                target.describe(),
+                current.version()?,
+                l.stored.describe()
             )));
         }
+        return Ok(Err(FirstUse {
+            chain: chain.name.clone(),
+            target,
+            current,
+        }));
     }
-    let Some(anchor) = ka.anchor(&chain.name, dialect)? else {
-        let canonical = current.canonical_signed().unwrap_or_default();
-        if confirmed.contains(&canonical) {
-            println!(
-                "chain {}: its current root is the same v{cv} root you just confirmed.",
-                chain.name
-            );
-            return Ok(());
+    // A repository whose version 1 is unknown is the target of the anchor
+    // its keys lead to (see `crate::anchors`).
+    if matches!(target, TargetId::TufFirstAnchoredKeys { .. }) {
+        let led_to = bound.iter().find_map(|(l, _)| {
+            l.stored
+                .target
+                .clone()
+                .filter(|t| !matches!(t, TargetId::Factory { .. }) && t.dialect() == dialect)
+        });
+        if let Some(t) = led_to {
+            target = t;
         }
-        println!(
-            "\nFirst use for chain {:?}: this archive has no trust anchor yet. The proposal's current \
-             root v{cv} lists:\n{}Compare these fingerprints with your records (a printout, another \
-             holder) before you go on.",
-            chain.name,
-            fingerprints_of(&current)
-        );
-        secrets::confirm(
-            &format!(
-                "Trust this v{cv} root of chain {:?}? Type \"yes\":",
-                chain.name
-            ),
-            &["yes"],
-            yes,
-        )?;
-        confirmed.push(canonical);
-        return Ok(());
+    }
+    let mut anchoring = ChainAnchoring {
+        chain: chain.name.clone(),
+        kind,
+        target: target.clone(),
+        also: Vec::new(),
+        takes_over: Vec::new(),
+        seen: BTreeSet::new(),
     };
-    let av = anchor.version()?;
-    if cv == av {
-        if same_signed(&anchor, &current) {
-            println!(
-                "chain {}: the current root v{cv} is the one this archive signed last (its trust anchor).",
-                chain.name
-            );
-            return Ok(());
+    for (l, why) in bound {
+        let s = &l.stored;
+        let anchor_dialect = s.dialect.unwrap_or(l.root.dialect());
+        if anchor_dialect != dialect {
+            return Err(refused(format!(
+                "{kind}: this archive's trust anchor for {} is a {anchor_dialect} root, but the \
+                 proposal is {dialect}; is this the right archive?",
+                s.describe()
+            )));
         }
-        return Err(refused(format!(
-            "{}: the proposal's current root v{cv} differs from the v{av} root this archive signed \
-             (its trust anchor): the repository holds a root you did not sign. Refusing; find out \
-             who changed it before any signing",
-            chain.name
-        )));
-    }
-    if cv < av {
-        if cv + 1 == av {
-            if let Some(prev) = ka.anchor_previous(&chain.name, dialect)? {
-                if same_signed(&prev, &current) {
-                    println!(
-                        "chain {}: this archive last signed v{av}, but the current root is still v{cv} \
-                         (that bundle was never applied); v{cv} is the root it replaced, verified then.",
-                        chain.name
-                    );
-                    return Ok(());
+        match why {
+            Why::Name => {}
+            Why::Legacy => {
+                println!(
+                    "chain {kind}: this archive's anchor for chain {kind} was written by an older \
+                     signer, keyed by the chain name only; it stands for {}, and this proposal \
+                     ({}) must chain from it (to use this archive for another repository too, \
+                     first sign for the one it anchors: that binds the anchor to its target).",
+                    s.describe_target(),
+                    full_target(proposal, &target)
+                );
+                anchoring.takes_over.push(s.entry.clone());
+            }
+            Why::Keys => {
+                println!(
+                    "chain {kind}: the proposal names {}, but its current root shares root \
+                     key(s) with this archive's anchor for {}: it must chain from that anchor.",
+                    full_target(proposal, &target),
+                    s.describe()
+                );
+                if let Some(t) = &s.target {
+                    if *t != target && !anchoring.also.contains(t) {
+                        anchoring.also.push(t.clone());
+                    }
                 }
             }
         }
+        chain_from(
+            l,
+            chain,
+            kind,
+            &current,
+            args,
+            &mut anchoring.seen,
+            not_applied,
+        )?;
+    }
+    Ok(Ok(anchoring))
+}
+
+/// Checks that `current` is one `l` lets this archive trust: the anchor
+/// itself, the root the anchor replaced when the operator says the last
+/// bundle was never applied, or a root that chains from the anchor through
+/// roots it can check.
+fn chain_from(
+    l: &Loaded,
+    chain: &Chain,
+    kind: ChainKind,
+    current: &RootMetadata,
+    args: &SignArgs,
+    seen: &mut BTreeSet<String>,
+    not_applied: &mut Vec<String>,
+) -> Result<()> {
+    let dialect = current.dialect();
+    let anchor = &l.root;
+    let what = l.stored.describe();
+    let cv = current.version()?;
+    let av = anchor.version()?;
+    if cv == av {
+        if same_signed(anchor, current) {
+            println!(
+                "chain {kind}: the current root v{cv} is the one this archive signed last (its \
+                 trust anchor for {what})."
+            );
+            return Ok(());
+        }
         return Err(refused(format!(
-            "{}: the proposal's current root is v{cv}, older than v{av}, the root this archive last \
-             signed: a rollback or a stale proposal. Refusing; make a fresh proposal",
-            chain.name
+            "{kind}: the proposal's current root v{cv} differs from the v{av} root this archive \
+             signed (its trust anchor for {what}): the repository holds a root you did not sign. \
+             Refusing; find out who changed it before any signing"
+        )));
+    }
+    if cv < av {
+        let is_predecessor = av.checked_sub(1) == Some(cv)
+            && l.previous.as_ref().is_some_and(|p| same_signed(p, current));
+        if is_predecessor && args.last_bundle_not_applied {
+            println!(
+                "chain {kind}: this archive last signed v{av} (its trust anchor for {what}), but \
+                 the current root is v{cv}, the root that anchor replaced (verified then); you \
+                 said the last bundle was never applied (--last-bundle-not-applied), so v{cv} is \
+                 trusted on your word, and the transcript records it."
+            );
+            if !not_applied.contains(&chain.name) {
+                not_applied.push(chain.name.clone());
+            }
+            return Ok(());
+        }
+        if is_predecessor {
+            return Err(refused(format!(
+                "{kind}: the proposal's current root v{cv} is the root that this archive's trust \
+                 anchor v{av} (for {what}) replaced: either the bundle that signed v{av} was never \
+                 applied, or the repository went back to v{cv}. The signer cannot tell which. \
+                 Check the repository; if you know the last bundle was never applied, run again \
+                 with --last-bundle-not-applied (the transcript records that you said so)"
+            )));
+        }
+        return Err(refused(format!(
+            "{kind}: the proposal's current root is v{cv}, older than v{av}, the root this \
+             archive last signed (its trust anchor for {what}): a rollback or a stale proposal. \
+             Refusing; make a fresh proposal"
         )));
     }
     // cv > av: walk anchor -> ... -> current.
-    let mut previous = anchor;
+    let mut previous = anchor.clone();
     for v in av + 1..cv {
-        let Some(dir) = roots_dir else {
+        let Some(dir) = args.roots_dir.as_deref() else {
             return Err(refused(format!(
-                "{}: this archive trusts v{av} (the root it signed last), the proposal's current root \
-                 is v{cv}; to check that it chains from v{av}, the roots v{}..v{} in between are \
-                 needed: pass --roots-dir DIR holding them as N.root.json (the submitter can \
-                 download them)",
-                chain.name,
+                "{kind}: this archive trusts v{av} (the root it signed last for {what}), the \
+                 proposal's current root is v{cv}; to check that it chains from v{av}, the roots \
+                 v{}..v{} in between are needed: pass --roots-dir DIR holding them as N.root.json \
+                 (the submitter can download them)",
                 av + 1,
                 cv - 1
             )));
         };
-        let Some((root, sha)) = intermediate(dir, chain, v, dialect)? else {
+        let Some((root, sha)) = intermediate(dir, kind, v, dialect)? else {
             return Err(refused(format!(
-                "{}: {v}.root.json is missing from {}; the chain from the trusted v{av} to v{cv} \
-                 cannot be checked without it",
-                chain.name,
+                "{kind}: {v}.root.json is missing from {}; the chain from the trusted v{av} to \
+                 v{cv} cannot be checked without it",
                 dir.display()
             )));
         };
         if let Some(h) = chain.history.iter().find(|h| h.version == v) {
             if !h.sha256.eq_ignore_ascii_case(&sha) {
                 return Err(refused(format!(
-                    "{}: {v}.root.json (sha256 {sha}) is not the v{v} the submitter verified \
+                    "{kind}: {v}.root.json (sha256 {sha}) is not the v{v} the submitter verified \
                      (sha256 {})",
-                    chain.name, h.sha256
+                    escape(&h.sha256)
                 )));
             }
         }
         let verdict = check_step(Some(&previous), &root, None);
         if !verdict.ok() {
             return Err(refused(format!(
-                "{}: v{v} does not follow from v{}: {}",
-                chain.name,
+                "{kind}: v{v} does not follow from v{}: {}",
                 v - 1,
                 failures(&verdict)
             )));
         }
+        seen.extend(root_key_fingerprints(&root));
         previous = root;
     }
-    let verdict = check_step(Some(&previous), &current, None);
+    let verdict = check_step(Some(&previous), current, None);
     if !verdict.ok() {
         return Err(refused(format!(
-            "{}: the proposal's current root v{cv} does not follow from the trusted v{}: {}. Refusing",
-            chain.name,
+            "{kind}: the proposal's current root v{cv} does not follow from the trusted v{}: {}. \
+             Refusing",
             cv - 1,
             failures(&verdict)
         )));
     }
-    println!(
-        "chain {}: the current root v{cv} chains from this archive's trust anchor v{av}.",
-        chain.name
-    );
+    println!("chain {kind}: the current root v{cv} chains from this archive's trust anchor v{av} ({what}).");
+    Ok(())
+}
+
+/// The targets this archive anchors, each with its chains, in words.
+fn anchored_targets(loaded: &[Loaded]) -> String {
+    let mut targets: Vec<(String, Vec<String>)> = Vec::new();
+    for l in loaded {
+        let t = l.stored.describe_target();
+        let chain = escape(&l.stored.chain).into_owned();
+        match targets.iter_mut().find(|(d, _)| *d == t) {
+            Some((_, chains)) => chains.push(chain),
+            None => targets.push((t, vec![chain])),
+        }
+    }
+    targets
+        .iter()
+        .map(|(t, chains)| format!("{t} [{}]", chains.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The target in full: the identity, and for a TUF repository where the
+/// proposal says it is.
+fn full_target(proposal: &Proposal, target: &TargetId) -> String {
+    match target {
+        TargetId::Factory { .. } => target.describe(),
+        _ => format!(
+            "{} ({})",
+            escape(&proposal.target.to_string()),
+            target.describe()
+        ),
+    }
+}
+
+/// The first-use text when other targets are anchored: names the new one in
+/// full.
+fn new_target_text(proposal: &Proposal, first: &FirstUse, loaded: &[Loaded]) -> String {
+    let same_target = loaded
+        .iter()
+        .any(|l| l.stored.target.as_ref() == Some(&first.target));
+    format!(
+        "This archive anchors {}; this proposal is for {}: {}, chain {}, whose current root v{} \
+         no anchor of this archive leads to.",
+        anchored_targets(loaded),
+        if same_target {
+            "a chain of that target it has no anchor for"
+        } else {
+            "a different target"
+        },
+        full_target(proposal, &first.target),
+        escape(&first.chain),
+        first.current.version().unwrap_or(0)
+    )
+}
+
+/// Shows the root keys of a chain no anchor binds, and asks the human.
+fn ask_first_use(
+    proposal: &Proposal,
+    first: &FirstUse,
+    loaded: &[Loaded],
+    args: &SignArgs,
+    confirmed: &mut Vec<Vec<u8>>,
+) -> Result<()> {
+    let current = &first.current;
+    let cv = current.version()?;
+    let name = escape(&first.chain);
+    let canonical = current.canonical_signed().unwrap_or_default();
+    if confirmed.contains(&canonical) {
+        println!("chain {name}: its current root is the same v{cv} root you just confirmed.");
+        return Ok(());
+    }
+    if loaded.is_empty() {
+        println!(
+            "\nFirst use for chain {name} of {}: this archive has no trust anchor yet. The \
+             proposal's current root v{cv} lists:\n{}Compare these fingerprints with your records \
+             (a printout, another holder) before you go on.",
+            full_target(proposal, &first.target),
+            fingerprints_of(current)
+        );
+        secrets::confirm(
+            &format!("Trust this v{cv} root of chain {name}? Type \"yes\":"),
+            &["yes"],
+            args.yes,
+        )?;
+    } else {
+        println!(
+            "\nFIRST USE OF A NEW TARGET. {}\nIts current root v{cv} lists:\n{}Compare these \
+             fingerprints with your records (a printout, another holder) before you go on.",
+            new_target_text(proposal, first, loaded),
+            fingerprints_of(current)
+        );
+        // `--yes` alone was refused before any question.
+        secrets::confirm(
+            &format!("Trust this new target's v{cv} root (chain {name})? Type \"new target\":"),
+            &["new target"],
+            args.yes && args.trust_new_target,
+        )?;
+    }
+    confirmed.push(canonical);
     Ok(())
 }
 
@@ -272,15 +599,16 @@ fn fingerprints_of(root: &RootMetadata) -> String {
     out
 }
 
-/// Reads an intermediate root for `chain` from `dir`.
+/// Reads an intermediate root of chain `kind` from `dir` (the folder name
+/// is the typed chain, never the proposal's text).
 fn intermediate(
     dir: &Path,
-    chain: &Chain,
+    kind: ChainKind,
     version: u64,
     dialect: Dialect,
 ) -> Result<Option<(RootMetadata, String)>> {
     for path in [
-        dir.join(&chain.name).join(format!("{version}.root.json")),
+        dir.join(kind.as_str()).join(format!("{version}.root.json")),
         dir.join(format!("{version}.root.json")),
     ] {
         if path.exists() {

@@ -18,8 +18,10 @@ use ceremony::transcript::{Event, TranscriptWriter};
 use super::args::SignArgs;
 use super::preflight::Ceremony;
 use super::signing::usable;
+use super::trust::ChainAnchoring;
 use crate::archive::{self, Replace};
 use crate::commands::{self, Opened};
+use crate::keystore::NewAnchor;
 use crate::pkcs11::TokenSet;
 
 /// Writes everything the ceremony produced and says what comes next.
@@ -29,14 +31,10 @@ pub(super) fn write(
     opened: &mut Opened,
     tokens: Option<&TokenSet>,
     plans: &Plans,
+    anchoring: &[ChainAnchoring],
     completion: Completion,
 ) -> Result<ExitCode> {
-    let target = c.proposal.target.to_string();
-    for plan in plans.iter() {
-        opened
-            .archive
-            .set_anchor(&plan.name, &plan.new, &plan.current, &target, &c.now_s)?;
-    }
+    write_anchors(c, opened, plans, anchoring)?;
     // The archive of the new-keys step is this run's own file: the final one
     // is a superset and replaces it.
     let replace = if c.to_generate > 0 {
@@ -128,6 +126,44 @@ pub(super) fn write(
         crate::qr_cmd::show_file(&args.output, &ceremony_cli::qr::ShowOptions::default())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Files each new root as the trust anchor of its chain of its target, and
+/// of every other target's anchor of that chain it was found to chain from
+/// (by root keys); an older signer's anchors it chained from are taken over.
+fn write_anchors(
+    c: &Ceremony,
+    opened: &mut Opened,
+    plans: &Plans,
+    anchoring: &[ChainAnchoring],
+) -> Result<()> {
+    let seen_as = c.proposal.target.to_string();
+    for plan in plans.iter() {
+        let a = anchoring
+            .iter()
+            .find(|a| a.chain == plan.name)
+            .with_context(|| {
+                format!(
+                    "chain {}: no trust check was made for it; nothing is anchored",
+                    ceremony::untrusted::escape(&plan.name)
+                )
+            })?;
+        let targets = std::iter::once((&a.target, a.takes_over.clone(), Some(seen_as.as_str())))
+            .chain(a.also.iter().map(|t| (t, Vec::new(), None)));
+        for (target, takes_over, seen_as) in targets {
+            opened.archive.set_anchor(NewAnchor {
+                target,
+                kind: a.kind,
+                new: &plan.new,
+                previous: &plan.current,
+                seen_as,
+                root_key_fingerprints: a.seen.clone(),
+                takes_over,
+                now: &c.now_s,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Records the abort where the transcript is already on disk, and adds to
