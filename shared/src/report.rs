@@ -199,7 +199,7 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
             a.head.version,
             a.head.anchor_seq,
             match (&a.chain, a.recorded_as) {
-                (Some(c), Some(seq)) => format!("; entry {seq} records it as the {} root signed", escape(c)),
+                (Some(c), Some(seq)) => format!("; entry {seq} records it as the new root of chain {}", escape(c)),
                 _ => "; the transcript does not list it among the roots it signed".into(),
             }
         );
@@ -308,12 +308,17 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
                     "<span class=\"ok\">recorded</span> as {} (entry {seq})",
                     escape(what)
                 ),
-                Found::Bundle => "<span class=\"ok\">this ceremony's bundle</span>: its head and roots match".into(),
+                Found::Bundle => {
+                    "<span class=\"ok\">this ceremony's bundle</span>: its head and roots match"
+                        .into()
+                }
                 Found::BundleRefused(why) => format!(
                     "<span class=\"fail\">NOT this ceremony's bundle</span>: {}",
                     escape(why)
                 ),
-                Found::NotFound => "<span class=\"fail\">NOT FOUND</span> in any input or output entry".into(),
+                Found::NotFound => {
+                    "<span class=\"fail\">NOT FOUND</span> in any input or output entry".into()
+                }
             };
             let _ = write!(
                 b,
@@ -341,9 +346,7 @@ fn verdict_html(checks: &Verification) -> String {
     let mut text = escape(&checks.verdict_text());
     let missing = checks.artefacts.iter().filter(|a| !a.recorded()).count();
     if missing > 0 {
-        text.push_str(&format!(
-            "; {missing} artefact(s) NOT recorded (below)"
-        ));
+        text.push_str(&format!("; {missing} artefact(s) NOT recorded (below)"));
     }
     format!("<span class=\"{class}\">{text}</span>")
 }

@@ -151,10 +151,13 @@ fn a_real_ceremony_verifies_against_its_root_bundle_and_artefacts() {
     ));
     assert!(out.contains("transcript verified"), "{out}");
     assert!(out.contains("as this ceremony's bundle"), "{out}");
-    assert!(out.contains("as the new ci root v2"), "{out}");
+    assert!(out.contains("as the new root v2 of chain ci"), "{out}");
     let html = std::fs::read_to_string(d.join("as-file.html")).unwrap();
     assert!(html.contains("transcript verified"), "{html}");
-    assert!(html.contains("bundle</span>: its head and roots match"), "{html}");
+    assert!(
+        html.contains("bundle</span>: its head and roots match"),
+        "{html}"
+    );
 }
 
 #[test]
@@ -163,7 +166,12 @@ fn without_a_root_nothing_is_authenticated_unless_the_chain_alone_is_asked_for()
     let d = c.dir.path();
     let out = verify(
         d,
-        &["bundle.transcript.jsonl", "proposal.json", "--html", "r.html"],
+        &[
+            "bundle.transcript.jsonl",
+            "proposal.json",
+            "--html",
+            "r.html",
+        ],
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let said = text(&out);
@@ -185,7 +193,12 @@ fn without_a_root_nothing_is_authenticated_unless_the_chain_alone_is_asked_for()
     // The chain alone and a root are contradictory.
     let out = verify(
         d,
-        &["bundle.transcript.jsonl", "--chain-only", "--root", "bundle.json"],
+        &[
+            "bundle.transcript.jsonl",
+            "--chain-only",
+            "--root",
+            "bundle.json",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     // A chain that ends early is incomplete, even when only the chain is asked for.
@@ -238,7 +251,10 @@ fn another_ceremonys_bundle_is_refused() {
         text(&out)
     );
     // Beside this ceremony's own bundle it still fails the whole.
-    let out = verify(d, &["bundle.transcript.jsonl", "bundle.json", "b-bundle.json"]);
+    let out = verify(
+        d,
+        &["bundle.transcript.jsonl", "bundle.json", "b-bundle.json"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     // As --root: the transcript does not verify.
     let out = verify(d, &["bundle.transcript.jsonl", "--root", "b-bundle.json"]);
@@ -279,9 +295,15 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
     let out = signer_on_a_terminal(d, &args, "yes\nno\n");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("Sign this?") && said.contains("not confirmed"), "{said}");
+    assert!(
+        said.contains("Sign this?") && said.contains("not confirmed"),
+        "{said}"
+    );
     assert!(!d.join("bundle.json").exists(), "{said}");
-    assert!(d.join("keys2.tgz.age").exists(), "the new key is kept: {said}");
+    assert!(
+        d.join("keys2.tgz.age").exists(),
+        "the new key is kept: {said}"
+    );
     let t = ceremony::transcript::read(&std::fs::read(d.join("bundle.transcript.jsonl")).unwrap())
         .unwrap();
     assert!(t.signed_head.is_none());
@@ -316,8 +338,7 @@ fn a_message_that_mimics_the_anchor_is_refused_before_anything_is_made() {
             let m = format!("rotate {marker} more text");
             Box::new(move |p| {
                 p["change"].as_object_mut().unwrap().remove("message");
-                p["chains"][0]["staged"]["signed"]["x-changelog"]["message"] =
-                    serde_json::json!(m)
+                p["chains"][0]["staged"]["signed"]["x-changelog"]["message"] = serde_json::json!(m)
             })
         }),
     ];
@@ -342,9 +363,10 @@ fn a_message_that_mimics_the_anchor_is_refused_before_anything_is_made() {
     let c = ceremony_with(false, |p| {
         p["change"]["message"] = serde_json::json!("yearly rotation [see ticket 42]")
     });
-    let bundle =
-        ceremony::bundle::Bundle::from_slice(&std::fs::read(c.dir.path().join("bundle.json")).unwrap())
-            .unwrap();
+    let bundle = ceremony::bundle::Bundle::from_slice(
+        &std::fs::read(c.dir.path().join("bundle.json")).unwrap(),
+    )
+    .unwrap();
     for r in &bundle.roots {
         let root = bundle.root(r).unwrap();
         let msg = root.signed()["x-changelog"]["message"].as_str().unwrap();

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::dialect::Dialect;
 use super::TranscriptError;
+use crate::dialect::Dialect;
 use crate::root::RootMetadata;
 
 /// Signed before every head signature, so that a transcript signature can

@@ -37,9 +37,8 @@ pub use anchor::{anchor_field, anchor_of, check_anchorable, set_anchor};
 pub use event::Event;
 pub use read::{read, Entry, Transcript};
 pub use verify::{
-    authority_from_file, verify, verify_against_root, verify_all, ArtefactCheck,
-    Authenticated, Authority, Checks, Ending, Found, HeadCheck, RootFileError, Verdict,
-    Verification,
+    authority_from_file, verify, verify_against_root, verify_all, ArtefactCheck, Authenticated,
+    Authority, Checks, Ending, Found, HeadCheck, RootFileError, Verdict, Verification,
 };
 pub use writer::TranscriptWriter;
 

@@ -437,7 +437,9 @@ fn bundle_of(root: &RootMetadata, head: &serde_json::Value) -> Vec<u8> {
         format: crate::bundle::BUNDLE_FORMAT.into(),
         proposal_sha256: crate::sha256::hex(PROPOSAL),
         dialect: root.dialect(),
-        target: crate::proposal::Target::TufDir { path: "repo".into() },
+        target: crate::proposal::Target::TufDir {
+            path: "repo".into(),
+        },
         txid: None,
         roots: vec![crate::bundle::SignedRoot {
             name: "root".into(),
@@ -496,7 +498,7 @@ fn a_hash_counts_only_in_the_field_of_its_kind() {
         v.artefacts[2].found,
         Found::Entry {
             seq: 5,
-            what: "the new root root v2 written".into()
+            what: "the new root v2 of chain root, written".into()
         }
     );
     assert!(!v.ok(), "an artefact is not recorded");
@@ -573,15 +575,25 @@ fn a_bundle_of_this_ceremony_authenticates_and_another_is_refused() {
             }
             assert_eq!(v.verdict(), Verdict::NotAuthenticated);
             assert!(!v.ok());
-            assert!(v.summary().contains("NOT THIS CEREMONY'S b.json"), "{}", v.summary());
+            assert!(
+                v.summary().contains("NOT THIS CEREMONY'S b.json"),
+                "{}",
+                v.summary()
+            );
         };
         refused(bundle_of(&root_b, &head_b), "another ceremony");
         // This ceremony's head over another ceremony's root.
-        refused(bundle_of(&root_b, &head_a), "not a root this transcript records");
+        refused(
+            bundle_of(&root_b, &head_a),
+            "not a root this transcript records",
+        );
         // This ceremony's root re-signed after an edit of its signed part.
         let mut edited = root_a.clone();
         edited.set_expires(time::OffsetDateTime::now_utc() + time::Duration::days(900));
-        refused(bundle_of(&edited, &head_a), "not a root this transcript records");
+        refused(
+            bundle_of(&edited, &head_a),
+            "not a root this transcript records",
+        );
         // Another proposal.
         let mut b: serde_json::Value =
             serde_json::from_slice(&bundle_of(&root_a, &head_a)).unwrap();
@@ -656,7 +668,8 @@ fn an_aborted_ceremony_is_reported_as_aborted_and_a_cut_one_as_incomplete() {
         assert_eq!(v.verdict(), Verdict::Incomplete, "{}", v.summary());
         assert!(!v.ok());
         assert!(
-            v.summary().contains("INCOMPLETE: it ends at entry 3 (confirmation)"),
+            v.summary()
+                .contains("INCOMPLETE: it ends at entry 3 (confirmation)"),
             "{}",
             v.summary()
         );
@@ -668,7 +681,10 @@ fn the_message_shown_is_kept_whole_and_a_marker_in_it_is_refused() {
     let key = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
     let anchor = "ab".repeat(32);
     let mut root = root_with(&key, Dialect::OtaTuf);
-    root.set_extension("x-changelog", json!({"message": "yearly rotation", "polis-id": "p"}));
+    root.set_extension(
+        "x-changelog",
+        json!({"message": "yearly rotation", "polis-id": "p"}),
+    );
     check_anchorable(&root).unwrap();
     set_anchor(&mut root, &anchor);
     assert_eq!(
@@ -679,7 +695,10 @@ fn the_message_shown_is_kept_whole_and_a_marker_in_it_is_refused() {
 
     // A staged message that carries a marker: refused before anything, and
     // never cut if set anyway.
-    let planted = format!("rotate [tuf-ceremony transcript {}] thanks", "cd".repeat(32));
+    let planted = format!(
+        "rotate [tuf-ceremony transcript {}] thanks",
+        "cd".repeat(32)
+    );
     let mut root = root_with(&key, Dialect::OtaTuf);
     root.set_extension("x-changelog", json!({ "message": planted }));
     let e = check_anchorable(&root).unwrap_err();

@@ -130,9 +130,9 @@ pub enum RootFileError {
     #[error("neither a bundle ({bundle}) nor a root ({root})")]
     Neither {
         /// Why it is not a bundle.
-        bundle: CrossingError,
+        bundle: Box<CrossingError>,
         /// Why it is not a root.
-        root: RootError,
+        root: Box<RootError>,
     },
 }
 
@@ -144,7 +144,10 @@ pub fn authority_from_file(bytes: &[u8]) -> Result<Authority, RootFileError> {
     };
     RootMetadata::from_slice(bytes, None)
         .map(Authority::Root)
-        .map_err(|root| RootFileError::Neither { bundle, root })
+        .map_err(|root| RootFileError::Neither {
+            bundle: Box::new(bundle),
+            root: Box::new(root),
+        })
 }
 
 /// How a transcript ends.
@@ -340,7 +343,7 @@ impl Verification {
                 a.head.version,
                 a.head.anchor_seq,
                 match (&a.chain, a.recorded_as) {
-                    (Some(c), Some(seq)) => format!("; the transcript's entry {seq} records it as the {c} root signed"),
+                    (Some(c), Some(seq)) => format!("; the transcript's entry {seq} records it as the new root of chain {c}"),
                     _ => "; the transcript does not list it among the roots it signed".into(),
                 }
             ));
@@ -361,7 +364,10 @@ impl Verification {
                 Found::BundleRefused(why) => ("NOT THIS CEREMONY'S", why.clone()),
                 Found::NotFound => ("NOT FOUND", "in no input or output entry".to_string()),
             };
-            out.push_str(&format!("{tag} {}  sha256 {}  {detail}\n", a.name, a.sha256));
+            out.push_str(&format!(
+                "{tag} {}  sha256 {}  {detail}\n",
+                a.name, a.sha256
+            ));
         }
         out
     }
@@ -514,12 +520,14 @@ fn recorded_roots(t: &Transcript) -> Vec<RecordedRoot<'_>> {
 /// sha256 of a root's canonical `signed` part: what every signature over it
 /// covers, whoever added signatures since.
 fn signed_sha256(root: &RootMetadata) -> Option<String> {
-    root.canonical_signed()
-        .ok()
-        .map(|b| crate::sha256::hex(&b))
+    root.canonical_signed().ok().map(|b| crate::sha256::hex(&b))
 }
 
-fn by_root(t: &Transcript, file: &str, root: &RootMetadata) -> Result<Authenticated, TranscriptError> {
+fn by_root(
+    t: &Transcript,
+    file: &str,
+    root: &RootMetadata,
+) -> Result<Authenticated, TranscriptError> {
     let head = verify_against_root(t, root)?;
     let signed = signed_sha256(root);
     let recorded = recorded_roots(t)
@@ -619,8 +627,13 @@ fn by_bundle(
 fn find_file(t: &Transcript, data: &[u8], sha256: &str) -> Found {
     for e in &t.entries {
         let site = match &e.event {
-            Event::Start(s) => Some((&s.software.binary_sha256, "the signer binary that ran".into())),
-            Event::Input(Input::Proposal { sha256, .. }) => Some((sha256, "the proposal read".into())),
+            Event::Start(s) => Some((
+                &s.software.binary_sha256,
+                "the signer binary that ran".into(),
+            )),
+            Event::Input(Input::Proposal { sha256, .. }) => {
+                Some((sha256, "the proposal read".into()))
+            }
             Event::Input(Input::Archive { sha256, .. }) => {
                 Some((sha256, "the key archive read".into()))
             }
@@ -631,7 +644,10 @@ fn find_file(t: &Transcript, data: &[u8], sha256: &str) -> Found {
                 version,
                 sha256,
                 ..
-            }) => Some((sha256, format!("the new {chain} root v{version} written"))),
+            }) => Some((
+                sha256,
+                format!("the new root v{version} of chain {chain}, written"),
+            )),
             _ => None,
         };
         if let Some((hash, what)) = site {
@@ -652,8 +668,8 @@ fn find_file(t: &Transcript, data: &[u8], sha256: &str) -> Found {
             return Found::Entry {
                 seq: r.seq,
                 what: format!(
-                    "the new {} root v{} signed (its signed part; its signatures may differ)",
-                    r.chain, r.version
+                    "the new root v{} of chain {}, signed (its signed part; its signatures may differ)",
+                    r.version, r.chain
                 ),
             };
         }

@@ -119,12 +119,8 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
     // message that already holds its marker is refused now, before any key
     // is made, rather than cut or doubled after the operator saw it.
     for plan in dry_plans.iter() {
-        ceremony::transcript::check_anchorable(&plan.new).map_err(|e| {
-            refused(format!(
-                "{}: {e}. Nothing was signed or written",
-                plan.name
-            ))
-        })?;
+        ceremony::transcript::check_anchorable(&plan.new)
+            .map_err(|e| refused(format!("{}: {e}. Nothing was signed or written", plan.name)))?;
     }
     let warnings: Vec<String> = dry_plans
         .iter()
