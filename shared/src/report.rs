@@ -340,7 +340,7 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
 fn verdict_html(checks: &Verification) -> String {
     let class = match checks.verdict() {
         Verdict::Verified if checks.ok() => "ok",
-        Verdict::ChainOnly | Verdict::NotAuthenticated => "warn",
+        Verdict::ChainOnly => "warn",
         _ => "fail",
     };
     let mut text = escape(&checks.verdict_text());

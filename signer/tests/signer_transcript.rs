@@ -314,7 +314,7 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
         }
         other => panic!("the last entry is {other:?}"),
     }
-    for extra in [&["--chain-only"][..], &[]] {
+    for extra in [&["--chain-only"][..], &["--html", "aborted.html"]] {
         let out = verify(d, &[&["bundle.transcript.jsonl"][..], extra].concat());
         assert_eq!(out.status.code(), Some(3), "{}", text(&out));
         assert!(
@@ -323,6 +323,12 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
             text(&out)
         );
     }
+    // The report says the same.
+    let html = std::fs::read_to_string(d.join("aborted.html")).unwrap();
+    assert!(
+        html.contains("<span class=\"fail\">transcript does NOT verify: the ceremony aborted at confirmation: not confirmed"),
+        "{html}"
+    );
 }
 
 #[test]

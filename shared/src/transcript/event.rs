@@ -88,9 +88,9 @@ impl Event {
         Self::KINDS[i]
     }
 
-    /// The `data` object as written, for the places that show or search an
-    /// entry whatever its kind (the report's table, `verify-transcript`'s
-    /// artefact search).
+    /// The `data` object as written, for the places that show an entry
+    /// whatever its kind (the report's table). Never search it for a hash:
+    /// a file is recorded only in the field of its kind (see `verify`).
     pub fn data(&self) -> Value {
         match serde_json::to_value(self) {
             Ok(Value::Object(mut entry)) => entry.remove("data").unwrap_or(Value::Null),
