@@ -15,7 +15,7 @@ use crate::html::escape;
 use crate::html::page;
 use crate::rules::{short, ThresholdOf};
 use crate::transcript::event::{Confirmation, Diff, KeyGenerated, Start};
-use crate::transcript::{Event, Transcript, Verification};
+use crate::transcript::{Event, Found, Transcript, Verdict, Verification};
 use crate::transport::qr::{Ecc, QrCode};
 
 /// The whole history as a printable page.
@@ -177,15 +177,33 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
     let _ = write!(
         b,
         "<div class=\"qr\">{qr}</div><h1>Key ceremony record</h1>\
-         <p class=\"meta\">Started {} · {} entries · {}</p>",
+         <p class=\"meta\">Started {} · {} entries</p><p>{}</p>",
         escape(start.map_or("?", |e| e.time.as_str())),
         t.entries.len(),
-        match (&checks.problem, checks.root_checked) {
-            (Some(p), _) => format!("<span class=\"fail\">NOT verified</span>: {}", escape(&p.to_string())),
-            (None, true) => "<span class=\"ok\">verified</span>: chain, head signatures and anchor".to_string(),
-            (None, false) => "<span class=\"warn\">chain verified; head signatures not checked (no root given)</span>".to_string(),
-        }
+        verdict_html(checks)
     );
+    for a in &checks.authenticated {
+        let _ = write!(
+            b,
+            "<p>Authenticated by <code>{}</code>: {} of v{} (threshold {}) signed the head ({}); v{} anchors entry {}{}.</p>",
+            escape(&a.file),
+            a.head.signed_by.len(),
+            a.head.version,
+            a.head.threshold,
+            a.head
+                .signed_by
+                .iter()
+                .map(|k| format!("<code>{}</code>", escape(k)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.head.version,
+            a.head.anchor_seq,
+            match (&a.chain, a.recorded_as) {
+                (Some(c), Some(seq)) => format!("; entry {seq} records it as the new root of chain {}", escape(c)),
+                _ => "; the transcript does not list it among the roots it signed".into(),
+            }
+        );
+    }
     let _ = write!(
         b,
         "<p>Transcript head (sha256):<br><code>{}</code></p>",
@@ -285,16 +303,28 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
     if !checks.artefacts.is_empty() {
         b.push_str("<h2>Artefacts re-hashed</h2><table><tr><th>file</th><th>sha256</th><th>in transcript</th></tr>");
         for a in &checks.artefacts {
+            let found = match &a.found {
+                Found::Entry { seq, what } => format!(
+                    "<span class=\"ok\">recorded</span> as {} (entry {seq})",
+                    escape(what)
+                ),
+                Found::Bundle => {
+                    "<span class=\"ok\">this ceremony's bundle</span>: its head and roots match"
+                        .into()
+                }
+                Found::BundleRefused(why) => format!(
+                    "<span class=\"fail\">NOT this ceremony's bundle</span>: {}",
+                    escape(why)
+                ),
+                Found::NotFound => {
+                    "<span class=\"fail\">NOT FOUND</span> in any input or output entry".into()
+                }
+            };
             let _ = write!(
                 b,
-                "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"mono\">{}</td><td>{found}</td></tr>",
                 escape(&a.name),
                 escape(&a.sha256),
-                if a.recorded {
-                    "<span class=\"ok\">yes</span>"
-                } else {
-                    "<span class=\"fail\">NO</span>"
-                }
             );
         }
         b.push_str("</table>");
@@ -304,4 +334,19 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
          <div>Witness (name, signature, date)</div></div>",
     );
     page("Key ceremony record", &b)
+}
+
+/// The verdict of `verify-transcript`, in the words the terminal uses.
+fn verdict_html(checks: &Verification) -> String {
+    let class = match checks.verdict() {
+        Verdict::Verified if checks.ok() => "ok",
+        Verdict::ChainOnly => "warn",
+        _ => "fail",
+    };
+    let mut text = escape(&checks.verdict_text());
+    let missing = checks.artefacts.iter().filter(|a| !a.recorded()).count();
+    if missing > 0 {
+        text.push_str(&format!("; {missing} artefact(s) NOT recorded (below)"));
+    }
+    format!("<span class=\"{class}\">{text}</span>")
 }

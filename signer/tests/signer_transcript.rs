@@ -1,7 +1,11 @@
 //! The ceremony transcript, end to end through the signer: a real ceremony's
-//! transcript verifies against the new root (or the bundle) and re-hashes
-//! the proposal and archives; any deleted, reordered or edited entry, or
-//! another ceremony's head signature, is detected and the entry named; and
+//! transcript verifies against the new root (or the bundle, as --root or as
+//! a file given) and finds the proposal and archives in the entries of
+//! their kind; without a root nothing is authenticated (exit 3) unless the
+//! chain alone is asked for; another ceremony's bundle or head signature is
+//! refused; any deleted, reordered or edited entry is detected and the entry
+//! named; a declined confirmation ends the transcript with an abort; a
+//! message that mimics the anchor is refused before anything is made; and
 //! no private key material or passphrase is in it.
 
 use std::path::Path;
@@ -17,9 +21,15 @@ struct Ceremony {
 /// A FoundriesFactory ceremony with an Ed25519 first-root key: import, then
 /// sign with operator and witnesses named.
 fn ceremony(rsa: bool) -> Ceremony {
+    ceremony_with(rsa, |_| {})
+}
+
+/// [`ceremony`], with the proposal edited first by `edit`.
+fn ceremony_with(rsa: bool, edit: impl FnOnce(&mut serde_json::Value)) -> Ceremony {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     imported_factory_with_proposal(d, rsa);
+    edit_proposal(d, edit);
     let out = ok(&signer(
         d,
         SignArgs::new().new_archive(Some("keys2.tgz.age")).extra([
@@ -38,6 +48,13 @@ fn ceremony(rsa: bool) -> Ceremony {
 
 fn verify(dir: &Path, args: &[&str]) -> std::process::Output {
     signer(dir, [&["verify-transcript"], args].concat())
+}
+
+fn edit_proposal(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("proposal.json");
+    let mut p: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut p);
+    std::fs::write(&path, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
 }
 
 #[test]
@@ -78,8 +95,23 @@ fn a_real_ceremony_verifies_against_its_root_bundle_and_artefacts() {
                 &format!("{root}.html"),
             ],
         ));
-        assert!(out.contains("head signed by a threshold"), "{out}");
+        assert!(out.contains("transcript verified"), "{out}");
+        assert!(out.contains(&format!("authenticated by {root}")), "{out}");
         assert_eq!(out.matches("recorded ").count(), 3, "{out}");
+        for (file, kind) in [
+            ("proposal.json", "the proposal read"),
+            ("keys.tgz.age", "the key archive read"),
+            ("keys2.tgz.age", "the new key archive written"),
+        ] {
+            let line = out
+                .lines()
+                .find(|l| l.contains(&format!(" {file} ")))
+                .unwrap_or_else(|| panic!("{file}: {out}"));
+            assert!(
+                line.starts_with("recorded ") && line.contains(&format!("as {kind} (entry ")),
+                "{file}: {line}"
+            );
+        }
         let html = std::fs::read_to_string(d.join(format!("{root}.html"))).unwrap();
         for must in [
             "Alice Operator",
@@ -104,6 +136,252 @@ fn a_real_ceremony_verifies_against_its_root_bundle_and_artefacts() {
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("NOT FOUND other.txt"));
+
+    // The bundle given as a file authenticates as --root does, and the root
+    // written out is found by its signed part.
+    let out = ok(&verify(
+        d,
+        &[
+            "bundle.transcript.jsonl",
+            "bundle.json",
+            "2.root.json",
+            "--html",
+            "as-file.html",
+        ],
+    ));
+    assert!(out.contains("transcript verified"), "{out}");
+    assert!(out.contains("as this ceremony's bundle"), "{out}");
+    assert!(out.contains("as the new root v2 of chain ci"), "{out}");
+    let html = std::fs::read_to_string(d.join("as-file.html")).unwrap();
+    assert!(html.contains("transcript verified"), "{html}");
+    assert!(
+        html.contains("bundle</span>: its head and roots match"),
+        "{html}"
+    );
+}
+
+#[test]
+fn without_a_root_nothing_is_authenticated_unless_the_chain_alone_is_asked_for() {
+    let c = ceremony(false);
+    let d = c.dir.path();
+    let out = verify(
+        d,
+        &[
+            "bundle.transcript.jsonl",
+            "proposal.json",
+            "--html",
+            "r.html",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("NOT AUTHENTICATED") && said.contains("proves nothing about who wrote it"),
+        "{said}"
+    );
+    // The report says the same.
+    let html = std::fs::read_to_string(d.join("r.html")).unwrap();
+    assert!(html.contains("NOT AUTHENTICATED"), "{html}");
+    assert!(!html.contains("transcript verified"));
+
+    let out = ok(&verify(
+        d,
+        &["bundle.transcript.jsonl", "--chain-only", "proposal.json"],
+    ));
+    assert!(out.contains("the chain alone was checked"), "{out}");
+    assert!(out.contains("nothing was authenticated"), "{out}");
+    // The chain alone and a root are contradictory.
+    let out = verify(
+        d,
+        &[
+            "bundle.transcript.jsonl",
+            "--chain-only",
+            "--root",
+            "bundle.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // A chain that ends early is incomplete, even when only the chain is asked for.
+    let mut l = lines(&c.transcript);
+    l.pop();
+    std::fs::write(d.join("cut.jsonl"), l.join("\n") + "\n").unwrap();
+    for extra in [&["--chain-only"][..], &["--root", "bundle.json"]] {
+        let out = verify(d, &[&["cut.jsonl"][..], extra].concat());
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        assert!(text(&out).contains("INCOMPLETE"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn a_hash_inside_the_txid_is_not_a_record() {
+    // The online side chooses the txid: here, the sha256 of a file the
+    // ceremony never read.
+    let planted = b"a file the ceremony never saw";
+    let sha = ceremony::sha256::hex(planted);
+    let c = ceremony_with(false, |p| p["txid"] = serde_json::json!(sha));
+    let d = c.dir.path();
+    std::fs::write(d.join("other.txt"), planted).unwrap();
+    assert!(String::from_utf8_lossy(&c.transcript).contains(&sha));
+    let out = verify(
+        d,
+        &[
+            "bundle.transcript.jsonl",
+            "--root",
+            "bundle.json",
+            "other.txt",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("NOT FOUND other.txt"), "{}", text(&out));
+}
+
+#[test]
+fn another_ceremonys_bundle_is_refused() {
+    let a = ceremony(false);
+    let b = ceremony(false);
+    let d = a.dir.path();
+    std::fs::copy(b.dir.path().join("bundle.json"), d.join("b-bundle.json")).unwrap();
+    // As a file given: not this ceremony's, and nothing authenticates.
+    let out = verify(d, &["bundle.transcript.jsonl", "b-bundle.json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("NOT THIS CEREMONY'S b-bundle.json")
+            && text(&out).contains("from another ceremony"),
+        "{}",
+        text(&out)
+    );
+    // Beside this ceremony's own bundle it still fails the whole.
+    let out = verify(
+        d,
+        &["bundle.transcript.jsonl", "bundle.json", "b-bundle.json"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // As --root: the transcript does not verify.
+    let out = verify(d, &["bundle.transcript.jsonl", "--root", "b-bundle.json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("does NOT verify"), "{}", text(&out));
+}
+
+/// Runs the signer on a pseudo-terminal (util-linux `script`), typing
+/// `input`: the only way to answer its questions, which never read a pipe.
+fn signer_on_a_terminal(dir: &Path, args: &[String], input: &str) -> std::process::Output {
+    let script = Path::new("/usr/bin/script");
+    assert!(
+        script.exists(),
+        "this test needs util-linux's script(1) to give the signer a terminal"
+    );
+    let line = std::iter::once(binary("signer").display().to_string())
+        .chain(args.iter().cloned())
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    TestCommand::program(script, dir)
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .stdin(input)
+        .output()
+}
+
+#[test]
+fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    imported_factory_with_proposal(d, false);
+    // First use: "yes" to trust the current root; then "no" to signing,
+    // after the new key is made and saved.
+    let args = SignArgs::new()
+        .no_yes()
+        .new_archive(Some("keys2.tgz.age"))
+        .to_vec();
+    let out = signer_on_a_terminal(d, &args, "yes\nno\n");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("Sign this?") && said.contains("not confirmed"),
+        "{said}"
+    );
+    assert!(!d.join("bundle.json").exists(), "{said}");
+    assert!(
+        d.join("keys2.tgz.age").exists(),
+        "the new key is kept: {said}"
+    );
+    let t = ceremony::transcript::read(&std::fs::read(d.join("bundle.transcript.jsonl")).unwrap())
+        .unwrap();
+    assert!(t.signed_head.is_none());
+    match &t.entries.last().unwrap().event {
+        ceremony::transcript::Event::Abort(a) => {
+            assert_eq!(a.step, ceremony::transcript::event::Step::Confirmation);
+            assert!(a.reason.contains("not confirmed"), "{a:?}");
+        }
+        other => panic!("the last entry is {other:?}"),
+    }
+    for extra in [&["--chain-only"][..], &["--html", "aborted.html"]] {
+        let out = verify(d, &[&["bundle.transcript.jsonl"][..], extra].concat());
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        assert!(
+            text(&out).contains("aborted at confirmation: not confirmed"),
+            "{}",
+            text(&out)
+        );
+    }
+    // The report says the same.
+    let html = std::fs::read_to_string(d.join("aborted.html")).unwrap();
+    assert!(
+        html.contains("<span class=\"fail\">transcript does NOT verify: the ceremony aborted at confirmation: not confirmed"),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_message_that_mimics_the_anchor_is_refused_before_anything_is_made() {
+    let marker = format!("[tuf-ceremony transcript {}]", "ab".repeat(32));
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("the requested message", {
+            let m = format!("yearly rotation {marker}");
+            Box::new(move |p| p["change"]["message"] = serde_json::json!(m))
+        }),
+        ("the staged message", {
+            let m = format!("rotate {marker} more text");
+            Box::new(move |p| {
+                p["change"].as_object_mut().unwrap().remove("message");
+                p["chains"][0]["staged"]["signed"]["x-changelog"]["message"] = serde_json::json!(m)
+            })
+        }),
+    ];
+    for (what, edit) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        imported_factory_with_proposal(d, false);
+        edit_proposal(d, edit);
+        let out = signer(d, SignArgs::new().new_archive(Some("keys2.tgz.age")));
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{what}: {said}");
+        assert!(
+            said.contains("already contains") && said.contains("--message"),
+            "{what}: {said}"
+        );
+        for f in ["bundle.json", "keys2.tgz.age", "bundle.transcript.jsonl"] {
+            assert!(!d.join(f).exists(), "{what}: {f} was written");
+        }
+    }
+    // Without the marker, the message signed is the message given, whole,
+    // with the anchor after it.
+    let c = ceremony_with(false, |p| {
+        p["change"]["message"] = serde_json::json!("yearly rotation [see ticket 42]")
+    });
+    let bundle = ceremony::bundle::Bundle::from_slice(
+        &std::fs::read(c.dir.path().join("bundle.json")).unwrap(),
+    )
+    .unwrap();
+    for r in &bundle.roots {
+        let root = bundle.root(r).unwrap();
+        let msg = root.signed()["x-changelog"]["message"].as_str().unwrap();
+        let anchor = anchor_of(&root).unwrap();
+        assert_eq!(
+            msg,
+            format!("yearly rotation [see ticket 42] [tuf-ceremony transcript {anchor}]")
+        );
+    }
 }
 
 fn lines(bytes: &[u8]) -> Vec<String> {

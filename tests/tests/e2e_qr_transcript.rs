@@ -1,7 +1,8 @@
 //! A TUF-folder ceremony whose files cross as QR frames only, then the
 //! auditor's view: the bundle goes back as shuffled frames with gaps
 //! (`submitter upload --qr-text`), and the transcript verifies through the
-//! submitter against the published root, with both HTML reports written.
+//! submitter against the published root, or the bundle that crossed, with
+//! both HTML reports written; without either it is not authenticated.
 
 use std::path::Path;
 
@@ -113,10 +114,70 @@ fn a_ceremony_across_qr_frames_and_its_audit() {
     );
     v.expect(0, "verify-transcript");
     assert!(
-        v.stdout.contains("the root anchors this transcript"),
+        v.stdout.contains("transcript verified")
+            && v.stdout
+                .contains("authenticated by repo/metadata/2.root.json")
+            && v.stdout.contains("anchors entry"),
         "{}",
         v.all()
     );
+    for (file, kind) in [
+        ("proposal.json", "as the proposal read"),
+        ("keys.tgz.age", "as the key archive read"),
+        ("keys2.tgz.age", "as the new key archive written"),
+    ] {
+        assert!(
+            v.stdout
+                .lines()
+                .any(|l| l.starts_with("recorded ") && l.contains(file) && l.contains(kind)),
+            "{file}: {}",
+            v.all()
+        );
+    }
+    // The bundle that crossed as frames, given as a file, authenticates too;
+    // the published root, given as a file, is found by what was signed.
+    let v = run(
+        "submitter",
+        d,
+        [
+            "verify-transcript",
+            "bundle.transcript.jsonl",
+            "bundle-from-qr.json",
+            "repo/metadata/2.root.json",
+        ],
+        &[],
+    );
+    v.expect(0, "verify-transcript with the bundle");
+    assert!(
+        v.stdout.contains("as this ceremony's bundle")
+            && v.stdout.contains("as the new root v2 of chain root"),
+        "{}",
+        v.all()
+    );
+    // Without a root or the bundle, nothing is authenticated: exit 3.
+    let v = run(
+        "submitter",
+        d,
+        [
+            "verify-transcript",
+            "bundle.transcript.jsonl",
+            "proposal.json",
+        ],
+        &[],
+    );
+    v.expect(3, "verify-transcript without a root");
+    assert!(v.stdout.contains("NOT AUTHENTICATED"), "{}", v.all());
+    run(
+        "submitter",
+        d,
+        [
+            "verify-transcript",
+            "bundle.transcript.jsonl",
+            "--chain-only",
+        ],
+        &[],
+    )
+    .expect(0, "verify-transcript --chain-only");
     run(
         "submitter",
         d,

@@ -461,7 +461,7 @@ fn bundles_never_panic() {
                         exercise_root(&root, None);
                     }
                 }
-                let _ = transcript::root_from_file(&bytes);
+                let _ = transcript::authority_from_file(&bytes);
             }
             Ok(())
         })

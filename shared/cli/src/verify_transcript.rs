@@ -18,13 +18,20 @@ pub struct VerifyTranscriptArgs {
     #[arg(value_name = "TRANSCRIPT")]
     transcript: PathBuf,
     /// The new root the ceremony produced (N.root.json, or the bundle): its keys must have
-    /// signed the transcript's head, and it must anchor the transcript.
+    /// signed the transcript's head, and it must anchor the transcript. Without it (or a
+    /// bundle among the artefacts) nothing is authenticated, and the exit status is 3.
     #[arg(long, value_name = "ROOT")]
     root: Option<PathBuf>,
+    /// Check the hash chain alone, and exit 0 if it holds: it then proves nothing about
+    /// who wrote the transcript (anyone can write a chain of hashes).
+    #[arg(long, conflicts_with = "root")]
+    chain_only: bool,
     /// Also write a printable report (self-contained HTML).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Files whose sha256 the transcript must record (proposal, archive, ...).
+    /// Files the transcript must record, each in the entry of its kind (the proposal and
+    /// archive read, the archive and roots written); a bundle must be this ceremony's, and
+    /// then authenticates the transcript as --root does.
     #[arg(value_name = "ARTEFACT")]
     artefacts: Vec<PathBuf>,
 }
@@ -33,14 +40,18 @@ pub struct VerifyTranscriptArgs {
 /// unbounded (a path to /dev/zero must not be read until memory runs out).
 const MAX_FILE: u64 = 1 << 30;
 
-/// Runs `verify-transcript`: 0 when everything holds, 3 when not.
+/// Runs `verify-transcript`: 0 when the transcript is authenticated (or, with
+/// `--chain-only`, its chain holds) and every artefact is recorded; 3 when not.
 pub fn run(args: VerifyTranscriptArgs) -> Result<ExitCode> {
     let read = |p: &Path| fsio::read_bounded(p, MAX_FILE);
     let bytes = read(&args.transcript)?;
     let root = match &args.root {
-        Some(p) => Some(transcript::root_from_file(&read(p)?).with_context(|| {
-            format!("{} is neither a root nor a bundle holding one", p.display())
-        })?),
+        Some(p) => Some((
+            p.display().to_string(),
+            transcript::authority_from_file(&read(p)?).with_context(|| {
+                format!("{} is neither a root nor a bundle holding one", p.display())
+            })?,
+        )),
         None => None,
     };
     let artefacts = args
@@ -48,7 +59,14 @@ pub fn run(args: VerifyTranscriptArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| Ok((p.display().to_string(), read(p)?)))
         .collect::<Result<Vec<_>>>()?;
-    let v = transcript::verify_all(&bytes, root.as_ref(), &artefacts);
+    let v = transcript::verify(
+        &bytes,
+        &transcript::Checks {
+            root: root.as_ref().map(|(name, a)| (name.as_str(), a)),
+            artefacts: &artefacts,
+            chain_only: args.chain_only,
+        },
+    );
     print!("{}", v.summary());
     if let (Some(html), Some(t)) = (&args.html, &v.transcript) {
         let page = ceremony::report::transcript_html(t, &v);

@@ -44,8 +44,9 @@ pub enum Event {
     SelfCheck(SelfCheck),
     /// A file the ceremony produced.
     Output(Output),
-    /// The ceremony stopped with this error.
-    Error(Aborted),
+    /// The ceremony stopped before it finished: the last entry of a
+    /// transcript that has no signed head.
+    Abort(Abort),
 }
 
 impl Event {
@@ -64,7 +65,7 @@ impl Event {
         "signature",
         "self-check",
         "output",
-        "error",
+        "abort",
     ];
 
     /// The `kind` this event is written under.
@@ -82,14 +83,14 @@ impl Event {
             Event::Signature(_) => 9,
             Event::SelfCheck(_) => 10,
             Event::Output(_) => 11,
-            Event::Error(_) => 12,
+            Event::Abort(_) => 12,
         };
         Self::KINDS[i]
     }
 
-    /// The `data` object as written, for the places that show or search an
-    /// entry whatever its kind (the report's table, `verify-transcript`'s
-    /// artefact search).
+    /// The `data` object as written, for the places that show an entry
+    /// whatever its kind (the report's table). Never search it for a hash:
+    /// a file is recorded only in the field of its kind (see `verify`).
     pub fn data(&self) -> Value {
         match serde_json::to_value(self) {
             Ok(Value::Object(mut entry)) => entry.remove("data").unwrap_or(Value::Null),
@@ -435,10 +436,48 @@ pub enum Output {
     },
 }
 
-/// The `error` entry.
+/// The `abort` entry: where the ceremony stopped, and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Aborted {
-    /// The error and its causes.
-    pub message: String,
+pub struct Abort {
+    /// The step that was running.
+    pub step: Step,
+    /// The error and its causes, as the operator was shown them.
+    pub reason: String,
+}
+
+/// The steps of `signer sign` after the transcript is on disk (the new keys
+/// are saved): the only ones that can end a transcript with an abort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Building the new roots and showing the diff.
+    Review,
+    /// Asking "Sign this?".
+    Confirmation,
+    /// Anchoring and signing the new roots.
+    Signing,
+    /// The rotation rules on the signed roots.
+    SelfCheck,
+    /// Writing the archive, the outputs and the signed head.
+    Write,
+}
+
+impl Step {
+    /// The step as the transcript writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Review => "review",
+            Step::Confirmation => "confirmation",
+            Step::Signing => "signing",
+            Step::SelfCheck => "self-check",
+            Step::Write => "write",
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }

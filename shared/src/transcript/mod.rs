@@ -20,7 +20,8 @@
 //!
 //! The modules: [`event`] (the schema), `writer` (appending and signing the
 //! head), `read` (parsing and the chain check), `anchor` (what pins the
-//! chain from outside), `verify` (against a root and the artefacts).
+//! chain from outside), `verify` (against a root or a bundle, and the
+//! artefacts, each by the entry of its kind).
 
 use std::path::PathBuf;
 
@@ -32,11 +33,12 @@ mod read;
 mod verify;
 mod writer;
 
-pub use anchor::{anchor_field, anchor_of, set_anchor};
+pub use anchor::{anchor_field, anchor_of, check_anchorable, set_anchor};
 pub use event::Event;
 pub use read::{read, Entry, Transcript};
 pub use verify::{
-    root_from_file, verify_against_root, verify_all, ArtefactCheck, RootFileError, Verification,
+    authority_from_file, verify, verify_against_root, verify_all, ArtefactCheck, Authenticated,
+    Authority, Checks, Ending, Found, HeadCheck, RootFileError, Verdict, Verification,
 };
 pub use writer::TranscriptWriter;
 
@@ -90,6 +92,28 @@ pub enum TranscriptError {
     /// The root does not anchor this transcript.
     #[error("anchor: {0}")]
     Anchor(String),
+    /// A bundle that does not belong to this transcript.
+    #[error("bundle {file}: {reason}")]
+    Bundle {
+        /// The name it was given as.
+        file: String,
+        /// What does not match.
+        reason: String,
+    },
+    /// A message to be signed that already holds the anchor marker.
+    #[error(
+        "the new root's x-changelog.message already contains {marker:?}, the marker of a \
+         transcript anchor: {message:?}. The signer appends its own anchor there; a message that \
+         already holds one would either be cut after you saw it or carry two anchors, one of them \
+         chosen by the online side. Make the proposal again with a message without it \
+         (`submitter propose --message TEXT`)"
+    )]
+    MarkerInMessage {
+        /// The marker.
+        marker: String,
+        /// The whole message, as it would be signed.
+        message: String,
+    },
 }
 
 #[cfg(test)]

@@ -62,19 +62,34 @@ fn start(operator: &str) -> Event {
     })
 }
 
+/// The proposal bytes every test ceremony reads.
+const PROPOSAL: &[u8] = b"{\"format\":\"tuf-ceremony/proposal@1\"}";
+
 /// Writes a five-entry transcript anchored after entry 3; returns its
 /// bytes and the root that anchors it.
 fn ceremony(dir: &Path, dialect: Dialect) -> (Vec<u8>, RootMetadata) {
+    let (bytes, root, _) = ceremony_with(dir, dialect, None);
+    (bytes, root)
+}
+
+/// [`ceremony`], with the proposal's txid, also returning the signed head
+/// (what the bundle carries). The output entry records the root's real
+/// hashes, as the signer does.
+fn ceremony_with(
+    dir: &Path,
+    dialect: Dialect,
+    txid: Option<String>,
+) -> (Vec<u8>, RootMetadata, serde_json::Value) {
     let key = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
     let path = dir.join("t.jsonl");
     let mut w = TranscriptWriter::create(&path).unwrap();
     w.append(&start("alice")).unwrap();
     w.append(&Event::Input(Input::Proposal {
         path: "p.json".into(),
-        sha256: "ab".into(),
+        sha256: crate::sha256::hex(PROPOSAL),
         target: "t".into(),
         dialect,
-        txid: None,
+        txid,
     }))
     .unwrap();
     let anchor = w
@@ -93,18 +108,19 @@ fn ceremony(dir: &Path, dialect: Dialect) -> (Vec<u8>, RootMetadata) {
     w.append(&Event::Output(Output::Root {
         chain: "root".into(),
         version: 2,
-        sha256: "cd".into(),
-        signed_sha256: "ef".into(),
+        sha256: crate::sha256::hex(&root.to_bytes()),
+        signed_sha256: crate::sha256::hex(&root.canonical_signed().unwrap()),
     }))
     .unwrap();
     let id = root.role("root").unwrap().keyids[0].clone();
-    w.finish(&[(id, &key)]).unwrap();
+    let head = w.finish(&[(id, &key)]).unwrap();
     assert!(w
-        .append(&Event::Error(Aborted {
-            message: "late".into()
+        .append(&Event::Abort(Abort {
+            step: Step::Write,
+            reason: "late".into()
         }))
         .is_err());
-    (std::fs::read(&path).unwrap(), root)
+    (std::fs::read(&path).unwrap(), root, head)
 }
 
 #[test]
@@ -169,7 +185,8 @@ fn deleting_reordering_or_editing_any_entry_is_detected_and_named() {
     }
     // The first broken entry is named: editing entry 2 breaks entry 3.
     let mut l = original.clone();
-    l[1] = l[1].replace("\"ab\"", "\"ac\"");
+    l[1] = l[1].replace("\"p.json\"", "\"q.json\"");
+    assert_ne!(l[1], original[1]);
     match read(&join(&l)) {
         Err(TranscriptError::Broken { line, .. }) => assert_eq!(line, 3),
         other => panic!("{other:?}"),
@@ -353,10 +370,11 @@ fn events_serialise_as_the_json_they_replace() {
             json!({"what": "root", "chain": "c", "version": 3, "sha256": "s", "signed_sha256": "t"}),
         ),
         (
-            Event::Error(Aborted {
-                message: "m".into(),
+            Event::Abort(Abort {
+                step: Step::Confirmation,
+                reason: "m".into(),
             }),
-            json!({"message": "m"}),
+            json!({"step": "confirmation", "reason": "m"}),
         ),
     ];
     let mut kinds = std::collections::BTreeSet::new();
@@ -411,4 +429,301 @@ fn an_unknown_kind_is_refused_by_name() {
         read(&join(&l)),
         Err(TranscriptError::Fields { line: 5, .. })
     ));
+}
+
+/// A bundle as the signer writes it: `root` for the chain `root`, the
+/// proposal the test ceremonies read, and `head`.
+fn bundle_of(root: &RootMetadata, head: &serde_json::Value) -> Vec<u8> {
+    crate::bundle::Bundle {
+        format: crate::bundle::BUNDLE_FORMAT.into(),
+        proposal_sha256: crate::sha256::hex(PROPOSAL),
+        dialect: root.dialect(),
+        target: crate::proposal::Target::TufDir {
+            path: "repo".into(),
+        },
+        txid: None,
+        roots: vec![crate::bundle::SignedRoot {
+            name: "root".into(),
+            root: root.envelope().clone(),
+        }],
+        new_keys: vec![],
+        complete: true,
+        missing: vec![],
+        transcript_head: Some(head.clone()),
+    }
+    .to_bytes()
+}
+
+fn checks<'a>(artefacts: &'a [(String, Vec<u8>)], chain_only: bool) -> Checks<'a> {
+    Checks {
+        root: None,
+        artefacts,
+        chain_only,
+    }
+}
+
+#[test]
+fn a_hash_counts_only_in_the_field_of_its_kind() {
+    // The online side picks the txid: it names the sha256 of a file the
+    // ceremony never read. That file is not recorded; the proposal is, as
+    // the proposal read.
+    let other = b"a file the ceremony never saw".to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, root, _) =
+        ceremony_with(dir.path(), Dialect::Tuf, Some(crate::sha256::hex(&other)));
+    assert!(String::from_utf8_lossy(&bytes).contains(&crate::sha256::hex(&other)));
+    let artefacts = vec![
+        ("other".to_string(), other),
+        ("p.json".to_string(), PROPOSAL.to_vec()),
+        ("2.root.json".to_string(), root.to_bytes()),
+    ];
+    let authority = Authority::Root(root.clone());
+    let v = verify(
+        &bytes,
+        &Checks {
+            root: Some(("2.root.json", &authority)),
+            artefacts: &artefacts,
+            chain_only: false,
+        },
+    );
+    assert_eq!(v.verdict(), Verdict::Verified, "{}", v.summary());
+    assert_eq!(v.artefacts[0].found, Found::NotFound);
+    assert_eq!(
+        v.artefacts[1].found,
+        Found::Entry {
+            seq: 2,
+            what: "the proposal read".into()
+        }
+    );
+    assert_eq!(
+        v.artefacts[2].found,
+        Found::Entry {
+            seq: 5,
+            what: "the new root v2 of chain root, written".into()
+        }
+    );
+    assert!(!v.ok(), "an artefact is not recorded");
+    assert!(v.summary().contains("NOT FOUND other"), "{}", v.summary());
+    // Text of a diff or a message does not count either.
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = TranscriptWriter::create(&dir.path().join("t.jsonl")).unwrap();
+    w.append(&start("alice")).unwrap();
+    w.append(&Event::Diff(Diff {
+        chain: "root".into(),
+        text: crate::sha256::hex(PROPOSAL),
+        warnings: vec![crate::sha256::hex(PROPOSAL)],
+    }))
+    .unwrap();
+    let bytes = std::fs::read(dir.path().join("t.jsonl")).unwrap();
+    let artefacts = vec![("p.json".to_string(), PROPOSAL.to_vec())];
+    let v = verify(&bytes, &checks(&artefacts, true));
+    assert_eq!(v.artefacts[0].found, Found::NotFound);
+}
+
+#[test]
+fn without_a_root_nothing_is_authenticated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, _) = ceremony(dir.path(), Dialect::OtaTuf);
+    let v = verify(&bytes, &checks(&[], false));
+    assert_eq!(v.verdict(), Verdict::NotAuthenticated);
+    assert!(!v.ok());
+    assert!(
+        v.summary().contains("NOT AUTHENTICATED") && v.summary().contains("--chain-only"),
+        "{}",
+        v.summary()
+    );
+    // The chain alone, when asked for by name.
+    let v = verify(&bytes, &checks(&[], true));
+    assert_eq!(v.verdict(), Verdict::ChainOnly);
+    assert!(v.ok());
+    assert!(v.summary().contains("chain alone"), "{}", v.summary());
+}
+
+#[test]
+fn a_bundle_of_this_ceremony_authenticates_and_another_is_refused() {
+    for d in [Dialect::OtaTuf, Dialect::Tuf] {
+        let dir1 = tempfile::tempdir().unwrap();
+        let dir2 = tempfile::tempdir().unwrap();
+        let (a, root_a, head_a) = ceremony_with(dir1.path(), d, None);
+        let (_, root_b, head_b) = ceremony_with(dir2.path(), d, None);
+        let artefacts = vec![("bundle.json".to_string(), bundle_of(&root_a, &head_a))];
+        let v = verify(&a, &checks(&artefacts, false));
+        assert_eq!(v.artefacts[0].found, Found::Bundle, "{}", v.summary());
+        assert_eq!(v.verdict(), Verdict::Verified, "{}", v.summary());
+        assert!(v.ok());
+        assert_eq!(v.authenticated[0].recorded_as, Some(5));
+        assert_eq!(v.authenticated[0].head.anchor_seq, 3);
+        // The bundle as --root does the same.
+        let authority = Authority::Bundle(Box::new(
+            crate::bundle::Bundle::from_slice(&artefacts[0].1).unwrap(),
+        ));
+        let v = verify(
+            &a,
+            &Checks {
+                root: Some(("bundle.json", &authority)),
+                ..checks(&[], false)
+            },
+        );
+        assert_eq!(v.verdict(), Verdict::Verified, "{}", v.summary());
+
+        // Another ceremony's bundle, whole: its head is not this one's.
+        let refused = |bundle: Vec<u8>, why: &str| {
+            let artefacts = vec![("b.json".to_string(), bundle)];
+            let v = verify(&a, &checks(&artefacts, false));
+            match &v.artefacts[0].found {
+                Found::BundleRefused(r) => assert!(r.contains(why), "{why}: {r}"),
+                other => panic!("{why}: {other:?}"),
+            }
+            assert_eq!(v.verdict(), Verdict::NotAuthenticated);
+            assert!(!v.ok());
+            assert!(
+                v.summary().contains("NOT THIS CEREMONY'S b.json"),
+                "{}",
+                v.summary()
+            );
+        };
+        refused(bundle_of(&root_b, &head_b), "another ceremony");
+        // This ceremony's head over another ceremony's root.
+        refused(
+            bundle_of(&root_b, &head_a),
+            "not a root this transcript records",
+        );
+        // This ceremony's root re-signed after an edit of its signed part.
+        let mut edited = root_a.clone();
+        edited.set_expires(time::OffsetDateTime::now_utc() + time::Duration::days(900));
+        refused(
+            bundle_of(&edited, &head_a),
+            "not a root this transcript records",
+        );
+        // Another proposal.
+        let mut b: serde_json::Value =
+            serde_json::from_slice(&bundle_of(&root_a, &head_a)).unwrap();
+        b["proposal_sha256"] = json!("00".repeat(32));
+        refused(serde_json::to_vec(&b).unwrap(), "answers the proposal");
+        // No head at all.
+        b = serde_json::from_slice(&bundle_of(&root_a, &head_a)).unwrap();
+        b.as_object_mut().unwrap().remove("transcript_head");
+        refused(serde_json::to_vec(&b).unwrap(), "no transcript head");
+        // As --root, the same bundle is a problem: the transcript does not verify.
+        let authority = Authority::Bundle(Box::new(
+            crate::bundle::Bundle::from_slice(&bundle_of(&root_b, &head_b)).unwrap(),
+        ));
+        let v = verify(
+            &a,
+            &Checks {
+                root: Some(("b.json", &authority)),
+                ..checks(&[], false)
+            },
+        );
+        assert_eq!(v.verdict(), Verdict::Broken, "{}", v.summary());
+        assert!(v.summary().contains("another ceremony"), "{}", v.summary());
+    }
+}
+
+#[test]
+fn an_aborted_ceremony_is_reported_as_aborted_and_a_cut_one_as_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = TranscriptWriter::create(&dir.path().join("t.jsonl")).unwrap();
+    w.append(&start("alice")).unwrap();
+    w.append(&Event::Abort(Abort {
+        step: Step::Confirmation,
+        reason: "not confirmed (you typed \"no\")".into(),
+    }))
+    .unwrap();
+    let bytes = std::fs::read(dir.path().join("t.jsonl")).unwrap();
+    for chain_only in [false, true] {
+        let v = verify(&bytes, &checks(&[], chain_only));
+        assert_eq!(v.verdict(), Verdict::Aborted);
+        assert!(!v.ok());
+        assert!(
+            v.summary()
+                .contains("aborted at confirmation: not confirmed (you typed \"no\")"),
+            "{}",
+            v.summary()
+        );
+    }
+    // An abort before the end is not what the signer writes.
+    w.append(&start("mallory")).unwrap();
+    let bytes = std::fs::read(dir.path().join("t.jsonl")).unwrap();
+    let v = verify(&bytes, &checks(&[], true));
+    assert!(
+        matches!(v.problem, Some(TranscriptError::Broken { line: 3, .. })),
+        "{}",
+        v.summary()
+    );
+
+    // A finished transcript without its last lines: incomplete.
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, root) = ceremony(dir.path(), Dialect::Tuf);
+    let mut l = lines(&bytes);
+    l.truncate(3);
+    let authority = Authority::Root(root);
+    for chain_only in [false, true] {
+        let v = verify(
+            &join(&l),
+            &Checks {
+                root: (!chain_only).then_some(("2.root.json", &authority)),
+                ..checks(&[], chain_only)
+            },
+        );
+        assert_eq!(v.verdict(), Verdict::Incomplete, "{}", v.summary());
+        assert!(!v.ok());
+        assert!(
+            v.summary()
+                .contains("INCOMPLETE: it ends at entry 3 (confirmation)"),
+            "{}",
+            v.summary()
+        );
+    }
+}
+
+#[test]
+fn the_message_shown_is_kept_whole_and_a_marker_in_it_is_refused() {
+    let key = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+    let anchor = "ab".repeat(32);
+    let mut root = root_with(&key, Dialect::OtaTuf);
+    root.set_extension(
+        "x-changelog",
+        json!({"message": "yearly rotation", "polis-id": "p"}),
+    );
+    check_anchorable(&root).unwrap();
+    set_anchor(&mut root, &anchor);
+    assert_eq!(
+        root.signed()["x-changelog"],
+        json!({"message": format!("yearly rotation [tuf-ceremony transcript {anchor}]"), "polis-id": "p"})
+    );
+    assert_eq!(anchor_of(&root), Some(anchor.clone()));
+
+    // A staged message that carries a marker: refused before anything, and
+    // never cut if set anyway.
+    let planted = format!(
+        "rotate [tuf-ceremony transcript {}] thanks",
+        "cd".repeat(32)
+    );
+    let mut root = root_with(&key, Dialect::OtaTuf);
+    root.set_extension("x-changelog", json!({ "message": planted }));
+    let e = check_anchorable(&root).unwrap_err();
+    assert!(matches!(e, TranscriptError::MarkerInMessage { .. }));
+    assert!(e.to_string().contains("--message"), "{e}");
+    set_anchor(&mut root, &anchor);
+    let message = root.signed()["x-changelog"]["message"].as_str().unwrap();
+    assert!(message.starts_with(&planted), "{message}");
+    // Two markers anchor nothing, and a marker not at the end is not ours.
+    assert_eq!(anchor_of(&root), None);
+    let mut root = root_with(&key, Dialect::OtaTuf);
+    root.set_extension(
+        "x-changelog",
+        json!({ "message": format!("[tuf-ceremony transcript {anchor}] later text") }),
+    );
+    assert_eq!(anchor_of(&root), None);
+
+    // TUF: the anchor's member is set; the rest of x-ceremony is kept.
+    let mut root = root_with(&key, Dialect::Tuf);
+    root.set_extension("x-ceremony", json!({"transcript": "old", "note": "kept"}));
+    check_anchorable(&root).unwrap();
+    set_anchor(&mut root, &anchor);
+    assert_eq!(
+        root.signed()["x-ceremony"],
+        json!({"transcript": anchor, "note": "kept"})
+    );
 }

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use ceremony::keys::PublicKey;
 use ceremony::rules::Verdict;
+use ceremony::transcript::event::Step;
 use ceremony::RootMetadata;
 
 use crate::VerificationFailed;
@@ -49,24 +50,30 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
     // New keys: made, then saved at once in a complete new archive.
     let new = new_keys::make(&args, &mut c, &mut opened, tokens.as_mut())?;
 
-    // From here on an error is recorded in the transcript, and says where
-    // the new keys are.
+    // From here on an error is recorded in the transcript, with the step
+    // that was running, and says where the new keys are.
+    let mut step = Step::Review;
     let result = (|| -> Result<ExitCode> {
         // Build, review and confirm.
         let mut plans = build::plans(&mut c, &new.keys)?;
+        step = Step::Confirmation;
         let anchor = confirm::confirm(&args, &mut c, &plans)?;
         // Sign, and check our own output.
         let completion = {
+            step = Step::Signing;
             let held = signing::usable(&opened.archive, tokens.as_ref());
             confirm::anchor(&mut c, &mut plans, &held, &anchor)?;
             let mut completion = self_check::nothing_missing();
             for plan in plans.iter_mut() {
+                step = Step::Signing;
                 signing::sign(&mut c.transcript, plan, &held)?;
+                step = Step::SelfCheck;
                 self_check::check(&mut c.transcript, plan, c.now, &mut completion)?;
             }
             completion
         };
         // Write the archive, the transcript's end and the bundle.
+        step = Step::Write;
         write::write(
             &args,
             &mut c,
@@ -77,7 +84,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
             completion,
         )
     })();
-    result.map_err(|e| write::stopped(&mut c.transcript, e, &new.saved_note))
+    result.map_err(|e| write::stopped(&mut c.transcript, step, e, &new.saved_note))
 }
 
 /// A refusal: the proposal, the archive or the result does not verify

@@ -115,6 +115,13 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
     let to_generate = keys_to_generate(&proposal, provided.len())?;
     check_proposal_roots(&proposal)?;
     let (dry_plans, _) = placeholder_plans(&proposal, &provided, to_generate, now)?;
+    // The anchor is appended to the message after the confirmation; a
+    // message that already holds its marker is refused now, before any key
+    // is made, rather than cut or doubled after the operator saw it.
+    for plan in dry_plans.iter() {
+        ceremony::transcript::check_anchorable(&plan.new)
+            .map_err(|e| refused(format!("{}: {e}. Nothing was signed or written", plan.name)))?;
+    }
     let warnings: Vec<String> = dry_plans
         .iter()
         .flat_map(|p| rotation::guard_rails(p, now))

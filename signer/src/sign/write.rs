@@ -12,7 +12,7 @@ use ceremony::bundle::{Bundle, Completion};
 use ceremony::fsio::{CheckError, WriteOptions};
 use ceremony::keys::Signer;
 use ceremony::rotation::Plans;
-use ceremony::transcript::event::{Aborted, ArchiveWritten, Output};
+use ceremony::transcript::event::{Abort, ArchiveWritten, Output, Step};
 use ceremony::transcript::{Event, TranscriptWriter};
 
 use super::args::SignArgs;
@@ -166,16 +166,23 @@ fn write_anchors(
     Ok(())
 }
 
-/// Records the abort where the transcript is already on disk, and adds to
-/// the error where the new keys are.
+/// Ends the transcript with an abort entry (the step and the error), where
+/// it is already on disk, so that `verify-transcript` reports the ceremony
+/// as aborted rather than cut short; and adds to the error where the new
+/// keys are. A transcript still in memory is dropped: nothing was written,
+/// and a refused ceremony leaves no file.
 pub(super) fn stopped(
     t: &mut TranscriptWriter,
+    step: Step,
     e: anyhow::Error,
     saved_note: &str,
 ) -> anyhow::Error {
     if t.is_persisted() {
-        let _ = t.append(&Event::Error(Aborted {
-            message: ceremony_cli::exit::render_chain(e.as_ref()),
+        // After the signed head nothing may follow (the writer refuses):
+        // a ceremony that fails then has finished its transcript.
+        let _ = t.append(&Event::Abort(Abort {
+            step,
+            reason: ceremony_cli::exit::render_chain(e.as_ref()),
         }));
     }
     e.context(format!("signing stopped ({saved_note})"))
