@@ -727,3 +727,43 @@ fn the_message_shown_is_kept_whole_and_a_marker_in_it_is_refused() {
         json!({"transcript": anchor, "note": "kept"})
     );
 }
+
+#[test]
+fn hostile_characters_are_written_as_json_escapes_and_the_chain_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.jsonl");
+    let mut w = TranscriptWriter::create(&path).unwrap();
+    let hostile = "tx\u{1b}[2J\u{85}\u{7f}\u{202e}\u{200b}\u{2066}end";
+    w.append(&Event::Input(Input::Proposal {
+        path: "p.json".into(),
+        sha256: crate::sha256::hex(b"p"),
+        target: hostile.into(),
+        dialect: Dialect::Tuf,
+        txid: Some(hostile.into()),
+    }))
+    .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(
+        !text
+            .chars()
+            .any(|c| crate::untrusted::is_dangerous(c) && c != '\n'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains(r"\u001b[2J\u0085\u007f\u202e\u200b\u2066"),
+        "{text}"
+    );
+    // The entry reads back as what was recorded, and its hash is of the
+    // line as written.
+    let t = read(&bytes).unwrap();
+    assert_eq!(t.entries.len(), 1);
+    assert_eq!(
+        t.entries[0].hash,
+        crate::sha256::hex(text.trim_end().as_bytes())
+    );
+    match &t.entries[0].event {
+        Event::Input(Input::Proposal { txid, .. }) => assert_eq!(txid.as_deref(), Some(hostile)),
+        other => panic!("read back as {other:?}"),
+    }
+}

@@ -129,7 +129,11 @@ impl TranscriptWriter {
             prev: &self.head,
             event,
         };
+        // serde_json leaves C1, DEL, bidi and invisible characters raw; a
+        // transcript is read by people too (`less`, a printout), so they are
+        // written as JSON escapes. The hash is of the line as written.
         let line = serde_json::to_string(&line).expect("an entry always serialises");
+        let line = crate::untrusted::escape_json(&line);
         self.write_line(&line)?;
         self.seq += 1;
         self.head = crate::sha256::hex(line.as_bytes());
@@ -166,7 +170,7 @@ impl TranscriptWriter {
         })
         .expect("a signed head always serialises");
         let line = serde_json::to_string(&signed).expect("JSON always serialises");
-        self.write_line(&line)?;
+        self.write_line(&crate::untrusted::escape_json(&line))?;
         self.finished = true;
         Ok(signed)
     }
