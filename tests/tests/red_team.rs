@@ -18,3 +18,7 @@ mod oracle;
 
 #[path = "red_team/key_swap.rs"]
 mod key_swap;
+#[path = "red_team/escapes.rs"]
+mod escapes;
+#[path = "red_team/anchors.rs"]
+mod anchors;

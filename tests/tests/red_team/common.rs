@@ -200,6 +200,8 @@ pub enum Expect {
     Refuse(Vec<String>),
     /// Refused as above, or signed with every change on the screen.
     Either(Vec<String>),
+    /// Signed, every change on the screen.
+    Sign,
 }
 
 /// Refused, naming one of `names`.
@@ -222,11 +224,16 @@ pub struct Signed {
 
 /// Runs `signer sign proposal.json` (default arguments, no `--yes`, and
 /// `extra`) in `dir` on a pty.
-pub fn sign_on_pty(dir: &Path, extra: &[&str], keys: &str, answers: &[&str]) -> Signed {
-    let args = SignArgs::new().no_yes().keys(keys).extra(extra);
+pub fn sign_on_pty(dir: &Path, c: &Case, answers: &[&str]) -> Signed {
+    let args = SignArgs::new()
+        .no_yes()
+        .proposal(&c.file)
+        .out(&c.out)
+        .keys(c.keys)
+        .extra(&c.extra);
     let mut cmd = TestCommand::new("signer", dir);
     cmd.args(&args);
-    let bundle = dir.join("bundle.json");
+    let bundle = dir.join(&c.out);
     let talk = converse(cmd.command(), answers, || bundle.exists());
     Signed {
         dir: dir.to_path_buf(),
@@ -278,21 +285,35 @@ pub fn human_files_problems(dir: &Path) -> Vec<String> {
 
 /// The verdict of one sign case: problems found, empty when it holds.
 /// `proposal` is what was signed against (for the current roots).
-pub fn verdict(case: &str, s: &Signed, proposal: &Value, expect: Expect, archive_ok: bool) -> Vec<String> {
+pub fn verdict(c: &Case, s: &Signed) -> Vec<String> {
+    let (case, proposal, expect, archive_ok) = (&c.name, &c.proposal, &c.expect, false);
     let mut p = Vec::new();
     let run = &s.talk.run;
-    let bundle_path = s.dir.join("bundle.json");
+    let bundle_path = s.dir.join(&c.out);
     p.extend(raw_problems("terminal", &run.raw));
     p.extend(human_files_problems(&s.dir));
     let (names, may_sign) = match &expect {
         Expect::Refuse(n) => (n, false),
         Expect::Either(n) => (n, true),
+        Expect::Sign => (&Vec::new(), true),
     };
+    if matches!(expect, Expect::Sign) && !(run.code == 0 && bundle_path.exists()) {
+        p.push(format!("must be signed, but exit {}: {}", run.code, last_lines(&run.screen, 4)));
+    }
     if run.code == 0 && bundle_path.exists() {
         if !may_sign {
             p.push("signed, but must be refused".into());
         } else {
-            p.extend(signed_problems(s, proposal));
+            p.extend(signed_problems(s, proposal, &bundle_path));
+            let screen = s.talk.screens.last().cloned().unwrap_or_default();
+            for m in &c.must_show {
+                if !screen.contains(&oracle::shown(m)) {
+                    p.push(format!("signed, but the screen before the confirmation never showed {m:?}"));
+                }
+            }
+        }
+        if let Some(check) = &c.check {
+            p.extend(check(s));
         }
     } else {
         if run.code == 0 {
@@ -309,19 +330,29 @@ pub fn verdict(case: &str, s: &Signed, proposal: &Value, expect: Expect, archive
         if !archive_ok && s.dir.join("new.tgz.age").exists() {
             p.push("refused after key generation: a new archive was written".into());
         }
+        if let Some(max) = c.prompts_if_refused {
+            if s.talk.prompts.len() > max {
+                p.push(format!(
+                    "refused only after {} question(s) (at most {max} expected): {:?}",
+                    s.talk.prompts.len(),
+                    s.talk.prompts
+                ));
+            }
+        }
         let lower = run.screen.to_lowercase();
-        if !names.iter().any(|n| lower.contains(&oracle::shown(n).to_lowercase())) {
+        if !names.is_empty() && !names.iter().any(|n| lower.contains(&oracle::shown(n).to_lowercase())) {
             p.push(format!(
                 "the refusal names none of {names:?}; it says: {}",
                 last_lines(&run.screen, 4)
             ));
         }
     }
-    p.into_iter().map(|x| format!("{case}: {x}")).collect()
+    let _ = (case, proposal, archive_ok);
+    p
 }
 
 /// What the oracle says of a signed case.
-fn signed_problems(s: &Signed, proposal: &Value) -> Vec<String> {
+fn signed_problems(s: &Signed, proposal: &Value, bundle_path: &Path) -> Vec<String> {
     let mut p = Vec::new();
     // The screen at the last question: what the operator saw before the
     // final "yes".
@@ -329,7 +360,7 @@ fn signed_problems(s: &Signed, proposal: &Value) -> Vec<String> {
     if s.bundle_at_prompt.iter().any(|b| *b) {
         p.push("a question came after the bundle was written".into());
     }
-    let bundle: Value = serde_json::from_slice(&std::fs::read(s.dir.join("bundle.json")).unwrap())
+    let bundle: Value = serde_json::from_slice(&std::fs::read(bundle_path).unwrap())
         .unwrap_or(Value::Null);
     let dialect = proposal["dialect"].as_str().unwrap_or("");
     for r in bundle["roots"].as_array().cloned().unwrap_or_default() {
@@ -392,6 +423,16 @@ pub struct Case {
     pub keys: &'static str,
     pub extra: Vec<String>,
     pub expect: Expect,
+    /// The proposal's file name and the bundle's.
+    pub file: String,
+    pub out: String,
+    /// Texts the screen must show before the confirmation, when signed.
+    pub must_show: Vec<String>,
+    /// More checks of the run.
+    #[allow(clippy::type_complexity)]
+    pub check: Option<Box<dyn Fn(&Signed) -> Vec<String>>>,
+    /// When refused, at most this many questions may have come first.
+    pub prompts_if_refused: Option<usize>,
 }
 
 impl Case {
@@ -402,7 +443,29 @@ impl Case {
             keys: "keys.tgz.age",
             extra: Vec::new(),
             expect,
+            file: "proposal.json".into(),
+            out: "bundle.json".into(),
+            must_show: Vec::new(),
+            check: None,
+            prompts_if_refused: None,
         }
+    }
+    pub fn files(mut self, proposal: &str, bundle: &str) -> Case {
+        self.file = proposal.into();
+        self.out = bundle.into();
+        self
+    }
+    pub fn shows(mut self, text: &str) -> Case {
+        self.must_show.push(text.into());
+        self
+    }
+    pub fn check(mut self, f: impl Fn(&Signed) -> Vec<String> + 'static) -> Case {
+        self.check = Some(Box::new(f));
+        self
+    }
+    pub fn refused_within(mut self, questions: usize) -> Case {
+        self.prompts_if_refused = Some(questions);
+        self
     }
     pub fn anchored(mut self) -> Case {
         self.keys = "anchored.tgz.age";
@@ -420,10 +483,9 @@ pub fn run_cases(cases: Vec<Case>, folder: impl Fn() -> tempfile::TempDir) -> Ve
     let mut problems = Vec::new();
     for c in cases {
         let dir = folder();
-        write_json(dir.path(), "proposal.json", &c.proposal);
-        let extra: Vec<&str> = c.extra.iter().map(String::as_str).collect();
-        let s = sign_on_pty(dir.path(), &extra, c.keys, YES);
-        problems.extend(verdict(&c.name, &s, &c.proposal, c.expect, false));
+        write_json(dir.path(), &c.file, &c.proposal);
+        let s = sign_on_pty(dir.path(), &c, YES);
+        problems.extend(verdict(&c, &s).into_iter().map(|x| format!("{}: {x}", c.name)));
     }
     problems
 }
