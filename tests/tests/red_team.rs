@@ -22,3 +22,13 @@ mod key_swap;
 mod escapes;
 #[path = "red_team/anchors.rs"]
 mod anchors;
+#[path = "red_team/strictness.rs"]
+mod strictness;
+#[path = "red_team/server_prepared.rs"]
+mod server_prepared;
+#[path = "red_team/transcripts.rs"]
+mod transcripts;
+#[path = "red_team/decoders.rs"]
+mod decoders;
+#[path = "red_team/injection.rs"]
+mod injection;
