@@ -95,7 +95,10 @@ impl Pty {
         // Our copies of the slave side go now: once the child (and anything
         // it started) is gone, reading the master ends with EIO.
         drop(slave);
-        let _ = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let _ = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let master = std::fs::File::from(master);
         let state = Arc::new((
             Mutex::new(State {
@@ -195,9 +198,7 @@ impl Pty {
                 last_len = len;
                 quiet_since = Instant::now();
             }
-            if quiet_since.elapsed() >= Duration::from_millis(250)
-                && reads_stdin(self.child.id())
-            {
+            if quiet_since.elapsed() >= Duration::from_millis(250) && reads_stdin(self.child.id()) {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -292,7 +293,11 @@ pub struct Dialogue {
 /// Runs `cmd` on a pty, typing `answers` one per question; `at_prompt` is
 /// called at each question (before it is answered), for example to check
 /// that nothing has been written yet.
-pub fn converse(cmd: &mut Command, answers: &[&str], mut at_prompt: impl FnMut() -> bool) -> Dialogue {
+pub fn converse(
+    cmd: &mut Command,
+    answers: &[&str],
+    mut at_prompt: impl FnMut() -> bool,
+) -> Dialogue {
     let mut pty = Pty::spawn(cmd);
     let mut prompts = Vec::new();
     let mut screens = Vec::new();

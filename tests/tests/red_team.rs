@@ -16,19 +16,19 @@ mod common;
 #[path = "red_team/oracle.rs"]
 mod oracle;
 
-#[path = "red_team/key_swap.rs"]
-mod key_swap;
-#[path = "red_team/escapes.rs"]
-mod escapes;
 #[path = "red_team/anchors.rs"]
 mod anchors;
-#[path = "red_team/strictness.rs"]
-mod strictness;
-#[path = "red_team/server_prepared.rs"]
-mod server_prepared;
-#[path = "red_team/transcripts.rs"]
-mod transcripts;
 #[path = "red_team/decoders.rs"]
 mod decoders;
+#[path = "red_team/escapes.rs"]
+mod escapes;
 #[path = "red_team/injection.rs"]
 mod injection;
+#[path = "red_team/key_swap.rs"]
+mod key_swap;
+#[path = "red_team/server_prepared.rs"]
+mod server_prepared;
+#[path = "red_team/strictness.rs"]
+mod strictness;
+#[path = "red_team/transcripts.rs"]
+mod transcripts;

@@ -22,8 +22,18 @@ fn tuf_anchor_bound_to_target_and_chain() {
     let v1 = t.json("proposal.json");
     let mut cases = vec![
         Case::new("anchored honest v2 rotation", v2.clone(), Expect::Sign).anchored(),
-        Case::new("chain `root ` (v2)", renamed(&v2, "root "), refuse(&["chain"])).anchored(),
-        Case::new("chain `Root` (v2)", renamed(&v2, "Root"), refuse(&["chain"])).anchored(),
+        Case::new(
+            "chain `root ` (v2)",
+            renamed(&v2, "root "),
+            refuse(&["chain"]),
+        )
+        .anchored(),
+        Case::new(
+            "chain `Root` (v2)",
+            renamed(&v2, "Root"),
+            refuse(&["chain"]),
+        )
+        .anchored(),
         Case::new(
             "chain `root` + zero-width space (v2)",
             renamed(&v2, "root\u{200b}"),
@@ -50,7 +60,8 @@ fn tuf_anchor_bound_to_target_and_chain() {
         .anchored()
         .arg("--last-bundle-not-applied")
         .check(|s| {
-            let t = std::fs::read_to_string(s.dir.join("bundle.transcript.jsonl")).unwrap_or_default();
+            let t =
+                std::fs::read_to_string(s.dir.join("bundle.transcript.jsonl")).unwrap_or_default();
             if t.contains("not-applied") || t.contains("not applied") || t.contains("not_applied") {
                 Vec::new()
             } else {
@@ -70,7 +81,12 @@ fn tuf_anchor_bound_to_target_and_chain() {
         ("300 characters", "r".repeat(300)),
     ] {
         cases.push(
-            Case::new(format!("chain name {what}"), renamed(&v2, &name), refuse(&["chain"])).anchored(),
+            Case::new(
+                format!("chain name {what}"),
+                renamed(&v2, &name),
+                refuse(&["chain"]),
+            )
+            .anchored(),
         );
     }
     // The same repository's rolled-back v1 under another folder name: a
@@ -78,10 +94,14 @@ fn tuf_anchor_bound_to_target_and_chain() {
     let mut moved = v1.clone();
     moved["target"]["path"] = json!("/srv/elsewhere/metadata");
     cases.push(
-        Case::new("rolled-back v1 under another target path", moved, either(&["target", "anchor"]))
-            .anchored()
-            .shows("/srv/elsewhere/metadata")
-            .shows("new target"),
+        Case::new(
+            "rolled-back v1 under another target path",
+            moved,
+            either(&["target", "anchor"]),
+        )
+        .anchored()
+        .shows("/srv/elsewhere/metadata")
+        .shows("new target"),
     );
     report("tuf anchors", run_cases(cases, || t.case(&["new.tgz.age"])));
 }
@@ -94,22 +114,39 @@ fn factory_anchor_bound_to_target_and_chain() {
     let mut cases = vec![
         Case::new("anchored honest v2 rotation", v2.clone(), Expect::Sign).anchored(),
         Case::new("chain `ci ` (v2)", renamed(&v2, "ci "), refuse(&["chain"])).anchored(),
-        Case::new("chain `root` in a Factory", renamed(&v2, "root"), refuse(&["chain"])).anchored(),
+        Case::new(
+            "chain `root` in a Factory",
+            renamed(&v2, "root"),
+            refuse(&["chain"]),
+        )
+        .anchored(),
         Case::new(
             "rolled-back v1 (the anchor's predecessor)",
             v1.clone(),
             refuse(&["--last-bundle-not-applied"]),
         )
         .anchored(),
-        Case::new("rolled-back v1 as chain `CI`", renamed(&v1, "CI"), refuse(&["chain"])).anchored(),
+        Case::new(
+            "rolled-back v1 as chain `CI`",
+            renamed(&v1, "CI"),
+            refuse(&["chain"]),
+        )
+        .anchored(),
     ];
     let mut moved = v1.clone();
     moved["target"]["factory"] = json!("acme-2");
     cases.push(
-        Case::new("rolled-back v1 under another Factory name", moved, either(&["target", "anchor"]))
-            .anchored()
-            .shows("acme-2")
-            .shows("new target"),
+        Case::new(
+            "rolled-back v1 under another Factory name",
+            moved,
+            either(&["target", "anchor"]),
+        )
+        .anchored()
+        .shows("acme-2")
+        .shows("new target"),
     );
-    report("factory anchors", run_cases(cases, || f.case(&["new.tgz.age"])));
+    report(
+        "factory anchors",
+        run_cases(cases, || f.case(&["new.tgz.age"])),
+    );
 }

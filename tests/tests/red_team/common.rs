@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use ceremony::keys::{PrivateKey, PublicKey};
 use ceremony::{Dialect, RootMetadata};
-use ceremony_tests::files::{copy_dir, write_fioctl_tgz};
+use ceremony_tests::files::write_fioctl_tgz;
 use ceremony_tests::ota::{ats_pair, factory_proposal, in_days, key, rotate_change};
 use ceremony_tests::prelude::*;
 use ceremony_tests::pty::{converse, Dialogue};
@@ -32,7 +32,14 @@ pub fn tuf() -> &'static TufBase {
         ok(&run_in(
             d,
             "submitter",
-            ["propose", "--repo", "repo/metadata", "--rotate-all", "-o", "p2.json"],
+            [
+                "propose",
+                "--repo",
+                "repo/metadata",
+                "--rotate-all",
+                "-o",
+                "p2.json",
+            ],
         ));
         TufBase { ceremony: c }
     })
@@ -260,12 +267,20 @@ pub fn raw_problems(what: &str, raw: &[u8]) -> Vec<String> {
         .filter(|(_, c)| oracle::forbidden(*c))
         .take(5)
         .map(|(i, c)| {
-            let from = text[..i].char_indices().rev().nth(30).map(|x| x.0).unwrap_or(0);
+            let from = text[..i]
+                .char_indices()
+                .rev()
+                .nth(30)
+                .map(|x| x.0)
+                .unwrap_or(0);
             format!("U+{:04X} after {:?}", c as u32, &text[from..i])
         })
         .collect();
     if !bad.is_empty() {
-        out.push(format!("{what}: raw control characters: {}", bad.join("; ")));
+        out.push(format!(
+            "{what}: raw control characters: {}",
+            bad.join("; ")
+        ));
     }
     out
 }
@@ -275,7 +290,11 @@ pub fn raw_problems(what: &str, raw: &[u8]) -> Vec<String> {
 pub fn human_files_problems(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for (name, _) in list_dir(dir) {
-        if [".html", ".txt", ".jsonl"].iter().any(|e| name.ends_with(e)) && name != "pass.txt" {
+        if [".html", ".txt", ".jsonl"]
+            .iter()
+            .any(|e| name.ends_with(e))
+            && name != "pass.txt"
+        {
             let bytes = std::fs::read(dir.join(&name)).unwrap_or_default();
             out.extend(raw_problems(&name, &bytes));
         }
@@ -284,9 +303,10 @@ pub fn human_files_problems(dir: &Path) -> Vec<String> {
 }
 
 /// The verdict of one sign case: problems found, empty when it holds.
-/// `proposal` is what was signed against (for the current roots).
+/// Every case here is refused before key generation where it is refused:
+/// none needs a new archive to be refused.
 pub fn verdict(c: &Case, s: &Signed) -> Vec<String> {
-    let (case, proposal, expect, archive_ok) = (&c.name, &c.proposal, &c.expect, false);
+    let (proposal, expect) = (&c.proposal, &c.expect);
     let mut p = Vec::new();
     let run = &s.talk.run;
     let bundle_path = s.dir.join(&c.out);
@@ -298,7 +318,11 @@ pub fn verdict(c: &Case, s: &Signed) -> Vec<String> {
         Expect::Sign => (&Vec::new(), true),
     };
     if matches!(expect, Expect::Sign) && !(run.code == 0 && bundle_path.exists()) {
-        p.push(format!("must be signed, but exit {}: {}", run.code, last_lines(&run.screen, 4)));
+        p.push(format!(
+            "must be signed, but exit {}: {}",
+            run.code,
+            last_lines(&run.screen, 4)
+        ));
     }
     if run.code == 0 && bundle_path.exists() {
         if !may_sign {
@@ -308,7 +332,9 @@ pub fn verdict(c: &Case, s: &Signed) -> Vec<String> {
             let screen = s.talk.screens.last().cloned().unwrap_or_default();
             for m in &c.must_show {
                 if !screen.contains(&oracle::shown(m)) {
-                    p.push(format!("signed, but the screen before the confirmation never showed {m:?}"));
+                    p.push(format!(
+                        "signed, but the screen before the confirmation never showed {m:?}"
+                    ));
                 }
             }
         }
@@ -327,7 +353,7 @@ pub fn verdict(c: &Case, s: &Signed) -> Vec<String> {
         }
         // Anchored cases open `anchored.tgz.age`; `new.tgz.age` is only
         // ever what this run wrote.
-        if !archive_ok && s.dir.join("new.tgz.age").exists() {
+        if s.dir.join("new.tgz.age").exists() {
             p.push("refused after key generation: a new archive was written".into());
         }
         if let Some(max) = c.prompts_if_refused {
@@ -340,14 +366,17 @@ pub fn verdict(c: &Case, s: &Signed) -> Vec<String> {
             }
         }
         let lower = run.screen.to_lowercase();
-        if !names.is_empty() && !names.iter().any(|n| lower.contains(&oracle::shown(n).to_lowercase())) {
+        if !names.is_empty()
+            && !names
+                .iter()
+                .any(|n| lower.contains(&oracle::shown(n).to_lowercase()))
+        {
             p.push(format!(
                 "the refusal names none of {names:?}; it says: {}",
                 last_lines(&run.screen, 4)
             ));
         }
     }
-    let _ = (case, proposal, archive_ok);
     p
 }
 
@@ -356,12 +385,17 @@ fn signed_problems(s: &Signed, proposal: &Value, bundle_path: &Path) -> Vec<Stri
     let mut p = Vec::new();
     // The screen at the last question: what the operator saw before the
     // final "yes".
-    let screen = s.talk.screens.last().cloned().unwrap_or_else(|| s.talk.run.screen.clone());
+    let screen = s
+        .talk
+        .screens
+        .last()
+        .cloned()
+        .unwrap_or_else(|| s.talk.run.screen.clone());
     if s.bundle_at_prompt.iter().any(|b| *b) {
         p.push("a question came after the bundle was written".into());
     }
-    let bundle: Value = serde_json::from_slice(&std::fs::read(bundle_path).unwrap())
-        .unwrap_or(Value::Null);
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(bundle_path).unwrap()).unwrap_or(Value::Null);
     let dialect = proposal["dialect"].as_str().unwrap_or("");
     for r in bundle["roots"].as_array().cloned().unwrap_or_default() {
         let name = r["name"].as_str().unwrap_or("");
@@ -369,7 +403,9 @@ fn signed_problems(s: &Signed, proposal: &Value, bundle_path: &Path) -> Vec<Stri
             .as_array()
             .and_then(|c| c.iter().find(|c| c["name"] == name))
         else {
-            p.push(format!("bundle root for chain {name:?} the proposal does not have"));
+            p.push(format!(
+                "bundle root for chain {name:?} the proposal does not have"
+            ));
             continue;
         };
         for m in oracle::missing(&screen, &chain["current"], &r["root"], dialect) {
@@ -394,14 +430,6 @@ pub fn report(class: &str, problems: Vec<String>) {
         problems.len(),
         problems.join("\n  ")
     );
-}
-
-/// Copies a folder (for cases that start from a base's whole folder).
-#[allow(dead_code)]
-pub fn clone_dir(from: &Path) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    copy_dir(from, d.path());
-    d
 }
 
 /// A base's anchored archive goes into a case as `anchored.tgz.age`, so that
@@ -485,7 +513,11 @@ pub fn run_cases(cases: Vec<Case>, folder: impl Fn() -> tempfile::TempDir) -> Ve
         let dir = folder();
         write_json(dir.path(), &c.file, &c.proposal);
         let s = sign_on_pty(dir.path(), &c, YES);
-        problems.extend(verdict(&c, &s).into_iter().map(|x| format!("{}: {x}", c.name)));
+        problems.extend(
+            verdict(&c, &s)
+                .into_iter()
+                .map(|x| format!("{}: {x}", c.name)),
+        );
     }
     problems
 }

@@ -84,7 +84,15 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
 /// Runs `bin args` with `stdin`, and judges: refused (exit 1, 2 or 3),
 /// within `limit`, naming one of `says`, no `out.json` written, no raw
 /// control character.
-fn refused(case: &str, bin: &str, dir: &std::path::Path, args: &[&str], stdin: String, limit: Duration, says: &[&str]) -> Vec<String> {
+fn refused(
+    case: &str,
+    bin: &str,
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: String,
+    limit: Duration,
+    says: &[&str],
+) -> Vec<String> {
     let started = Instant::now();
     let out = TestCommand::new(bin, dir).args(args).stdin(stdin).output();
     let took = started.elapsed();
@@ -99,7 +107,10 @@ fn refused(case: &str, bin: &str, dir: &std::path::Path, args: &[&str], stdin: S
     }
     let t = text(&out).to_lowercase();
     if !says.iter().any(|s| t.contains(s)) {
-        p.push(format!("says none of {says:?}: {}", last_lines(&text(&out), 3)));
+        p.push(format!(
+            "says none of {says:?}: {}",
+            last_lines(&text(&out), 3)
+        ));
     }
     for f in ["out.json", "bundle.json", "new.tgz.age"] {
         if dir.join(f).exists() {
@@ -117,7 +128,8 @@ fn decoders_bounded_through_the_binaries() {
     mini.extend(b"0,".repeat(2_500_000));
     mini.push(b'0');
     mini.extend("]".repeat(127).into_bytes());
-    let pretty_bomb = ur_lines(&message_claiming(8 << 20, 1 | 2 | 4, &deflated(&mini))).join("\n") + "\n";
+    let pretty_bomb =
+        ur_lines(&message_claiming(8 << 20, 1 | 2 | 4, &deflated(&mini))).join("\n") + "\n";
     let fountain: String = (0..600u32)
         .map(|i| {
             let data: Vec<u8> = (0..16).map(|j| (i * 7 + j) as u8).collect();
@@ -152,7 +164,12 @@ fn decoders_bounded_through_the_binaries() {
         "signer sign --qr-text: 8 MiB of pretty JSON claimed",
         "signer",
         d,
-        &SignArgs::new().qr_text("-", false).to_vec().iter().map(String::as_str).collect::<Vec<_>>(),
+        &SignArgs::new()
+            .qr_text("-", false)
+            .to_vec()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
         pretty_bomb,
         limit,
         &["8,388,608", "claim", "refused", "too large"],

@@ -66,7 +66,10 @@ fn control_characters_in_every_string_field() {
         Case::new(
             "history hash",
             factory_with(|p| {
-                let h = p["chains"][0]["history"][0]["sha256"].as_str().unwrap().to_string();
+                let h = p["chains"][0]["history"][0]["sha256"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
                 p["chains"][0]["history"][0]["sha256"] = json!(format!("{h}{CR}"));
             }),
             either(&["history", "sha256"]),
@@ -127,7 +130,10 @@ fn control_characters_in_every_string_field() {
         Case::new(
             "key id to rotate",
             factory_with(|p| {
-                let id = p["change"]["rotate"]["keys"][0].as_str().unwrap().to_string();
+                let id = p["change"]["rotate"]["keys"][0]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
                 p["change"]["rotate"]["keys"][0] = json!(format!("{id}{ZW}"));
             }),
             refuse(&["rotate", "key"]),

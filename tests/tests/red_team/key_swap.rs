@@ -22,12 +22,20 @@ fn honest_rotations_show_everything_they_sign() {
     // oracle finds every change on the screen.
     let t = tuf();
     let mut problems = run_cases(
-        vec![Case::new("tuf honest v1 rotation", t.json("proposal.json"), either(&["-"]))],
+        vec![Case::new(
+            "tuf honest v1 rotation",
+            t.json("proposal.json"),
+            either(&["-"]),
+        )],
         || t.case(&["keys.tgz.age"]),
     );
     let f = factory();
     problems.extend(run_cases(
-        vec![Case::new("ota honest v1 rotation", f.proposal(), either(&["-"]))],
+        vec![Case::new(
+            "ota honest v1 rotation",
+            f.proposal(),
+            either(&["-"]),
+        )],
         || f.case(&["keys.tgz.age"]),
     ));
     report("honest", problems);
@@ -152,5 +160,8 @@ fn unknown_fields_and_type_in_the_staged_root() {
             either(&["x-mirrors"]),
         ),
     ];
-    report("unknown fields", run_cases(cases, || f.case(&["keys.tgz.age"])));
+    report(
+        "unknown fields",
+        run_cases(cases, || f.case(&["keys.tgz.age"])),
+    );
 }

@@ -24,7 +24,12 @@ impl Leaf {
 
 /// Every leaf difference between two JSON values, objects keys added and
 /// removed included (a whole added object counts as its leaves).
-pub fn leaves(old: Option<&Value>, new: Option<&Value>, path: &mut Vec<String>, out: &mut Vec<Leaf>) {
+pub fn leaves(
+    old: Option<&Value>,
+    new: Option<&Value>,
+    path: &mut Vec<String>,
+    out: &mut Vec<Leaf>,
+) {
     match (old, new) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
             for (k, v) in a {
@@ -124,8 +129,7 @@ pub fn on_screen(screen: &str, value: &Value) -> bool {
                 return true;
             }
             s.contains('\n')
-                && s
-                    .lines()
+                && s.lines()
                     .filter(|l| !l.trim().is_empty())
                     .all(|l| screen.contains(&shown(l.trim())))
         }
@@ -150,7 +154,10 @@ pub fn anchor_field(dialect: &str) -> &'static [&'static str] {
 pub fn without_anchor(root: &Value, dialect: &str) -> Value {
     let mut r = root.clone();
     if dialect == "tuf" {
-        if let Some(x) = r["signed"].get_mut("x-ceremony").and_then(Value::as_object_mut) {
+        if let Some(x) = r["signed"]
+            .get_mut("x-ceremony")
+            .and_then(Value::as_object_mut)
+        {
             x.remove("transcript");
             if x.is_empty() {
                 r["signed"].as_object_mut().unwrap().remove("x-ceremony");
@@ -170,7 +177,9 @@ pub fn without_anchor(root: &Value, dialect: &str) -> Value {
 }
 
 /// Field names of the format itself.
-const STRUCTURE: &[&str] = &["signed", "keys", "keyval", "roles", "keyids", "public", "keytype", "scheme"];
+const STRUCTURE: &[&str] = &[
+    "signed", "keys", "keyval", "roles", "keyids", "public", "keytype", "scheme",
+];
 
 /// What the operator's screen failed to show of the change from `current`
 /// to `signed` (envelopes; `signatures` skipped), in words; empty when the
@@ -191,23 +200,44 @@ pub fn missing(screen: &str, current: &Value, signed: &Value, dialect: &str) -> 
         // Every object key of the path is named, but array indices and the
         // format's own structure, which the layout of a diff says (`+ key
         // ID ed25519 PUBLIC` names keys, keyval and public without the words).
-        for part in leaf.path.iter().filter(|p| !p.starts_with('[') && !STRUCTURE.contains(&p.as_str())) {
+        for part in leaf
+            .path
+            .iter()
+            .filter(|p| !p.starts_with('[') && !STRUCTURE.contains(&p.as_str()))
+        {
             if !screen.contains(&shown(part)) {
-                problems.push(format!("path {} not named ({part:?} not on the screen)", leaf.dotted()));
+                let was = match &leaf.old {
+                    Some(v) => format!(", was {v}"),
+                    None => ", added".to_string(),
+                };
+                problems.push(format!(
+                    "path {} not named ({part:?} not on the screen{was})",
+                    leaf.dotted()
+                ));
                 break;
             }
         }
         if let Some(v) = &leaf.new {
             // A key type is a name the diff may print in its own case.
-            let typed = matches!(leaf.path.last().map(String::as_str), Some("keytype" | "scheme"));
+            let typed = matches!(
+                leaf.path.last().map(String::as_str),
+                Some("keytype" | "scheme")
+            );
             let lower = screen.to_lowercase();
             let seen = if typed {
-                on_screen(&lower, &Value::String(v.as_str().unwrap_or("").to_lowercase()))
+                on_screen(
+                    &lower,
+                    &Value::String(v.as_str().unwrap_or("").to_lowercase()),
+                )
             } else {
                 on_screen(screen, v)
             };
             if !seen {
-                problems.push(format!("new value of {} not on the screen: {}", leaf.dotted(), v));
+                problems.push(format!(
+                    "new value of {} not on the screen: {}",
+                    leaf.dotted(),
+                    v
+                ));
             }
         }
     }

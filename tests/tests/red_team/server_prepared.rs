@@ -76,7 +76,10 @@ fn server_prepared_changes_need_their_own_confirmation() {
         )
         .check(own_confirmation),
     ];
-    report("server-prepared", run_cases(cases, || f.case(&["keys.tgz.age"])));
+    report(
+        "server-prepared",
+        run_cases(cases, || f.case(&["keys.tgz.age"])),
+    );
 }
 
 #[test]
@@ -103,11 +106,17 @@ fn key_ids_sharing_16_characters_are_told_apart() {
             "a root key added whose id shares 16 characters with ours",
             staged(|s| {
                 s["keys"][&root_twin] = key(false).public_key().to_key_object(d);
-                s["roles"]["root"]["keyids"].as_array_mut().unwrap().push(json!(root_twin));
+                s["roles"]["root"]["keyids"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!(root_twin));
             }),
             either(&[root_twin.as_str()]),
         )
         .shows(&root_twin),
     ];
-    report("key id prefixes", run_cases(cases, || f.case(&["keys.tgz.age"])));
+    report(
+        "key id prefixes",
+        run_cases(cases, || f.case(&["keys.tgz.age"])),
+    );
 }

@@ -16,14 +16,20 @@ fn edit(p: &Value, f: impl FnOnce(&mut Value)) -> Value {
 
 /// The bundle's roots, by chain name.
 fn bundle_roots(s: &Signed) -> Vec<(String, Value)> {
-    let b: Value = serde_json::from_slice(&std::fs::read(s.dir.join("bundle.json")).unwrap_or_default())
-        .unwrap_or(Value::Null);
+    let b: Value =
+        serde_json::from_slice(&std::fs::read(s.dir.join("bundle.json")).unwrap_or_default())
+            .unwrap_or(Value::Null);
     b["roots"]
         .as_array()
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .map(|r| (r["name"].as_str().unwrap_or("").to_string(), r["root"].clone()))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or("").to_string(),
+                r["root"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -57,7 +63,9 @@ fn unknown_proposal_fields_and_tuf_staging() {
         ),
         Case::new(
             "unknown history entry field",
-            edit(&v1, |p| p["chains"][0]["history"][0]["verified_by"] = json!("me")),
+            edit(&v1, |p| {
+                p["chains"][0]["history"][0]["verified_by"] = json!("me")
+            }),
             refuse(&["verified_by"]),
         ),
         Case::new(
@@ -72,7 +80,9 @@ fn unknown_proposal_fields_and_tuf_staging() {
         ),
         Case::new(
             "expiry in two days (guard rail)",
-            edit(&v1, |p| p["change"]["expires"] = json!(ceremony_tests::ota::in_days(2))),
+            edit(&v1, |p| {
+                p["change"]["expires"] = json!(ceremony_tests::ota::in_days(2))
+            }),
             refuse(&["--force"]),
         ),
     ];
@@ -85,7 +95,11 @@ fn unknown_proposal_fields_and_tuf_staging() {
     p["chains"][0]["current"] = t.resign_v1(&env);
     p["chains"][0]["history"][0]["version"] = json!(u64::MAX);
     problems.extend(run_cases(
-        vec![Case::new("tuf current version u64::MAX", p, refuse(&["version"]))],
+        vec![Case::new(
+            "tuf current version u64::MAX",
+            p,
+            refuse(&["version"]),
+        )],
         || t.case(&["keys.tgz.age"]),
     ));
     report("unknown fields and staging", problems);
@@ -101,7 +115,9 @@ fn factory_strictness() {
     let mut cases = vec![
         Case::new(
             "staged version u64::MAX",
-            edit(&v1, |p| p["chains"][0]["staged"]["signed"]["version"] = json!(u64::MAX)),
+            edit(&v1, |p| {
+                p["chains"][0]["staged"]["signed"]["version"] = json!(u64::MAX)
+            }),
             refuse(&["version"]),
         ),
         Case::new(
@@ -125,9 +141,17 @@ fn factory_strictness() {
             // Whatever the order, prod is derived from the new CI root:
             // the same keys and root role.
             let roots = bundle_roots(s);
-            let get = |n: &str| roots.iter().find(|(c, _)| c == n).map(|(_, r)| r["signed"].clone());
+            let get = |n: &str| {
+                roots
+                    .iter()
+                    .find(|(c, _)| c == n)
+                    .map(|(_, r)| r["signed"].clone())
+            };
             match (get("ci"), get("prod")) {
-                (Some(ci), Some(prod)) if ci["keys"] != prod["keys"] || ci["roles"]["root"] != prod["roles"]["root"] => {
+                (Some(ci), Some(prod))
+                    if ci["keys"] != prod["keys"]
+                        || ci["roles"]["root"] != prod["roles"]["root"] =>
+                {
                     vec!["prod was not derived from the new CI root".into()]
                 }
                 _ => Vec::new(),
@@ -135,19 +159,26 @@ fn factory_strictness() {
         }),
         Case::new(
             "envelope fields of the staged root",
-            edit(&v1, |p| p["chains"][0]["staged"]["x-apply"] = json!({"force": true})),
+            edit(&v1, |p| {
+                p["chains"][0]["staged"]["x-apply"] = json!({"force": true})
+            }),
             either(&["x-apply"]),
         )
         .check(|s| {
             bundle_roots(s)
                 .into_iter()
-                .filter(|(_, r)| r.as_object().is_some_and(|o| o.keys().any(|k| k != "signed" && k != "signatures")))
+                .filter(|(_, r)| {
+                    r.as_object()
+                        .is_some_and(|o| o.keys().any(|k| k != "signed" && k != "signatures"))
+                })
                 .map(|(c, _)| format!("chain {c}: an envelope field not ours would be uploaded"))
                 .collect()
         }),
         Case::new(
             "staged root small compact, too large pretty-printed",
-            edit(&v1, |p| p["chains"][0]["staged"]["signed"]["x-pad"] = json!(pad)),
+            edit(&v1, |p| {
+                p["chains"][0]["staged"]["signed"]["x-pad"] = json!(pad)
+            }),
             either(&["size", "bytes", "large", "KiB"]),
         )
         // Refused before the confirmation: at most the first-use question.
@@ -172,9 +203,13 @@ fn factory_strictness() {
     });
     let mut problems = run_cases(std::mem::take(&mut cases), || f.case(&["keys.tgz.age"]));
     problems.extend(run_cases(
-        vec![Case::new("a provided key, made elsewhere", provided, either(&["provided"]))
-            .shows(&id)
-            .shows("alice")],
+        vec![Case::new(
+            "a provided key, made elsewhere",
+            provided,
+            either(&["provided"]),
+        )
+        .shows(&id)
+        .shows("alice")],
         || t.case(&["keys.tgz.age"]),
     ));
     report("factory strictness", problems);

@@ -22,7 +22,12 @@ fn verify(dir: &std::path::Path, args: &[&str]) -> (i32, Vec<String>, String) {
     (out.status.code().unwrap_or(-1), p, text(&out))
 }
 
-fn expect_code(case: &str, got: (i32, Vec<String>, String), code: i32, says: &[&str]) -> Vec<String> {
+fn expect_code(
+    case: &str,
+    got: (i32, Vec<String>, String),
+    code: i32,
+    says: &[&str],
+) -> Vec<String> {
     let (c, mut p, t) = got;
     if c != code {
         p.push(format!("exit {c}, expected {code}: {}", last_lines(&t, 5)));
@@ -53,7 +58,15 @@ fn transcripts_authenticate_what_they_claim() {
     ));
     problems.extend(expect_code(
         "a bundle given as an artefact",
-        verify(d, &["bundle.transcript.jsonl", "--root", "bundle.json", "bundle.json"]),
+        verify(
+            d,
+            &[
+                "bundle.transcript.jsonl",
+                "--root",
+                "bundle.json",
+                "bundle.json",
+            ],
+        ),
         0,
         &["bundle"],
     ));
@@ -61,7 +74,11 @@ fn transcripts_authenticate_what_they_claim() {
         "the wrong root",
         verify(
             d,
-            &["bundle.transcript.jsonl", "--root", "repo/metadata/1.root.json"],
+            &[
+                "bundle.transcript.jsonl",
+                "--root",
+                "repo/metadata/1.root.json",
+            ],
         ),
         3,
         &[],
@@ -77,13 +94,21 @@ fn transcripts_authenticate_what_they_claim() {
     let c = Case::new("decoy", p, Expect::Sign);
     let s = sign_on_pty(dir.path(), &c, YES);
     if s.talk.run.code != 0 {
-        problems.push(format!("decoy: the signer refused: {}", last_lines(&s.talk.run.screen, 4)));
+        problems.push(format!(
+            "decoy: the signer refused: {}",
+            last_lines(&s.talk.run.screen, 4)
+        ));
     } else {
         problems.extend(expect_code(
             "artefact hash inside the txid",
             verify(
                 dir.path(),
-                &["bundle.transcript.jsonl", "--root", "bundle.json", "decoy.json"],
+                &[
+                    "bundle.transcript.jsonl",
+                    "--root",
+                    "bundle.json",
+                    "decoy.json",
+                ],
             ),
             3,
             &["decoy.json"],
@@ -99,14 +124,18 @@ fn transcripts_authenticate_what_they_claim() {
     if s.talk.run.code == 0 || dir.path().join("bundle.json").exists() {
         problems.push("aborted: answering no still signed".into());
     }
-    let tr = std::fs::read_to_string(dir.path().join("bundle.transcript.jsonl")).unwrap_or_default();
+    let tr =
+        std::fs::read_to_string(dir.path().join("bundle.transcript.jsonl")).unwrap_or_default();
     let last: Value = tr
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .rfind(|e| e.get("seq").is_some())
         .unwrap_or(Value::Null);
     if !last["kind"].as_str().unwrap_or("").contains("abort") {
-        problems.push(format!("aborted: the transcript's last entry is {:?}, not an abort", last["kind"]));
+        problems.push(format!(
+            "aborted: the transcript's last entry is {:?}, not an abort",
+            last["kind"]
+        ));
     }
     if !tr.is_empty() {
         problems.extend(expect_code(
@@ -131,10 +160,17 @@ fn transcripts_authenticate_what_they_claim() {
             )
         })
         .collect();
-    std::fs::write(dir.path().join("bundle.transcript.jsonl"), edited.join("\n") + "\n").unwrap();
+    std::fs::write(
+        dir.path().join("bundle.transcript.jsonl"),
+        edited.join("\n") + "\n",
+    )
+    .unwrap();
     problems.extend(expect_code(
         "an edited entry with escape sequences",
-        verify(dir.path(), &["bundle.transcript.jsonl", "--root", "bundle.json"]),
+        verify(
+            dir.path(),
+            &["bundle.transcript.jsonl", "--root", "bundle.json"],
+        ),
         3,
         &[],
     ));
