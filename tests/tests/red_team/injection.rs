@@ -58,7 +58,7 @@ fn run(dir: &Path, bin: &str, args: &[&str]) -> Run {
 }
 
 fn judge(r: &Run, json: bool) -> Vec<String> {
-    let what = ceremony_tests_escape(&r.what);
+    let what = ceremony_tests_escape(&r.what.replace(P, "<P>").replace(SHORT, "<S>"));
     let mut p = raw_problems(&format!("{what}: stdout"), &r.stdout);
     p.extend(raw_problems(&format!("{what}: stderr"), &r.stderr));
     if r.code == 101 || String::from_utf8_lossy(&r.stderr).contains("panicked") {
@@ -173,6 +173,12 @@ fn no_raw_control_character_reaches_any_output() {
     .unwrap();
     let _ = Dialect::Tuf;
 
+    // QR text frames: a line that is no frame, and a frame's type.
+    std::fs::write(
+        d.join("frames.ur"),
+        format!("UR:X-TUF-CEREMONY{P}/1-2/LPADAO\nnot a frame {P}\n"),
+    )
+    .unwrap();
     let missing = format!("missing{P}.json");
     let runs: Vec<(Vec<String>, bool, &str)> = vec![
         (vec!["review".into(), "ota.json".into()], false, "signer"),
@@ -393,6 +399,39 @@ fn no_raw_control_character_reaches_any_output() {
             ],
             false,
             "submitter",
+        ),
+        (
+            vec![
+                "qr".into(),
+                "read".into(),
+                "--text".into(),
+                "frames.ur".into(),
+                "-o".into(),
+                "q3.json".into(),
+            ],
+            false,
+            "signer",
+        ),
+        (
+            vec![
+                "qr".into(),
+                "read".into(),
+                "--text".into(),
+                "frames.ur".into(),
+                "-o".into(),
+                "q4.json".into(),
+            ],
+            false,
+            "submitter",
+        ),
+        (
+            SignArgs::new()
+                .qr_text("frames.ur", false)
+                .out("b4.json")
+                .new_archive(Some("n4.tgz.age"))
+                .to_vec(),
+            false,
+            "signer",
         ),
         // Values the argument parser refuses, as a file name from the stick
         // may become one.

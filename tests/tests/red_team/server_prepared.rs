@@ -120,3 +120,52 @@ fn key_ids_sharing_16_characters_are_told_apart() {
         run_cases(cases, || f.case(&["keys.tgz.age"])),
     );
 }
+
+#[test]
+fn full_key_ids_wherever_keys_are_compared() {
+    // `submitter show` of a root names every key id in full; `signer
+    // review` of a proposal and `signer list` of an archive every root key
+    // id.
+    let t = tuf();
+    let d = t.path();
+    let root = t.json("repo/metadata/2.root.json");
+    let all_ids: Vec<String> = root["signed"]["keys"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let root_ids: Vec<String> = root["signed"]["roles"]["root"]["keyids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let mut problems = Vec::new();
+    for (bin, args, ids) in [
+        (
+            "submitter",
+            vec!["show", "repo/metadata/2.root.json"],
+            &all_ids,
+        ),
+        ("signer", vec!["review", "p2.json"], &root_ids),
+        (
+            "signer",
+            vec!["list", "new.tgz.age", "--passphrase-file", "pass.txt"],
+            &root_ids,
+        ),
+    ] {
+        let out = ceremony_tests::cmd::run_in(d, bin, &args);
+        let said = ceremony_tests::cmd::text(&out);
+        problems.extend(raw_problems(bin, &out.stdout));
+        for id in ids {
+            if !said.contains(id.as_str()) {
+                problems.push(format!(
+                    "{bin} {}: key id {id} not shown in full",
+                    args.join(" ")
+                ));
+            }
+        }
+    }
+    report("full key ids", problems);
+}
