@@ -311,6 +311,7 @@ pub fn converse(
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("")
+                .trim_end()
                 .to_string(),
         );
         screens.push(screen);

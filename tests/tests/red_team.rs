@@ -32,3 +32,29 @@ mod server_prepared;
 mod strictness;
 #[path = "red_team/transcripts.rs"]
 mod transcripts;
+
+/// The harness itself: the screen is what a terminal displays (a line
+/// erased by an escape sequence is gone from it, though its bytes were
+/// read), prompts are found by the program waiting on its input, and the
+/// raw bytes keep what the screen hides.
+#[test]
+fn the_pty_renders_what_a_terminal_displays() {
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.args([
+        "-c",
+        r#"printf 'role targets added\n\033[1A\033[2Kall unchanged\nSign this? '; read a; printf 'got %s\n' "$a""#,
+    ]);
+    let talk = ceremony_tests::pty::converse(&mut cmd, &["yes"], || true);
+    assert_eq!(talk.prompts, ["Sign this?"], "{}", talk.run.screen);
+    assert!(
+        !talk.run.screen.contains("role targets added"),
+        "{}",
+        talk.run.screen
+    );
+    assert!(talk.run.screen.contains("all unchanged"));
+    assert!(talk.run.screen.contains("got yes"));
+    assert_eq!(talk.run.code, 0);
+    let raw = String::from_utf8_lossy(&talk.run.raw);
+    assert!(raw.contains("role targets added") && raw.contains('\u{1b}'));
+    assert!(!common::raw_problems("raw", &talk.run.raw).is_empty());
+}
