@@ -513,11 +513,19 @@ pub fn run_cases(cases: Vec<Case>, folder: impl Fn() -> tempfile::TempDir) -> Ve
         let dir = folder();
         write_json(dir.path(), &c.file, &c.proposal);
         let s = sign_on_pty(dir.path(), &c, YES);
-        problems.extend(
-            verdict(&c, &s)
-                .into_iter()
-                .map(|x| format!("{}: {x}", c.name)),
+        let found = verdict(&c, &s);
+        // One line per case on the test's output, so a red class still
+        // says which of its cases hold.
+        println!(
+            "case {:?}: {}",
+            c.name,
+            if found.is_empty() {
+                "holds".to_string()
+            } else {
+                format!("{} problem(s)", found.len())
+            }
         );
+        problems.extend(found.into_iter().map(|x| format!("{}: {x}", c.name)));
     }
     problems
 }
