@@ -331,7 +331,10 @@ pub fn verdict(c: &Case, s: &Signed) -> Vec<String> {
             p.extend(signed_problems(s, proposal, &bundle_path));
             let screen = s.talk.screens.last().cloned().unwrap_or_default();
             for m in &c.must_show {
-                if !screen.contains(&oracle::shown(m)) {
+                if !screen
+                    .to_lowercase()
+                    .contains(&oracle::shown(m).to_lowercase())
+                {
                     p.push(format!(
                         "signed, but the screen before the confirmation never showed {m:?}"
                     ));

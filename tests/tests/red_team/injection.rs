@@ -433,6 +433,59 @@ fn no_raw_control_character_reaches_any_output() {
             false,
             "signer",
         ),
+        (
+            vec![
+                "propose".into(),
+                "--repo".into(),
+                "meta".into(),
+                "--rotate-all".into(),
+                "-o".into(),
+                "px.json".into(),
+            ],
+            false,
+            "submitter",
+        ),
+        (
+            vec![
+                "propose".into(),
+                "--repo".into(),
+                "meta2".into(),
+                "--rotate-all".into(),
+                "-o".into(),
+                "py.json".into(),
+            ],
+            false,
+            "submitter",
+        ),
+        (
+            vec![
+                "merge".into(),
+                "bad-bundle.json".into(),
+                "bundle.json".into(),
+                "-o".into(),
+                "m.json".into(),
+                "--proposal".into(),
+                "tuf.json".into(),
+            ],
+            false,
+            "submitter",
+        ),
+        (
+            vec![
+                "show".into(),
+                "bad-bundle.json".into(),
+                "--json".into(),
+                "--proposal".into(),
+                "tuf.json".into(),
+            ],
+            true,
+            "submitter",
+        ),
+        (
+            vec!["show".into(), "meta/1.root.json".into(), "--json".into()],
+            true,
+            "submitter",
+        ),
         // Values the argument parser refuses, as a file name from the stick
         // may become one.
         (
@@ -466,6 +519,17 @@ fn no_raw_control_character_reaches_any_output() {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         problems.extend(judge(&run(d, bin, &a), *json));
     }
+    // `--json` carries the characters, as JSON escapes: what parses back
+    // holds them again.
+    let shown = run(d, "submitter", &["show", "tuf.json", "--json"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if shown.code != 0 || !text.contains("\\u001b") || !holds_char(&parsed, '\u{1b}') {
+        problems.push(format!(
+            "submitter show tuf.json --json (exit {}): the characters are not carried as JSON escapes",
+            shown.code
+        ));
+    }
     for html in ["audit.html", "audit2.html", "vt.html"] {
         problems.extend(html_problems(&d.join(html)));
     }
@@ -476,4 +540,14 @@ fn no_raw_control_character_reaches_any_output() {
             .filter(|x| !x.starts_with("bad.transcript") && !x.contains(".html:")),
     );
     report("escape injection", problems);
+}
+
+/// Whether any string (or object key) of `v` holds `c`.
+fn holds_char(v: &Value, c: char) -> bool {
+    match v {
+        Value::String(s) => s.contains(c),
+        Value::Array(a) => a.iter().any(|x| holds_char(x, c)),
+        Value::Object(m) => m.iter().any(|(k, x)| k.contains(c) || holds_char(x, c)),
+        _ => false,
+    }
 }

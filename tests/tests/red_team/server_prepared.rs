@@ -33,7 +33,10 @@ fn own_confirmation(s: &Signed) -> Vec<String> {
     let Some((first, _)) = asked.first() else {
         return vec!["no confirmation was asked at all".into()];
     };
-    if !s.talk.screens[*first].contains("prepared by the server") {
+    if !s.talk.screens[*first]
+        .to_lowercase()
+        .contains("prepared by the server")
+    {
         p.push("no section \"prepared by the server\" before the first confirmation".into());
     }
     let distinct: std::collections::BTreeSet<&String> = asked.iter().map(|(_, q)| *q).collect();
