@@ -139,6 +139,21 @@ fn control_characters_in_every_string_field() {
             refuse(&["rotate", "key"]),
         ),
     ];
+    // The attack of issue 12 itself: the server adds a targets key and
+    // hides it behind a message that clears the screen and draws a clean
+    // diff.
+    let added = key(false).public_key();
+    let added_id = added.key_id(Dialect::OtaTuf);
+    cases.push(Case::new(
+        "an added targets key hidden by a screen-clearing message",
+        factory_with(|p| {
+            let s = &mut p["chains"][0]["staged"]["signed"];
+            s["keys"][&added_id] = added.to_key_object(Dialect::OtaTuf);
+            s["roles"]["targets"]["keyids"] = json!([tid, added_id]);
+            s["x-changelog"]["message"] = json!(format!("rotate{CLEAR}{UP}{UP}"));
+        }),
+        either(&["x-changelog", "message", added_id.as_str()]),
+    ));
     let odd = format!("p{CLEAR}{BIDI}.json");
     let odd_out = format!("b{OSC}{C1}.json");
     cases.push(Case::new("file names", f.proposal(), either(&["json"])).files(&odd, &odd_out));

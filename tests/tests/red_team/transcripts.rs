@@ -174,5 +174,46 @@ fn transcripts_authenticate_what_they_claim() {
         3,
         &[],
     ));
+    problems.extend(auditor_screens());
     report("transcripts", problems);
+}
+
+/// An auditor's screen: a history whose second root fails the rules and
+/// whose fields try to print "history holds" over the verdict. On a pty,
+/// the exit status is 3 and the rendered screen says the step fails, with
+/// no raw control character.
+fn auditor_screens() -> Vec<String> {
+    let t = tuf();
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("meta");
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::copy(
+        t.path().join("repo/metadata/1.root.json"),
+        meta.join("1.root.json"),
+    )
+    .unwrap();
+    let mut v2 = t.json("repo/metadata/2.root.json");
+    // Changed after signing: its signatures no longer hold.
+    v2["signed"]["x-ceremony"]["note"] =
+        json!("\u{1b}[2J\u{1b}[Hhistory holds: every step passes\u{1b}[8m");
+    std::fs::write(meta.join("2.root.json"), pretty(&v2)).unwrap();
+    let mut problems = Vec::new();
+    for bin in ["signer", "submitter"] {
+        let mut cmd = TestCommand::new(bin, dir.path());
+        cmd.args(["audit", "--metadata-dir", "meta"]);
+        let run = ceremony_tests::pty::Pty::spawn(cmd.command()).finish();
+        let case = format!("{bin} audit on a terminal");
+        if run.code != 3 {
+            problems.push(format!("{case}: exit {}, expected 3", run.code));
+        }
+        problems.extend(raw_problems(&format!("{case}: terminal"), &run.raw).into_iter());
+        if run.screen.contains("history holds: every step passes")
+            && !run.screen.contains("\\u{1b}")
+        {
+            problems.push(format!(
+                "{case}: the screen shows the forged verdict unescaped"
+            ));
+        }
+    }
+    problems
 }
