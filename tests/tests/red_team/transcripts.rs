@@ -206,7 +206,7 @@ fn auditor_screens() -> Vec<String> {
         if run.code != 3 {
             problems.push(format!("{case}: exit {}, expected 3", run.code));
         }
-        problems.extend(raw_problems(&format!("{case}: terminal"), &run.raw).into_iter());
+        problems.extend(raw_problems(&format!("{case}: terminal"), &run.raw));
         if run.screen.contains("history holds: every step passes")
             && !run.screen.contains("\\u{1b}")
         {
