@@ -3,7 +3,8 @@
 //! dev-dependency only, so the signer's shipped graph never holds it): where
 //! the real test vectors are, how to reach python-tuf, how to run the
 //! binaries ([`cmd`]), the files of a ceremony ([`fixture`], [`ota`],
-//! [`files`]), the test servers ([`harness`]) and SoftHSM2 ([`softhsm`]).
+//! [`files`]), the test servers ([`harness`]), SoftHSM2 ([`softhsm`]) and a
+//! pseudo-terminal rendered by a terminal emulator ([`pty`]).
 //!
 //! python-tuf is the independent implementation the TUF dialect is proven
 //! against; it is installed into `.venv` at the workspace root by `.ci/run`.
@@ -17,6 +18,7 @@ pub mod harness;
 pub mod keygen;
 pub mod minisign;
 pub mod ota;
+pub mod pty;
 pub mod softhsm;
 
 /// What most test files want in scope: running the binaries, the files of
