@@ -26,6 +26,7 @@ mod build;
 mod confirm;
 mod new_keys;
 mod preflight;
+mod proof;
 mod review;
 mod self_check;
 mod signing;
@@ -52,15 +53,21 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
     // From here on an error is recorded in the transcript, and says where
     // the new keys are.
     let result = (|| -> Result<ExitCode> {
-        // Build, review and confirm.
-        let mut plans = build::plans(&mut c, &new.keys)?;
-        let anchor = confirm::confirm(&args, &mut c, &plans)?;
-        // Sign, and check our own output.
+        // Build, review and confirm; sign, and check our own output.
+        let mut plans = build::plans(&c, &new.keys)?;
         let completion = {
             let held = signing::usable(&opened.archive, tokens.as_ref());
+            // Known before anything is shown, so that the screen says
+            // whether the anchor goes into the roots.
+            let anchored = confirm::will_anchor(&plans, &held);
+            let shown = build::show(&mut c, &plans, anchored)?;
+            confirm::server(&args, &mut c, &shown)?;
+            let anchor = confirm::confirm(&args, &mut c, &plans)?;
             confirm::anchor(&mut c, &mut plans, &held, &anchor)?;
             let mut completion = self_check::nothing_missing();
-            for plan in plans.iter_mut() {
+            for (plan, shown) in plans.iter_mut().zip(&shown) {
+                // What is signed is what was shown, byte for byte.
+                proof::check(plan, shown, anchored.then_some(anchor.as_str()))?;
                 signing::sign(&mut c.transcript, plan, &held)?;
                 self_check::check(&mut c.transcript, plan, c.now, &mut completion)?;
             }
