@@ -2,7 +2,8 @@
 //! names every key added and removed with type, size and fingerprint, each
 //! role's threshold, and any other field that changed.
 
-use ceremony::diff::RootDiff;
+use ceremony::diff::{apply, key_description, Edit, RootDiff};
+use ceremony::keys::PublicKey;
 use ceremony::{Dialect, RootMetadata};
 use ceremony_tests::{aktualizr_vectors, python_histories};
 use serde_json::json;
@@ -12,31 +13,49 @@ fn load(case: &str, n: u64) -> RootMetadata {
     RootMetadata::from_slice(&std::fs::read(p).unwrap(), Some(Dialect::Tuf)).unwrap()
 }
 
+fn key_edits(d: &RootDiff, add: bool) -> Vec<(String, serde_json::Value)> {
+    d.script
+        .edits()
+        .iter()
+        .filter_map(|e| {
+            let segs = e.path().segments();
+            let keyed = segs.len() == 3 && segs[0] == "signed" && segs[1] == "keys";
+            match e {
+                Edit::Add { value, .. } if keyed && add => Some((segs[2].clone(), value.clone())),
+                Edit::Remove { old, .. } if keyed && !add => Some((segs[2].clone(), old.clone())),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn diff_of_a_three_key_rotation() {
     // valid-rotations v2 -> v3 replaces all three root keys.
     let (old, new) = (load("valid-rotations", 2), load("valid-rotations", 3));
     let d = RootDiff::between(&old, &new);
-    assert_eq!(d.version, (Some(2), Some(3)));
-    assert_eq!(d.keys_added.len(), 3);
-    assert_eq!(d.keys_removed.len(), 3);
-    for k in d.keys_added.iter().chain(&d.keys_removed) {
-        let fp = k.fingerprint.as_deref().unwrap();
-        assert_eq!(fp.len(), 64);
-        assert!(
-            ["ed25519", "ecdsa-p256"].contains(&k.description.as_str())
-                || k.description.starts_with("rsa-")
-        );
-    }
-    let root = d.roles.iter().find(|r| r.role == "root").unwrap();
-    assert_eq!(root.threshold, (Some(2), Some(2)));
-    assert_eq!((root.added.len(), root.removed.len()), (3, 3));
     let text = d.to_string();
     assert!(text.contains("version:  2 -> 3"), "{text}");
-    for k in &d.keys_added {
-        assert!(text.contains(k.fingerprint.as_deref().unwrap()), "{text}");
+    let (added, removed) = (key_edits(&d, true), key_edits(&d, false));
+    assert_eq!((added.len(), removed.len()), (3, 3), "{text}");
+    for (id, obj) in added.iter().chain(&removed) {
+        let k = PublicKey::from_key_object(obj, Dialect::Tuf).unwrap();
+        let desc = key_description(&k);
+        assert!(["ed25519", "ecdsa-p256"].contains(&desc.as_str()) || desc.starts_with("rsa-"));
+        // The full id and the full fingerprint, never a short form alone.
+        let sign = if added.iter().any(|(a, _)| a == id) { "+" } else { "-" };
+        assert!(
+            text.contains(&format!("  {sign} key {id}  {desc}  fingerprint {}", k.fingerprint())),
+            "{text}"
+        );
+        assert!(text.contains(&format!("      {sign} {id}\n")), "{text}");
     }
+    assert!(text.contains("role root      threshold 2 of 3\n"), "{text}");
     assert!(text.contains("role timestamp"), "{text}");
+    // The script gives the new root exactly.
+    let applied = apply(old.envelope(), &d.script).unwrap();
+    let applied = RootMetadata::from_value(applied, Dialect::Tuf).unwrap();
+    assert_eq!(applied.canonical_signed().unwrap(), new.canonical_signed().unwrap());
 }
 
 #[test]
@@ -50,16 +69,53 @@ fn diff_names_changed_unknown_fields_and_thresholds() {
     targets.keyids.push(targets.keyids[0].clone());
     new.set_role("targets", &targets);
     let d = RootDiff::between(&old, &new);
-    assert_eq!(d.fields.len(), 1);
-    assert_eq!(d.fields[0].field, "x-changelog");
-    assert_eq!(d.fields[0].before, None);
-    let t = d.roles.iter().find(|r| r.role == "targets").unwrap();
-    assert_eq!(t.threshold, (Some(1), Some(2)));
     let text = d.to_string();
-    assert!(text.contains("threshold 1 of 1 -> 2 of 2"), "{text}");
-    assert!(text.contains("field x-changelog"), "{text}");
+    // A duplicated key id is not what "+ id" lines can say: the list is
+    // printed as it is, and the threshold line says what it can.
+    assert!(text.contains("threshold 1 of 1 -> (not readable: see below)"), "{text}");
+    assert!(text.contains("  field signed.roles.targets.keyids:\n"), "{text}");
+    assert!(text.contains("  field signed.roles.targets.threshold:\n      before: 1\n      after:  2\n"), "{text}");
+    assert!(
+        text.contains("  field signed.x-changelog:\n      before: (none)\n      after:  {\"message\":\"rotate\"}\n"),
+        "{text}"
+    );
     assert!(
         text.contains("role root      threshold 1 of 1  (unchanged)"),
         "{text}"
     );
+}
+
+#[test]
+fn a_plain_threshold_change_is_said_on_the_role_line() {
+    let bytes = std::fs::read(aktualizr_vectors().join("tests_tuf_sample1_root.json")).unwrap();
+    let old = RootMetadata::from_slice(&bytes, Some(Dialect::OtaTuf)).unwrap();
+    let mut new = old.clone();
+    let mut targets = new.role("targets").unwrap();
+    targets.threshold = 2;
+    new.set_role("targets", &targets);
+    let text = RootDiff::between(&old, &new).to_string();
+    assert!(text.contains("role targets   threshold 1 of 1 -> 2 of 1\n"), "{text}");
+    assert!(!text.contains("field signed.roles"), "{text}");
+}
+
+#[test]
+fn a_targets_key_swapped_under_its_id_is_shown_and_refused() {
+    // The attack of issue 12: the staged root keeps the targets key id and
+    // changes the key. The old diff said "(unchanged)".
+    let bytes = std::fs::read(aktualizr_vectors().join("tests_tuf_sample1_root.json")).unwrap();
+    let old = RootMetadata::from_slice(&bytes, Some(Dialect::OtaTuf)).unwrap();
+    let id = old.role("targets").unwrap().keyids[0].clone();
+    let other = ceremony::keys::PrivateKey::generate(ceremony::keys::NewKeyType::Ed25519)
+        .unwrap()
+        .public_key();
+    let mut env = old.envelope().clone();
+    env["signed"]["keys"][&id] = other.to_key_object(Dialect::OtaTuf);
+    let new = RootMetadata::from_value(env, Dialect::OtaTuf).unwrap();
+    let text = RootDiff::between(&old, &new).to_string();
+    assert!(!text.contains("role targets   threshold 1 of 1  (unchanged)"), "{text}");
+    assert!(text.contains(&format!("! key {id}: ITS CONTENT CHANGES UNDER THE SAME ID")), "{text}");
+    let after = other.to_key_object(Dialect::OtaTuf);
+    assert!(text.contains(&format!("after:  {}", serde_json::to_string(&after["keytype"]).unwrap())) || text.contains(&serde_json::to_string(&after["keyval"]["public"]).unwrap()), "{text}");
+    let err = ceremony::diff::check_same_ids(&old, "current", &new, "staged").unwrap_err();
+    assert!(err.to_string().contains(&id), "{err}");
 }

@@ -294,18 +294,21 @@ pub fn render(old: &RootMetadata, script: &Script, ctx: &Context) -> Result<Stri
             .iter()
             .chain(&a_ids)
             .any(|id| content_changed.contains(id));
-        let thr = |r: &Option<(Vec<String>, u64)>| {
-            r.as_ref().map_or_else(
-                || "(none)".to_string(),
-                |(ids, t)| format!("{t} of {}", ids.len()),
-            )
+        let exists = |s: Option<&Value>| {
+            s.and_then(|s| s.get("roles"))
+                .and_then(|r| r.get(name))
+                .is_some()
         };
-        let same = before.as_ref().map(|r| r.1) == after.as_ref().map(|r| r.1)
-            && b_ids.len() == a_ids.len();
-        let threshold = if same {
-            thr(&after)
+        let thr = |r: &Option<(Vec<String>, u64)>, present: bool| match r {
+            Some((ids, t)) => format!("{t} of {}", ids.len()),
+            None if present => "(not readable: see below)".to_string(),
+            None => "(none)".to_string(),
+        };
+        let (b_thr, a_thr) = (thr(&before, exists(os)), thr(&after, exists(ns)));
+        let threshold = if b_thr == a_thr {
+            a_thr
         } else {
-            format!("{} -> {}", thr(&before), thr(&after))
+            format!("{b_thr} -> {a_thr}")
         };
         let note = if mine.is_empty() && !keys_changed {
             "  (unchanged)"
