@@ -119,3 +119,131 @@ fn a_targets_key_swapped_under_its_id_is_shown_and_refused() {
     let err = ceremony::diff::check_same_ids(&old, "current", &new, "staged").unwrap_err();
     assert!(err.to_string().contains(&id), "{err}");
 }
+
+// ---- Through the binaries: what the operator sees and what is refused. ----
+
+mod binaries {
+    use ceremony_tests::prelude::*;
+    use serde_json::{json, Value};
+
+    fn entries(dir: &std::path::Path, kind: &str) -> Vec<Value> {
+        let name = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .find(|n| n.ends_with(".jsonl"))
+            .expect("a transcript");
+        std::fs::read_to_string(dir.join(name))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["kind"] == kind)
+            .collect()
+    }
+
+    #[test]
+    fn a_factory_ceremony_frames_the_servers_part_and_confirms_it_apart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let f = imported_factory_with_proposal(dir, false);
+        let out = signer(dir, SignArgs::new());
+        let all = ok(&out);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        // The staged root's changes, in their own frame, for ci only (prod
+        // has no staged root of its own here but is derived from ci, so its
+        // server part is what it takes from ci's staged root).
+        assert!(stdout.contains("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY"), "{all}");
+        assert!(stdout.contains("!!   version:  1 -> 2\n"), "{all}");
+        assert!(stdout.contains("!!   field signed.x-changelog:\n"), "{all}");
+        // This ceremony's part, from the staged root: the root key rotation
+        // by full id, and the anchor named before it is set.
+        let old_id = f.root_key_id();
+        assert!(stdout.contains(&format!("  - key {old_id}  ed25519  fingerprint ")), "{all}");
+        assert!(stdout.contains(&format!("      - {old_id}\n")), "{all}");
+        assert!(
+            stdout.contains("field signed.x-changelog.message: this ceremony's transcript anchor, set after you confirm"),
+            "{all}"
+        );
+        assert!(stdout.contains("  edit script: "), "{all}");
+        // Two confirmations, recorded apart: the server's part, then the whole.
+        let confirmations = entries(dir, "confirmation");
+        assert_eq!(confirmations.len(), 2, "{confirmations:?}");
+        let q = |i: usize| confirmations[i]["data"]["question"].as_str().unwrap().to_string();
+        assert!(q(0).contains("The server prepared") && q(0).contains("ci"), "{}", q(0));
+        assert!(q(1).starts_with("Sign this?"), "{}", q(1));
+        // What was shown is what the transcript records, script hash included.
+        let diffs = entries(dir, "diff");
+        assert_eq!(diffs.len(), 2);
+        for d in &diffs {
+            let text = d["data"]["text"].as_str().unwrap();
+            assert!(text.contains("PREPARED BY THE SERVER"), "{text}");
+            assert!(stdout.contains(text), "{text}");
+        }
+    }
+
+    fn swap_targets_key(p: &mut ceremony::proposal::Proposal) -> String {
+        let staged = p.chains[0].staged.as_mut().unwrap();
+        let id = staged["signed"]["roles"]["targets"]["keyids"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let other = key(false).public_key();
+        staged["signed"]["keys"][&id] = other.to_key_object(ceremony::Dialect::OtaTuf);
+        id
+    }
+
+    #[test]
+    fn a_staged_targets_key_swapped_under_its_id_is_refused_before_anything() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let f = OtaFactory::new(false);
+        f.import(dir, Vec::new());
+        let mut p = f.rotation();
+        let id = swap_targets_key(&mut p);
+        write_proposal(dir, "proposal.json", &p);
+        let before = hash_dir(dir);
+        for args in [
+            SignArgs::new().to_vec(),
+            vec!["review".to_string(), "proposal.json".to_string()],
+        ] {
+            let out = signer(dir, &args);
+            let t = text(&out);
+            assert_eq!(out.status.code(), Some(3), "{args:?}\n{t}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(&id) && stderr.contains("different content"), "{t}");
+            assert!(!t.contains("Sign this?"), "{t}");
+            assert_eq!(hash_dir(dir), before, "{t}");
+        }
+    }
+
+    #[test]
+    fn review_shows_the_same_sections_with_full_ids() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let f = imported_factory_with_proposal(dir, false);
+        // A provided key, made elsewhere, with a holder name that tries to
+        // draw a line of its own.
+        let mut p = f.rotation();
+        let other = key(false).public_key();
+        p.change.add_keys = 1;
+        p.change.provided_keys = vec![ceremony::proposal::ProvidedKey {
+            key: other.to_key_object(ceremony::Dialect::OtaTuf),
+            holder: Some("bob\n  role root      threshold 1 of 1  (unchanged)".into()),
+        }];
+        write_proposal(dir, "proposal.json", &p);
+        let out = signer(dir, ["review", "proposal.json"]);
+        let all = ok(&out);
+        assert!(all.contains("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY"), "{all}");
+        assert!(
+            all.contains(&format!(
+                "  + key {}  ed25519  fingerprint {}\n        provided by the proposal, made \
+                 elsewhere; holder name as claimed, unverified: bob\\u{{a}}  role root",
+                other.fingerprint(),
+                other.fingerprint()
+            )),
+            "{all}"
+        );
+        assert!(all.contains("  + key <new key 1>  ed25519  (generated when signing)"), "{all}");
+        assert!(all.contains("if this holder completes the root alone"), "{all}");
+        let _ = json!(null);
+    }
+}
