@@ -103,6 +103,7 @@ mod tests {
             chain: "ci".into(),
             server: None,
             ceremony: Script::between(&cur, &new),
+            server_what: String::new(),
         };
         check(&p, &shown, None).unwrap();
 
@@ -133,6 +134,7 @@ mod tests {
             chain: "ci".into(),
             server: None,
             ceremony: Script::between(&cur, &marked),
+            server_what: String::new(),
         };
         transcript::set_anchor(&mut p.new, &hash);
         let err = check(&p, &shown, Some(&hash)).unwrap_err();

@@ -128,24 +128,36 @@ fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
 }
 
 pub(super) fn print_header(p: &Proposal, sha: &str, key_type: NewKeyType) {
+    // Every field here is the proposal's: escaped one by one, so that a line
+    // break in one cannot draw a line of its own.
     println!("Proposal sha256 {sha}");
-    println!("  target:  {} ({} dialect)", p.target, p.dialect);
+    println!(
+        "  target:  {} ({} dialect)",
+        escape(&p.target.to_string()),
+        p.dialect
+    );
     if let Some(tx) = &p.txid {
-        println!("  txid:    {tx}");
+        println!("  txid:    {}", escape(tx));
     }
-    println!("  created: {}", p.created);
+    println!("  created: {}", escape(&p.created));
     println!("  change:  {}", describe_change(p, key_type));
     for (i, k) in p.change.provided_keys.iter().enumerate() {
         let fp = PublicKey::from_key_object(&k.key, p.dialect)
-            .map(|k| format!("{}, fingerprint {}", key_description(&k), k.fingerprint()))
+            .map(|k| {
+                format!(
+                    "{}  {}, fingerprint {}",
+                    k.key_id(p.dialect),
+                    key_description(&k),
+                    k.fingerprint()
+                )
+            })
             .unwrap_or_else(|e| format!("unusable: {e}"));
         println!(
-            "  provided key {}: {fp}{}",
+            "  provided key {}: {fp}; made elsewhere, holder name as claimed, unverified: {}",
             i + 1,
             k.holder
                 .as_deref()
-                .map(|h| format!(" (holder {h})"))
-                .unwrap_or_default()
+                .map_or_else(|| "(none given)".into(), escape)
         );
     }
 }
@@ -190,6 +202,15 @@ pub(super) struct Shown {
     pub(super) server: Option<(RootMetadata, Script)>,
     /// This ceremony's change.
     pub(super) ceremony: Script,
+    /// What the server's root is, in words.
+    pub(super) server_what: String,
+}
+
+/// Whether `plan` is a Factory's `prod`, built from the new `ci` root.
+fn derives_from_ci(proposal: &Proposal, plan: &ChainPlan, plans: &Plans) -> bool {
+    plan.name == "prod"
+        && proposal.dialect == Dialect::OtaTuf
+        && plans.iter().any(|p| p.name == "ci")
 }
 
 /// The root the server prepared for `plan`, if any: its staged root; for a
@@ -199,10 +220,7 @@ pub(super) struct Shown {
 /// shown in: the proof applies both scripts, so a wrong choice can move a
 /// line between sections but never hide it.
 fn server_base(proposal: &Proposal, plan: &ChainPlan, plans: &Plans) -> Result<Option<RootMetadata>> {
-    let derived_prod = plan.name == "prod"
-        && proposal.dialect == Dialect::OtaTuf
-        && plans.iter().any(|p| p.name == "ci");
-    if !derived_prod {
+    if !derives_from_ci(proposal, plan, plans) {
         return Ok(match proposal.chain(&plan.name) {
             Some(chain) => proposal.staged_root(chain)?,
             None => None,
@@ -234,7 +252,15 @@ pub(super) fn shown_changes(proposal: &Proposal, plans: &Plans) -> Result<Vec<Sh
                 (base, s)
             });
             let from = server.as_ref().map_or(&plan.current, |(b, _)| b);
+            let derived = derives_from_ci(proposal, plan, plans);
             Ok(Shown {
+                server_what: if derived {
+                    "the root the server staged for ci, as prod is derived from it (with prod's \
+                     next version and targets threshold)"
+                        .into()
+                } else {
+                    "the root the server staged".into()
+                },
                 chain: plan.name.clone(),
                 ceremony: Script::between(from.envelope(), plan.new.envelope()),
                 server,
@@ -313,10 +339,10 @@ pub(super) fn render_plan(
             out.push('\n');
             out.push_str("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY\n");
             out.push_str(&format!(
-                "!! every difference between the current root v{} and the root the server \
-                 staged (v{}); this ceremony did not make these changes, and you are asked to \
-                 accept them separately\n",
+                "!! every difference between the current root v{} and {} (v{}); this ceremony \
+                 did not make these changes, and you are asked to accept them separately\n",
                 v(&plan.current),
+                shown.server_what,
                 v(base)
             ));
             for line in text.lines() {
