@@ -246,4 +246,51 @@ mod binaries {
         assert!(all.contains("if this holder completes the root alone"), "{all}");
         let _ = json!(null);
     }
+
+    #[test]
+    fn a_tuf_key_listed_under_an_id_not_its_own_is_refused_before_anything() {
+        let c = Ceremony::new();
+        let d = c.path();
+        let mut p = c.json("proposal.json");
+        let cur = &mut p["chains"][0]["current"];
+        let id = cur["signed"]["roles"]["targets"]["keyids"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // The same key under another id: python-tuf would not compute it.
+        let wrong = format!("{}0", &id[..63]);
+        let obj = cur["signed"]["keys"][&id].clone();
+        let keys = cur["signed"]["keys"].as_object_mut().unwrap();
+        keys.shift_remove(&id);
+        keys.insert(wrong.clone(), obj);
+        for role in ["targets", "snapshot", "timestamp"] {
+            let ids = cur["signed"]["roles"][role]["keyids"].as_array_mut().unwrap();
+            for i in ids.iter_mut() {
+                if i == &json!(id) {
+                    *i = json!(wrong);
+                }
+            }
+        }
+        // Signed by the real root key, so that it verifies on its own.
+        let mut root =
+            ceremony::RootMetadata::from_value(cur.clone(), ceremony::Dialect::Tuf).unwrap();
+        root.clear_signatures();
+        let root_id = root.find_key_id(&c.root_key.public_key()).unwrap();
+        root.sign(&root_id, &c.root_key).unwrap();
+        *cur = root.envelope().clone();
+        std::fs::write(d.join("p2.json"), serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+        let before = hash_dir(d);
+        let args = SignArgs::new()
+            .proposal("p2.json")
+            .out("b2.json")
+            .new_archive(Some("n2.tgz.age"));
+        for args in [args.to_vec(), vec!["review".into(), "p2.json".into()]] {
+            let out = signer(d, &args);
+            let t = text(&out);
+            assert_eq!(out.status.code(), Some(3), "{args:?}\n{t}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(&wrong) && stderr.contains("that key's id"), "{t}");
+            assert_eq!(hash_dir(d), before, "{t}");
+        }
+    }
 }
