@@ -43,9 +43,16 @@ fn diff_of_a_three_key_rotation() {
         let desc = key_description(&k);
         assert!(["ed25519", "ecdsa-p256"].contains(&desc.as_str()) || desc.starts_with("rsa-"));
         // The full id and the full fingerprint, never a short form alone.
-        let sign = if added.iter().any(|(a, _)| a == id) { "+" } else { "-" };
+        let sign = if added.iter().any(|(a, _)| a == id) {
+            "+"
+        } else {
+            "-"
+        };
         assert!(
-            text.contains(&format!("  {sign} key {id}  {desc}  fingerprint {}", k.fingerprint())),
+            text.contains(&format!(
+                "  {sign} key {id}  {desc}  fingerprint {}",
+                k.fingerprint()
+            )),
             "{text}"
         );
         assert!(text.contains(&format!("      {sign} {id}\n")), "{text}");
@@ -55,7 +62,10 @@ fn diff_of_a_three_key_rotation() {
     // The script gives the new root exactly.
     let applied = apply(old.envelope(), &d.script).unwrap();
     let applied = RootMetadata::from_value(applied, Dialect::Tuf).unwrap();
-    assert_eq!(applied.canonical_signed().unwrap(), new.canonical_signed().unwrap());
+    assert_eq!(
+        applied.canonical_signed().unwrap(),
+        new.canonical_signed().unwrap()
+    );
 }
 
 #[test]
@@ -72,9 +82,20 @@ fn diff_names_changed_unknown_fields_and_thresholds() {
     let text = d.to_string();
     // A duplicated key id is not what "+ id" lines can say: the list is
     // printed as it is, and the threshold line says what it can.
-    assert!(text.contains("threshold 1 of 1 -> (not readable: see below)"), "{text}");
-    assert!(text.contains("  field signed.roles.targets.keyids:\n"), "{text}");
-    assert!(text.contains("  field signed.roles.targets.threshold:\n      before: 1\n      after:  2\n"), "{text}");
+    assert!(
+        text.contains("threshold 1 of 1 -> (not readable: see below)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  field signed.roles.targets.keyids:\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  field signed.roles.targets.threshold:\n      before: 1\n      after:  2\n"
+        ),
+        "{text}"
+    );
     assert!(
         text.contains("  field signed.x-changelog:\n      before: (none)\n      after:  {\"message\":\"rotate\"}\n"),
         "{text}"
@@ -94,7 +115,10 @@ fn a_plain_threshold_change_is_said_on_the_role_line() {
     targets.threshold = 2;
     new.set_role("targets", &targets);
     let text = RootDiff::between(&old, &new).to_string();
-    assert!(text.contains("role targets   threshold 1 of 1 -> 2 of 1\n"), "{text}");
+    assert!(
+        text.contains("role targets   threshold 1 of 1 -> 2 of 1\n"),
+        "{text}"
+    );
     assert!(!text.contains("field signed.roles"), "{text}");
 }
 
@@ -112,10 +136,24 @@ fn a_targets_key_swapped_under_its_id_is_shown_and_refused() {
     env["signed"]["keys"][&id] = other.to_key_object(Dialect::OtaTuf);
     let new = RootMetadata::from_value(env, Dialect::OtaTuf).unwrap();
     let text = RootDiff::between(&old, &new).to_string();
-    assert!(!text.contains("role targets   threshold 1 of 1  (unchanged)"), "{text}");
-    assert!(text.contains(&format!("! key {id}: ITS CONTENT CHANGES UNDER THE SAME ID")), "{text}");
+    assert!(
+        !text.contains("role targets   threshold 1 of 1  (unchanged)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "! key {id}: ITS CONTENT CHANGES UNDER THE SAME ID"
+        )),
+        "{text}"
+    );
     let after = other.to_key_object(Dialect::OtaTuf);
-    assert!(text.contains(&format!("after:  {}", serde_json::to_string(&after["keytype"]).unwrap())) || text.contains(&serde_json::to_string(&after["keyval"]["public"]).unwrap()), "{text}");
+    assert!(
+        text.contains(&format!(
+            "after:  {}",
+            serde_json::to_string(&after["keytype"]).unwrap()
+        )) || text.contains(&serde_json::to_string(&after["keyval"]["public"]).unwrap()),
+        "{text}"
+    );
     let err = ceremony::diff::check_same_ids(&old, "current", &new, "staged").unwrap_err();
     assert!(err.to_string().contains(&id), "{err}");
 }
@@ -151,13 +189,19 @@ mod binaries {
         // The staged root's changes, in their own frame, for ci only (prod
         // has no staged root of its own here but is derived from ci, so its
         // server part is what it takes from ci's staged root).
-        assert!(stdout.contains("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY"), "{all}");
+        assert!(
+            stdout.contains("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY"),
+            "{all}"
+        );
         assert!(stdout.contains("!!   version:  1 -> 2\n"), "{all}");
         assert!(stdout.contains("!!   field signed.x-changelog:\n"), "{all}");
         // This ceremony's part, from the staged root: the root key rotation
         // by full id, and the anchor named before it is set.
         let old_id = f.root_key_id();
-        assert!(stdout.contains(&format!("  - key {old_id}  ed25519  fingerprint ")), "{all}");
+        assert!(
+            stdout.contains(&format!("  - key {old_id}  ed25519  fingerprint ")),
+            "{all}"
+        );
         assert!(stdout.contains(&format!("      - {old_id}\n")), "{all}");
         assert!(
             stdout.contains("field signed.x-changelog.message: this ceremony's transcript anchor, set after you confirm"),
@@ -167,8 +211,17 @@ mod binaries {
         // Two confirmations, recorded apart: the server's part, then the whole.
         let confirmations = entries(dir, "confirmation");
         assert_eq!(confirmations.len(), 2, "{confirmations:?}");
-        let q = |i: usize| confirmations[i]["data"]["question"].as_str().unwrap().to_string();
-        assert!(q(0).contains("The server prepared") && q(0).contains("ci"), "{}", q(0));
+        let q = |i: usize| {
+            confirmations[i]["data"]["question"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            q(0).contains("The server prepared") && q(0).contains("ci"),
+            "{}",
+            q(0)
+        );
         assert!(q(1).starts_with("Sign this?"), "{}", q(1));
         // What was shown is what the transcript records, script hash included.
         let diffs = entries(dir, "diff");
@@ -209,7 +262,10 @@ mod binaries {
             let t = text(&out);
             assert_eq!(out.status.code(), Some(3), "{args:?}\n{t}");
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(stderr.contains(&id) && stderr.contains("different content"), "{t}");
+            assert!(
+                stderr.contains(&id) && stderr.contains("different content"),
+                "{t}"
+            );
             assert!(!t.contains("Sign this?"), "{t}");
             assert_eq!(hash_dir(dir), before, "{t}");
         }
@@ -232,7 +288,10 @@ mod binaries {
         write_proposal(dir, "proposal.json", &p);
         let out = signer(dir, ["review", "proposal.json"]);
         let all = ok(&out);
-        assert!(all.contains("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY"), "{all}");
+        assert!(
+            all.contains("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY"),
+            "{all}"
+        );
         assert!(
             all.contains(&format!(
                 "  + key {}  ed25519  fingerprint {}\n        provided by the proposal, made \
@@ -242,8 +301,14 @@ mod binaries {
             )),
             "{all}"
         );
-        assert!(all.contains("  + key <new key 1>  ed25519  (generated when signing)"), "{all}");
-        assert!(all.contains("if this holder completes the root alone"), "{all}");
+        assert!(
+            all.contains("  + key <new key 1>  ed25519  (generated when signing)"),
+            "{all}"
+        );
+        assert!(
+            all.contains("if this holder completes the root alone"),
+            "{all}"
+        );
         let _ = json!(null);
     }
 
@@ -264,7 +329,9 @@ mod binaries {
         keys.shift_remove(&id);
         keys.insert(wrong.clone(), obj);
         for role in ["targets", "snapshot", "timestamp"] {
-            let ids = cur["signed"]["roles"][role]["keyids"].as_array_mut().unwrap();
+            let ids = cur["signed"]["roles"][role]["keyids"]
+                .as_array_mut()
+                .unwrap();
             for i in ids.iter_mut() {
                 if i == &json!(id) {
                     *i = json!(wrong);
@@ -289,7 +356,10 @@ mod binaries {
             let t = text(&out);
             assert_eq!(out.status.code(), Some(3), "{args:?}\n{t}");
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(stderr.contains(&wrong) && stderr.contains("that key's id"), "{t}");
+            assert!(
+                stderr.contains(&wrong) && stderr.contains("that key's id"),
+                "{t}"
+            );
             assert_eq!(hash_dir(d), before, "{t}");
         }
     }

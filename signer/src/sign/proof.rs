@@ -117,7 +117,10 @@ mod tests {
         let mut sneaky = p.clone();
         sneaky.new.set_extension("x-extra", json!(1));
         let err = check(&sneaky, &shown, None).unwrap_err();
-        assert!(err.downcast_ref::<crate::VerificationFailed>().is_some(), "{err}");
+        assert!(
+            err.downcast_ref::<crate::VerificationFailed>().is_some(),
+            "{err}"
+        );
         assert!(err.to_string().contains("not the one shown"), "{err}");
 
         // An envelope field outside signed.

@@ -219,7 +219,11 @@ fn derives_from_ci(proposal: &Proposal, plan: &ChainPlan, plans: &Plans) -> bool
 /// threshold). Which root this is decides only which section an edit is
 /// shown in: the proof applies both scripts, so a wrong choice can move a
 /// line between sections but never hide it.
-fn server_base(proposal: &Proposal, plan: &ChainPlan, plans: &Plans) -> Result<Option<RootMetadata>> {
+fn server_base(
+    proposal: &Proposal,
+    plan: &ChainPlan,
+    plans: &Plans,
+) -> Result<Option<RootMetadata>> {
     if !derives_from_ci(proposal, plan, plans) {
         return Ok(match proposal.chain(&plan.name) {
             Some(chain) => proposal.staged_root(chain)?,
@@ -358,8 +362,7 @@ pub(super) fn render_plan(
         }
         None => &plan.current,
     };
-    let text = render(from, &shown.ceremony, ctx)
-        .map_err(|e| refused(format!("the diff: {e}")))?;
+    let text = render(from, &shown.ceremony, ctx).map_err(|e| refused(format!("the diff: {e}")))?;
     out.push_str(&text);
     for (title, root) in [("current", &plan.current), ("new", &plan.new)] {
         match root.role("root") {
