@@ -91,7 +91,7 @@ fn show_key(ctx: &Context, id: &str, obj: &Value) -> KeyShown {
             canonical: true,
         };
     }
-    let id_shown = untrusted::escape(id);
+    let id_shown = name_shown(id);
     match PublicKey::from_key_object(obj, ctx.dialect) {
         Ok(k) => KeyShown {
             line: format!(
@@ -108,10 +108,24 @@ fn show_key(ctx: &Context, id: &str, obj: &Value) -> KeyShown {
     }
 }
 
+/// A key id or role name as the summary shows it: as itself when it is
+/// plain (letters, digits, `_`, `-`), else as a JSON string, so that an id
+/// with spaces cannot draw a fake "fingerprint" or "threshold" after itself.
+pub fn name_shown(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        s.to_string()
+    } else {
+        compact(&Value::String(s.to_string()))
+    }
+}
+
 fn id_shown(ctx: &Context, id: &str) -> String {
     match ctx.labels.iter().find(|l| l.keyid == id) {
         Some(l) => l.label.clone(),
-        None => untrusted::escape(id).into_owned(),
+        None => name_shown(id),
     }
 }
 
@@ -322,7 +336,7 @@ pub fn render(old: &RootMetadata, script: &Script, ctx: &Context) -> Result<Stri
         let _ = writeln!(
             out,
             "  role {:<9} threshold {threshold}{note}",
-            untrusted::escape(name)
+            name_shown(name)
         );
         for id in &added {
             let _ = writeln!(out, "      + {}", id_shown(ctx, id));

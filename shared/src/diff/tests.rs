@@ -8,9 +8,10 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
+use super::render::name_shown;
 use super::*;
 use crate::keys::{NewKeyType, PrivateKey};
-use crate::untrusted::{escape, escape_text};
+use crate::untrusted::escape_text;
 
 fn keys() -> &'static [PublicKey] {
     static KEYS: OnceLock<Vec<PublicKey>> = OnceLock::new();
@@ -75,6 +76,8 @@ enum Mutation {
     Remove(usize, usize),
     /// Put key 3 into keys, and into a role.
     AddKey(usize),
+    /// Key 3 under a name of the generator's choosing, in a role.
+    AddKeyAs(String, usize),
     /// Key content changes under the same id.
     SwapKey(usize),
     /// A role's threshold.
@@ -94,6 +97,7 @@ fn names() -> impl Strategy<Value = String> {
         Just("line\nbreak".to_string()),
         Just("\u{1b}[2J".to_string()),
         Just("r\u{202e}tl".to_string()),
+        Just("k  ed25519  fingerprint 00".to_string()),
         "[a-z_-]{1,8}",
     ]
 }
@@ -123,6 +127,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         2 => (any::<usize>(), any::<usize>()).prop_map(|(n, k)| Mutation::Remove(n, k)),
         1 => any::<usize>().prop_map(Mutation::AddKey),
         1 => any::<usize>().prop_map(Mutation::SwapKey),
+        1 => (names(), any::<usize>()).prop_map(|(n, r)| Mutation::AddKeyAs(n, r)),
         1 => (any::<usize>(), 0u64..4).prop_map(|(r, t)| Mutation::Threshold(r, t)),
         1 => prop_oneof![Just("Root".to_string()), Just("targets".to_string())].prop_map(Mutation::Type),
     ]
@@ -162,6 +167,14 @@ fn mutate(env: &mut Value, m: &Mutation) {
             }
             if let Some(ids) = env["signed"]["roles"][ROLES[r % 4]]["keyids"].as_array_mut() {
                 ids.push(Value::from(id(&k[3])));
+            }
+        }
+        Mutation::AddKeyAs(name, r) => {
+            if let Some(keys) = env["signed"]["keys"].as_object_mut() {
+                keys.insert(name.clone(), k[3].to_key_object(Dialect::Tuf));
+            }
+            if let Some(ids) = env["signed"]["roles"][ROLES[r % 4]]["keyids"].as_array_mut() {
+                ids.push(Value::from(name.clone()));
             }
         }
         Mutation::SwapKey(i) => {
@@ -220,7 +233,7 @@ fn visible(text: &str, e: &Edit, old: &RootMetadata) -> bool {
         return k.to_key_object(Dialect::Tuf) == *obj
             && text.contains(&format!(
                 "  {sign} key {}  {}  fingerprint {}\n",
-                escape(&segs[2]),
+                escape_text(&name_shown(&segs[2])),
                 key_description(&k),
                 k.fingerprint()
             ));
@@ -230,9 +243,12 @@ fn visible(text: &str, e: &Edit, old: &RootMetadata) -> bool {
             || segs.len() == 4 && segs[3] == "keyids"
             || segs.len() == 4 && segs[3] == "threshold")
     {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(&format!("  role {:<9} threshold", segs[2])));
+        let line = text.lines().find(|l| {
+            l.starts_with(&format!(
+                "  role {:<9} threshold",
+                escape_text(&name_shown(&segs[2]))
+            ))
+        });
         let Some(line) = line else { return false };
         if segs.len() == 4 && segs[3] == "threshold" {
             return line.contains(&format!("-> {} of", plain(e.after())))
@@ -260,10 +276,10 @@ fn visible(text: &str, e: &Edit, old: &RootMetadata) -> bool {
         return a
             .iter()
             .filter(|i| !b.contains(i))
-            .all(|i| text.contains(&format!("      + {}\n", escape(i))))
+            .all(|i| text.contains(&format!("      + {}\n", escape_text(&name_shown(i)))))
             && b.iter()
                 .filter(|i| !a.contains(i))
-                .all(|i| text.contains(&format!("      - {}\n", escape(i))));
+                .all(|i| text.contains(&format!("      - {}\n", escape_text(&name_shown(i)))));
     }
     false
 }
