@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use time::OffsetDateTime;
 
+use ceremony::diff::render::name_shown;
 use ceremony::diff::{
     check_key_ids, check_same_ids, key_description, render, AnchorNote, Context, Label, Provided,
     Script,
@@ -98,7 +99,10 @@ fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
         Some(Rotate::All) => parts.push("rotate every root key".to_string()),
         Some(Rotate::Keys(ids)) => parts.push(format!(
             "rotate root key(s) {}",
-            ids.iter().map(|i| escape(i)).collect::<Vec<_>>().join(", ")
+            ids.iter()
+                .map(|i| name_shown(i))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         None => {}
     }
@@ -110,7 +114,7 @@ fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
             "remove root key(s) {}",
             c.remove_keys
                 .iter()
-                .map(|i| escape(i))
+                .map(|i| name_shown(i))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -178,15 +182,18 @@ pub(super) fn key_line(root: &RootMetadata, id: &str, labels: &[Placeholder]) ->
     if let Some(p) = labels.iter().find(|p| p.keyid == id) {
         return format!("{}  (generated when signing)", p.label);
     }
+    // The whole id, quoted when it is not plain, so that it cannot draw a
+    // fake description or fingerprint after itself.
+    let shown = name_shown(id);
     match root.key(id) {
         // ota-tuf ids are the fingerprint; say it once.
-        Ok(k) if k.fingerprint() == id => format!("{id}  {}", key_description(&k)),
+        Ok(k) if k.fingerprint() == id => format!("{shown}  {}", key_description(&k)),
         Ok(k) => format!(
-            "{id}  {}  fingerprint {}",
+            "{shown}  {}  fingerprint {}",
             key_description(&k),
             k.fingerprint()
         ),
-        Err(e) => format!("{id}  unreadable: {e}"),
+        Err(e) => format!("{shown}  unreadable: {e}"),
     }
 }
 
