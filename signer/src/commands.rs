@@ -540,34 +540,36 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
         opened.protection.describe()
     );
     println!(
-        "  {:<8} {:<11} {:<20} {:<18} {:<20} ID / ENTRY",
-        "ROLE", "TYPE", "FINGERPRINT", "DIALECT", "ADDED"
+        "  {:<8} {:<11} {:<18} {:<20} ID / ENTRY / FINGERPRINT",
+        "ROLE", "TYPE", "DIALECT", "ADDED"
     );
     for k in &ka.keys {
         let info = k.info.as_ref();
+        // The whole id and fingerprint: a person compares them with a
+        // printout, and a prefix is what a crafted key would share.
         println!(
-            "  {:<8} {:<11} {:<20} {:<18} {:<20} {}",
+            "  {:<8} {:<11} {:<18} {:<20} {}",
             k.role,
             k.description(),
-            format!("{}…", &k.public.fingerprint()[..16]),
             info.and_then(|i| i.dialect)
                 .map_or("-".to_string(), |d| d.to_string()),
             info.map_or("(unknown)", |i| i.added_at.as_str()),
             k.shown_id()
         );
         println!("  {:<8} {}", "", k.entry);
+        println!("  {:<8} fingerprint {}", "", k.public.fingerprint());
     }
     for k in &ka.token_keys {
         let t = &k.info.token;
         println!(
-            "  {:<8} {:<11} {:<20} {:<18} {:<20} {}",
+            "  {:<8} {:<11} {:<18} {:<20} {}",
             k.info.role,
             k.description(),
-            format!("{}…", &k.public.fingerprint()[..16]),
             k.info.dialect.map_or("-".to_string(), |d| d.to_string()),
             k.info.added_at,
             k.shown_id()
         );
+        println!("  {:<8} fingerprint {}", "", k.public.fingerprint());
         println!(
             "  {:<8} on token {:?}: key {:?}, id {}{} (module when recorded: {})",
             "",

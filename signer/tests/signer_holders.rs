@@ -129,7 +129,8 @@ fn two_holders_keygen_then_partial_bundles() {
 
     let review = ok(&signer(d, ["review", "proposal.json"]));
     assert!(
-        review.contains(&bob_pub.fingerprint) && review.contains("holder bob"),
+        review.contains(&bob_pub.fingerprint)
+            && review.contains("holder name as claimed, unverified: bob"),
         "{review}"
     );
     assert!(

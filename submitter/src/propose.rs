@@ -13,7 +13,6 @@ use ceremony::keys::NewKeyType;
 use ceremony::proposal::{Chain, Change, Proposal, ProvidedKey, Rotate, Target, PROPOSAL_FORMAT};
 use ceremony::pubkey::PubkeyFile;
 use ceremony::root::format_expires;
-use ceremony::rules::short;
 use ceremony::{Dialect, RootMetadata};
 
 use crate::factory::{check_name, Factory};
@@ -266,7 +265,10 @@ fn print_summary(p: &Proposal, out: &std::path::Path) {
         Some(Rotate::All) => what.push("rotate every root key".to_string()),
         Some(Rotate::Keys(k)) => what.push(format!(
             "rotate {}",
-            k.iter().map(|k| short(k)).collect::<Vec<_>>().join(", ")
+            k.iter()
+                .map(|k| ceremony::untrusted::escape(k))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         None => {}
     }

@@ -14,7 +14,8 @@ use ceremony::bundle_check::{bundle_status, check_answers};
 use ceremony::diff::{key_description, RootDiff};
 use ceremony::proposal::{Proposal, Rotate};
 use ceremony::pubkey::PubkeyFile;
-use ceremony::rules::{check_step, short, ThresholdOf};
+use ceremony::rules::{check_step, ThresholdOf};
+use ceremony::untrusted::escape;
 use ceremony::{Dialect, RootMetadata};
 
 use crate::upload::{proposal_path, read_proposal};
@@ -80,11 +81,11 @@ fn key_line(root: &RootMetadata, id: &str) -> String {
     match root.key(id) {
         Ok(k) => format!(
             "{} {} (fingerprint {})",
-            short(id),
+            escape(id),
             key_description(&k),
-            short(&k.fingerprint())
+            k.fingerprint()
         ),
-        Err(e) => format!("{} unreadable: {e}", short(id)),
+        Err(e) => format!("{} unreadable: {e}", escape(id)),
     }
 }
 
@@ -140,7 +141,7 @@ fn show_root(
         let _ = writeln!(
             out,
             "  {} {}{}",
-            short(&s.keyid),
+            escape(&s.keyid),
             s.method.as_deref().unwrap_or(""),
             if root_ids.contains(&s.keyid) {
                 ""
@@ -332,7 +333,7 @@ fn show_bundle(
             root.expires_str().unwrap_or("?"),
             sigs.len(),
             sigs.iter()
-                .map(|s| short(&s.keyid))
+                .map(|s| escape(&s.keyid))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -347,7 +348,7 @@ fn show_bundle(
         let _ = writeln!(
             out,
             "new key {} {} fingerprint {}",
-            short(&k.keyid),
+            escape(&k.keyid),
             k.description,
             k.fingerprint
         );
@@ -393,7 +394,7 @@ fn show_bundle(
                                     "; not signed by {}",
                                     t.missing
                                         .iter()
-                                        .map(|k| short(&k.keyid))
+                                        .map(|k| escape(&k.keyid))
                                         .collect::<Vec<_>>()
                                         .join(", ")
                                 )

@@ -12,13 +12,16 @@ use ceremony::rotation::{self, Plans};
 use ceremony::transcript::event::Diff;
 use ceremony::transcript::Event;
 
+use ceremony::diff::{AnchorNote, Context as DiffContext};
+
 use super::preflight::Ceremony;
-use super::review::render_plan;
+use super::review::{
+    check_key_identity, labels_in_diff, provided_in_diff, render_plan, shown_changes, Shown,
+};
 
 /// A placeholder for a key not made yet, and how to show it.
 pub(super) struct Placeholder {
     pub(super) keyid: String,
-    pub(super) fingerprint: String,
     pub(super) label: String,
 }
 
@@ -39,25 +42,45 @@ pub(super) fn placeholder_plans(
             .public_key();
         labels.push(Placeholder {
             keyid: k.key_id(proposal.dialect),
-            fingerprint: k.fingerprint(),
             label: format!("<new key {}>", i + 1),
         });
         keys.push(k);
     }
     let plans =
         Plans::build(proposal, &keys, now).context("the proposal's change cannot be made")?;
+    // Here, in the preflight, so that a key id naming two keys is refused
+    // before any key is made or anything is asked.
+    check_key_identity(proposal, &plans)?;
     Ok((plans, labels))
 }
 
-/// The new roots with the keys made (and provided), each shown to the human
-/// and recorded as it was shown.
-pub(super) fn plans(c: &mut Ceremony, new_keys: &[PublicKey]) -> Result<Plans> {
+/// The new roots with the keys made (and provided).
+pub(super) fn plans(c: &Ceremony, new_keys: &[PublicKey]) -> Result<Plans> {
     let plans = Plans::build(&c.proposal, new_keys, c.now)
         .context("the proposal's change cannot be made")?;
-    for plan in plans.iter() {
+    check_key_identity(&c.proposal, &plans)?;
+    Ok(plans)
+}
+
+/// Shows each plan to the human and records it as it was shown; returns
+/// what was shown, which the signer applies before it signs. `anchored`:
+/// whether this ceremony's transcript anchor goes into the new roots.
+pub(super) fn show(c: &mut Ceremony, plans: &Plans, anchored: bool) -> Result<Vec<Shown>> {
+    let shown = shown_changes(&c.proposal, plans)?;
+    let ctx = DiffContext {
+        dialect: c.proposal.dialect,
+        labels: labels_in_diff(&[], c.key_type),
+        provided: provided_in_diff(&c.proposal, &c.provided),
+        anchor: if anchored {
+            AnchorNote::Set
+        } else {
+            AnchorNote::None
+        },
+    };
+    for (plan, s) in plans.iter().zip(&shown) {
         println!();
         let warnings = rotation::guard_rails(plan, c.now);
-        let text = render_plan(plan, &[], c.key_type, &warnings);
+        let text = render_plan(plan, s, &ctx, &[], &warnings)?;
         print!("{text}");
         c.transcript.append(&Event::Diff(Diff {
             chain: plan.name.clone(),
@@ -65,5 +88,5 @@ pub(super) fn plans(c: &mut Ceremony, new_keys: &[PublicKey]) -> Result<Plans> {
             warnings,
         }))?;
     }
-    Ok(plans)
+    Ok(shown)
 }

@@ -1,6 +1,7 @@
-//! Review and confirm: the human types "yes" (or the new version) to what
-//! was shown, and that confirmation becomes the transcript's anchor in the
-//! new roots, when this holder completes them alone.
+//! Review and confirm: the human accepts, with its own typed answer, what
+//! the server prepared (Factory staged roots), then types "yes" (or the new
+//! version) to the whole; that last confirmation becomes the transcript's
+//! anchor in the new roots, when this holder completes them alone.
 
 use anyhow::Result;
 
@@ -12,9 +13,36 @@ use ceremony::RootMetadata;
 
 use super::args::SignArgs;
 use super::preflight::Ceremony;
+use super::review::Shown;
 use super::root_key_ids_of;
 use super::signing::Usable;
 use crate::secrets;
+
+/// Asks the operator to accept, on its own, what the server prepared and
+/// this ceremony did not make (the framed sections), and records the answer
+/// as its own confirmation entry. Nothing is asked when no chain has a
+/// server-prepared root.
+pub(super) fn server(args: &SignArgs, c: &mut Ceremony, shown: &[Shown]) -> Result<()> {
+    let chains: Vec<String> = shown
+        .iter()
+        .filter(|s| s.server.is_some())
+        .map(|s| ceremony::untrusted::escape(&s.chain).into_owned())
+        .collect();
+    if chains.is_empty() {
+        return Ok(());
+    }
+    let question = format!(
+        "\nThe server prepared the changes framed in !! lines for chain(s) {}; this ceremony did \
+         not make them. Accept them? Type \"server\":",
+        chains.join(", ")
+    );
+    let typed = secrets::confirm(&question, &["server"], args.yes)?;
+    c.transcript.append(&Event::Confirmation(Confirmation {
+        question: question.trim().to_string(),
+        typed,
+    }))?;
+    Ok(())
+}
 
 /// Asks "Sign this?" and records the answer; returns the hash of that
 /// entry, the anchor.
@@ -39,7 +67,7 @@ pub(super) fn anchor(
     held: &[Usable<'_>],
     anchor: &str,
 ) -> Result<()> {
-    let event = if plans.iter().all(|p| can_complete(p, held)) {
+    let event = if will_anchor(plans, held) {
         for plan in plans.iter_mut() {
             transcript::set_anchor(&mut plan.new, anchor);
         }
@@ -59,6 +87,12 @@ pub(super) fn anchor(
     };
     c.transcript.append(&Event::Anchor(event))?;
     Ok(())
+}
+
+/// Whether the transcript anchor goes into the new roots: when the keys
+/// this holder has complete every plan alone.
+pub(super) fn will_anchor(plans: &Plans, held: &[Usable<'_>]) -> bool {
+    plans.iter().all(|p| can_complete(p, held))
 }
 
 /// Whether the keys this holder has meet both thresholds of `plan` alone.

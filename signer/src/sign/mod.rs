@@ -27,6 +27,7 @@ mod build;
 mod confirm;
 mod new_keys;
 mod preflight;
+mod proof;
 mod review;
 mod self_check;
 mod signing;
@@ -54,18 +55,23 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
     // that was running, and says where the new keys are.
     let mut step = Step::Review;
     let result = (|| -> Result<ExitCode> {
-        // Build, review and confirm.
-        let mut plans = build::plans(&mut c, &new.keys)?;
-        step = Step::Confirmation;
-        let anchor = confirm::confirm(&args, &mut c, &plans)?;
-        // Sign, and check our own output.
+        // Build, review and confirm; sign, and check our own output.
+        let mut plans = build::plans(&c, &new.keys)?;
         let completion = {
-            step = Step::Signing;
             let held = signing::usable(&opened.archive, tokens.as_ref());
+            // Known before anything is shown, so that the screen says
+            // whether the anchor goes into the roots.
+            let anchored = confirm::will_anchor(&plans, &held);
+            let shown = build::show(&mut c, &plans, anchored)?;
+            step = Step::Confirmation;
+            confirm::server(&args, &mut c, &shown)?;
+            let anchor = confirm::confirm(&args, &mut c, &plans)?;
             confirm::anchor(&mut c, &mut plans, &held, &anchor)?;
             let mut completion = self_check::nothing_missing();
-            for plan in plans.iter_mut() {
+            for (plan, shown) in plans.iter_mut().zip(&shown) {
                 step = Step::Signing;
+                // What is signed is what was shown, byte for byte.
+                proof::check(plan, shown, anchored.then_some(anchor.as_str()))?;
                 signing::sign(&mut c.transcript, plan, &held)?;
                 step = Step::SelfCheck;
                 self_check::check(&mut c.transcript, plan, c.now, &mut completion)?;

@@ -8,18 +8,23 @@ use std::process::ExitCode;
 use anyhow::Result;
 use time::OffsetDateTime;
 
-use ceremony::diff::{key_description, RootDiff};
+use ceremony::diff::render::name_shown;
+use ceremony::diff::{
+    check_key_ids, check_same_ids, key_description, render, AnchorNote, Context, Label, Provided,
+    Script,
+};
 use ceremony::keys::{NewKeyType, PublicKey};
 use ceremony::proposal::{Chain, Proposal, Rotate};
-use ceremony::rotation::{self, ChainPlan};
-use ceremony::rules::short;
-use ceremony::RootMetadata;
+use ceremony::rotation::{self, ChainPlan, Plans};
+use ceremony::untrusted::escape;
+use ceremony::{Dialect, RootMetadata};
 
 use super::args::ReviewArgs;
 use super::build::{placeholder_plans, Placeholder};
 use super::preflight::{
     check_proposal_roots, keys_to_generate, load_proposal, new_key_type, provided_keys,
 };
+use super::refused;
 
 /// `signer review`: what signing would produce, with placeholders for the
 /// keys not made yet; needs no key, and exits 3 when the current roots do
@@ -43,10 +48,19 @@ pub(crate) fn review(args: ReviewArgs) -> Result<ExitCode> {
             "  new keys: {to_generate} to generate when signing ({key_type}), shown as <new key N>"
         );
     }
-    for plan in plans.iter() {
+    let shown = shown_changes(&proposal, &plans)?;
+    let ctx = Context {
+        dialect: proposal.dialect,
+        labels: labels_in_diff(&labels, key_type),
+        provided: provided_in_diff(&proposal, &provided),
+        // Whether this holder completes the root alone is known only when
+        // signing, with the archive open.
+        anchor: AnchorNote::IfAlone,
+    };
+    for (plan, shown) in plans.iter().zip(&shown) {
         println!();
         let warnings = rotation::guard_rails(plan, now);
-        print!("{}", render_plan(plan, &labels, key_type, &warnings));
+        print!("{}", render_plan(plan, shown, &ctx, &labels, &warnings)?);
         if let Some(chain) = proposal.chain(&plan.name) {
             print_history(chain);
         }
@@ -85,7 +99,10 @@ fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
         Some(Rotate::All) => parts.push("rotate every root key".to_string()),
         Some(Rotate::Keys(ids)) => parts.push(format!(
             "rotate root key(s) {}",
-            ids.iter().map(|i| short(i)).collect::<Vec<_>>().join(", ")
+            ids.iter()
+                .map(|i| name_shown(i))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         None => {}
     }
@@ -97,7 +114,7 @@ fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
             "remove root key(s) {}",
             c.remove_keys
                 .iter()
-                .map(|i| short(i))
+                .map(|i| name_shown(i))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -115,80 +132,245 @@ fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
 }
 
 pub(super) fn print_header(p: &Proposal, sha: &str, key_type: NewKeyType) {
+    // Every field here is the proposal's: escaped one by one, so that a line
+    // break in one cannot draw a line of its own.
     println!("Proposal sha256 {sha}");
-    println!("  target:  {} ({} dialect)", p.target, p.dialect);
+    println!(
+        "  target:  {} ({} dialect)",
+        escape(&p.target.to_string()),
+        p.dialect
+    );
     if let Some(tx) = &p.txid {
-        println!("  txid:    {tx}");
+        println!("  txid:    {}", escape(tx));
     }
-    println!("  created: {}", p.created);
+    println!("  created: {}", escape(&p.created));
     println!("  change:  {}", describe_change(p, key_type));
     for (i, k) in p.change.provided_keys.iter().enumerate() {
         let fp = PublicKey::from_key_object(&k.key, p.dialect)
-            .map(|k| format!("{}, fingerprint {}", key_description(&k), k.fingerprint()))
+            .map(|k| {
+                format!(
+                    "{}  {}, fingerprint {}",
+                    k.key_id(p.dialect),
+                    key_description(&k),
+                    k.fingerprint()
+                )
+            })
             .unwrap_or_else(|e| format!("unusable: {e}"));
         println!(
-            "  provided key {}: {fp}{}",
+            "  provided key {}: {fp}; made elsewhere, holder name as claimed, unverified: {}",
             i + 1,
             k.holder
                 .as_deref()
-                .map(|h| format!(" (holder {h})"))
-                .unwrap_or_default()
+                .map_or_else(|| "(none given)".into(), escape)
         );
     }
+}
+
+/// Placeholder keys as the diff names them.
+pub(super) fn labels_in_diff(labels: &[Placeholder], key_type: NewKeyType) -> Vec<Label> {
+    labels
+        .iter()
+        .map(|p| Label {
+            keyid: p.keyid.clone(),
+            label: p.label.clone(),
+            what: format!("{key_type}  (generated when signing)"),
+        })
+        .collect()
 }
 
 pub(super) fn key_line(root: &RootMetadata, id: &str, labels: &[Placeholder]) -> String {
     if let Some(p) = labels.iter().find(|p| p.keyid == id) {
         return format!("{}  (generated when signing)", p.label);
     }
+    // The whole id, quoted when it is not plain, so that it cannot draw a
+    // fake description or fingerprint after itself.
+    let shown = name_shown(id);
     match root.key(id) {
         // ota-tuf ids are the fingerprint; say it once.
-        Ok(k) if k.fingerprint() == id => format!("{id}  {}", key_description(&k)),
+        Ok(k) if k.fingerprint() == id => format!("{shown}  {}", key_description(&k)),
         Ok(k) => format!(
-            "{id}  {}  fingerprint {}",
+            "{shown}  {}  fingerprint {}",
             key_description(&k),
             k.fingerprint()
         ),
-        Err(e) => format!("{id}  unreadable: {e}"),
+        Err(e) => format!("{shown}  unreadable: {e}"),
     }
 }
 
-fn apply_labels(text: &str, labels: &[Placeholder], key_type: NewKeyType) -> String {
-    let mut out = String::new();
-    for line in text.lines() {
-        let mut line = line.to_string();
-        for p in labels {
-            if line.trim_start().starts_with("+ key ") && line.contains(short(&p.keyid)) {
-                line = format!("  + key {}  {key_type}  (generated when signing)", p.label);
-            }
-            line = line
-                .replace(&p.keyid, &p.label)
-                .replace(short(&p.keyid), &p.label)
-                .replace(&p.fingerprint, "(made when signing)");
+/// What one chain's review showed: the server's part (Factory: from the
+/// current root to the root the server staged) and this ceremony's part
+/// (from that root, or the current root, to the new one). The signer
+/// applies exactly these scripts before it signs ([`super::proof`]).
+pub(super) struct Shown {
+    /// The chain.
+    pub(super) chain: String,
+    /// The root the ceremony's change starts from, with the script that
+    /// makes it from the current root, when the server prepared one.
+    pub(super) server: Option<(RootMetadata, Script)>,
+    /// This ceremony's change.
+    pub(super) ceremony: Script,
+    /// What the server's root is, in words.
+    pub(super) server_what: String,
+}
+
+/// Whether `plan` is a Factory's `prod`, built from the new `ci` root.
+fn derives_from_ci(proposal: &Proposal, plan: &ChainPlan, plans: &Plans) -> bool {
+    plan.name == "prod"
+        && proposal.dialect == Dialect::OtaTuf
+        && plans.iter().any(|p| p.name == "ci")
+}
+
+/// The root the server prepared for `plan`, if any: its staged root; for a
+/// Factory's `prod` derived from `ci`, the root `ci` starts from with what
+/// the derivation takes from production (its next version and targets
+/// threshold). Which root this is decides only which section an edit is
+/// shown in: the proof applies both scripts, so a wrong choice can move a
+/// line between sections but never hide it.
+fn server_base(
+    proposal: &Proposal,
+    plan: &ChainPlan,
+    plans: &Plans,
+) -> Result<Option<RootMetadata>> {
+    if !derives_from_ci(proposal, plan, plans) {
+        return Ok(match proposal.chain(&plan.name) {
+            Some(chain) => proposal.staged_root(chain)?,
+            None => None,
+        });
+    }
+    let Some(ci) = proposal.chain("ci") else {
+        return Ok(None);
+    };
+    let mut base = match proposal.staged_root(ci)? {
+        Some(staged) => staged,
+        None => proposal.current_root(ci)?,
+    };
+    let version = plan.current.version()?;
+    base.set_version(version.checked_add(1).unwrap_or(version));
+    if let (Ok(prod), Ok(mut targets)) = (plan.current.role("targets"), base.role("targets")) {
+        targets.threshold = prod.threshold;
+        base.set_role("targets", &targets);
+    }
+    Ok(Some(base))
+}
+
+/// Splits each plan's change into the server's part and this ceremony's.
+pub(super) fn shown_changes(proposal: &Proposal, plans: &Plans) -> Result<Vec<Shown>> {
+    plans
+        .iter()
+        .map(|plan| {
+            let server = server_base(proposal, plan, plans)?.map(|base| {
+                let s = Script::between(plan.current.envelope(), base.envelope());
+                (base, s)
+            });
+            let from = server.as_ref().map_or(&plan.current, |(b, _)| b);
+            let derived = derives_from_ci(proposal, plan, plans);
+            Ok(Shown {
+                server_what: if derived {
+                    "the root the server staged for ci, as prod is derived from it (with prod's \
+                     next version and targets threshold)"
+                        .into()
+                } else {
+                    "the root the server staged".into()
+                },
+                chain: plan.name.clone(),
+                ceremony: Script::between(from.envelope(), plan.new.envelope()),
+                server,
+            })
+        })
+        .collect()
+}
+
+/// Refuses, before any confirmation, a key id that names different content
+/// in two roots of a chain, and (TUF) a key listed under an id that is not
+/// its own.
+pub(super) fn check_key_identity(proposal: &Proposal, plans: &Plans) -> Result<()> {
+    for plan in plans.iter() {
+        let staged = match proposal.chain(&plan.name) {
+            Some(chain) => proposal.staged_root(chain)?,
+            None => None,
+        };
+        let name = |w: &str| format!("{w} {}", plan.name);
+        let mut roots = vec![(name("current"), &plan.current)];
+        if let Some(s) = &staged {
+            roots.push((name("staged"), s));
         }
-        out.push_str(&line);
-        out.push('\n');
+        roots.push((name("new"), &plan.new));
+        for (i, (a_name, a)) in roots.iter().enumerate() {
+            for (b_name, b) in &roots[i + 1..] {
+                check_same_ids(a, a_name, b, b_name).map_err(|e| refused(e.to_string()))?;
+            }
+        }
+        for (n, r) in roots.iter().skip(1) {
+            check_key_ids(r, n).map_err(|e| refused(e.to_string()))?;
+        }
     }
-    out
+    Ok(())
 }
 
-/// Prints one chain's plan: the diff, thresholds, expiry, who must sign.
+/// The keys the proposal provides, with the holders it names.
+pub(super) fn provided_in_diff(proposal: &Proposal, provided: &[PublicKey]) -> Vec<Provided> {
+    provided
+        .iter()
+        .zip(&proposal.change.provided_keys)
+        .map(|(k, p)| Provided {
+            keyid: k.key_id(proposal.dialect),
+            holder: p.holder.clone(),
+        })
+        .collect()
+}
+
+const FRAME: &str = "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!";
+
+/// Prints one chain's plan: the server's part in its own frame, this
+/// ceremony's change, who must sign, expiry, guard rails.
 pub(super) fn render_plan(
     plan: &ChainPlan,
+    shown: &Shown,
+    ctx: &Context,
     labels: &[Placeholder],
-    key_type: NewKeyType,
     warnings: &[String],
-) -> String {
+) -> Result<String> {
     let mut out = String::new();
     let v = |r: &RootMetadata| r.version().map_or("?".into(), |v| v.to_string());
     out.push_str(&format!(
         "== chain {}: v{} -> v{} ==\n",
-        plan.name,
+        escape(&plan.name),
         v(&plan.current),
         v(&plan.new)
     ));
-    let diff = RootDiff::between(&plan.current, &plan.new).to_string();
-    out.push_str(&apply_labels(&diff, labels, key_type));
+    let plain = Context {
+        anchor: AnchorNote::None,
+        ..ctx.clone()
+    };
+    let from = match &shown.server {
+        Some((base, script)) => {
+            let text = render(&plan.current, script, &plain)
+                .map_err(|e| refused(format!("the server's part of the diff: {e}")))?;
+            out.push_str(FRAME);
+            out.push('\n');
+            out.push_str("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY\n");
+            out.push_str(&format!(
+                "!! every difference between the current root v{} and {} (v{}); this ceremony \
+                 did not make these changes, and you are asked to accept them separately\n",
+                v(&plan.current),
+                shown.server_what,
+                v(base)
+            ));
+            for line in text.lines() {
+                out.push_str(&format!("!! {line}\n"));
+            }
+            out.push_str(FRAME);
+            out.push('\n');
+            out.push_str(&format!(
+                "  this ceremony's change, from the staged root v{}:\n",
+                v(base)
+            ));
+            base
+        }
+        None => &plan.current,
+    };
+    let text = render(from, &shown.ceremony, ctx).map_err(|e| refused(format!("the diff: {e}")))?;
+    out.push_str(&text);
     for (title, root) in [("current", &plan.current), ("new", &plan.new)] {
         match root.role("root") {
             Ok(role) => {
@@ -216,5 +398,5 @@ pub(super) fn render_plan(
             out.push_str(&format!("  WARNING: {w}\n"));
         }
     }
-    out
+    Ok(out)
 }

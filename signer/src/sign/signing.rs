@@ -9,7 +9,6 @@ use ceremony::diff::key_description;
 use ceremony::keys::{PublicKey, Signer};
 use ceremony::proposal::Proposal;
 use ceremony::rotation::ChainPlan;
-use ceremony::rules::short;
 use ceremony::transcript::event::{Signature, Tokens};
 use ceremony::transcript::{Event, TranscriptWriter};
 
@@ -197,7 +196,7 @@ fn sign_plan(plan: &mut ChainPlan, held: &[Usable<'_>]) -> Result<Vec<String>> {
                 "{}: signed as {} key {} ({}, fingerprint {}){}",
                 plan.name,
                 which,
-                short(&id),
+                ceremony::untrusted::escape(&id),
                 key_description(k.public),
                 k.public.fingerprint(),
                 if k.on_token {
