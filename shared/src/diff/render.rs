@@ -228,6 +228,11 @@ pub fn render(old: &RootMetadata, script: &Script, ctx: &Context) -> Result<Stri
                 }
                 if !k.canonical {
                     let _ = writeln!(out, "        (its key object is shown in full below)");
+                } else if !ctx.labels.iter().any(|l| &l.keyid == id) {
+                    // The fingerprint commits to the key, but the operator
+                    // (and anyone comparing with a printout of `signer
+                    // keygen`) also sees the very bytes that are signed.
+                    let _ = writeln!(out, "        key object: {}", compact(value));
                 }
             }
             Edit::Remove { old, .. } if segs.len() == 3 => {
