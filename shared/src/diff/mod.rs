@@ -16,6 +16,7 @@
 
 use std::fmt;
 
+use serde_json::Value;
 use thiserror::Error;
 
 use crate::canonical::to_canonical_bytes;
@@ -143,19 +144,32 @@ pub fn check_key_ids(root: &RootMetadata, which: &str) -> Result<(), KeyIdentity
         let Ok(r) = root.role(&role) else { continue };
         for id in &r.keyids {
             let Some(obj) = objs.get(id) else { continue };
-            let Ok(key) = PublicKey::from_key_object(obj, Dialect::Tuf) else {
+            if PublicKey::from_key_object(obj, Dialect::Tuf).is_err() {
                 continue;
+            }
+            // The id is the hash of the key object exactly as written, so
+            // that nothing in it (an extra `keyval` member, another
+            // spelling of the key) goes unseen under a known id. The one
+            // exception is what python-tuf before 1.0 wrote: a
+            // `keyid_hash_algorithms` member that its ids did not cover.
+            let hash = |v: &Value| {
+                to_canonical_bytes(v, Dialect::Tuf)
+                    .map(|b| crate::sha256::hex(&b))
+                    .ok()
             };
-            let as_written = to_canonical_bytes(obj, Dialect::Tuf)
-                .map(|b| crate::sha256::hex(&b))
-                .ok();
-            let computed = key.key_id(Dialect::Tuf);
-            if as_written.as_deref() != Some(id.as_str()) && &computed != id {
+            let as_written = hash(obj);
+            let legacy = obj.as_object().and_then(|m| {
+                let mut m = m.clone();
+                m.remove("keyid_hash_algorithms")?;
+                hash(&Value::Object(m))
+            });
+            if as_written.as_deref() != Some(id.as_str()) && legacy.as_deref() != Some(id.as_str())
+            {
                 return Err(KeyIdentityError::IdMismatch {
                     which: esc(which),
                     role: esc(&role),
                     keyid: esc(id),
-                    actual: as_written.unwrap_or(computed),
+                    actual: as_written.unwrap_or_default(),
                 });
             }
         }

@@ -33,10 +33,10 @@ pub(super) fn server(args: &SignArgs, c: &mut Ceremony, shown: &[Shown]) -> Resu
     }
     let question = format!(
         "\nThe server prepared the changes framed in !! lines for chain(s) {}; this ceremony did \
-         not make them. Accept them? Type \"server\":",
+         not make them. Accept the server's changes? Type \"yes\" (or \"server\"):",
         chains.join(", ")
     );
-    let typed = secrets::confirm(&question, &["server"], args.yes)?;
+    let typed = secrets::confirm(&question, &["yes", "server"], args.yes)?;
     c.transcript.append(&Event::Confirmation(Confirmation {
         question: question.trim().to_string(),
         typed,
