@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::crossing::{check_format, CrossingError};
+use crate::crossing::{check_format, quote_name, CrossingError, MAX_CROSSING_FILE};
 use crate::dialect::Dialect;
 use crate::diff::key_description;
 use crate::proposal::{Proposal, Target};
@@ -69,6 +69,11 @@ pub struct Bundle {
     pub transcript_head: Option<Value>,
 }
 
+/// Room, in a bundle's size bound, for what is not known before signing:
+/// the transcript's signed head (a hash and up to 32 head signatures of
+/// RSA-4096 size) and the `missing` lines of a partial bundle.
+const UNKNOWN_BEFORE_SIGNING: usize = 64 * 1024;
+
 /// How far the signing got: whether every threshold is met, and if not,
 /// which signatures other holders must still add, in words.
 #[derive(Clone, Debug)]
@@ -120,7 +125,41 @@ impl Bundle {
         }
     }
 
-    /// Parses a bundle file, refusing another format or version.
+    /// The largest a bundle answering `proposal` with `plans` can be, for a
+    /// check before anything is signed: `plans` should hold each new root
+    /// at its upload bound ([`crate::rotation::upload_bound`]).
+    pub fn size_bound(proposal: &Proposal, proposal_sha256: &str, plans: &Plans) -> usize {
+        let bundle = Bundle::from_plans(
+            proposal,
+            proposal_sha256,
+            plans,
+            Completion {
+                complete: true,
+                missing: Vec::new(),
+            },
+            None,
+        );
+        bundle.to_bytes().len() + UNKNOWN_BEFORE_SIGNING
+    }
+
+    /// Refuses a bundle whose [`Bundle::size_bound`] is over the limit of a
+    /// file that crosses the gap; returns the bound.
+    pub fn check_size_bound(
+        proposal: &Proposal,
+        proposal_sha256: &str,
+        plans: &Plans,
+    ) -> Result<usize, CrossingError> {
+        let size = Bundle::size_bound(proposal, proposal_sha256, plans);
+        if size > MAX_CROSSING_FILE {
+            return Err(CrossingError::TooLarge(size));
+        }
+        Ok(size)
+    }
+
+    /// Parses a bundle file, refusing another format or version, and a root
+    /// whose envelope carries anything beside `signed` and `signatures`
+    /// (the signer writes nothing else, no signature covers it, and it
+    /// would be uploaded).
     pub fn from_slice(bytes: &[u8]) -> Result<Bundle, CrossingError> {
         let value = check_format(bytes, BUNDLE_FORMAT)?;
         let bundle: Bundle =
@@ -130,6 +169,19 @@ impl Bundle {
         }
         for r in &bundle.roots {
             bundle.root(r)?;
+            if let Some(extra) = r
+                .root
+                .as_object()
+                .and_then(|o| o.keys().find(|k| *k != "signed" && *k != "signatures"))
+            {
+                return Err(CrossingError::Refused(format!(
+                    "the bundle's {} root carries the field {} beside \"signed\" and \
+                     \"signatures\": no signature covers it and the signer never writes one. \
+                     Refused; use the bundle exactly as the signer wrote it",
+                    quote_name(&r.name),
+                    quote_name(extra)
+                )));
+            }
         }
         Ok(bundle)
     }

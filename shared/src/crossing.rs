@@ -47,6 +47,69 @@ pub enum CrossingError {
         /// Why.
         source: RootError,
     },
+    /// A field this version neither writes nor reads. Ignoring it would sign
+    /// on the strength of a file we only half understood (a misspelt
+    /// `threshhold` silently keeps the old threshold).
+    #[error(
+        "unknown field {field} in {path}: this version of tuf-ceremony neither writes nor reads \
+         it, so the file was written by another version or tampered with. Nothing was signed or \
+         written; make the file again with the same tuf-ceremony version on both sides"
+    )]
+    UnknownField {
+        /// Where it is: `proposal`, `change.provided_keys[0]`, …
+        path: String,
+        /// The field's name, quoted and shortened.
+        field: String,
+    },
+    /// Well-formed, but asking for something no honest submitter writes
+    /// (a chain name this dialect does not have, a staged root where there
+    /// is no staging): a refusal, not a parse error.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl CrossingError {
+    /// Whether this is a refusal of a well-formed file (exit status 3 in the
+    /// binaries) rather than a file that is not of the expected form.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, CrossingError::Refused(_))
+    }
+}
+
+/// The longest untrusted name quoted whole in a message: a field name or a
+/// chain name of 300 characters must not flood the terminal.
+const MAX_QUOTED: usize = 64;
+
+/// `name`, quoted, its control characters escaped as Rust does, and cut to
+/// [`MAX_QUOTED`] characters (saying how long it really was).
+pub fn quote_name(name: &str) -> String {
+    let count = name.chars().count();
+    if count <= MAX_QUOTED {
+        format!("{name:?}")
+    } else {
+        let head: String = name.chars().take(MAX_QUOTED).collect();
+        format!("{head:?}… ({count} characters)")
+    }
+}
+
+/// Refuses, by name, the first field of `value` (an object) that is not in
+/// `known`. Not an object: nothing to say here (deserialising it then says
+/// what type was expected).
+pub fn refuse_unknown_fields(
+    value: &Value,
+    known: &[&str],
+    path: &str,
+) -> Result<(), CrossingError> {
+    let Some(obj) = value.as_object() else {
+        return Ok(());
+    };
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(field) => Err(CrossingError::UnknownField {
+            path: path.to_string(),
+            field: quote_name(field),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Parses `bytes` strictly and checks that `format` is `expected`.

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::crossing::{check_format, CrossingError};
+use crate::crossing::{check_format, quote_name, refuse_unknown_fields, CrossingError};
 use crate::dialect::Dialect;
 use crate::root::{RootError, RootMetadata};
 
@@ -17,7 +17,7 @@ pub const PROPOSAL_FORMAT: &str = "tuf-ceremony/proposal@1";
 
 /// Where the roots live and where the bundle goes back to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Target {
     /// A TUF metadata folder on the online machine.
     TufDir {
@@ -50,6 +50,7 @@ impl std::fmt::Display for Target {
 
 /// One root in a verified history, by version and file hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryEntry {
     /// The root's version.
     pub version: u64,
@@ -57,11 +58,62 @@ pub struct HistoryEntry {
     pub sha256: String,
 }
 
+/// The name of a chain of roots. A proposal's chain names are checked
+/// against this list before anything else is read, because the signer keys
+/// its trust anchors by them: an unknown name would be a repository seen
+/// for the "first" time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChainName {
+    /// The one chain of a TUF repository.
+    Root,
+    /// A Factory's CI chain: rotated first, prod is derived from it.
+    Ci,
+    /// A Factory's production chain.
+    Prod,
+}
+
+impl ChainName {
+    /// The name as proposals, bundles and archives write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainName::Root => "root",
+            ChainName::Ci => "ci",
+            ChainName::Prod => "prod",
+        }
+    }
+
+    /// The chain names a proposal of `dialect` may have, in the order they
+    /// are built.
+    pub fn of_dialect(dialect: Dialect) -> &'static [ChainName] {
+        match dialect {
+            Dialect::Tuf => &[ChainName::Root],
+            Dialect::OtaTuf => &[ChainName::Ci, ChainName::Prod],
+        }
+    }
+
+    /// The chain called exactly `name` (no case folding, no trimming), if
+    /// `dialect` has one.
+    pub fn parse(name: &str, dialect: Dialect) -> Option<ChainName> {
+        Self::of_dialect(dialect)
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ChainName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One chain of roots: `root` for a TUF repository; `ci` and `prod` for a
 /// Factory, whose two chains are rotated together.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Chain {
-    /// `root`, `ci` or `prod`.
+    /// `root`, `ci` or `prod` ([`ChainName`]; checked by
+    /// [`Proposal::from_slice`]).
     pub name: String,
     /// The current root, exactly as fetched.
     pub current: Value,
@@ -87,6 +139,7 @@ pub enum Rotate {
 /// A public key made elsewhere (`signer keygen` on another holder's laptop)
 /// that the new root must list.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProvidedKey {
     /// The key object in the proposal's dialect.
     pub key: Value,
@@ -97,6 +150,7 @@ pub struct ProvidedKey {
 
 /// What should change in the new root.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Change {
     /// Root keys to replace; none when only adding keys or changing the
     /// threshold.
@@ -129,6 +183,7 @@ pub struct Change {
 
 /// A proposal file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Proposal {
     /// Always [`PROPOSAL_FORMAT`].
     pub format: String,
@@ -152,14 +207,15 @@ pub struct Proposal {
 
 impl Proposal {
     /// Parses a proposal file, refusing another format or version, duplicate
-    /// JSON keys, and files over [`crate::crossing::MAX_CROSSING_FILE`].
+    /// JSON keys, files over [`crate::crossing::MAX_CROSSING_FILE`], unknown
+    /// fields (by name), chain names the dialect does not have, and a staged
+    /// root in a TUF proposal; then checks every root's shape and size.
     pub fn from_slice(bytes: &[u8]) -> Result<Proposal, CrossingError> {
         let value = check_format(bytes, PROPOSAL_FORMAT)?;
+        refuse_unknown_proposal_fields(&value)?;
         let proposal: Proposal =
             serde_json::from_value(value).map_err(|e| CrossingError::Fields(e.to_string()))?;
-        if proposal.chains.is_empty() {
-            return Err(CrossingError::Fields("the proposal holds no roots".into()));
-        }
+        proposal.check_chains()?;
         for chain in &proposal.chains {
             proposal.current_root(chain)?;
             if chain.staged.is_some() {
@@ -167,6 +223,49 @@ impl Proposal {
             }
         }
         Ok(proposal)
+    }
+
+    /// The chain names and what they may carry, before any root is read:
+    /// TUF has exactly one chain, `root`, and nothing staged (a TUF
+    /// repository has no staging, so a staged root could only be one the
+    /// online side wants signed instead of the current one); a Factory has
+    /// `ci` and/or `prod`, each at most once.
+    fn check_chains(&self) -> Result<(), CrossingError> {
+        if self.chains.is_empty() {
+            return Err(CrossingError::Fields("the proposal holds no roots".into()));
+        }
+        let allowed = ChainName::of_dialect(self.dialect)
+            .iter()
+            .map(|c| format!("{:?}", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(" and/or ");
+        let mut seen = Vec::new();
+        for chain in &self.chains {
+            let Some(name) = ChainName::parse(&chain.name, self.dialect) else {
+                return Err(CrossingError::Refused(format!(
+                    "the proposal names a chain {}, which a {} proposal cannot have (its chains are \
+                     {allowed}, exactly so written). Refused before anything else: the proposal \
+                     was tampered with or written by another tool",
+                    quote_name(&chain.name),
+                    self.dialect
+                )));
+            };
+            if seen.contains(&name) {
+                return Err(CrossingError::Refused(format!(
+                    "the proposal has the {name} chain twice; each chain is rotated once. Refused: \
+                     the proposal was tampered with or written by another tool"
+                )));
+            }
+            seen.push(name);
+            if self.dialect == Dialect::Tuf && chain.staged.is_some() {
+                return Err(CrossingError::Refused(format!(
+                    "the proposal's {name} chain carries a \"staged\" root, but a TUF repository \
+                     has no staging: the signer builds the new root from the current root alone. \
+                     Refused: the proposal was tampered with or written by another tool"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The proposal as the bytes of a file.
@@ -179,6 +278,18 @@ impl Proposal {
     /// The chain called `name`.
     pub fn chain(&self, name: &str) -> Option<&Chain> {
         self.chains.iter().find(|c| c.name == name)
+    }
+
+    /// A chain's name as a [`ChainName`]: always `Ok` for a proposal read
+    /// by [`Proposal::from_slice`], which refuses any other name.
+    pub fn chain_name(&self, chain: &Chain) -> Result<ChainName, CrossingError> {
+        ChainName::parse(&chain.name, self.dialect).ok_or_else(|| {
+            CrossingError::Refused(format!(
+                "{} is not a chain of a {} proposal",
+                quote_name(&chain.name),
+                self.dialect
+            ))
+        })
     }
 
     /// A chain's current root, parsed.
@@ -194,6 +305,73 @@ impl Proposal {
             .map(|v| root_of(v, self.dialect, &chain.name, "staged"))
             .transpose()
     }
+}
+
+/// The fields each level of a proposal may have. `deny_unknown_fields`
+/// refuses any other too; walking the levels here first names where the
+/// field is (`change.provided_keys[0]`), which serde's message does not.
+/// `proposal_field_lists_match_the_types` keeps these lists true.
+const PROPOSAL_FIELDS: &[&str] = &[
+    "format", "dialect", "target", "txid", "created", "chains", "change", "polis_id",
+];
+const CHAIN_FIELDS: &[&str] = &["name", "current", "staged", "history"];
+const HISTORY_FIELDS: &[&str] = &["version", "sha256"];
+const CHANGE_FIELDS: &[&str] = &[
+    "rotate",
+    "add_keys",
+    "remove_keys",
+    "key_type",
+    "threshold",
+    "expires",
+    "message",
+    "provided_keys",
+];
+const PROVIDED_KEY_FIELDS: &[&str] = &["key", "holder"];
+
+/// The fields of a target of the given `kind` (`None`: a kind serde will
+/// refuse by name anyway).
+fn target_fields(kind: Option<&str>) -> Option<&'static [&'static str]> {
+    match kind? {
+        "tuf-dir" => Some(&["kind", "path"]),
+        "tuf-http" => Some(&["kind", "url"]),
+        "factory" => Some(&["kind", "factory", "api"]),
+        _ => None,
+    }
+}
+
+/// Every level of the proposal, with its known fields. The roots
+/// (`current`, `staged`, `provided_keys[].key`) are not ours: they keep
+/// whatever fields their dialect allows, and the diff shows them.
+fn refuse_unknown_proposal_fields(v: &Value) -> Result<(), CrossingError> {
+    refuse_unknown_fields(v, PROPOSAL_FIELDS, "the proposal")?;
+    if let Some(target) = v.get("target") {
+        if let Some(known) = target_fields(target.get("kind").and_then(Value::as_str)) {
+            refuse_unknown_fields(target, known, "target")?;
+        }
+    }
+    if let Some(chains) = v.get("chains").and_then(Value::as_array) {
+        for (i, chain) in chains.iter().enumerate() {
+            refuse_unknown_fields(chain, CHAIN_FIELDS, &format!("chains[{i}]"))?;
+            if let Some(history) = chain.get("history").and_then(Value::as_array) {
+                for (j, h) in history.iter().enumerate() {
+                    refuse_unknown_fields(h, HISTORY_FIELDS, &format!("chains[{i}].history[{j}]"))?;
+                }
+            }
+        }
+    }
+    if let Some(change) = v.get("change") {
+        refuse_unknown_fields(change, CHANGE_FIELDS, "change")?;
+        if let Some(keys) = change.get("provided_keys").and_then(Value::as_array) {
+            for (i, k) in keys.iter().enumerate() {
+                refuse_unknown_fields(
+                    k,
+                    PROVIDED_KEY_FIELDS,
+                    &format!("change.provided_keys[{i}]"),
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn root_of(
@@ -222,3 +400,251 @@ fn root_of(
 /// sha256 of a file's exact bytes, lowercase hex: kept under this name for
 /// the test crates; [`crate::sha256::hex`] is the one implementation.
 pub use crate::sha256::hex as sha256_hex;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn root(ty: &str, version: u64) -> Value {
+        json!({"signed": {"_type": ty, "version": version, "expires": "2030-01-01T00:00:00Z",
+            "keys": {}, "roles": {}}, "signatures": []})
+    }
+
+    fn tuf() -> Value {
+        json!({
+            "format": PROPOSAL_FORMAT,
+            "dialect": "tuf",
+            "target": {"kind": "tuf-dir", "path": "/r"},
+            "created": "2026-01-01T00:00:00Z",
+            "chains": [{"name": "root", "current": root("root", 1),
+                "history": [{"version": 1, "sha256": "ab"}]}],
+            "change": {"rotate": "all", "expires": "2027-01-01T00:00:00Z",
+                "provided_keys": [{"key": {"keytype": "ed25519"}, "holder": "ann"}]},
+        })
+    }
+
+    fn factory() -> Value {
+        json!({
+            "format": PROPOSAL_FORMAT,
+            "dialect": "ota-tuf",
+            "target": {"kind": "factory", "factory": "acme", "api": "https://api"},
+            "txid": "t",
+            "created": "2026-01-01T00:00:00Z",
+            "chains": [
+                {"name": "ci", "current": root("Root", 1), "staged": root("Root", 2)},
+                {"name": "prod", "current": root("Root", 1)},
+            ],
+            "change": {"rotate": "all", "expires": "2027-01-01T00:00:00Z"},
+        })
+    }
+
+    fn parse(v: &Value) -> Result<Proposal, CrossingError> {
+        Proposal::from_slice(&serde_json::to_vec(v).unwrap())
+    }
+
+    fn edit(v: &Value, f: impl FnOnce(&mut Value)) -> Value {
+        let mut v = v.clone();
+        f(&mut v);
+        v
+    }
+
+    #[test]
+    fn good_proposals_parse() {
+        parse(&tuf()).unwrap();
+        let p = parse(&factory()).unwrap();
+        assert_eq!(p.chain_name(&p.chains[1]).unwrap(), ChainName::Prod);
+        // ci alone, prod alone, and prod listed first are all Factory forms.
+        for chains in [json!(["ci"]), json!(["prod"]), json!(["prod", "ci"])] {
+            let v = edit(&factory(), |v| {
+                v["chains"] = Value::Array(
+                    chains
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| json!({"name": n, "current": root("Root", 1)}))
+                        .collect(),
+                )
+            });
+            parse(&v).unwrap();
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name_at_every_level() {
+        let cases: Vec<(Value, &str, &str)> = vec![
+            (
+                edit(&tuf(), |v| v["extra"] = json!(1)),
+                "the proposal",
+                "\"extra\"",
+            ),
+            (
+                edit(&tuf(), |v| v["target"]["port"] = json!(1)),
+                "target",
+                "\"port\"",
+            ),
+            (
+                edit(&factory(), |v| v["target"]["token"] = json!("x")),
+                "target",
+                "\"token\"",
+            ),
+            (
+                edit(&tuf(), |v| v["chains"][0]["stagd"] = json!(null)),
+                "chains[0]",
+                "\"stagd\"",
+            ),
+            (
+                edit(&tuf(), |v| {
+                    v["chains"][0]["history"][0]["sha265"] = json!("ab")
+                }),
+                "chains[0].history[0]",
+                "\"sha265\"",
+            ),
+            (
+                edit(&tuf(), |v| v["change"]["threshhold"] = json!(2)),
+                "change",
+                "\"threshhold\"",
+            ),
+            (
+                edit(&tuf(), |v| {
+                    v["change"]["provided_keys"][0]["holdr"] = json!("x")
+                }),
+                "change.provided_keys[0]",
+                "\"holdr\"",
+            ),
+        ];
+        for (v, path, field) in cases {
+            let e = parse(&v).unwrap_err();
+            assert!(
+                matches!(&e, CrossingError::UnknownField { path: p, field: f } if p == path && f == field),
+                "{path} {field}: {e}"
+            );
+            let text = e.to_string();
+            assert!(text.contains("another version or tampered with"), "{text}");
+        }
+        // A long name is cut, and says how long it was.
+        let long = "x".repeat(300);
+        let e = parse(&edit(&tuf(), |v| v["change"][long.as_str()] = json!(1)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(300 characters)") && e.len() < 600, "{e}");
+        // Fields inside the roots are the dialect's business, not ours.
+        parse(&edit(&tuf(), |v| {
+            v["chains"][0]["current"]["x-extra"] = json!(1)
+        }))
+        .unwrap();
+    }
+
+    #[test]
+    fn chain_names_are_exact_and_per_dialect() {
+        for bad in [
+            "root ",
+            "a/b",
+            "",
+            "..",
+            "Root",
+            "ROOT",
+            "ci",
+            "prod",
+            &"r".repeat(300),
+        ] {
+            let e = parse(&edit(&tuf(), |v| v["chains"][0]["name"] = json!(bad))).unwrap_err();
+            assert!(e.is_refusal(), "{bad:?}: {e}");
+            assert!(e.to_string().contains("chain"), "{e}");
+        }
+        for bad in ["root", "ci ", "CI", "Prod", "", "../ci", "ci/prod"] {
+            let e = parse(&edit(&factory(), |v| v["chains"][1]["name"] = json!(bad))).unwrap_err();
+            assert!(e.is_refusal(), "{bad:?}: {e}");
+        }
+        let twice = edit(&factory(), |v| v["chains"][1]["name"] = json!("ci"));
+        assert!(parse(&twice).unwrap_err().to_string().contains("twice"));
+        let two_roots = edit(&tuf(), |v| {
+            let c = v["chains"][0].clone();
+            v["chains"].as_array_mut().unwrap().push(c);
+        });
+        assert!(parse(&two_roots).unwrap_err().is_refusal());
+        // Refused before any root is looked at.
+        let e = parse(&edit(&tuf(), |v| {
+            v["chains"][0]["name"] = json!("a/b");
+            v["chains"][0]["current"] = json!("not a root");
+        }))
+        .unwrap_err();
+        assert!(e.is_refusal(), "{e}");
+    }
+
+    #[test]
+    fn staged_is_refused_in_tuf() {
+        let v = edit(&tuf(), |v| v["chains"][0]["staged"] = root("root", 2));
+        let e = parse(&v).unwrap_err();
+        assert!(e.is_refusal() && e.to_string().contains("staged"), "{e}");
+        // An explicit null is no staged root.
+        parse(&edit(&tuf(), |v| v["chains"][0]["staged"] = json!(null))).unwrap();
+    }
+
+    /// The field lists name exactly the fields each type writes when every
+    /// optional field is set.
+    #[test]
+    fn proposal_field_lists_match_the_types() {
+        fn keys(v: &Value) -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        }
+        fn sorted(l: &[&str]) -> Vec<String> {
+            let mut k: Vec<String> = l.iter().map(|s| s.to_string()).collect();
+            k.sort();
+            k
+        }
+        let full = Proposal {
+            format: PROPOSAL_FORMAT.into(),
+            dialect: Dialect::OtaTuf,
+            target: Target::Factory {
+                factory: "f".into(),
+                api: "a".into(),
+            },
+            txid: Some("t".into()),
+            created: "c".into(),
+            chains: vec![Chain {
+                name: "ci".into(),
+                current: json!({}),
+                staged: Some(json!({})),
+                history: vec![HistoryEntry {
+                    version: 1,
+                    sha256: "s".into(),
+                }],
+            }],
+            change: Change {
+                rotate: Some(Rotate::All),
+                add_keys: 1,
+                remove_keys: vec!["k".into()],
+                key_type: Some("ed25519".into()),
+                threshold: Some(1),
+                expires: "e".into(),
+                message: Some("m".into()),
+                provided_keys: vec![ProvidedKey {
+                    key: json!({}),
+                    holder: Some("h".into()),
+                }],
+            },
+            polis_id: Some("p".into()),
+        };
+        let v = serde_json::to_value(&full).unwrap();
+        assert_eq!(keys(&v), sorted(PROPOSAL_FIELDS));
+        assert_eq!(keys(&v["chains"][0]), sorted(CHAIN_FIELDS));
+        assert_eq!(keys(&v["chains"][0]["history"][0]), sorted(HISTORY_FIELDS));
+        assert_eq!(keys(&v["change"]), sorted(CHANGE_FIELDS));
+        assert_eq!(
+            keys(&v["change"]["provided_keys"][0]),
+            sorted(PROVIDED_KEY_FIELDS)
+        );
+        for t in [
+            Target::TufDir { path: "p".into() },
+            Target::TufHttp { url: "u".into() },
+            full.target.clone(),
+        ] {
+            let tv = serde_json::to_value(&t).unwrap();
+            let kind = tv["kind"].as_str().unwrap().to_string();
+            assert_eq!(keys(&tv), sorted(target_fields(Some(&kind)).unwrap()));
+        }
+    }
+}

@@ -14,9 +14,11 @@ use time::{Duration, OffsetDateTime};
 
 use crate::crossing::CrossingError;
 use crate::dialect::Dialect;
-use crate::keys::PublicKey;
-use crate::proposal::{Proposal, Rotate};
+use crate::keys::KeyType;
+use crate::keys::{NewKeyType, PublicKey};
+use crate::proposal::{Chain, ChainName, Proposal, Rotate};
 use crate::root::{format_expires, parse_expires, RoleKeys, RootError, RootMetadata};
+use crate::rules::next_version;
 
 /// Why a proposal's change cannot be carried out.
 #[derive(Debug, Error)]
@@ -30,6 +32,34 @@ pub enum RotationError {
     /// The change asks for something the root does not allow.
     #[error("{0}")]
     Change(String),
+    /// The current root has the largest version there is.
+    #[error(
+        "{chain}: the current root is version {version}, the largest version there is: no root \
+         can follow it. Refused; a repository this far on must be re-created"
+    )]
+    VersionExhausted {
+        /// The chain.
+        chain: String,
+        /// Its current version (`u64::MAX`).
+        version: u64,
+    },
+    /// A new root would be larger, as uploaded, than the dialect's clients
+    /// read.
+    #[error(
+        "{chain}: the new root would be up to {size} bytes as uploaded (with every signature it \
+         can get), but {dialect} clients refuse roots over {max} bytes. Refused before any key \
+         is made; shrink the staged or current root (fewer keys, shorter fields) and propose again"
+    )]
+    RootTooLarge {
+        /// The chain.
+        chain: String,
+        /// The bound on the bytes uploaded.
+        size: usize,
+        /// The dialect's limit.
+        max: usize,
+        /// The dialect.
+        dialect: Dialect,
+    },
 }
 
 /// A key the new root gains, with the id it is listed under.
@@ -84,12 +114,14 @@ impl Plans {
         })
     }
 
-    /// The plan of the proposal's first chain.
+    /// The plan of the first chain built: `root` for TUF, `ci` for a
+    /// Factory that has a `ci` chain (whatever the proposal's order).
     pub fn first(&self) -> &ChainPlan {
         &self.first
     }
 
-    /// Every plan, in the proposal's order of chains.
+    /// Every plan, in the fixed order chains are built ([`ChainName`]'s:
+    /// `ci` before `prod`), not the proposal's.
     pub fn iter(&self) -> impl Iterator<Item = &ChainPlan> {
         std::iter::once(&self.first).chain(&self.rest)
     }
@@ -100,10 +132,26 @@ impl Plans {
     }
 }
 
+/// The proposal's chains in the order they are built: [`ChainName`]'s
+/// order, so that a Factory's `ci` is built first and `prod` derived from
+/// it even where the proposal lists `prod` first.
+pub fn build_order(proposal: &Proposal) -> Result<Vec<(ChainName, &Chain)>, RotationError> {
+    let mut chains = proposal
+        .chains
+        .iter()
+        .map(|c| Ok((proposal.chain_name(c)?, c)))
+        .collect::<Result<Vec<_>, CrossingError>>()?;
+    chains.sort_by_key(|(name, _)| *name);
+    Ok(chains)
+}
+
 /// How many new root keys the change needs: one per rotated key plus the
-/// keys to add.
+/// keys to add, counted on the first chain built.
 pub fn keys_needed(proposal: &Proposal) -> Result<usize, RotationError> {
-    let chain = &proposal.chains[0];
+    let order = build_order(proposal)?;
+    let (_, chain) = order
+        .first()
+        .ok_or_else(|| RotationError::Change("the proposal names no chain".into()))?;
     let current = proposal.current_root(chain)?;
     let rotated = match &proposal.change.rotate {
         None => 0,
@@ -116,8 +164,9 @@ pub fn keys_needed(proposal: &Proposal) -> Result<usize, RotationError> {
 /// Builds the new root of every chain of `proposal`, listing `new_keys` (in
 /// order: replacements first, then additions) as the new root keys.
 ///
-/// For a Factory's `prod` chain the new root is the new `ci` root with the
-/// previous production root's targets threshold, as fioctl derives it.
+/// Chains are built in [`build_order`]. For a Factory's `prod` chain the
+/// new root is the new `ci` root with the previous production root's
+/// targets threshold, as fioctl derives it.
 pub fn plan(
     proposal: &Proposal,
     new_keys: &[PublicKey],
@@ -131,11 +180,10 @@ pub fn plan(
         )));
     }
     let mut plans: Vec<ChainPlan> = Vec::new();
-    for chain in &proposal.chains {
+    for (name, chain) in build_order(proposal)? {
         let current = proposal.current_root(chain)?;
-        let derive_from_ci = chain.name == "prod" && proposal.dialect == Dialect::OtaTuf;
-        if derive_from_ci {
-            if let Some(ci) = plans.iter().find(|p| p.name == "ci") {
+        if name == ChainName::Prod {
+            if let Some(ci) = plans.iter().find(|p| p.name == ChainName::Ci.as_str()) {
                 let plan = derive_prod(ci, current)?;
                 plans.push(plan);
                 continue;
@@ -165,21 +213,24 @@ fn plan_chain(
     let change = &proposal.change;
     let dialect = proposal.dialect;
     let current_version = current.version()?;
+    let next = next_version(current_version).ok_or_else(|| RotationError::VersionExhausted {
+        chain: name.to_string(),
+        version: current_version,
+    })?;
     let mut new = match staged {
         Some(staged) => {
             let v = staged.version()?;
-            if v != current_version + 1 {
+            if v != next {
                 return Err(RotationError::Change(format!(
                     "{name}: the server staged version {v}, but the current root is version \
-                     {current_version}; a new root must be version {}",
-                    current_version + 1
+                     {current_version}; a new root must be version {next}"
                 )));
             }
-            staged
+            only_signed_and_signatures(&staged)?
         }
         None => {
-            let mut r = current.clone();
-            r.set_version(current_version + 1);
+            let mut r = only_signed_and_signatures(&current)?;
+            r.set_version(next);
             r
         }
     };
@@ -306,15 +357,137 @@ fn derive_prod(ci: &ChainPlan, current: RootMetadata) -> Result<ChainPlan, Rotat
         )));
     }
     new.set_role("targets", &targets);
-    new.set_version(current.version()? + 1);
+    let version = current.version()?;
+    new.set_version(
+        next_version(version).ok_or_else(|| RotationError::VersionExhausted {
+            chain: ChainName::Prod.as_str().into(),
+            version,
+        })?,
+    );
     new.clear_signatures();
     Ok(ChainPlan {
-        name: "prod".into(),
+        name: ChainName::Prod.as_str().into(),
         current,
         new,
         added: ci.added.clone(),
         removed: ci.removed.clone(),
     })
+}
+
+/// A copy of `root` whose envelope holds only `signed` and `signatures`, in
+/// the order it had them. Anything else beside them (a server's or an
+/// attacker's field) is covered by no signature and shown by no rule: the
+/// new root must not carry it to the repository.
+fn only_signed_and_signatures(root: &RootMetadata) -> Result<RootMetadata, RootError> {
+    let kept: Map<String, Value> = root
+        .envelope()
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k == "signed" || *k == "signatures")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    RootMetadata::from_value(Value::Object(kept), root.dialect())
+}
+
+/// The largest signature, in bytes, a key of this type makes: Ed25519 64,
+/// RSA the modulus size, ECDSA P-256 a DER signature of at most 72.
+fn max_signature_len(key: &PublicKey) -> usize {
+    match key.key_type() {
+        KeyType::Ed25519 => 64,
+        KeyType::Rsa => key.bits().div_ceil(8),
+        KeyType::EcdsaP256 => 72,
+    }
+}
+
+/// The longest `method` an ota-tuf signature entry carries
+/// (`ecdsa-sha2-nistp256`): every entry is given it, for a bound.
+const LONGEST_METHOD: &str = "ecdsa-sha2-nistp256";
+
+/// `plan`'s new root as it will be uploaded at its largest: with a
+/// signature of the largest size its key makes from every root key of the
+/// current and the new root (no more can sign it). Its
+/// [`RootMetadata::to_bytes`] is what the submitter writes and the rules
+/// measure; a Factory's `PUT` carries it compact, which is smaller. The
+/// transcript anchor is added after the confirmation: the caller sets one
+/// (`transcript::set_anchor`, a sha256 in hex) on the plan first, since
+/// this module does not depend on the transcript.
+pub fn upload_bound(plan: &ChainPlan) -> RootMetadata {
+    let mut root = plan.new.clone();
+    let dialect = root.dialect();
+    let mut ids: Vec<(String, Option<PublicKey>)> = Vec::new();
+    for r in [&plan.current, &plan.new] {
+        for id in r.role("root").map(|role| role.keyids).unwrap_or_default() {
+            if !ids.iter().any(|(i, _)| *i == id) {
+                let key = r.key(&id).ok();
+                ids.push((id, key));
+            }
+        }
+    }
+    for (keyid, key) in ids {
+        // A key that does not parse cannot sign; count it as the largest
+        // RSA key aktualizr accepts anyway, on the safe side.
+        let len = key.as_ref().map_or(512, max_signature_len);
+        let raw = vec![0xffu8; len];
+        let entry = match dialect {
+            Dialect::OtaTuf => {
+                use base64::Engine as _;
+                serde_json::json!({
+                    "keyid": keyid,
+                    "method": LONGEST_METHOD,
+                    "sig": base64::engine::general_purpose::STANDARD.encode(&raw),
+                })
+            }
+            Dialect::Tuf => serde_json::json!({"keyid": keyid, "sig": hex::encode(&raw)}),
+        };
+        root.add_signature_value(entry);
+    }
+    root
+}
+
+/// Refuses a plan whose new root, at its [`upload_bound`], is over its
+/// dialect's limit; returns the bound's size.
+pub fn check_upload_size(plan: &ChainPlan) -> Result<usize, RotationError> {
+    let size = upload_bound(plan).to_bytes().len();
+    let dialect = plan.new.dialect();
+    if size > dialect.max_root_size() {
+        return Err(RotationError::RootTooLarge {
+            chain: plan.name.clone(),
+            size,
+            max: dialect.max_root_size(),
+            dialect,
+        });
+    }
+    Ok(size)
+}
+
+/// Public keys of `key_type` to stand for keys not made yet when sizing the
+/// new roots: their key objects, ids and signatures have exactly the size
+/// real ones will have. The RSA ones are moduli of 4096 bits that are no
+/// product of primes anyone knows (nothing ever verifies with them);
+/// generating real RSA-4096 keys only to measure them would take seconds.
+pub fn sizing_keys(key_type: NewKeyType, n: usize) -> Result<Vec<PublicKey>, RotationError> {
+    (0..n)
+        .map(|i| {
+            let key = match key_type {
+                NewKeyType::Ed25519 => {
+                    crate::keys::PrivateKey::generate(NewKeyType::Ed25519).map(|k| k.public_key())
+                }
+                NewKeyType::Rsa4096 => {
+                    PublicKey::from_rsa_components(&rsa_4096_modulus(i), &[0x01, 0x00, 0x01])
+                }
+            };
+            key.map_err(|e| RotationError::Change(format!("cannot make a sizing key: {e}")))
+        })
+        .collect()
+}
+
+/// A 4096-bit odd modulus that differs for each `i`.
+fn rsa_4096_modulus(i: usize) -> Vec<u8> {
+    let mut modulus = vec![0xc5u8; 512];
+    // Odd, and distinct for each i.
+    modulus[504..].copy_from_slice(&((i as u64) << 1 | 1).to_be_bytes());
+    modulus
 }
 
 /// Warnings a careful operator must acknowledge (`--force`) before signing.
@@ -360,4 +533,183 @@ pub fn guard_rails(plan: &ChainPlan, now: OffsetDateTime) -> Vec<String> {
         }
     }
     warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PrivateKey;
+    use crate::proposal::{Change, Target, PROPOSAL_FORMAT};
+    use serde_json::json;
+
+    fn key() -> PublicKey {
+        PrivateKey::generate(NewKeyType::Ed25519)
+            .unwrap()
+            .public_key()
+    }
+
+    /// An ota-tuf root of `version` with one root key and one online key,
+    /// the targets role with `targets_threshold`.
+    fn ota_root(version: u64, root_key: &PublicKey, online: &PublicKey) -> Value {
+        let d = Dialect::OtaTuf;
+        let (r, o) = (root_key.key_id(d), online.key_id(d));
+        let role = json!({"keyids": [o], "threshold": 1});
+        json!({"signatures": [], "signed": {
+            "_type": "Root", "expires": "2030-01-01T00:00:00Z", "version": version,
+            "keys": {r.clone(): root_key.to_key_object(d), o.clone(): online.to_key_object(d)},
+            "roles": {"root": {"keyids": [r], "threshold": 1}, "snapshot": role,
+                "targets": role, "timestamp": role},
+        }})
+    }
+
+    fn factory(chains: Vec<Chain>) -> Proposal {
+        Proposal {
+            format: PROPOSAL_FORMAT.into(),
+            dialect: Dialect::OtaTuf,
+            target: Target::Factory {
+                factory: "acme".into(),
+                api: "https://api".into(),
+            },
+            txid: Some("t".into()),
+            created: "2026-01-01T00:00:00Z".into(),
+            chains,
+            change: Change {
+                rotate: Some(Rotate::All),
+                expires: "2099-01-01T00:00:00Z".into(),
+                ..Change::default()
+            },
+            polis_id: None,
+        }
+    }
+
+    fn chain(name: &str, current: Value, staged: Option<Value>) -> Chain {
+        Chain {
+            name: name.into(),
+            current,
+            staged,
+            history: Vec::new(),
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    #[test]
+    fn ci_is_built_before_prod_whatever_the_order() {
+        let (rk, online) = (key(), key());
+        let ci = ota_root(3, &rk, &online);
+        let mut ci_staged = ota_root(4, &rk, &online);
+        ci_staged["signed"]["x-changelog"] = json!({"message": "from ci"});
+        // prod's own staged root, which must not be the base of prod's plan.
+        let mut prod_staged = ota_root(8, &rk, &online);
+        prod_staged["signed"]["x-evil"] = json!("prod's own");
+        let prod = ota_root(7, &rk, &online);
+        let new = key();
+        for prod_first in [false, true] {
+            let mut chains = vec![
+                chain("ci", ci.clone(), Some(ci_staged.clone())),
+                chain("prod", prod.clone(), Some(prod_staged.clone())),
+            ];
+            if prod_first {
+                chains.reverse();
+            }
+            let p = factory(chains);
+            let plans = Plans::build(&p, std::slice::from_ref(&new), now()).unwrap();
+            let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(names, ["ci", "prod"], "prod first: {prod_first}");
+            assert_eq!(plans.first().name, "ci");
+            let prod_plan = plans.iter().nth(1).unwrap();
+            assert_eq!(prod_plan.new.version().unwrap(), 8);
+            assert!(prod_plan.new.signed().get("x-evil").is_none());
+            assert_eq!(
+                prod_plan.new.signed()["x-changelog"],
+                json!({"message": "from ci"})
+            );
+        }
+    }
+
+    #[test]
+    fn the_largest_version_is_refused_not_wrapped() {
+        let (rk, online) = (key(), key());
+        let new = key();
+        for staged in [None, Some(ota_root(1, &rk, &online))] {
+            let p = factory(vec![chain("ci", ota_root(u64::MAX, &rk, &online), staged)]);
+            let err = plan(&p, std::slice::from_ref(&new), now()).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    RotationError::VersionExhausted {
+                        version: u64::MAX,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        // prod derived from ci, prod at the end of the numbers.
+        let p = factory(vec![
+            chain("ci", ota_root(1, &rk, &online), None),
+            chain("prod", ota_root(u64::MAX, &rk, &online), None),
+        ]);
+        let err = plan(&p, &[new], now()).unwrap_err();
+        assert!(err.to_string().contains("18446744073709551615"), "{err}");
+    }
+
+    #[test]
+    fn envelope_fields_beside_signed_and_signatures_are_dropped() {
+        let (rk, online) = (key(), key());
+        let mut staged = ota_root(2, &rk, &online);
+        staged["targets-signatures"] = json!({"x": 1});
+        staged["x-upload-me"] = json!("unsigned");
+        let mut current = ota_root(1, &rk, &online);
+        current["x-current"] = json!(1);
+        for s in [Some(staged), None] {
+            let p = factory(vec![chain("ci", current.clone(), s)]);
+            let plans = Plans::build(&p, &[key()], now()).unwrap();
+            let keys: Vec<&String> = plans
+                .first()
+                .new
+                .envelope()
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect();
+            assert_eq!(keys, ["signatures", "signed"]);
+        }
+    }
+
+    #[test]
+    fn upload_bound_counts_every_signature_at_its_largest() {
+        let (rk, online) = (key(), key());
+        let p = factory(vec![chain("ci", ota_root(1, &rk, &online), None)]);
+        let new = sizing_keys(NewKeyType::Rsa4096, 2).unwrap();
+        assert_ne!(new[0], new[1]);
+        let mut p = p;
+        p.change.add_keys = 1;
+        let plans = Plans::build(&p, &new, now()).unwrap();
+        let bound = upload_bound(plans.first());
+        let sigs = bound.signatures().unwrap();
+        // The old key and the two new ones.
+        assert_eq!(sigs.len(), 3);
+        let lens: Vec<usize> = sigs.iter().map(|s| s.sig.as_ref().unwrap().len()).collect();
+        assert_eq!(lens, [64, 512, 512]);
+        assert!(check_upload_size(plans.first()).unwrap() > plans.first().new.to_bytes().len());
+    }
+
+    #[test]
+    fn a_root_small_compact_but_large_pretty_is_refused() {
+        let (rk, online) = (key(), key());
+        let mut staged = ota_root(2, &rk, &online);
+        // 25,000 zeros: 50 KB compact, over 64 KiB pretty-printed.
+        staged["signed"]["x-pad"] = Value::Array(vec![json!(0); 25_000]);
+        assert!(serde_json::to_vec(&staged).unwrap().len() < Dialect::OtaTuf.max_root_size());
+        let p = factory(vec![chain("ci", ota_root(1, &rk, &online), Some(staged))]);
+        let plans = Plans::build(&p, &[key()], now()).unwrap();
+        let err = check_upload_size(plans.first()).unwrap_err();
+        assert!(
+            matches!(err, RotationError::RootTooLarge { max: 65536, .. }),
+            "{err}"
+        );
+    }
 }

@@ -217,13 +217,19 @@ pub fn check_step(
 
     // Rule 1.
     match (previous.map(RootMetadata::version), new.version()) {
-        (Some(Ok(p)), Ok(n)) if n != p.saturating_add(1) => v.fail(
-            Rule::Version,
-            format!(
-                "version is {n}, but it must be exactly {} (previous is {p})",
-                p + 1
+        (Some(Ok(p)), Ok(n)) => match next_version(p) {
+            Some(want) if n == want => {}
+            Some(want) => v.fail(
+                Rule::Version,
+                format!("version is {n}, but it must be exactly {want} (previous is {p})"),
             ),
-        ),
+            None => v.fail(
+                Rule::Version,
+                format!(
+                    "the previous root is version {p}, the largest there is: no root can follow it"
+                ),
+            ),
+        },
         (Some(Err(e)), _) => v.fail(Rule::Structure, format!("previous root: {e}")),
         _ => {}
     }
@@ -507,6 +513,13 @@ impl HistoryVerdict {
     }
 }
 
+/// The version a root after `version` must have; `None` for `u64::MAX`,
+/// which nothing can follow (wrapping to 0 would give a root no client
+/// accepts, and a debug build would panic).
+pub fn next_version(version: u64) -> Option<u64> {
+    version.checked_add(1)
+}
+
 /// Checks a history of roots in order. With `trusted`, the first root of
 /// `chain` must follow it; without, the first root must meet its own
 /// threshold. Only the final root's expiry is checked, as of `at`; the chain
@@ -531,5 +544,38 @@ pub fn check_history(
     HistoryVerdict {
         steps,
         trusted_version: trusted.and_then(|t| t.version().ok()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Dialect;
+
+    fn root(version: u64) -> RootMetadata {
+        RootMetadata::from_value(
+            serde_json::json!({"signed": {"_type": "root", "version": version,
+                "expires": "2030-01-01T00:00:00Z", "keys": {}, "roles": {}}, "signatures": []}),
+            Dialect::Tuf,
+        )
+        .unwrap()
+    }
+
+    fn breaks_version_rule(previous: u64, new: u64) -> bool {
+        check_step(Some(&root(previous)), &root(new), None)
+            .failures
+            .iter()
+            .any(|f| matches!(f.rule, Rule::Version))
+    }
+
+    #[test]
+    fn version_rule_uses_checked_arithmetic() {
+        assert!(!breaks_version_rule(1, 2));
+        assert!(breaks_version_rule(1, 3));
+        assert!(!breaks_version_rule(u64::MAX - 1, u64::MAX));
+        // Saturating arithmetic once let MAX follow MAX.
+        assert!(breaks_version_rule(u64::MAX, u64::MAX));
+        assert!(breaks_version_rule(u64::MAX, 1));
+        assert_eq!(next_version(u64::MAX), None);
     }
 }

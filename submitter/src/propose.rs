@@ -13,6 +13,7 @@ use ceremony::keys::NewKeyType;
 use ceremony::proposal::{Chain, Change, Proposal, ProvidedKey, Rotate, Target, PROPOSAL_FORMAT};
 use ceremony::pubkey::PubkeyFile;
 use ceremony::root::format_expires;
+use ceremony::rules::next_version;
 use ceremony::{Dialect, RootMetadata};
 
 use crate::factory::{check_name, Factory};
@@ -315,7 +316,14 @@ fn propose_repo(
         None => None,
     };
     let start = match &trusted {
-        Some(t) => t.version()? + 1,
+        Some(t) => {
+            let v = t.version()?;
+            next_version(v).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the trusted root is version {v}, the largest there is: no root can follow it"
+                )
+            })?
+        }
         None => 1,
     };
     eprintln!(
@@ -499,11 +507,13 @@ fn factory_proposal(
             Some(s) => {
                 let sv = s.root.version()?;
                 let cv = current.version()?;
-                if sv != cv + 1 {
+                let Some(next) = next_version(cv) else {
+                    bail!("the current {chain} root is version {cv}, the largest there is: no root can follow it");
+                };
+                if sv != next {
                     bail!(
                         "the server staged {chain} version {sv}, but the current root is version {cv}; \
-                         a new root must be version {}",
-                        cv + 1
+                         a new root must be version {next}"
                     );
                 }
                 Some(envelope(&s.bytes)?)

@@ -209,8 +209,11 @@ fn upload_dir(
     now: OffsetDateTime,
 ) -> Result<()> {
     let n = current.version()?;
+    // The rules checked that the new root is exactly one version on (no
+    // arithmetic here that could overflow).
+    let next = new.version()?;
     let cur_path = dir.join(format!("{n}.root.json"));
-    let new_path = dir.join(format!("{}.root.json", n + 1));
+    let new_path = dir.join(format!("{next}.root.json"));
     let on_disk = fsio::read_bounded(&cur_path, 8 << 20).with_context(|| {
         format!(
             "the repository's current root {} is gone",
@@ -234,7 +237,7 @@ fn upload_dir(
                 eprintln!("{} already holds this bundle's root: nothing to write", new_path.display());
                 ensure_root_json(dir, new)?;
                 confirm_file(&there, &new_path.display().to_string(), current, new, now)?;
-                println!("already uploaded: {} is this bundle's root v{}", new_path.display(), n + 1);
+                println!("already uploaded: {} is this bundle's root v{next}", new_path.display());
                 return Ok(());
             }
             _ => {
@@ -254,9 +257,8 @@ fn upload_dir(
     let back = fsio::read_bounded(&new_path, 8 << 20)?;
     confirm_file(&back, &new_path.display().to_string(), current, new, now)?;
     println!(
-        "uploaded: {} (v{}) and root.json; read back and checked against v{n}: both thresholds met",
-        new_path.display(),
-        n + 1
+        "uploaded: {} (v{next}) and root.json; read back and checked against v{n}: both thresholds met",
+        new_path.display()
     );
     Ok(())
 }
@@ -290,8 +292,11 @@ fn upload_http(
 ) -> Result<()> {
     let repo = Repo::parse(url);
     let n = current.version()?;
+    // Checked by the rules to be exactly one version on (no arithmetic
+    // here that could overflow).
+    let next = new.version()?;
+    let new_name = format!("{next}.root.json");
     let cur_name = format!("{n}.root.json");
-    let new_name = format!("{}.root.json", n + 1);
     match repo.fetch(http, &cur_name)? {
         Some(b) => match RootMetadata::from_slice(&b, Some(current.dialect())) {
             Ok(r) if same_root(&r, current) => {}
@@ -344,7 +349,7 @@ fn upload_http(
                 println!(
                     "uploaded: {} now serves v{} (read back over HTTP and checked against v{n})",
                     repo.location(&new_name),
-                    n + 1
+                    next
                 );
             }
             None => println!(
@@ -377,7 +382,7 @@ fn upload_http(
                 "not supported: {url} does not accept uploads ({err}).\nCopy these files into the repository's \
                  metadata folder (the one served at {url}): {new_name} and root.json (both hold root v{}).\n\
                  Write them here with: submitter upload {} --out-dir DIR",
-                n + 1,
+                next,
                 bundle.display()
             );
         }
@@ -412,7 +417,7 @@ fn upload_http(
     println!(
         "uploaded: {} serves v{} (read back and checked)",
         repo.location(&new_name),
-        n + 1
+        next
     );
     Ok(())
 }

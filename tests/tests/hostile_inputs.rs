@@ -838,6 +838,94 @@ fn hostile_proposals() {
                 v["chains"][0]["staged"] = s;
             }),
         ),
+        // Strictness (issue 12): unknown fields by name, chain names per
+        // dialect, no staging in TUF, no version after u64::MAX.
+        bad_fields(
+            "unknown-field-top-level",
+            edit(&p, |v| v["signature"] = json!("trust me")),
+        )
+        .expect("\"signature\""),
+        bad_fields(
+            "unknown-field-change-misspelt",
+            edit(&p, |v| v["change"]["threshhold"] = json!(1)),
+        )
+        .expect("\"threshhold\" in change"),
+        bad_fields(
+            "unknown-field-chain",
+            edit(&p, |v| v["chains"][0]["verified"] = json!(true)),
+        )
+        .expect("chains[0]"),
+        bad_fields(
+            "unknown-field-target",
+            edit(&p, |v| v["target"]["mirror"] = json!("/elsewhere")),
+        )
+        .expect("\"mirror\" in target"),
+        bad_fields(
+            "unknown-field-provided-key",
+            edit(&p, |v| {
+                v["change"]["provided_keys"] =
+                    json!([{"key": cur["signed"]["keys"].as_object().unwrap().values().next().unwrap(), "holder": "x", "trusted": true}])
+            }),
+        )
+        .expect("change.provided_keys[0]"),
+        bad_fields(
+            "chain-name-trailing-space",
+            edit(&p, |v| v["chains"][0]["name"] = json!("root ")),
+        )
+        .expect("chain"),
+        bad_fields(
+            "chain-name-slash",
+            edit(&p, |v| v["chains"][0]["name"] = json!("a/b")),
+        )
+        .expect("chain"),
+        bad_fields(
+            "chain-name-empty",
+            edit(&p, |v| v["chains"][0]["name"] = json!("")),
+        )
+        .expect("chain"),
+        bad_fields(
+            "chain-name-dot-dot",
+            edit(&p, |v| v["chains"][0]["name"] = json!("..")),
+        )
+        .expect("chain"),
+        bad_fields(
+            "chain-name-300-characters",
+            edit(&p, |v| v["chains"][0]["name"] = json!("r".repeat(300))),
+        )
+        .expect("(300 characters)"),
+        bad_fields(
+            "chain-name-capitalised",
+            edit(&p, |v| v["chains"][0]["name"] = json!("Root")),
+        )
+        .expect("chain"),
+        bad_fields(
+            "chain-name-of-a-factory-in-tuf",
+            edit(&p, |v| v["chains"][0]["name"] = json!("ci")),
+        )
+        .expect("chain"),
+        bad_fields(
+            "two-root-chains",
+            edit(&p, |v| {
+                let c = v["chains"][0].clone();
+                v["chains"].as_array_mut().unwrap().push(c);
+            }),
+        )
+        .expect("twice"),
+        bad_fields(
+            "staged-in-tuf",
+            edit(&p, |v| {
+                let mut s = cur.clone();
+                s["signed"]["version"] = json!(2);
+                s["signatures"] = json!([]);
+                v["chains"][0]["staged"] = s;
+            }),
+        )
+        .expect("no staging"),
+        semantic(
+            "current-version-u64-max",
+            with_current(&|c| c["signed"]["version"] = json!(u64::MAX)),
+        )
+        .expect("18446744073709551615"),
         sign_only(
             "expires-in-the-past",
             edit(&p, |v| {
@@ -955,6 +1043,19 @@ fn hostile_bundles() {
             edit(&b, |v| v["format"] = json!("tuf-ceremony/proposal@1")),
         ),
         bad_fields("roots-empty", edit(&b, |v| v["roots"] = json!([]))),
+        bad_fields(
+            "root-envelope-field-beside-signed",
+            edit(&b, |v| {
+                v["roots"][0]["root"]["x-upload-me"] = json!("unsigned")
+            }),
+        ),
+        refused(
+            "root-envelope-field-named-on-upload",
+            edit(&b, |v| {
+                v["roots"][0]["root"]["x-upload-me"] = json!("unsigned")
+            }),
+        )
+        .expect("x-upload-me"),
         bad_fields("roots-not-a-list", edit(&b, |v| v["roots"] = json!("x"))),
         bad_fields(
             "root-is-a-number",

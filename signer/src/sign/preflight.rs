@@ -1,7 +1,8 @@
 //! Preflight: everything that can be checked before the archive is opened:
 //! the output paths are free, the machine is (or is said not to be)
-//! offline, and the proposal parses, asks for a plausible change, and its
-//! current roots verify on their own.
+//! offline, and the proposal parses, asks for a plausible change, its
+//! current roots verify on their own, and what signing will produce fits
+//! the limits of the dialect's clients and of the stick.
 
 use ceremony_cli::eprintln;
 use std::path::{Path, PathBuf};
@@ -9,10 +10,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use time::OffsetDateTime;
 
+use ceremony::bundle::Bundle;
 use ceremony::keys::{NewKeyType, PublicKey};
 use ceremony::proposal::Proposal;
-use ceremony::rotation;
-use ceremony::rules::check_step;
+use ceremony::rotation::{self, Plans};
+use ceremony::rules::{check_step, next_version};
 use ceremony::transcript::event::{Command, Input, Start};
 use ceremony::transcript::{Event, TranscriptWriter};
 use ceremony::RootMetadata;
@@ -122,6 +124,14 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
         ceremony::transcript::check_anchorable(&plan.new)
             .map_err(|e| refused(format!("{}: {e}. Nothing was signed or written", plan.name)))?;
     }
+    check_sizes(
+        &proposal,
+        &proposal_sha,
+        &provided,
+        to_generate,
+        key_type,
+        now,
+    )?;
     let warnings: Vec<String> = dry_plans
         .iter()
         .flat_map(|p| rotation::guard_rails(p, now))
@@ -190,9 +200,19 @@ pub(super) fn load_proposal(path: &Path) -> Result<(Proposal, String)> {
     parse_proposal(&bytes, &path.display().to_string())
 }
 
+/// A proposal that does not parse is an error (exit 1); one that parses but
+/// asks for what no honest submitter writes (a chain name the dialect does
+/// not have, a staged root in TUF) is refused (exit 3).
 fn parse_proposal(bytes: &[u8], from: &str) -> Result<(Proposal, String)> {
-    let proposal =
-        Proposal::from_slice(bytes).with_context(|| format!("{from} is not a usable proposal"))?;
+    let proposal = Proposal::from_slice(bytes).map_err(|e| {
+        if e.is_refusal() {
+            refused(format!(
+                "{from} is not a usable proposal: {e}. Nothing was signed or written"
+            ))
+        } else {
+            anyhow::Error::new(e).context(format!("{from} is not a usable proposal"))
+        }
+    })?;
     Ok((proposal, ceremony::sha256::hex(bytes)))
 }
 
@@ -253,7 +273,8 @@ pub(super) fn keys_to_generate(proposal: &Proposal, provided: usize) -> Result<u
 }
 
 /// The checks on the proposal that need no keys: every current root meets
-/// its own threshold, and a staged root is exactly one version on.
+/// its own threshold and can be followed, and a staged root is exactly one
+/// version on.
 pub(super) fn check_proposal_roots(proposal: &Proposal) -> Result<()> {
     for chain in &proposal.chains {
         let current = proposal.current_root(chain)?;
@@ -267,18 +288,61 @@ pub(super) fn check_proposal_roots(proposal: &Proposal) -> Result<()> {
                 failures(&verdict)
             )));
         }
+        let c = current.version()?;
+        let Some(next) = next_version(c) else {
+            return Err(refused(format!(
+                "{}: the proposal's current root is version {c}, the largest version there is: no \
+                 root can follow it (it would wrap to 0). Nothing was signed or written",
+                chain.name
+            )));
+        };
         if let Some(staged) = proposal.staged_root(chain)? {
-            let (c, s) = (current.version()?, staged.version()?);
-            if s != c + 1 {
+            let s = staged.version()?;
+            if s != next {
                 return Err(refused(format!(
                     "{}: the proposal's staged root is version {s}, but the current root is version {c}: \
-                     a new root must be exactly version {} (devices refuse a jump). Refusing to sign; \
+                     a new root must be exactly version {next} (devices refuse a jump). Refusing to sign; \
                      cancel the server's transaction and propose again",
-                    chain.name,
-                    c + 1
+                    chain.name
                 )));
             }
         }
     }
+    Ok(())
+}
+
+/// Every new root, and the bundle, at the largest they can be once signed:
+/// built with stand-in keys of the type that will be made (an RSA-4096 key
+/// object and signature are far larger than an Ed25519 placeholder's), the
+/// transcript anchor set, and a signature of the largest size from every
+/// key that can sign. A root that is small in the proposal but too large as
+/// uploaded (pretty-printed, signed, anchored) is refused here, before any
+/// key is made or confirmation asked, instead of by the self-check after
+/// signing.
+pub(super) fn check_sizes(
+    proposal: &Proposal,
+    proposal_sha: &str,
+    provided: &[PublicKey],
+    to_generate: usize,
+    key_type: NewKeyType,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut keys = provided.to_vec();
+    keys.extend(rotation::sizing_keys(key_type, to_generate)?);
+    let mut plans =
+        Plans::build(proposal, &keys, now).context("the proposal's change cannot be made")?;
+    // Any 64 hex digits are as long as the anchor the confirmation makes.
+    let anchor = "0".repeat(64);
+    for plan in plans.iter_mut() {
+        ceremony::transcript::set_anchor(&mut plan.new, &anchor);
+        rotation::check_upload_size(plan).map_err(|e| refused(e.to_string()))?;
+        plan.new = rotation::upload_bound(plan);
+    }
+    Bundle::check_size_bound(proposal, proposal_sha, &plans).map_err(|e| {
+        refused(format!(
+            "the bundle for this proposal would be too large to carry back: {e}. Refused before \
+             any key is made; make a smaller proposal"
+        ))
+    })?;
     Ok(())
 }
