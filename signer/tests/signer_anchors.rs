@@ -422,8 +422,9 @@ fn first_use_of_another_target_asks_its_own_question() {
     assert!(t.contains("not confirmed"), "{t}");
     assert_eq!(hash_dir(d), before, "{t}");
 
-    // Typing "new target" (then the version to sign) goes ahead.
-    let out = signer_on_a_terminal(d, &args, "new target\n2\n");
+    // Typing "new target" (then "yes" to the server's part, and the version
+    // to sign) goes ahead.
+    let out = signer_on_a_terminal(d, &args, "new target\nyes\n2\n");
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("FIRST USE OF A NEW TARGET"), "{t}");

@@ -286,13 +286,14 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     imported_factory_with_proposal(d, false);
-    // First use: "yes" to trust the current root; then "no" to signing,
-    // after the new key is made and saved.
+    // First use: "yes" to trust the current root; "yes" to the server's
+    // own part of the staged root; then "no" to signing, after the new key
+    // is made and saved.
     let args = SignArgs::new()
         .no_yes()
         .new_archive(Some("keys2.tgz.age"))
         .to_vec();
-    let out = signer_on_a_terminal(d, &args, "yes\nno\n");
+    let out = signer_on_a_terminal(d, &args, "yes\nyes\nno\n");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(

@@ -14,7 +14,7 @@ use ceremony::bundle::Bundle;
 use ceremony::keys::{NewKeyType, PublicKey};
 use ceremony::proposal::Proposal;
 use ceremony::rotation::{self, Plans};
-use ceremony::rules::{check_step, next_version};
+use ceremony::rules::{check_step, next_version, Rule};
 use ceremony::transcript::event::{Command, Input, Start};
 use ceremony::transcript::{Event, TranscriptWriter};
 use ceremony::RootMetadata;
@@ -120,9 +120,23 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
     // The anchor is appended to the message after the confirmation; a
     // message that already holds its marker is refused now, before any key
     // is made, rather than cut or doubled after the operator saw it.
-    for plan in dry_plans.iter() {
-        ceremony::transcript::check_anchorable(&plan.new)
-            .map_err(|e| refused(format!("{}: {e}. Nothing was signed or written", plan.name)))?;
+    // The server's staged roots too, even one the plan does not build on
+    // (prod is derived from ci): a marker there is tampering or confusion.
+    for chain in &proposal.chains {
+        let staged = proposal.staged_root(chain)?;
+        for root in dry_plans
+            .iter()
+            .filter(|p| p.name == chain.name)
+            .map(|p| &p.new)
+            .chain(staged.as_ref())
+        {
+            ceremony::transcript::check_anchorable(root).map_err(|e| {
+                refused(format!(
+                    "{}: {e}. Nothing was signed or written",
+                    ceremony::untrusted::escape(&chain.name)
+                ))
+            })?;
+        }
     }
     check_sizes(
         &proposal,
@@ -132,6 +146,7 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
         key_type,
         now,
     )?;
+    check_rules_before_signing(&proposal, &dry_plans, now)?;
     let warnings: Vec<String> = dry_plans
         .iter()
         .flat_map(|p| rotation::guard_rails(p, now))
@@ -155,6 +170,40 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
         provided,
         to_generate,
     })
+}
+
+/// The rotation rules on the new roots as they will be, before any key is
+/// made: everything the self-check after signing would refuse except the
+/// signatures themselves (a threshold the server raised above its keys, an
+/// expired root, a malformed role), so that the operator is not asked to
+/// confirm, nor keys made, for a root that can only be refused.
+fn check_rules_before_signing(
+    proposal: &Proposal,
+    plans: &Plans,
+    now: OffsetDateTime,
+) -> Result<()> {
+    for plan in plans.iter() {
+        let mut verdict = check_step(Some(&plan.current), &plan.new, Some(now));
+        verdict
+            .failures
+            .retain(|f| !matches!(f.rule, Rule::OldThreshold | Rule::NewThreshold));
+        if !verdict.ok() {
+            let staged = proposal
+                .chain(&plan.name)
+                .is_some_and(|c| c.staged.is_some());
+            return Err(refused(format!(
+                "{}: the new root{} would break the rotation rules: {}. Nothing was signed or written",
+                ceremony::untrusted::escape(&plan.name),
+                if staged {
+                    ", built on the root the server staged,"
+                } else {
+                    ""
+                },
+                failures(&verdict)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The new archive's and the transcript's paths; refuses any of the three

@@ -5,12 +5,11 @@
 //! did not see; the ceremony refuses (exit 3) before any signature.
 
 use anyhow::Result;
-use serde_json::Value;
 
 use ceremony::diff::apply;
 use ceremony::rotation::ChainPlan;
 use ceremony::transcript;
-use ceremony::{Dialect, RootMetadata};
+use ceremony::RootMetadata;
 
 use super::refused;
 use super::review::Shown;
@@ -33,17 +32,13 @@ pub(super) fn check(plan: &ChainPlan, shown: &Shown, anchor: Option<&str>) -> Re
     let mut expected = RootMetadata::from_value(env, plan.new.dialect())
         .map_err(|e| fail(format!("the shown change does not give a root: {e}")))?;
     if let Some(anchor) = anchor {
-        let before = message(&expected);
         transcript::set_anchor(&mut expected, anchor);
-        // The screen said the anchor is appended to the message shown: an
-        // anchor that replaces part of it (a message that already holds a
-        // transcript marker) changes what was shown.
-        if expected.dialect() == Dialect::OtaTuf
-            && !message(&expected).is_some_and(|m| m.starts_with(before.as_deref().unwrap_or("")))
-        {
+        // The anchor is appended to what was shown; the root must then name
+        // exactly this ceremony, which it cannot when the message shown
+        // already held a transcript marker of its own.
+        if transcript::anchor_of(&expected).as_deref() != Some(anchor) {
             return Err(fail(
-                "the anchor would change the x-changelog message shown, which already holds a \
-                 transcript marker"
+                "the shown root already holds a transcript marker, so the anchor would not name                  this ceremony alone"
                     .into(),
             ));
         }
@@ -66,19 +61,13 @@ pub(super) fn check(plan: &ChainPlan, shown: &Shown, anchor: Option<&str>) -> Re
     Ok(())
 }
 
-fn message(root: &RootMetadata) -> Option<String> {
-    root.signed()
-        .get("x-changelog")?
-        .get("message")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use ceremony::diff::Script;
+    use ceremony::Dialect;
     use serde_json::json;
+    use serde_json::Value;
 
     fn root(v: Value) -> RootMetadata {
         RootMetadata::from_value(v, Dialect::OtaTuf).unwrap()
