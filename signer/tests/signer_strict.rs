@@ -49,7 +49,7 @@ fn refused<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S], code: i32, words: 
     out
 }
 
-/// `refused` for `signer sign` alone (`review` builds no upload form).
+/// `refused` for `signer sign` alone.
 #[track_caller]
 fn sign_refuses(dir: &Path, proposal: &Value, code: i32, words: &[&str]) {
     std::fs::write(dir.join("proposal.json"), pretty(proposal)).unwrap();
@@ -374,7 +374,7 @@ fn sizes_are_checked_on_the_uploaded_form_before_any_key() {
     let big = padded(&p, 10_000);
     let staged = serde_json::to_vec(&big["chains"][0]["staged"]).unwrap();
     assert!(staged.len() < limit / 2);
-    sign_refuses(dir.path(), &big, 3, &["as uploaded", &limit.to_string()]);
+    both_refuse(dir.path(), &big, 3, &["as uploaded", &limit.to_string()]);
 
     // A root that fits with Ed25519 keys but not with eight RSA-4096 keys
     // (each key object and signature about 1.3 KB larger): refused before

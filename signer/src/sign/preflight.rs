@@ -117,36 +117,15 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
     let to_generate = keys_to_generate(&proposal, provided.len())?;
     check_proposal_roots(&proposal)?;
     let (dry_plans, _) = placeholder_plans(&proposal, &provided, to_generate, now)?;
-    // The anchor is appended to the message after the confirmation; a
-    // message that already holds its marker is refused now, before any key
-    // is made, rather than cut or doubled after the operator saw it.
-    // The server's staged roots too, even one the plan does not build on
-    // (prod is derived from ci): a marker there is tampering or confusion.
-    for chain in &proposal.chains {
-        let staged = proposal.staged_root(chain)?;
-        for root in dry_plans
-            .iter()
-            .filter(|p| p.name == chain.name)
-            .map(|p| &p.new)
-            .chain(staged.as_ref())
-        {
-            ceremony::transcript::check_anchorable(root).map_err(|e| {
-                refused(format!(
-                    "{}: {e}. Nothing was signed or written",
-                    ceremony::untrusted::escape(&chain.name)
-                ))
-            })?;
-        }
-    }
-    check_sizes(
+    check_new_roots(
         &proposal,
         &proposal_sha,
         &provided,
         to_generate,
         key_type,
+        &dry_plans,
         now,
     )?;
-    check_rules_before_signing(&proposal, &dry_plans, now)?;
     let warnings: Vec<String> = dry_plans
         .iter()
         .flat_map(|p| rotation::guard_rails(p, now))
@@ -170,6 +149,46 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
         provided,
         to_generate,
     })
+}
+
+/// What can be known of the new roots before any key is made, and would
+/// otherwise refuse them only after the confirmation: a transcript marker
+/// already in a message, the sizes as uploaded, and the rotation rules but
+/// for signatures. `signer sign` runs it in its preflight, `signer review`
+/// after showing the change.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn check_new_roots(
+    proposal: &Proposal,
+    proposal_sha: &str,
+    provided: &[PublicKey],
+    to_generate: usize,
+    key_type: NewKeyType,
+    dry_plans: &Plans,
+    now: OffsetDateTime,
+) -> Result<()> {
+    // The anchor is appended to the message after the confirmation; a
+    // message that already holds its marker is refused now, rather than
+    // cut or doubled after the operator saw it. The server's staged roots
+    // too, even one the plan does not build on (prod is derived from ci):
+    // a marker there is tampering or confusion.
+    for chain in &proposal.chains {
+        let staged = proposal.staged_root(chain)?;
+        for root in dry_plans
+            .iter()
+            .filter(|p| p.name == chain.name)
+            .map(|p| &p.new)
+            .chain(staged.as_ref())
+        {
+            ceremony::transcript::check_anchorable(root).map_err(|e| {
+                refused(format!(
+                    "{}: {e}. Nothing was signed or written",
+                    ceremony::untrusted::escape(&chain.name)
+                ))
+            })?;
+        }
+    }
+    check_sizes(proposal, proposal_sha, provided, to_generate, key_type, now)?;
+    check_rules_before_signing(proposal, dry_plans, now)
 }
 
 /// The rotation rules on the new roots as they will be, before any key is

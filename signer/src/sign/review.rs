@@ -22,7 +22,8 @@ use ceremony::{Dialect, RootMetadata};
 use super::args::ReviewArgs;
 use super::build::{placeholder_plans, Placeholder};
 use super::preflight::{
-    check_proposal_roots, keys_to_generate, load_proposal, new_key_type, provided_keys,
+    check_new_roots, check_proposal_roots, keys_to_generate, load_proposal, new_key_type,
+    provided_keys,
 };
 use super::refused;
 
@@ -66,7 +67,18 @@ pub(crate) fn review(args: ReviewArgs) -> Result<ExitCode> {
         }
     }
     println!();
-    match verified {
+    // What `signer sign` would refuse before making a key, said here too
+    // (after the change is shown, so that the operator sees what is wrong).
+    let checked = check_new_roots(
+        &proposal,
+        &sha,
+        &provided,
+        to_generate,
+        key_type,
+        &plans,
+        now,
+    );
+    match verified.and(checked) {
         Ok(()) => {
             println!(
                 "The current root(s) verify on their own. `signer sign` will also check them against \

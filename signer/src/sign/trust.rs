@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 
 use ceremony::keys::PublicKey;
 use ceremony::proposal::{Chain, Proposal};
-use ceremony::rules::{check_step, short};
+use ceremony::rules::check_step;
 use ceremony::transcript::event::{Input, Trust};
 use ceremony::transcript::Event;
 use ceremony::untrusted::escape;
@@ -404,7 +404,7 @@ fn chain_from(
         if let Some(h) = chain.history.iter().find(|h| h.version == v) {
             if !h.sha256.eq_ignore_ascii_case(&sha) {
                 return Err(refused(format!(
-                    "{kind}: {v}.root.json (sha256 {sha}) is not the v{v} the submitter verified \
+                    "{kind}: {v}.root.json (sha256 {sha}) is not the v{v} the proposal lists \
                      (sha256 {})",
                     escape(&h.sha256)
                 )));
@@ -554,9 +554,7 @@ fn check_holds_a_key(
             if let Some(id) = root_key_ids_of(&current, public) {
                 relevant.push(format!(
                     "{}: {} is root key {} of the current root",
-                    chain.name,
-                    name,
-                    short(&id)
+                    chain.name, name, id
                 ));
             }
         }
