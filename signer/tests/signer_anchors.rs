@@ -8,7 +8,6 @@
 //! still opens and its anchors still protect.
 
 use std::path::Path;
-use std::process::Output;
 
 use ceremony::proposal::{Proposal, Target};
 use ceremony::RootMetadata;
@@ -62,21 +61,6 @@ fn transcript_entries(path: &Path, kind: &str) -> Vec<Value> {
 fn manifest(path: &Path) -> Value {
     let entries = decrypt_archive(path);
     serde_json::from_slice(&entries["tuf-ceremony/manifest.json"]).unwrap()
-}
-
-/// Runs the signer on a pseudo-terminal (util-linux `script`), typing
-/// `typed`; stdout and stderr both arrive on the terminal.
-fn signer_on_a_terminal(dir: &Path, args: &[String], typed: &str) -> Output {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-    let mut line = quote(binary("signer").to_str().unwrap());
-    for a in args {
-        line.push(' ');
-        line.push_str(&quote(a));
-    }
-    TestCommand::program("script", dir)
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(typed.as_bytes().to_vec())
-        .output()
 }
 
 // ---- TUF repositories ----
@@ -160,19 +144,7 @@ fn rolled_back_and_renamed_roots_must_chain_from_the_anchor() {
     let c = Ceremony::new();
     let d = c.path();
     // Apply the bundle (v2), propose again and sign: v3 is anchored.
-    ok(&run_in(d, "submitter", ["upload", "bundle.json"]));
-    ok(&run_in(
-        d,
-        "submitter",
-        [
-            "propose",
-            "--repo",
-            "repo/metadata",
-            "--rotate-all",
-            "-o",
-            "proposal2.json",
-        ],
-    ));
+    c.upload_and_propose_again("proposal2.json");
     let out = ok(&signer(d, sign_with("proposal2.json", "new.tgz.age", "b3")));
     assert!(out.contains("is the one this archive signed last"), "{out}");
 

@@ -262,25 +262,6 @@ fn another_ceremonys_bundle_is_refused() {
     assert!(text(&out).contains("does NOT verify"), "{}", text(&out));
 }
 
-/// Runs the signer on a pseudo-terminal (util-linux `script`), typing
-/// `input`: the only way to answer its questions, which never read a pipe.
-fn signer_on_a_terminal(dir: &Path, args: &[String], input: &str) -> std::process::Output {
-    let script = Path::new("/usr/bin/script");
-    assert!(
-        script.exists(),
-        "this test needs util-linux's script(1) to give the signer a terminal"
-    );
-    let line = std::iter::once(binary("signer").display().to_string())
-        .chain(args.iter().cloned())
-        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-        .collect::<Vec<_>>()
-        .join(" ");
-    TestCommand::program(script, dir)
-        .args(["-q", "-e", "-c", &line, "/dev/null"])
-        .stdin(input)
-        .output()
-}
-
 #[test]
 fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
     let dir = tempfile::tempdir().unwrap();

@@ -157,6 +157,29 @@ where
     run_in(dir, "signer", args)
 }
 
+/// Runs the signer on a pseudo-terminal (util-linux `script`), typing
+/// `typed`: the only way to answer its questions, which never read a pipe.
+/// Standard output and error both arrive on the terminal, so both are in the
+/// output's stdout. (`crate::pty` renders such a screen with a terminal
+/// emulator, for tests that compare it with what was signed.)
+pub fn signer_on_a_terminal(dir: &Path, args: &[String], typed: &str) -> Output {
+    let script = Path::new("/usr/bin/script");
+    assert!(
+        script.exists(),
+        "this test needs util-linux's script(1) to give the signer a terminal"
+    );
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = quote(&binary("signer").display().to_string());
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    TestCommand::program(script, dir)
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(typed.as_bytes().to_vec())
+        .output()
+}
+
 /// Runs the signer with age's own (calibrated, slow) scrypt work factor.
 pub fn signer_full_cost<I, S>(dir: &Path, args: I) -> Output
 where

@@ -212,18 +212,7 @@ impl Ceremony {
             ],
         ));
         std::fs::remove_dir_all(d.join("repo/keys")).unwrap();
-        ok(&run_in(
-            d,
-            "submitter",
-            [
-                "propose",
-                "--repo",
-                "repo/metadata",
-                "--rotate-all",
-                "-o",
-                "proposal.json",
-            ],
-        ));
+        propose_rotate_all(d, "proposal.json");
         ok(&run_in(d, "signer", SignArgs::new()));
         ok(&run_in(
             d,
@@ -262,6 +251,13 @@ impl Ceremony {
         self.dir.path()
     }
 
+    /// Applies the signed bundle (`submitter upload`) and proposes the next
+    /// rotation as `out`: the archive then anchors the root just uploaded.
+    pub fn upload_and_propose_again(&self, out: &str) {
+        ok(&run_in(self.path(), "submitter", ["upload", "bundle.json"]));
+        propose_rotate_all(self.path(), out);
+    }
+
     /// A file of the ceremony.
     pub fn read(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.path().join(name)).unwrap()
@@ -271,6 +267,23 @@ impl Ceremony {
     pub fn json(&self, name: &str) -> Value {
         serde_json::from_slice(&self.read(name)).unwrap()
     }
+}
+
+/// `submitter propose --rotate-all` on the ceremony folder's repository,
+/// written to `out`.
+pub fn propose_rotate_all(dir: &Path, out: &str) {
+    ok(&run_in(
+        dir,
+        "submitter",
+        [
+            "propose",
+            "--repo",
+            "repo/metadata",
+            "--rotate-all",
+            "-o",
+            out,
+        ],
+    ));
 }
 
 impl Default for Ceremony {

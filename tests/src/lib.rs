@@ -24,7 +24,10 @@ pub mod softhsm;
 /// What most test files want in scope: running the binaries, the files of
 /// a ceremony, and the hand-built ota-tuf inputs.
 pub mod prelude {
-    pub use crate::cmd::{assert_ok, ok, run_in, signer, signer_full_cost, text, Ran, TestCommand};
+    pub use crate::cmd::{
+        assert_ok, ok, run_in, signer, signer_full_cost, signer_on_a_terminal, text, Ran,
+        TestCommand,
+    };
     pub use crate::files::*;
     pub use crate::fixture::{write_passphrase, Ceremony, SignArgs, IMPORT, PASSPHRASE};
     pub use crate::ota::*;

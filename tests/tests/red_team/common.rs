@@ -27,20 +27,7 @@ pub fn tuf() -> &'static TufBase {
     static BASE: OnceLock<TufBase> = OnceLock::new();
     BASE.get_or_init(|| {
         let c = Ceremony::new();
-        let d = c.path();
-        ok(&run_in(d, "submitter", ["upload", "bundle.json"]));
-        ok(&run_in(
-            d,
-            "submitter",
-            [
-                "propose",
-                "--repo",
-                "repo/metadata",
-                "--rotate-all",
-                "-o",
-                "p2.json",
-            ],
-        ));
+        c.upload_and_propose_again("p2.json");
         TufBase { ceremony: c }
     })
 }
