@@ -30,6 +30,10 @@ use ceremony::rules::{check_step, Rule};
 use ceremony::Dialect;
 use ceremony_tests::keygen::{TestKey, TestKeyType};
 
+// Beside this file, not in src/bin/ (where cargo would take it for a binary).
+#[path = "factory-sim/amendments.rs"]
+mod amendments;
+
 /// Larger request bodies are refused before they are read.
 const MAX_BODY: usize = 1024 * 1024;
 /// Devices refuse a root over 64 KiB, and so does the server.
@@ -177,6 +181,13 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String>
         .map(|(r, k)| ((*r).to_string(), Value::String(k.key_id(d))))
         .collect();
     let factory = json!({"polis-id": polis_id, "online-keys": online_ids});
+    // The real server holds a Factory's first root key until the owner takes
+    // it with the first-time transaction (fioctl `updates init --first-time`).
+    let first_root = json!({"sec": root_key.ats_private(), "pub": root_key.key_object(d)});
+    write_atomic(
+        &dir.join("first-root.json"),
+        &serde_json::to_vec_pretty(&first_root).map_err(|e| e.to_string())?,
+    )?;
     write_atomic(
         &dir.join("factory.json"),
         &serde_json::to_vec_pretty(&factory).map_err(|e| e.to_string())?,
@@ -471,6 +482,11 @@ struct Tx {
     prod: Value,
     /// Whether a client has PUT roots.
     uploaded: bool,
+    /// Whether the transaction was started as the Factory's first rotation.
+    first_time: bool,
+    /// The online key ids (role → key id) the staged roots use: the current
+    /// ones until `gen-online-keys` makes new ones.
+    online: Value,
 }
 
 impl Sim {
@@ -490,6 +506,21 @@ impl Sim {
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .and_then(|v| v["polis-id"].as_str().map(str::to_owned))
             .unwrap_or_else(|| "sim-user-0001".into())
+    }
+
+    fn factory_json(&self) -> Value {
+        std::fs::read(self.dir.join("factory.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .unwrap_or(json!({}))
+    }
+
+    /// The current online key ids, role → key id.
+    fn online_keys(&self) -> Value {
+        match self.factory_json().get("online-keys") {
+            Some(v) if v.is_object() => v.clone(),
+            _ => json!({}),
+        }
     }
 
     fn latest(&self, chain: &str) -> u64 {
@@ -527,6 +558,11 @@ impl Sim {
             ci: v["ci-root"].clone(),
             prod: v["prod-root"].clone(),
             uploaded: v["uploaded"].as_bool().unwrap_or(false),
+            first_time: v["first-time"].as_bool().unwrap_or(false),
+            online: v
+                .get("online-keys")
+                .cloned()
+                .unwrap_or_else(|| self.online_keys()),
         })
     }
 
@@ -542,6 +578,7 @@ impl Sim {
                 let v = json!({
                     "txid": tx.txid, "message": tx.message,
                     "ci-root": tx.ci, "prod-root": tx.prod, "uploaded": tx.uploaded,
+                    "first-time": tx.first_time, "online-keys": tx.online,
                 });
                 write_atomic(&path, &serde_json::to_vec_pretty(&v).unwrap_or_default())
                     .map_err(|e| error(500, e))
@@ -596,6 +633,7 @@ impl Sim {
                 200,
                 json!({"polis-id": self.polis_id(), "name": "Simulated User", "email": "sim@example.invalid"}),
             )),
+            ("GET", ["ota", "factories", _f, "ci-targets.pub"]) => self.ci_targets_pub(),
             ("GET", ["ota", "repo", _f, "api", "v1", "user_repo", file]) => {
                 let version = if *file == "root.json" {
                     Some(self.latest(chain))
@@ -616,6 +654,7 @@ impl Sim {
                 ("GET", []) => self.status(),
                 ("PUT", []) => self.put(r),
                 ("POST", ["apply"]) => self.apply(r),
+                ("POST", ["gen-online-keys"]) => self.gen_online_keys(r),
                 ("POST", ["cancel"]) => self.cancel(),
                 _ => Err(error(405, format!("{method} is not allowed here"))),
             },
@@ -645,6 +684,16 @@ impl Sim {
                 "message: only printable ASCII is allowed in root metadata",
             ));
         }
+        let first_time = match body.get("first-time") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(error(400, "first-time: a boolean is expected")),
+        };
+        let first_key = if first_time {
+            Some(self.first_root_key()?)
+        } else {
+            None
+        };
         let now = format_expires(OffsetDateTime::now_utc());
         let mut staged = Vec::new();
         for chain in ["ci", "prod"] {
@@ -667,51 +716,106 @@ impl Sim {
             ci,
             prod,
             uploaded: false,
+            first_time,
+            online: self.online_keys(),
         }))?;
-        Ok(answer(201, json!({"txid": txid})))
+        let mut reply = json!({"txid": txid});
+        if let Some(k) = first_key {
+            reply["first_root.sec"] = k["sec"].clone();
+            reply["first_root.pub"] = k["pub"].clone();
+        }
+        Ok(answer(201, reply))
+    }
+
+    /// The first root key the server still holds, for a first-time
+    /// transaction: refused once the current CI root no longer trusts it
+    /// (the first rotation is done; the key has left the server's hands).
+    fn first_root_key(&self) -> Result<Value, Response> {
+        let k: Value = std::fs::read(self.dir.join("first-root.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| {
+                error(
+                    400,
+                    "first-time: this Factory holds no first root key (its root key is offline already)",
+                )
+            })?;
+        let (_, bytes, _) = self.current("ci")?;
+        let root: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| error(500, format!("state: ci root: {e}")))?;
+        let signed = &root["signed"];
+        let trusted = signed["roles"]["root"]["keyids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .any(|id| signed["keys"][id] == k["pub"]);
+        if !trusted {
+            return Err(error(
+                400,
+                "first-time: the first rotation was done already: the current root no longer trusts the first root key",
+            ));
+        }
+        Ok(k)
     }
 
     fn status(&self) -> Result<Response, Response> {
-        let Some(tx) = self.load_tx() else {
-            return Ok(answer(200, json!({"status": "NONE"})));
-        };
         let (_, ci_bytes, ci_cur) = self.current("ci")?;
         let (_, prod_bytes, prod_cur) = self.current("prod")?;
-        let online: Value = std::fs::read(self.dir.join("factory.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .map(|v| v["online-keys"].clone())
-            .unwrap_or(json!({}));
+        // fioctl reads `current` whatever the status ("Current TUF CI root
+        // not set" otherwise), the roots as JSON text, not objects.
+        let current = json!({
+            "ci-root": String::from_utf8_lossy(&ci_bytes),
+            "prod-root": String::from_utf8_lossy(&prod_bytes),
+            "online-keys": self.online_keys(),
+        });
+        let Some(tx) = self.load_tx() else {
+            return Ok(answer(
+                200,
+                json!({
+                    "status": "NONE",
+                    "current": current,
+                    "first-time": false,
+                    "amendments": [],
+                    "issues": {"errors": [], "warnings": []},
+                }),
+            ));
+        };
         let mut errors = Vec::new();
+        let mut amendments = Vec::new();
         for (name, cur, new) in [("ci", &ci_cur, &tx.ci), ("prod", &prod_cur, &tx.prod)] {
+            amendments.extend(amendments::between(name, cur.envelope(), new));
             match RootMetadata::from_value(new.clone(), Dialect::OtaTuf) {
                 Ok(new) => {
                     let v = check_step(Some(cur), &new, Some(OffsetDateTime::now_utc()));
-                    errors.extend(
-                        v.failures
-                            .iter()
-                            .map(|f| json!(format!("{name}-root: {}: {}", f.rule, f.message))),
-                    );
+                    errors.extend(v.failures.iter().map(|f| {
+                        amendments::issue(
+                            &f.rule.to_string(),
+                            format!("{name}-root: {}: {}", f.rule, f.message),
+                            &[("root", name)],
+                        )
+                    }));
                 }
-                Err(e) => errors.push(json!(format!("{name}-root: {e}"))),
+                Err(e) => errors.push(amendments::issue(
+                    "malformed",
+                    format!("{name}-root: {e}"),
+                    &[("root", name)],
+                )),
             }
         }
         Ok(answer(
             200,
             json!({
                 "status": "STARTED",
-                "current": {
-                    "ci-root": String::from_utf8_lossy(&ci_bytes),
-                    "prod-root": String::from_utf8_lossy(&prod_bytes),
-                    "online-keys": online,
-                },
+                "current": current,
                 "updated": {
                     "ci-root": serde_json::to_string(&tx.ci).unwrap_or_default(),
                     "prod-root": serde_json::to_string(&tx.prod).unwrap_or_default(),
+                    "online-keys": tx.online,
                 },
                 "change-meta": {"message": tx.message, "uploaded": tx.uploaded},
-                "first-time": false,
-                "amendments": [],
+                "first-time": tx.first_time,
+                "amendments": amendments,
                 "issues": {"errors": errors, "warnings": []},
             }),
         ))
@@ -724,13 +828,17 @@ impl Sim {
                 "there is no TUF root update transaction in progress",
             ));
         };
-        match body["txid"].as_str() {
-            Some(t) if t == tx.txid => Ok(tx),
-            Some(_) => Err(error(
+        // The txid may be left out (or empty, as fioctl sends it) by the
+        // user who started the transaction; the simulator has one user (one
+        // token), who started every transaction.
+        match body.get("txid") {
+            None | Some(Value::Null) => Ok(tx),
+            Some(Value::String(t)) if t.is_empty() || *t == tx.txid => Ok(tx),
+            Some(Value::String(_)) => Err(error(
                 400,
                 "txid does not match the transaction in progress",
             )),
-            None => Err(error(400, "txid is missing")),
+            Some(_) => Err(error(400, "txid: a string is expected")),
         }
     }
 
@@ -834,6 +942,79 @@ impl Sim {
         }
         self.save_tx(None)?;
         Ok(answer(200, json!({"status": "applied"})))
+    }
+
+    /// `GET /ota/factories/F/ci-targets.pub`: the online targets key as an
+    /// AtsKey (fioctl `TufTargetsOnlineKey`), from the current CI root.
+    fn ci_targets_pub(&self) -> Result<Response, Response> {
+        let (_, bytes, _) = self.current("ci")?;
+        let root: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| error(500, format!("state: ci root: {e}")))?;
+        let online = self.online_keys();
+        let key = online["targets"]
+            .as_str()
+            .and_then(|id| root["signed"]["keys"].get(id))
+            .ok_or_else(|| error(404, "this Factory has no online targets key"))?;
+        Ok(answer(200, key.clone()))
+    }
+
+    /// `POST …/root/updates/gen-online-keys` `{"txid", "key-type",
+    /// "targets": true, …}`: new online keys for the named roles replace the
+    /// old ones in both staged roots, whose signatures are then void.
+    fn gen_online_keys(&mut self, r: &Request) -> Result<Response, Response> {
+        let body: Value = serde_json::from_slice(&r.body)
+            .map_err(|e| error(400, format!("body is not JSON: {e}")))?;
+        let mut tx = self.check_txid(&body)?;
+        let key_type = match body["key-type"].as_str().map(str::to_ascii_uppercase) {
+            None => TestKeyType::Ed25519,
+            Some(t) if t == "ED25519" => TestKeyType::Ed25519,
+            Some(t) if t == "RSA" => TestKeyType::Rsa(2048),
+            Some(_) => return Err(error(400, "key-type: ED25519 or RSA is expected")),
+        };
+        let roles: Vec<&str> = ["targets", "snapshot", "timestamp"]
+            .into_iter()
+            .filter(|role| body[*role].as_bool() == Some(true))
+            .collect();
+        if roles.is_empty() {
+            return Err(error(
+                400,
+                "name at least one online role: targets, snapshot or timestamp",
+            ));
+        }
+        let d = Dialect::OtaTuf;
+        for role in roles {
+            let key = TestKey::generate(key_type);
+            let (new_id, new_obj) = (key.key_id(d), key.key_object(d));
+            let old_id = tx.online[role].as_str().map(str::to_owned);
+            for root in [&mut tx.ci, &mut tx.prod] {
+                let signed = &mut root["signed"];
+                let ids = signed["roles"][role]["keyids"]
+                    .as_array_mut()
+                    .ok_or_else(|| error(422, format!("the staged root has no {role} role")))?;
+                ids.retain(|id| old_id.as_deref() != id.as_str());
+                ids.push(Value::String(new_id.clone()));
+                signed["keys"][&new_id] = new_obj.clone();
+                // Drop the old key unless another role still uses it.
+                if let Some(old) = &old_id {
+                    let used = signed["roles"].as_object().is_some_and(|roles| {
+                        roles.values().any(|r| {
+                            r["keyids"]
+                                .as_array()
+                                .is_some_and(|a| a.iter().any(|i| i.as_str() == Some(old)))
+                        })
+                    });
+                    if !used {
+                        if let Some(keys) = signed["keys"].as_object_mut() {
+                            keys.remove(old);
+                        }
+                    }
+                }
+                root["signatures"] = json!([]);
+            }
+            tx.online[role] = Value::String(new_id);
+        }
+        self.save_tx(Some(&tx))?;
+        Ok(answer(200, json!({})))
     }
 
     fn cancel(&mut self) -> Result<Response, Response> {
