@@ -307,3 +307,327 @@ fn refuses_what_ota_tuf_refuses() {
     let current = RootMetadata::from_value(current, ceremony::Dialect::OtaTuf).unwrap();
     assert_eq!(current.version().unwrap(), 1);
 }
+
+// ------------------------------------------------------------------------
+// The requests fioctl sends (client/foundries_tuf_root.go, subcommands/keys/
+// tuf_updates*.go) and the answers decoded as fioctl's Go types decode them:
+// `encoding/json` ignores unknown fields and absent ones, but refuses a value
+// of the wrong type (a string where a struct is expected, a number in a
+// `map[string]string`).
+
+/// A `TufRootAmendment`: `kind` and `message` strings, `args` a map of strings.
+fn assert_amendment(a: &Value, what: &str) {
+    assert!(a.is_object(), "{what}: not an object: {a}");
+    for k in ["kind", "message"] {
+        assert!(
+            a.get(k).is_none_or(Value::is_string),
+            "{what}: {k} is not a string: {a}"
+        );
+    }
+    if let Some(args) = a.get("args").filter(|v| !v.is_null()) {
+        let args = args
+            .as_object()
+            .unwrap_or_else(|| panic!("{what}: args: {a}"));
+        assert!(
+            args.values().all(Value::is_string),
+            "{what}: args values must be strings: {a}"
+        );
+    }
+}
+
+/// A `TufRootPair`: roots as JSON text (fioctl unmarshals the string again),
+/// `online-keys` a map of strings. Returns the two roots parsed.
+fn root_pair(p: &Value, what: &str) -> (Option<Value>, Option<Value>, Value) {
+    assert!(p.is_object(), "{what}: {p}");
+    let root = |k: &str| match p.get(k) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(serde_json::from_str::<Value>(s).unwrap()),
+        Some(other) => panic!("{what}.{k} is not a string: {other}"),
+    };
+    let online = p.get("online-keys").cloned().unwrap_or(Value::Null);
+    if !online.is_null() {
+        let m = online.as_object().expect("online-keys is a map");
+        assert!(m.values().all(Value::is_string), "{what}: {online}");
+    }
+    (root("ci-root"), root("prod-root"), online)
+}
+
+/// `TufRootUpdates`, checked as fioctl's `checkTufRootUpdatesStatus` checks
+/// it: a known status, a current CI root always, an updated CI root unless
+/// the status is NONE.
+fn fioctl_updates(v: &Value) -> (Value, Option<Value>) {
+    let status = v["status"].as_str().expect("status is a string");
+    assert!(
+        ["NONE", "STARTED", "APPLYING"].contains(&status),
+        "{status}"
+    );
+    let current = v
+        .get("current")
+        .filter(|c| !c.is_null())
+        .unwrap_or_else(|| panic!("fioctl: Current TUF CI root not set: {v}"));
+    let (cur_ci, _, _) = root_pair(current, "current");
+    let cur_ci = cur_ci.unwrap_or_else(|| panic!("fioctl: Current TUF CI root not set: {v}"));
+    let updated = v
+        .get("updated")
+        .filter(|u| !u.is_null())
+        .map(|u| root_pair(u, "updated"));
+    let new_ci = updated.and_then(|u| u.0);
+    if status != "NONE" {
+        assert!(new_ci.is_some(), "fioctl: Updated TUF CI root not set: {v}");
+    }
+    assert!(v.get("first-time").is_none_or(Value::is_boolean), "{v}");
+    for list in ["/amendments", "/issues/errors", "/issues/warnings"] {
+        match v.pointer(list) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(a)) => a.iter().for_each(|x| assert_amendment(x, list)),
+            Some(other) => panic!("{list} is not a list: {other}"),
+        }
+    }
+    (cur_ci, new_ci)
+}
+
+/// The body of fioctl's `TufRootUpdatesInit`.
+fn fioctl_init(sim: &Server, first_time: bool) -> (u16, Value) {
+    authed(
+        sim,
+        "POST",
+        &format!("{REPO}/root/updates"),
+        Some(&json!({"message": "rotate", "first-time": first_time, "shortcut": false})),
+    )
+}
+
+fn updates(sim: &Server) -> Value {
+    let (s, v) = authed(sim, "GET", &format!("{REPO}/root/updates"), None);
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+fn fresh(dir: &Path) -> (std::path::PathBuf, Server) {
+    let state = dir.join("factory");
+    factory_init(&state, "ed25519");
+    let sim = factory_sim(&state, &[]);
+    (state, sim)
+}
+
+#[test]
+fn review_with_no_transaction_has_the_current_roots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_state, sim) = fresh(tmp.path());
+    let v = updates(&sim);
+    assert_eq!(v["status"], "NONE");
+    let (cur_ci, new_ci) = fioctl_updates(&v);
+    assert_eq!(new_ci, None);
+    // The very roots the Factory serves.
+    assert_eq!(
+        cur_ci,
+        authed(&sim, "GET", &format!("{REPO}/root.json"), None).1
+    );
+    let (_, cur_prod, online) = root_pair(&v["current"], "current");
+    assert_eq!(
+        cur_prod.unwrap(),
+        authed(&sim, "GET", &format!("{REPO}/root.json?production=1"), None).1
+    );
+    // The online key ids name the keys of the current root's online roles.
+    for role in ["targets", "snapshot", "timestamp"] {
+        let id = online[role].as_str().unwrap();
+        assert_eq!(cur_ci["signed"]["roles"][role]["keyids"], json!([id]));
+    }
+}
+
+#[test]
+fn issues_and_amendments_are_objects_fioctl_decodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_state, sim) = fresh(tmp.path());
+    let (s, init) = fioctl_init(&sim, false);
+    assert_eq!(s, 201, "{init}");
+    let v = updates(&sim);
+    assert_eq!(v["status"], "STARTED");
+    let (cur, staged) = fioctl_updates(&v);
+    let staged = staged.unwrap();
+    // The server's staged roots are unsigned: errors, as objects with a message.
+    let errors = v["issues"]["errors"].as_array().unwrap();
+    assert!(!errors.is_empty(), "{v}");
+    assert!(errors
+        .iter()
+        .all(|e| e["message"].as_str().is_some_and(|m| !m.is_empty())));
+    // The staged roots differ from the current ones by their version: listed.
+    let kinds = |v: &Value| -> Vec<(String, String)> {
+        v["amendments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["kind"].as_str().unwrap().to_string(),
+                    a["args"]["root"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let k = kinds(&v);
+    assert!(k.contains(&("version".into(), "ci".into())), "{k:?}");
+    assert!(k.contains(&("version".into(), "prod".into())), "{k:?}");
+    // Stage a root with one more root key (fioctl's `add-offline-key`, PUT
+    // as fioctl sends it, without a txid) and it is listed with its key id.
+    let extra =
+        ceremony_tests::keygen::TestKey::generate(ceremony_tests::keygen::TestKeyType::Ed25519);
+    let id = extra.key_id(ceremony::Dialect::OtaTuf);
+    let mut ci = staged.clone();
+    ci["signed"]["keys"][&id] = extra.key_object(ceremony::Dialect::OtaTuf);
+    ci["signed"]["roles"]["root"]["keyids"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(id));
+    let (_, prod, _) = root_pair(&v["updated"], "updated");
+    let (s, body) = authed(
+        &sim,
+        "PUT",
+        &format!("{REPO}/root/updates"),
+        Some(&json!({"txid": "", "ci-root": ci, "prod-root": prod.unwrap()})),
+    );
+    assert_eq!(s, 200, "{body}");
+    let v = updates(&sim);
+    fioctl_updates(&v);
+    let added: Vec<&Value> = v["amendments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["args"]["keyid"] == json!(id))
+        .collect();
+    assert_eq!(added.len(), 2, "key list and root role: {v}");
+    assert!(added.iter().all(|a| a["args"]["root"] == "ci"));
+    // Nothing is listed for the untouched key ids of the current root.
+    let cur_root_id = cur["signed"]["roles"]["root"]["keyids"][0].clone();
+    assert!(!v["amendments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["args"]["keyid"] == cur_root_id));
+}
+
+#[test]
+fn first_time_init_hands_out_the_first_root_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_state, sim) = fresh(tmp.path());
+    let (s, init) = fioctl_init(&sim, true);
+    assert_eq!(s, 201, "{init}");
+    // TufRootUpdatesInit: txid, and the two keys as raw JSON fioctl writes
+    // to tufrepo/keys/first-root.{sec,pub} and later reads as AtsKey.
+    assert!(init["txid"].as_str().is_some_and(|t| !t.is_empty()));
+    let (sec, public) = (&init["first_root.sec"], &init["first_root.pub"]);
+    assert_eq!(sec["keytype"], "ED25519", "{init}");
+    assert_eq!(public["keytype"], "ED25519", "{init}");
+    // The pair is one key: the seed's public half is the public key…
+    let seed: [u8; 32] = hex::decode(sec["keyval"]["private"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let derived = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+    assert_eq!(
+        public["keyval"]["public"].as_str().unwrap(),
+        hex::encode(derived.as_bytes())
+    );
+    // …and it is the key the current root trusts for root.
+    let cur = authed(&sim, "GET", &format!("{REPO}/root.json"), None).1;
+    let root_id = cur["signed"]["roles"]["root"]["keyids"][0]
+        .as_str()
+        .unwrap();
+    assert_eq!(&cur["signed"]["keys"][root_id], public);
+    let v = updates(&sim);
+    fioctl_updates(&v);
+    assert_eq!(v["first-time"], true);
+    // An ordinary init hands out no key.
+    assert_eq!(
+        authed(&sim, "POST", &format!("{REPO}/root/updates/cancel"), None).0,
+        200
+    );
+    let (s, init) = fioctl_init(&sim, false);
+    assert_eq!(s, 201);
+    assert!(init.get("first_root.sec").is_none(), "{init}");
+    assert_eq!(updates(&sim)["first-time"], false);
+}
+
+#[test]
+fn first_time_is_refused_once_the_root_key_has_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, _txid, ci, prod) = setup(tmp.path());
+    // The owner who started the transaction PUTs and applies without a txid
+    // (fioctl's one-step `rotate-offline-key --role=root`, `updates apply`).
+    let (s, body) = authed(
+        &sim,
+        "PUT",
+        &format!("{REPO}/root/updates"),
+        Some(&json!({"txid": "", "ci-root": ci, "prod-root": prod})),
+    );
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = authed(
+        &sim,
+        "POST",
+        &format!("{REPO}/root/updates/apply"),
+        Some(&json!({"txid": ""})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        authed(&sim, "GET", &format!("{REPO}/2.root.json"), None).1,
+        ci
+    );
+    // The first root key is no longer the Factory's: not handed out.
+    let (s, body) = fioctl_init(&sim, true);
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("first rotation"),
+        "{body}"
+    );
+    assert_eq!(updates(&sim)["status"], "NONE");
+}
+
+#[test]
+fn online_keys_are_served_and_rotated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_state, sim) = fresh(tmp.path());
+    // ci-targets.pub: the AtsKey of the current online targets key.
+    let (s, key) = authed(&sim, "GET", "/ota/factories/acme/ci-targets.pub", None);
+    assert_eq!(s, 200, "{key}");
+    let cur = authed(&sim, "GET", &format!("{REPO}/root.json"), None).1;
+    let targets_id = cur["signed"]["roles"]["targets"]["keyids"][0]
+        .as_str()
+        .unwrap();
+    assert_eq!(key, cur["signed"]["keys"][targets_id]);
+    assert_eq!(fioctl_init(&sim, false).0, 201);
+    let v = updates(&sim);
+    let (_, _, online) = root_pair(&v["updated"], "updated");
+    assert_eq!(online["targets"], targets_id, "updated.online-keys: {v}");
+    // fioctl's TufRootUpdatesGenerateOnlineKeys body, without a txid.
+    let (s, body) = authed(
+        &sim,
+        "POST",
+        &format!("{REPO}/root/updates/gen-online-keys"),
+        Some(&json!({"txid": "", "key-type": "ED25519", "targets": true})),
+    );
+    assert_eq!(s, 200, "{body}");
+    let v = updates(&sim);
+    let (_, new_ci) = fioctl_updates(&v);
+    let new_ci = new_ci.unwrap();
+    let (_, new_prod, online) = root_pair(&v["updated"], "updated");
+    let new_id = online["targets"].as_str().unwrap();
+    assert_ne!(new_id, targets_id);
+    for root in [&new_ci, &new_prod.unwrap()] {
+        assert_eq!(
+            root["signed"]["roles"]["targets"]["keyids"],
+            json!([new_id])
+        );
+        assert!(root["signed"]["keys"].get(new_id).is_some());
+        assert!(root["signed"]["keys"].get(targets_id).is_none());
+    }
+    // The other online keys stay; the current ones are unchanged.
+    assert_eq!(online["snapshot"], v["current"]["online-keys"]["snapshot"]);
+    assert_eq!(v["current"]["online-keys"]["targets"], targets_id);
+    let listed = v["amendments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["args"]["role"] == "targets")
+        .count();
+    assert_eq!(listed, 4, "added and removed, ci and prod: {v}");
+}
