@@ -631,3 +631,105 @@ fn online_keys_are_served_and_rotated() {
         .count();
     assert_eq!(listed, 4, "added and removed, ci and prod: {v}");
 }
+
+/// Whether `sig` (a TUF signature entry) is an Ed25519 signature by the key
+/// `key_id` of `root` over the canonical form of `signed`, as aktualizr
+/// checks it (canonical form written apart from the library, in ota.rs).
+fn signed_by(root: &Value, key_id: &str, signed: &Value, sig: &Value) -> bool {
+    let public = root["signed"]["keys"][key_id]["keyval"]["public"]
+        .as_str()
+        .unwrap();
+    let public: [u8; 32] = hex::decode(public).unwrap().try_into().unwrap();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(sig["sig"].as_str().unwrap())
+        .unwrap();
+    let Ok(raw) = <[u8; 64]>::try_from(raw.as_slice()) else {
+        return false;
+    };
+    sig["keyid"] == key_id
+        && key
+            .verify_strict(
+                &ceremony_tests::ota::aktualizr_canonical(signed),
+                &ed25519_dalek::Signature::from_bytes(&raw),
+            )
+            .is_ok()
+}
+
+#[test]
+fn production_targets_are_signed_and_re_signed_at_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, txid, ci, prod) = setup(tmp.path());
+    // fioctl's ProdTargetsList with no tag (`?tag=`): every tag, as
+    // `{tag: AtsTufTargets}`, signed by the production root's targets key.
+    let (s, list) = authed(&sim, "GET", "/ota/factories/acme/prod-targets/?tag=", None);
+    assert_eq!(s, 200, "{list}");
+    let main = &list["main"];
+    assert_eq!(main["signed"]["_type"], "Targets", "{list}");
+    assert!(main["signed"]["targets"]
+        .as_object()
+        .is_some_and(|t| !t.is_empty()));
+    let cur_prod = authed(&sim, "GET", &format!("{REPO}/root.json?production=1"), None).1;
+    let targets_id = cur_prod["signed"]["roles"]["targets"]["keyids"][0]
+        .as_str()
+        .unwrap();
+    let sigs = main["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 1);
+    assert!(signed_by(&cur_prod, targets_id, &main["signed"], &sigs[0]));
+    // A tag that does not exist: left out. Waves: none yet.
+    let (s, none) = authed(
+        &sim,
+        "GET",
+        "/ota/factories/acme/prod-targets/?tag=nope",
+        None,
+    );
+    assert_eq!((s, none), (200, json!({})));
+    let (s, waves) = authed(&sim, "GET", "/ota/factories/acme/wave-targets/?name=", None);
+    assert_eq!((s, waves), (200, json!({})));
+    // A PUT naming targets that do not exist: refused.
+    let new_sig = json!({"keyid": "ab".repeat(32), "method": "ed25519", "sig": "c2ln"});
+    let (s, body) = authed(
+        &sim,
+        "PUT",
+        &format!("{REPO}/root/updates"),
+        Some(&json!({"txid": txid, "ci-root": ci, "prod-root": prod,
+            "targets-signatures": {"nope": [new_sig]}})),
+    );
+    assert_eq!(s, 422, "{body}");
+    // fioctl's TufRootUpdatesPut with targets-signatures: added at apply,
+    // beside the signature already there.
+    let (s, body) = authed(
+        &sim,
+        "PUT",
+        &format!("{REPO}/root/updates"),
+        Some(&json!({"txid": txid, "ci-root": ci, "prod-root": prod,
+            "targets-signatures": {"main": [new_sig]}})),
+    );
+    assert_eq!(s, 200, "{body}");
+    let unchanged = authed(
+        &sim,
+        "GET",
+        "/ota/factories/acme/prod-targets/?tag=main",
+        None,
+    )
+    .1;
+    assert_eq!(unchanged["main"]["signatures"].as_array().unwrap().len(), 1);
+    let (s, body) = authed(
+        &sim,
+        "POST",
+        &format!("{REPO}/root/updates/apply"),
+        Some(&json!({"txid": txid})),
+    );
+    assert_eq!(s, 200, "{body}");
+    let after = authed(
+        &sim,
+        "GET",
+        "/ota/factories/acme/prod-targets/?tag=main",
+        None,
+    )
+    .1;
+    let sigs = after["main"]["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 2, "{after}");
+    assert!(sigs.contains(&new_sig));
+    assert_eq!(after["main"]["signed"], main["signed"]);
+}

@@ -33,6 +33,8 @@ use ceremony_tests::keygen::{TestKey, TestKeyType};
 // Beside this file, not in src/bin/ (where cargo would take it for a binary).
 #[path = "factory-sim/amendments.rs"]
 mod amendments;
+#[path = "factory-sim/targets.rs"]
+mod targets;
 
 /// Larger request bodies are refused before they are read.
 const MAX_BODY: usize = 1024 * 1024;
@@ -46,9 +48,12 @@ const MAX_ROOT: usize = 64 * 1024;
     about = "A FoundriesFactory API simulator for tests and demos.",
     long_about = "A FoundriesFactory API simulator for tests and demos.\n\n\
         It stands in for the FoundriesFactory API (api.foundries.io), a server that tests cannot \
-        reach. It is NOT that server: it implements only what tuf-ceremony uses (root files, the \
-        root-update transaction, the caller's identity), for any factory name, from the files in \
-        --state (ci/N.root.json, prod/N.root.json, transaction.json). It refuses what ota-tuf \
+        reach. It is NOT that server: it implements what tuf-ceremony and fioctl's `keys tuf` \
+        commands use (root files, the root-update transaction with first-time, gen-online-keys, \
+        apply and cancel, ci-targets.pub, production and wave targets, the caller's identity), for \
+        any factory name, from the files in --state (ci/N.root.json, prod/N.root.json, \
+        prod-targets/TAG.json, wave-targets/NAME.json, transaction.json). The user with the token \
+        started every transaction, so a missing or empty txid is accepted. It refuses what ota-tuf \
         refuses: a version that is not N+1, unmet old or new thresholds (at apply), an expiry not \
         of the form YYYY-MM-DDTHH:MM:SSZ, a root over 64 KiB, duplicate signature key ids, a wrong \
         txid, a missing or wrong token (401), a second transaction (409).\n\n\
@@ -176,6 +181,14 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String>
     let bytes = serde_json::to_vec(&root).map_err(|e| e.to_string())?;
     write_atomic(&dir.join("ci/1.root.json"), &bytes)?;
     write_atomic(&dir.join("prod/1.root.json"), &bytes)?;
+    // Production targets for the tag "main", signed (as the server signs
+    // them) by the production root's targets key, the online one.
+    let targets_key = &online
+        .iter()
+        .find(|(r, _)| *r == "targets")
+        .expect("made above")
+        .1;
+    targets::create(dir, "main", targets_key, &expires, write_atomic)?;
     let online_ids: Map<String, Value> = online
         .iter()
         .map(|(r, k)| ((*r).to_string(), Value::String(k.key_id(d))))
@@ -487,6 +500,10 @@ struct Tx {
     /// The online key ids (role → key id) the staged roots use: the current
     /// ones until `gen-online-keys` makes new ones.
     online: Value,
+    /// Signatures of production and wave targets PUT with the roots
+    /// (`targets-signatures`, `waves-signatures`), added at apply.
+    targets_sigs: Value,
+    waves_sigs: Value,
 }
 
 impl Sim {
@@ -563,6 +580,8 @@ impl Sim {
                 .get("online-keys")
                 .cloned()
                 .unwrap_or_else(|| self.online_keys()),
+            targets_sigs: v.get("targets-signatures").cloned().unwrap_or(json!({})),
+            waves_sigs: v.get("waves-signatures").cloned().unwrap_or(json!({})),
         })
     }
 
@@ -579,6 +598,7 @@ impl Sim {
                     "txid": tx.txid, "message": tx.message,
                     "ci-root": tx.ci, "prod-root": tx.prod, "uploaded": tx.uploaded,
                     "first-time": tx.first_time, "online-keys": tx.online,
+                    "targets-signatures": tx.targets_sigs, "waves-signatures": tx.waves_sigs,
                 });
                 write_atomic(&path, &serde_json::to_vec_pretty(&v).unwrap_or_default())
                     .map_err(|e| error(500, e))
@@ -634,6 +654,11 @@ impl Sim {
                 json!({"polis-id": self.polis_id(), "name": "Simulated User", "email": "sim@example.invalid"}),
             )),
             ("GET", ["ota", "factories", _f, "ci-targets.pub"]) => self.ci_targets_pub(),
+            ("GET", ["ota", "factories", _f, kind @ ("prod-targets" | "wave-targets"), ""]) => {
+                targets::list(&self.dir, kind, &r.query)
+                    .map(|v| answer(200, v))
+                    .map_err(|e| error(400, e))
+            }
             ("GET", ["ota", "repo", _f, "api", "v1", "user_repo", file]) => {
                 let version = if *file == "root.json" {
                     Some(self.latest(chain))
@@ -718,6 +743,8 @@ impl Sim {
             uploaded: false,
             first_time,
             online: self.online_keys(),
+            targets_sigs: json!({}),
+            waves_sigs: json!({}),
         }))?;
         let mut reply = json!({"txid": txid});
         if let Some(k) = first_key {
@@ -890,6 +917,23 @@ impl Sim {
             }
             new_roots.push(v.clone());
         }
+        // Signatures of existing production (wave) targets by a new targets
+        // key: kept until apply; a PUT without them (a co-signer adding root
+        // signatures) keeps the ones PUT before.
+        for (field, kind) in [
+            ("targets-signatures", targets::PROD),
+            ("waves-signatures", targets::WAVE),
+        ] {
+            if let Some(v) = body.get(field).filter(|v| !v.is_null()) {
+                targets::check_signatures(&self.dir, kind, v)
+                    .map_err(|e| error(422, format!("{field}: {e}")))?;
+                if kind == targets::PROD {
+                    tx.targets_sigs = v.clone();
+                } else {
+                    tx.waves_sigs = v.clone();
+                }
+            }
+        }
         tx.prod = new_roots.pop().expect("two roots");
         tx.ci = new_roots.pop().expect("two roots");
         tx.uploaded = true;
@@ -939,6 +983,13 @@ impl Sim {
         }
         for (path, bytes) in writes {
             write_atomic(&path, &bytes).map_err(|e| error(500, e))?;
+        }
+        for (kind, sigs) in [
+            (targets::PROD, &tx.targets_sigs),
+            (targets::WAVE, &tx.waves_sigs),
+        ] {
+            targets::add_signatures(&self.dir, kind, sigs, write_atomic)
+                .map_err(|e| error(500, e))?;
         }
         self.save_tx(None)?;
         Ok(answer(200, json!({"status": "applied"})))
