@@ -25,12 +25,12 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-use ceremony::root::{format_expires, parse_expires, RootMetadata};
-use ceremony::rules::{check_step, Rule};
 use ceremony::Dialect;
 use ceremony_tests::keygen::{TestKey, TestKeyType};
 
 // Beside this file, not in src/bin/ (where cargo would take it for a binary).
+#[path = "factory-sim/accept.rs"]
+mod accept;
 #[path = "factory-sim/amendments.rs"]
 mod amendments;
 #[path = "factory-sim/targets.rs"]
@@ -167,7 +167,7 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String>
             json!({"keyids": [k.key_id(d)], "threshold": 1}),
         );
     }
-    let expires = format_expires(OffsetDateTime::now_utc() + time::Duration::days(365));
+    let expires = accept::expiry_text(OffsetDateTime::now_utc() + time::Duration::days(365));
     let signed = json!({
         "_type": "Root",
         "consistent_snapshot": false,
@@ -556,12 +556,13 @@ impl Sim {
         std::fs::read(self.dir.join(format!("{chain}/{version}.root.json"))).ok()
     }
 
-    fn current(&self, chain: &str) -> Result<(u64, Vec<u8>, RootMetadata), Response> {
+    /// The newest root of `chain`: its version, its bytes as served, parsed.
+    fn current(&self, chain: &str) -> Result<(u64, Vec<u8>, Value), Response> {
         let n = self.latest(chain);
         let bytes = self
             .root_bytes(chain, n)
             .ok_or_else(|| error(500, format!("state: no {chain} root")))?;
-        let root = RootMetadata::from_slice(&bytes, Some(Dialect::OtaTuf))
+        let root: Value = serde_json::from_slice(&bytes)
             .map_err(|e| error(500, format!("state: {chain}/{n}.root.json: {e}")))?;
         Ok((n, bytes, root))
     }
@@ -719,11 +720,11 @@ impl Sim {
         } else {
             None
         };
-        let now = format_expires(OffsetDateTime::now_utc());
+        let now = accept::expiry_text(OffsetDateTime::now_utc());
         let mut staged = Vec::new();
         for chain in ["ci", "prod"] {
             let (n, _, root) = self.current(chain)?;
-            let mut v = root.envelope().clone();
+            let mut v = root;
             v["signed"]["version"] = json!(n + 1);
             v["signed"]["x-changelog"] =
                 json!({"polis-id": self.polis_id(), "message": message, "timestamp": now});
@@ -811,24 +812,15 @@ impl Sim {
         let mut errors = Vec::new();
         let mut amendments = Vec::new();
         for (name, cur, new) in [("ci", &ci_cur, &tx.ci), ("prod", &prod_cur, &tx.prod)] {
-            amendments.extend(amendments::between(name, cur.envelope(), new));
-            match RootMetadata::from_value(new.clone(), Dialect::OtaTuf) {
-                Ok(new) => {
-                    let v = check_step(Some(cur), &new, Some(OffsetDateTime::now_utc()));
-                    errors.extend(v.failures.iter().map(|f| {
-                        amendments::issue(
-                            &f.rule.to_string(),
-                            format!("{name}-root: {}: {}", f.rule, f.message),
-                            &[("root", name)],
-                        )
-                    }));
-                }
-                Err(e) => errors.push(amendments::issue(
-                    "malformed",
-                    format!("{name}-root: {e}"),
+            amendments.extend(amendments::between(name, cur, new));
+            let failures = accept::check(cur, new, Some(OffsetDateTime::now_utc()));
+            errors.extend(failures.iter().map(|f| {
+                amendments::issue(
+                    f.kind,
+                    format!("{name}-root: {}: {}", f.kind, f.message),
                     &[("root", name)],
-                )),
-            }
+                )
+            }));
         }
         Ok(answer(
             200,
@@ -887,33 +879,18 @@ impl Sim {
                 ));
             }
             let (n, _, current) = self.current(chain)?;
-            let new = RootMetadata::from_value(v.clone(), Dialect::OtaTuf)
-                .map_err(|e| error(422, format!("{name}: {e}")))?;
-            if let Some(exp) = new.expires_str() {
-                parse_expires(exp).map_err(|e| error(422, format!("{name}: expires: {e}")))?;
-            }
-            let verdict = check_step(Some(&current), &new, None);
             // Signatures may be incomplete while holders sign one after the
-            // other; everything else must already hold.
-            let hard: Vec<String> = verdict
-                .failures
+            // other; everything else (an invalid signature too) must hold.
+            let hard: Vec<String> = accept::check(&current, v, None)
                 .iter()
-                .filter(|f| !matches!(f.rule, Rule::OldThreshold | Rule::NewThreshold))
-                .map(|f| format!("{}: {}", f.rule, f.message))
+                .filter(|f| !f.is_threshold())
+                .map(|f| format!("{}: {}", f.kind, f.message))
                 .collect();
             if !hard.is_empty() {
                 return Err(error(
                     422,
                     format!("{name} (current version {n}): {}", hard.join("; ")),
                 ));
-            }
-            for t in &verdict.thresholds {
-                if let Some((keyid, why)) = t.invalid.first() {
-                    return Err(error(
-                        422,
-                        format!("{name}: the signature by {keyid} is invalid: {why}"),
-                    ));
-                }
             }
             new_roots.push(v.clone());
         }
@@ -949,19 +926,16 @@ impl Sim {
         let mut writes = Vec::new();
         for (name, chain, v) in [("ci-root", "ci", &tx.ci), ("prod-root", "prod", &tx.prod)] {
             let (n, _, current) = self.current(chain)?;
-            if current.envelope() == v {
+            if &current == v {
                 // Applied already (an earlier apply stopped half-way): this
                 // chain is done, finish the other.
                 continue;
             }
-            let new = RootMetadata::from_value(v.clone(), Dialect::OtaTuf)
-                .map_err(|e| error(422, format!("{name}: {e}")))?;
-            let verdict = check_step(Some(&current), &new, Some(now));
-            if !verdict.ok() {
-                let issues: Vec<String> = verdict
-                    .failures
+            let failures = accept::check(&current, v, Some(now));
+            if !failures.is_empty() {
+                let issues: Vec<String> = failures
                     .iter()
-                    .map(|f| format!("{}: {}", f.rule, f.message))
+                    .map(|f| format!("{}: {}", f.kind, f.message))
                     .collect();
                 return Err(answer(
                     422,
