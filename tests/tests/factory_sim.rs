@@ -1,6 +1,7 @@
 //! `factory-sim` refuses what ota-tuf refuses. Driven with raw HTTP/1.1 over
 //! a loopback socket (the simulator closes every connection after answering).
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -732,4 +733,59 @@ fn production_targets_are_signed_and_re_signed_at_apply() {
     assert_eq!(sigs.len(), 2, "{after}");
     assert!(sigs.contains(&new_sig));
     assert_eq!(after["main"]["signed"], main["signed"]);
+}
+
+#[test]
+fn production_roots_as_fioctl_stages_them_are_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_state, sim) = fresh(tmp.path());
+    assert_eq!(fioctl_init(&sim, false).0, 201);
+    let v = updates(&sim);
+    let (ci, prod, _) = root_pair(&v["updated"], "updated");
+    let (ci, mut prod) = (ci.unwrap(), prod.unwrap());
+    // fioctl's genProdTufRoot: targets threshold 2 over the one online key
+    // (aktualizr and python-tuf check threshold >= 1 only). Unsigned, as
+    // fioctl's finalizeTufRootChanges leaves it before signing.
+    prod["signed"]["roles"]["targets"]["threshold"] = json!(2);
+    let put = |prod: &Value| {
+        authed(
+            &sim,
+            "PUT",
+            &format!("{REPO}/root/updates"),
+            Some(&json!({"txid": "", "ci-root": ci, "prod-root": prod})),
+        )
+    };
+    let (s, body) = put(&prod);
+    assert_eq!(s, 200, "{body}");
+    // What remains is the signing, nothing else.
+    let v = updates(&sim);
+    let kinds: BTreeSet<String> = v["issues"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["old-threshold".to_string(), "new-threshold".to_string()]),
+        "{v}"
+    );
+    assert!(v["amendments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["kind"] == "threshold"
+            && a["args"]["root"] == "prod"
+            && a["args"]["to"] == "2"));
+    // A threshold of 0 is no threshold: refused, nothing stored.
+    let mut zero = prod.clone();
+    zero["signed"]["roles"]["targets"]["threshold"] = json!(0);
+    let (s, body) = put(&zero);
+    assert_eq!(s, 422, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("threshold"),
+        "{body}"
+    );
+    let (_, staged, _) = root_pair(&updates(&sim)["updated"], "updated");
+    assert_eq!(staged.unwrap(), prod);
 }

@@ -209,11 +209,9 @@ pub fn check(current: &Value, new: &Value, now: Option<time::OffsetDateTime>) ->
         .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
         .collect();
     for s in sigs {
-        let (Some(id), Some(method), Some(sig)) = (
-            s["keyid"].as_str(),
-            s["method"].as_str(),
-            s["sig"].as_str(),
-        ) else {
+        let (Some(id), Some(method), Some(sig)) =
+            (s["keyid"].as_str(), s["method"].as_str(), s["sig"].as_str())
+        else {
             out.push(fail(
                 "structure",
                 "a signature needs keyid, method and sig strings",
