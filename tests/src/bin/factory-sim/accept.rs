@@ -191,7 +191,7 @@ pub fn check(current: &Value, new: &Value, now: Option<time::OffsetDateTime>) ->
                 format!("roles.{role} names key {missing}, which signed.keys lacks"),
             ));
         }
-        if !r["threshold"].as_u64().is_some_and(|t| t >= 1) {
+        if r["threshold"].as_u64().is_none_or(|t| t < 1) {
             out.push(fail(
                 "structure",
                 format!("roles.{role}.threshold must be an integer of at least 1"),
