@@ -378,6 +378,14 @@ fn fioctl_updates(v: &Value) -> (Value, Option<Value>) {
         assert!(new_ci.is_some(), "fioctl: Updated TUF CI root not set: {v}");
     }
     assert!(v.get("first-time").is_none_or(Value::is_boolean), "{v}");
+    if let Some(meta) = v.get("change-meta").filter(|m| !m.is_null()) {
+        for k in ["created-by", "created-at", "updated-by", "updated-at"] {
+            assert!(
+                meta.get(k).is_none_or(Value::is_string),
+                "change-meta.{k}: {v}"
+            );
+        }
+    }
     for list in ["/amendments", "/issues/errors", "/issues/warnings"] {
         match v.pointer(list) {
             None | Some(Value::Null) => {}
@@ -444,6 +452,7 @@ fn issues_and_amendments_are_objects_fioctl_decodes() {
     assert_eq!(s, 201, "{init}");
     let v = updates(&sim);
     assert_eq!(v["status"], "STARTED");
+    assert_eq!(v["change-meta"]["created-by"], "sim-user-0001", "{v}");
     let (cur, staged) = fioctl_updates(&v);
     let staged = staged.unwrap();
     // The server's staged roots are unsigned: errors, as objects with a message.

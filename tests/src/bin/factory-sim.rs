@@ -504,6 +504,9 @@ struct Tx {
     /// (`targets-signatures`, `waves-signatures`), added at apply.
     targets_sigs: Value,
     waves_sigs: Value,
+    /// fioctl's `ChangeMeta`: who started and last changed the transaction,
+    /// and when (`created-by`, `created-at`, `updated-by`, `updated-at`).
+    meta: Value,
 }
 
 impl Sim {
@@ -583,6 +586,7 @@ impl Sim {
                 .unwrap_or_else(|| self.online_keys()),
             targets_sigs: v.get("targets-signatures").cloned().unwrap_or(json!({})),
             waves_sigs: v.get("waves-signatures").cloned().unwrap_or(json!({})),
+            meta: v.get("change-meta").cloned().unwrap_or(json!({})),
         })
     }
 
@@ -600,6 +604,7 @@ impl Sim {
                     "ci-root": tx.ci, "prod-root": tx.prod, "uploaded": tx.uploaded,
                     "first-time": tx.first_time, "online-keys": tx.online,
                     "targets-signatures": tx.targets_sigs, "waves-signatures": tx.waves_sigs,
+                    "change-meta": tx.meta,
                 });
                 write_atomic(&path, &serde_json::to_vec_pretty(&v).unwrap_or_default())
                     .map_err(|e| error(500, e))
@@ -746,6 +751,10 @@ impl Sim {
             online: self.online_keys(),
             targets_sigs: json!({}),
             waves_sigs: json!({}),
+            meta: json!({
+                "created-by": self.polis_id(), "created-at": now,
+                "updated-by": self.polis_id(), "updated-at": now,
+            }),
         }))?;
         let mut reply = json!({"txid": txid});
         if let Some(k) = first_key {
@@ -832,7 +841,11 @@ impl Sim {
                     "prod-root": serde_json::to_string(&tx.prod).unwrap_or_default(),
                     "online-keys": tx.online,
                 },
-                "change-meta": {"message": tx.message, "uploaded": tx.uploaded},
+                "change-meta": {
+                    "created-by": tx.meta["created-by"], "created-at": tx.meta["created-at"],
+                    "updated-by": tx.meta["updated-by"], "updated-at": tx.meta["updated-at"],
+                    "message": tx.message, "uploaded": tx.uploaded,
+                },
                 "first-time": tx.first_time,
                 "amendments": amendments,
                 "issues": {"errors": errors, "warnings": []},
@@ -914,6 +927,8 @@ impl Sim {
         tx.prod = new_roots.pop().expect("two roots");
         tx.ci = new_roots.pop().expect("two roots");
         tx.uploaded = true;
+        tx.meta["updated-by"] = json!(self.polis_id());
+        tx.meta["updated-at"] = json!(accept::expiry_text(OffsetDateTime::now_utc()));
         self.save_tx(Some(&tx))?;
         Ok(answer(200, json!({})))
     }
