@@ -241,7 +241,8 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String>
 
     println!(
         "created a simulated Factory in {}:\n  ci/1.root.json and prod/1.root.json, signed by the first root key {} ({})\n  \
-         online keys: targets, snapshot, timestamp\n  key tarball (fioctl layout): {}\n  polis-id of the simulated user: {polis_id}",
+         online keys: targets, snapshot, timestamp; production targets for the tag main\n  \
+         the first root key, held by the server until a first-time transaction hands it out: first-root.json\n  key tarball (fioctl layout): {}\n  polis-id of the simulated user: {polis_id}",
         dir.display(),
         root_key.key_id(d),
         match key_type {
