@@ -798,3 +798,100 @@ fn production_roots_as_fioctl_stages_them_are_accepted() {
     let (_, staged, _) = root_pair(&updates(&sim)["updated"], "updated");
     assert_eq!(staged.unwrap(), prod);
 }
+
+#[test]
+fn the_first_time_key_signs_the_first_rotation_fioctl_makes() {
+    use ceremony::Dialect::OtaTuf;
+    use ceremony_tests::keygen::{TestKey, TestKeyType};
+    let tmp = tempfile::tempdir().unwrap();
+    let (_state, sim) = fresh(tmp.path());
+    // `rotate-offline-key --role=root --first-time`: init, take the key…
+    let (s, init) = fioctl_init(&sim, true);
+    assert_eq!(s, 201, "{init}");
+    let seed: [u8; 32] = hex::decode(
+        init["first_root.sec"]["keyval"]["private"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    let first = TestKey::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)));
+    let first_id = first.key_id(OtaTuf);
+    // …replace it by a new root key in the staged root, derive the
+    // production root as fioctl does (targets threshold 2), sign both with
+    // the old and the new key, PUT and apply without a txid.
+    let v = updates(&sim);
+    let (ci, _, _) = root_pair(&v["updated"], "updated");
+    let mut signed = ci.unwrap()["signed"].clone();
+    let new = TestKey::generate(TestKeyType::Ed25519);
+    let new_id = new.key_id(OtaTuf);
+    signed["keys"].as_object_mut().unwrap().remove(&first_id);
+    signed["keys"][&new_id] = new.key_object(OtaTuf);
+    signed["roles"]["root"]["keyids"] = json!([new_id]);
+    let mut prod_signed = signed.clone();
+    prod_signed["roles"]["targets"]["threshold"] = json!(2);
+    let envelope = |signed: &Value| {
+        json!({"signed": signed, "signatures": [
+            first.signature_entry(signed, OtaTuf), new.signature_entry(signed, OtaTuf)]})
+    };
+    let (ci, prod) = (envelope(&signed), envelope(&prod_signed));
+    let (s, body) = authed(
+        &sim,
+        "PUT",
+        &format!("{REPO}/root/updates"),
+        Some(&json!({"txid": "", "ci-root": ci, "prod-root": prod})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(updates(&sim)["issues"]["errors"], json!([]));
+    let (s, body) = authed(
+        &sim,
+        "POST",
+        &format!("{REPO}/root/updates/apply"),
+        Some(&json!({"txid": ""})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        authed(
+            &sim,
+            "GET",
+            &format!("{REPO}/2.root.json?production=1"),
+            None
+        )
+        .1,
+        prod
+    );
+    // The first-time key is no longer the Factory's: not handed out again,
+    // and a third root it alone signs is not applied.
+    assert_eq!(fioctl_init(&sim, true).0, 400);
+    assert_eq!(fioctl_init(&sim, false).0, 201);
+    let (ci3, prod3, _) = root_pair(&updates(&sim)["updated"], "updated");
+    let sign_first = |mut r: Value| {
+        r["signatures"] = json!([first.signature_entry(&r["signed"], OtaTuf)]);
+        r
+    };
+    let (s, body) = authed(
+        &sim,
+        "PUT",
+        &format!("{REPO}/root/updates"),
+        Some(
+            &json!({"ci-root": sign_first(ci3.unwrap()), "prod-root": sign_first(prod3.unwrap())}),
+        ),
+    );
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = authed(
+        &sim,
+        "POST",
+        &format!("{REPO}/root/updates/apply"),
+        Some(&json!({"txid": ""})),
+    );
+    assert_eq!(s, 422, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("old-threshold"),
+        "{body}"
+    );
+    assert_eq!(
+        authed(&sim, "GET", &format!("{REPO}/3.root.json"), None).0,
+        404
+    );
+}
