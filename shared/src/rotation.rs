@@ -184,7 +184,8 @@ pub fn plan(
         let current = proposal.current_root(chain)?;
         if name == ChainName::Prod {
             if let Some(ci) = plans.iter().find(|p| p.name == ChainName::Ci.as_str()) {
-                let plan = derive_prod(ci, current)?;
+                let staged = proposal.staged_root(chain)?;
+                let plan = derive_prod(ci, current, staged.as_ref())?;
                 plans.push(plan);
                 continue;
             }
@@ -341,20 +342,72 @@ fn plan_chain(
     })
 }
 
+/// The targets threshold a Factory's production root gets when a change
+/// is made, as fioctl decides it (`finalizeTufRootChanges`, commit 5e30fc6):
+/// the production root the server staged keeps its threshold; with none
+/// staged, fioctl writes 2 (`genProdTufRoot`), which is what taking the root
+/// offline for the first time needs ("we still need to set it to 2 when
+/// taking the TUF root offline for the first time"). Where the root was
+/// taken offline before, we keep the current production root's threshold
+/// instead, which is what the commit means to preserve and what the server
+/// would have staged.
+pub fn prod_targets_threshold(
+    ci_current: &RootMetadata,
+    prod_current: &RootMetadata,
+    prod_staged: Option<&RootMetadata>,
+) -> Result<u64, RotationError> {
+    if let Some(staged) = prod_staged {
+        return Ok(staged.role("targets")?.threshold);
+    }
+    if first_time_offline(ci_current) {
+        return Ok(FIRST_OFFLINE_PROD_TARGETS_THRESHOLD);
+    }
+    Ok(prod_current.role("targets")?.threshold)
+}
+
+/// The production targets threshold fioctl sets when a Factory's root goes
+/// offline: production targets then need the online key and an offline
+/// targets key (aktualizr and python-tuf accept a threshold above the key
+/// count; rules warn about it).
+pub const FIRST_OFFLINE_PROD_TARGETS_THRESHOLD: u64 = 2;
+
+/// Whether the current root's root keys are still the Factory's own first
+/// root key(s): none has an `x-key-owners` entry. fioctl (since it tracks
+/// owners, d0e3d2a) and this tool record an owner for every root key they
+/// add; the key the server made for a new Factory has none. (Roots rotated
+/// by fioctl before d0e3d2a have no owners either, but those releases set
+/// the production threshold to 2 on every change, so 2 is what they hold.)
+fn first_time_offline(ci_current: &RootMetadata) -> bool {
+    let Ok(role) = ci_current.role("root") else {
+        return false;
+    };
+    let owners = ci_current
+        .signed()
+        .get("x-key-owners")
+        .and_then(Value::as_object);
+    !role
+        .keyids
+        .iter()
+        .any(|id| owners.is_some_and(|o| o.contains_key(id)))
+}
+
 /// The production root fioctl derives: the new CI root, with the targets
-/// threshold of the previous production root, and the production chain's
-/// own next version.
-fn derive_prod(ci: &ChainPlan, current: RootMetadata) -> Result<ChainPlan, RotationError> {
+/// threshold [`prod_targets_threshold`] chooses, and the production chain's
+/// own next version. A threshold above the targets key count is what every
+/// Factory whose targets key is still online has in production; it is not
+/// refused.
+fn derive_prod(
+    ci: &ChainPlan,
+    current: RootMetadata,
+    staged: Option<&RootMetadata>,
+) -> Result<ChainPlan, RotationError> {
     let mut new = ci.new.clone();
-    let targets_threshold = current.role("targets").map(|r| r.threshold).unwrap_or(2);
     let mut targets = new.role("targets")?;
-    targets.threshold = targets_threshold;
-    if targets.threshold as usize > targets.keyids.len() {
-        return Err(RotationError::Change(format!(
-            "prod: the production targets threshold {} exceeds the {} targets key(s) of the new root",
-            targets.threshold,
-            targets.keyids.len()
-        )));
+    targets.threshold = prod_targets_threshold(&ci.current, &current, staged)?;
+    if targets.threshold == 0 {
+        return Err(RotationError::Change(
+            "prod: the production targets threshold would be 0; it must be at least 1".into(),
+        ));
     }
     new.set_role("targets", &targets);
     let version = current.version()?;

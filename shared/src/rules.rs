@@ -14,8 +14,13 @@
 //!    the new root's own root keys;
 //! 3. signatures count by distinct public key, not key id, and a key id
 //!    repeated in `signatures` is an error;
-//! 4. all four top-level roles present, every threshold ≥ 1 and ≤ its number
-//!    of keys, every referenced key id exists, root key types supported;
+//! 4. all four top-level roles present, every threshold ≥ 1, every
+//!    referenced key id exists, root key types supported. A threshold above
+//!    its role's key count is legal for the other roles (aktualizr and
+//!    python-tuf check only ≥ 1, and every FoundriesFactory production root
+//!    carries `targets` threshold 2 over one online key until an offline
+//!    targets key is added): it is a [`Warning`], not a failure. Only a root
+//!    threshold that can never be met is refused;
 //! 5. the final root of a chain is not expired;
 //! 6. the dialect's size and string rules hold.
 
@@ -76,6 +81,42 @@ pub struct Failure {
     /// The rule.
     pub rule: Rule,
     /// What a human needs to know to fix it.
+    pub message: String,
+}
+
+/// What a warning is about, with a stable id for scripts and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningKind {
+    /// A non-root role's threshold is above its number of keys: clients
+    /// accept the root, but metadata of that role verifies only once more
+    /// keys are added.
+    ThresholdAboveKeys,
+}
+
+impl WarningKind {
+    /// The stable id printed in reports and `--json`.
+    pub fn id(self) -> &'static str {
+        match self {
+            WarningKind::ThresholdAboveKeys => "threshold-above-keys",
+        }
+    }
+}
+
+impl fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Something legal a human should know about a root: it does not refuse it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// What it is about.
+    pub kind: WarningKind,
+    /// The role concerned.
+    pub role: String,
+    /// What a human needs to know.
     pub message: String,
 }
 
@@ -154,6 +195,8 @@ pub struct Verdict {
     pub thresholds: Vec<ThresholdReport>,
     /// Every rule broken; empty when the root is accepted.
     pub failures: Vec<Failure>,
+    /// What holds but deserves a look; never a reason to refuse.
+    pub warnings: Vec<Warning>,
 }
 
 impl Verdict {
@@ -191,6 +234,7 @@ pub fn check_step(
         expiry_checked: expiry_at.is_some(),
         thresholds: Vec::new(),
         failures: Vec::new(),
+        warnings: Vec::new(),
     };
 
     // Rule 6: the bytes every signature covers must exist in this dialect.
@@ -447,15 +491,27 @@ fn check_structure(root: &RootMetadata, v: &mut Verdict) {
                 format!("roles.{name}.keyids lists one key id more than once"),
             );
         }
-        if role.threshold > role.keyids.len() as u64 {
+        let count = distinct.len() as u64;
+        if role.threshold > count && name == "root" {
+            // Nothing could ever sign this root's successor: the fleet
+            // would be stuck on it.
             v.fail(
                 Rule::Structure,
                 format!(
-                    "roles.{name}.threshold is {} but the role has only {} keys: it can never be met",
+                    "roles.root.threshold is {} but the role has only {count} keys: it can never be met",
                     role.threshold,
-                    role.keyids.len()
                 ),
             );
+        } else if role.threshold > count {
+            v.warnings.push(Warning {
+                kind: WarningKind::ThresholdAboveKeys,
+                role: name.to_string(),
+                message: format!(
+                    "roles.{name}.threshold is {} but the role has only {count} key(s): devices accept \
+                     the root, but {name} metadata verifies only once the role has {} key(s) that sign it",
+                    role.threshold, role.threshold
+                ),
+            });
         }
         for id in &role.keyids {
             if !key_objects.contains_key(id) {
