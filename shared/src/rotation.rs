@@ -682,6 +682,107 @@ mod tests {
         }
     }
 
+    fn with_targets_threshold(mut root: Value, threshold: u64) -> Value {
+        root["signed"]["roles"]["targets"]["threshold"] = json!(threshold);
+        root
+    }
+
+    fn with_owner(mut root: Value, keyid: &str) -> Value {
+        root["signed"]["x-key-owners"] =
+            json!({keyid: {"polis-id": "p1", "created-at": "2025-01-01T00:00:00Z"}});
+        root
+    }
+
+    fn prod_targets_of(p: &Proposal, new: &PublicKey) -> u64 {
+        let plans = Plans::build(p, std::slice::from_ref(new), now()).unwrap();
+        let prod = plans.iter().find(|p| p.name == "prod").unwrap();
+        // The CI root keeps its own targets threshold whatever prod gets.
+        assert_eq!(
+            plans.first().new.role("targets").unwrap().threshold,
+            p.current_root(&p.chains[0]).unwrap().role("targets").unwrap().threshold
+        );
+        prod.new.role("targets").unwrap().threshold
+    }
+
+    #[test]
+    fn production_targets_threshold_as_fioctl_derives_it() {
+        let (rk, online, new) = (key(), key(), key());
+        let rid = rk.key_id(Dialect::OtaTuf);
+        let ci = ota_root(3, &rk, &online);
+        let staged_ci = ota_root(4, &rk, &online);
+
+        // The root goes offline for the first time (its key has no owner):
+        // 2, whatever the current production root had.
+        let p = factory(vec![
+            chain("ci", ci.clone(), Some(staged_ci.clone())),
+            chain("prod", ota_root(3, &rk, &online), None),
+        ]);
+        assert_eq!(prod_targets_of(&p, &new), 2);
+
+        // Offline before (an owner is recorded): the current production
+        // threshold is kept, 1 or 2.
+        for current in [1, 2] {
+            let p = factory(vec![
+                chain("ci", with_owner(ci.clone(), &rid), None),
+                chain(
+                    "prod",
+                    with_targets_threshold(ota_root(3, &rk, &online), current),
+                    None,
+                ),
+            ]);
+            assert_eq!(prod_targets_of(&p, &new), current);
+        }
+
+        // The server staged a production root: its threshold, first time
+        // or not.
+        for ci_current in [ci.clone(), with_owner(ci.clone(), &rid)] {
+            let p = factory(vec![
+                chain("ci", ci_current, Some(staged_ci.clone())),
+                chain(
+                    "prod",
+                    with_targets_threshold(ota_root(3, &rk, &online), 2),
+                    Some(with_targets_threshold(ota_root(4, &rk, &online), 1)),
+                ),
+            ]);
+            assert_eq!(prod_targets_of(&p, &new), 1);
+        }
+    }
+
+    #[test]
+    fn a_factory_with_no_production_root_yet_plans_ci_alone() {
+        let (rk, online) = (key(), key());
+        let p = factory(vec![chain("ci", ota_root(1, &rk, &online), None)]);
+        let plans = Plans::build(&p, &[key()], now()).unwrap();
+        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["ci"]);
+        assert_eq!(plans.first().new.version().unwrap(), 2);
+    }
+
+    #[test]
+    fn owners_of_dropped_keys_are_removed_and_new_ones_recorded() {
+        let (rk, online, new) = (key(), key(), key());
+        let d = Dialect::OtaTuf;
+        let mut current = with_owner(ota_root(1, &rk, &online), &rk.key_id(d));
+        // An owner entry of a key that stays (the online one) is kept.
+        current["signed"]["x-key-owners"][online.key_id(d)] = json!({"polis-id": "server"});
+        let mut p = factory(vec![chain("ci", current, None)]);
+        p.polis_id = Some("p2".into());
+        let plans = Plans::build(&p, std::slice::from_ref(&new), now()).unwrap();
+        let owners = plans.first().new.signed()["x-key-owners"]
+            .as_object()
+            .unwrap()
+            .clone();
+        let mut ids: Vec<&String> = owners.keys().collect();
+        ids.sort();
+        let mut want = vec![online.key_id(d), new.key_id(d)];
+        want.sort();
+        assert_eq!(ids, want.iter().collect::<Vec<_>>());
+        assert_eq!(owners[&new.key_id(d)]["polis-id"], "p2");
+        assert!(plans.first().new.signed()["keys"]
+            .get(rk.key_id(d))
+            .is_none());
+    }
+
     #[test]
     fn the_largest_version_is_refused_not_wrapped() {
         let (rk, online) = (key(), key());

@@ -624,6 +624,91 @@ mod tests {
             .any(|f| matches!(f.rule, Rule::Version))
     }
 
+    /// A signed ota-tuf root v`version`: one root key (threshold
+    /// `root_threshold`), one online key for the other roles, the targets
+    /// role with `targets_threshold`.
+    fn factory_root(
+        version: u64,
+        root_key: &crate::keys::PrivateKey,
+        online: &crate::keys::PublicKey,
+        root_threshold: u64,
+        targets_threshold: u64,
+    ) -> RootMetadata {
+        let d = Dialect::OtaTuf;
+        let (r, o) = (root_key.public_key().key_id(d), online.key_id(d));
+        let role = serde_json::json!({"keyids": [o], "threshold": 1});
+        let mut root = RootMetadata::from_value(
+            serde_json::json!({"signatures": [], "signed": {
+                "_type": "Root", "consistent_snapshot": false,
+                "expires": "2030-01-01T00:00:00Z", "version": version,
+                "keys": {r.clone(): root_key.public_key().to_key_object(d),
+                         o.clone(): online.to_key_object(d)},
+                "roles": {"root": {"keyids": [r.clone()], "threshold": root_threshold},
+                    "snapshot": role, "timestamp": role,
+                    "targets": {"keyids": [o], "threshold": targets_threshold}},
+            }}),
+            d,
+        )
+        .unwrap();
+        root.sign(&r, root_key).unwrap();
+        root
+    }
+
+    fn keys() -> (crate::keys::PrivateKey, crate::keys::PublicKey) {
+        use crate::keys::{NewKeyType, PrivateKey};
+        let root = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        let online = PrivateKey::generate(NewKeyType::Ed25519)
+            .unwrap()
+            .public_key();
+        (root, online)
+    }
+
+    #[test]
+    fn a_production_targets_threshold_above_its_keys_is_a_warning() {
+        let (rk, online) = keys();
+        let v1 = factory_root(1, &rk, &online, 1, 2);
+        let v2 = factory_root(2, &rk, &online, 1, 2);
+        let at = OffsetDateTime::now_utc();
+        let history = check_history(None, &[v1.clone(), v2.clone()], at);
+        assert!(history.ok(), "{:?}", history.first_failure());
+        for step in &history.steps {
+            assert_eq!(step.warnings.len(), 1, "{:?}", step.warnings);
+            let w = &step.warnings[0];
+            assert_eq!(w.kind, WarningKind::ThresholdAboveKeys);
+            assert_eq!(w.role, "targets");
+            assert!(w.message.contains("threshold is 2"), "{}", w.message);
+        }
+        // Within its key count: no warning.
+        let v3 = factory_root(3, &rk, &online, 1, 1);
+        let step = check_step(Some(&v2), &v3, Some(at));
+        assert!(step.ok() && step.warnings.is_empty(), "{step:?}");
+        // And the JSON carries it.
+        let json = serde_json::to_value(&history.steps[1]).unwrap();
+        assert_eq!(json["warnings"][0]["kind"], "threshold-above-keys");
+        assert_eq!(json["warnings"][0]["role"], "targets");
+    }
+
+    #[test]
+    fn a_root_threshold_that_can_never_be_met_is_refused() {
+        let (rk, online) = keys();
+        let v1 = factory_root(1, &rk, &online, 1, 1);
+        let v2 = factory_root(2, &rk, &online, 2, 1);
+        let step = check_step(Some(&v1), &v2, None);
+        assert!(!step.ok());
+        let structure: Vec<&Failure> = step
+            .failures
+            .iter()
+            .filter(|f| f.rule == Rule::Structure)
+            .collect();
+        assert_eq!(structure.len(), 1, "{:?}", step.failures);
+        assert!(
+            structure[0].message.contains("roles.root.threshold is 2"),
+            "{}",
+            structure[0].message
+        );
+        assert!(step.warnings.is_empty());
+    }
+
     #[test]
     fn version_rule_uses_checked_arithmetic() {
         assert!(!breaks_version_rule(1, 2));
