@@ -229,4 +229,50 @@ fn the_first_rotation_takes_production_to_threshold_2() {
     let all = ok(&signer(dir, SignArgs::new()));
     assert_eq!(targets_threshold(&bundled(dir, "ci")), 1, "{all}");
     assert_eq!(targets_threshold(&bundled(dir, "prod")), 2, "{all}");
+    // The operator saw it, as this ceremony's change to prod alone.
+    let (ci_part, prod_part) = all.split_once("== chain prod: v1 -> v2 ==").expect(&all);
+    let line = "  role targets   threshold 1 of 1 -> 2 of 1\n";
+    assert!(!ci_part.contains(line), "{all}");
+    let ours = prod_part
+        .split_once("this ceremony's change")
+        .map(|(_, o)| o)
+        .expect(&all);
+    assert!(ours.contains(line), "{all}");
+}
+
+#[test]
+fn a_threshold_the_server_staged_for_prod_is_kept_and_shown_as_the_servers() {
+    // factory-sim (and any server) may stage a production root of its own:
+    // its targets threshold is the one fioctl keeps, and lowering it from 2
+    // to 1 is the server's change, framed as such, not this ceremony's.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let f = fioctl_factory();
+    let offline_id = f.offline.public_key().key_id(D);
+    let files = ats_pair(&format!("fioctl-root-{offline_id}"), &f.offline);
+    ceremony_tests::files::write_fioctl_tgz(&dir.join("factory-keys.tgz"), &files);
+    write_passphrase(dir);
+    ok(&signer(dir, IMPORT));
+
+    let (ci2, prod2) = (&f.ci[1], &f.prod[1]);
+    let mut p = factory_proposal(ci2, prod2, rotate_change(vec![offline_id]));
+    let mut staged = prod2.clone();
+    staged.set_version(3);
+    let mut targets = staged.role("targets").unwrap();
+    targets.threshold = 1;
+    staged.set_role("targets", &targets);
+    staged.clear_signatures();
+    p.chains[1].staged = Some(staged.envelope().clone());
+    write_proposal(dir, "proposal.json", &p);
+    let all = ok(&signer(dir, SignArgs::new()));
+    assert_eq!(targets_threshold(&bundled(dir, "prod")), 1, "{all}");
+    let (_, prod_part) = all.split_once("== chain prod: v2 -> v3 ==").expect(&all);
+    let (server, ours) = prod_part
+        .split_once("this ceremony's change")
+        .expect(&all);
+    assert!(
+        server.contains("!!   role targets   threshold 2 of 1 -> 1 of 1\n"),
+        "{all}"
+    );
+    assert!(ours.contains("  role targets   threshold 1 of 1  (unchanged)\n"), "{all}");
 }
