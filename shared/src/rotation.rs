@@ -699,7 +699,11 @@ mod tests {
         // The CI root keeps its own targets threshold whatever prod gets.
         assert_eq!(
             plans.first().new.role("targets").unwrap().threshold,
-            p.current_root(&p.chains[0]).unwrap().role("targets").unwrap().threshold
+            p.current_root(&p.chains[0])
+                .unwrap()
+                .role("targets")
+                .unwrap()
+                .threshold
         );
         prod.new.role("targets").unwrap().threshold
     }
@@ -774,7 +778,7 @@ mod tests {
             .clone();
         let mut ids: Vec<&String> = owners.keys().collect();
         ids.sort();
-        let mut want = vec![online.key_id(d), new.key_id(d)];
+        let mut want = [online.key_id(d), new.key_id(d)];
         want.sort();
         assert_eq!(ids, want.iter().collect::<Vec<_>>());
         assert_eq!(owners[&new.key_id(d)]["polis-id"], "p2");

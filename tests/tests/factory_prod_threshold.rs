@@ -267,12 +267,13 @@ fn a_threshold_the_server_staged_for_prod_is_kept_and_shown_as_the_servers() {
     let all = ok(&signer(dir, SignArgs::new()));
     assert_eq!(targets_threshold(&bundled(dir, "prod")), 1, "{all}");
     let (_, prod_part) = all.split_once("== chain prod: v2 -> v3 ==").expect(&all);
-    let (server, ours) = prod_part
-        .split_once("this ceremony's change")
-        .expect(&all);
+    let (server, ours) = prod_part.split_once("this ceremony's change").expect(&all);
     assert!(
         server.contains("!!   role targets   threshold 2 of 1 -> 1 of 1\n"),
         "{all}"
     );
-    assert!(ours.contains("  role targets   threshold 1 of 1  (unchanged)\n"), "{all}");
+    assert!(
+        ours.contains("  role targets   threshold 1 of 1  (unchanged)\n"),
+        "{all}"
+    );
 }
