@@ -175,6 +175,7 @@ pub fn audit_dir(
                         rule,
                         message: format!("{}: {e}", path.display()),
                     }],
+                    warnings: Vec::new(),
                 });
                 break;
             }
@@ -270,6 +271,9 @@ pub fn render_text(report: &AuditReport) -> String {
         }
         for f in &step.failures {
             let _ = writeln!(out, "       rule {}: {}", f.rule, f.message);
+        }
+        for w in &step.warnings {
+            let _ = writeln!(out, "       warning {}: {}", w.kind, w.message);
         }
     }
     let verdict = if report.ok() {

@@ -88,6 +88,18 @@ pub fn audit_html(report: &AuditReport) -> String {
             .iter()
             .map(|f| format!("<code>{}</code>: {}", f.rule.id(), escape(&f.message)))
             .collect();
+        // Warnings hold whether or not the step does: shown after its verdict.
+        let warnings: String = step
+            .warnings
+            .iter()
+            .map(|w| {
+                format!(
+                    "<br><span class=\"warn\">warning</span> <code>{}</code>: {}",
+                    w.kind.id(),
+                    escape(&w.message)
+                )
+            })
+            .collect();
         let _ = write!(
             b,
             "<tr><td>v{v}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -101,7 +113,7 @@ pub fn audit_html(report: &AuditReport) -> String {
                     "<span class=\"fail\">FAILED</span><br>{}",
                     failures.join("<br>")
                 )
-            }
+            } + &warnings
         );
     }
     b.push_str("</table>");

@@ -459,8 +459,10 @@ impl RootMetadata {
         obj.insert("threshold".into(), Value::from(role.threshold));
     }
 
-    /// Removes every key that no role refers to, as fioctl does before it
-    /// signs. Returns the ids removed.
+    /// Removes every key that no role refers to, and its `x-key-owners`
+    /// entry, as fioctl does before it signs (`removeUnusedTufKeys`): an
+    /// owner entry for a key the root no longer lists would name a holder
+    /// of nothing. Returns the ids removed.
     pub fn drop_unused_keys(&mut self) -> Vec<String> {
         let used: std::collections::HashSet<String> = self
             .role_names()
@@ -486,6 +488,15 @@ impl RootMetadata {
         {
             for id in &unused {
                 keys.shift_remove(id);
+            }
+        }
+        if let Some(owners) = self
+            .signed_mut()
+            .get_mut("x-key-owners")
+            .and_then(Value::as_object_mut)
+        {
+            for id in &unused {
+                owners.shift_remove(id);
             }
         }
         unused

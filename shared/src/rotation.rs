@@ -184,7 +184,8 @@ pub fn plan(
         let current = proposal.current_root(chain)?;
         if name == ChainName::Prod {
             if let Some(ci) = plans.iter().find(|p| p.name == ChainName::Ci.as_str()) {
-                let plan = derive_prod(ci, current)?;
+                let staged = proposal.staged_root(chain)?;
+                let plan = derive_prod(ci, current, staged.as_ref())?;
                 plans.push(plan);
                 continue;
             }
@@ -341,20 +342,72 @@ fn plan_chain(
     })
 }
 
+/// The targets threshold a Factory's production root gets when a change
+/// is made, as fioctl decides it (`finalizeTufRootChanges`, commit 5e30fc6):
+/// the production root the server staged keeps its threshold; with none
+/// staged, fioctl writes 2 (`genProdTufRoot`), which is what taking the root
+/// offline for the first time needs ("we still need to set it to 2 when
+/// taking the TUF root offline for the first time"). Where the root was
+/// taken offline before, we keep the current production root's threshold
+/// instead, which is what the commit means to preserve and what the server
+/// would have staged.
+pub fn prod_targets_threshold(
+    ci_current: &RootMetadata,
+    prod_current: &RootMetadata,
+    prod_staged: Option<&RootMetadata>,
+) -> Result<u64, RotationError> {
+    if let Some(staged) = prod_staged {
+        return Ok(staged.role("targets")?.threshold);
+    }
+    if first_time_offline(ci_current) {
+        return Ok(FIRST_OFFLINE_PROD_TARGETS_THRESHOLD);
+    }
+    Ok(prod_current.role("targets")?.threshold)
+}
+
+/// The production targets threshold fioctl sets when a Factory's root goes
+/// offline: production targets then need the online key and an offline
+/// targets key (aktualizr and python-tuf accept a threshold above the key
+/// count; rules warn about it).
+pub const FIRST_OFFLINE_PROD_TARGETS_THRESHOLD: u64 = 2;
+
+/// Whether the current root's root keys are still the Factory's own first
+/// root key(s): none has an `x-key-owners` entry. fioctl (since it tracks
+/// owners, d0e3d2a) and this tool record an owner for every root key they
+/// add; the key the server made for a new Factory has none. (Roots rotated
+/// by fioctl before d0e3d2a have no owners either, but those releases set
+/// the production threshold to 2 on every change, so 2 is what they hold.)
+fn first_time_offline(ci_current: &RootMetadata) -> bool {
+    let Ok(role) = ci_current.role("root") else {
+        return false;
+    };
+    let owners = ci_current
+        .signed()
+        .get("x-key-owners")
+        .and_then(Value::as_object);
+    !role
+        .keyids
+        .iter()
+        .any(|id| owners.is_some_and(|o| o.contains_key(id)))
+}
+
 /// The production root fioctl derives: the new CI root, with the targets
-/// threshold of the previous production root, and the production chain's
-/// own next version.
-fn derive_prod(ci: &ChainPlan, current: RootMetadata) -> Result<ChainPlan, RotationError> {
+/// threshold [`prod_targets_threshold`] chooses, and the production chain's
+/// own next version. A threshold above the targets key count is what every
+/// Factory whose targets key is still online has in production; it is not
+/// refused.
+fn derive_prod(
+    ci: &ChainPlan,
+    current: RootMetadata,
+    staged: Option<&RootMetadata>,
+) -> Result<ChainPlan, RotationError> {
     let mut new = ci.new.clone();
-    let targets_threshold = current.role("targets").map(|r| r.threshold).unwrap_or(2);
     let mut targets = new.role("targets")?;
-    targets.threshold = targets_threshold;
-    if targets.threshold as usize > targets.keyids.len() {
-        return Err(RotationError::Change(format!(
-            "prod: the production targets threshold {} exceeds the {} targets key(s) of the new root",
-            targets.threshold,
-            targets.keyids.len()
-        )));
+    targets.threshold = prod_targets_threshold(&ci.current, &current, staged)?;
+    if targets.threshold == 0 {
+        return Err(RotationError::Change(
+            "prod: the production targets threshold would be 0; it must be at least 1".into(),
+        ));
     }
     new.set_role("targets", &targets);
     let version = current.version()?;
@@ -627,6 +680,111 @@ mod tests {
                 json!({"message": "from ci"})
             );
         }
+    }
+
+    fn with_targets_threshold(mut root: Value, threshold: u64) -> Value {
+        root["signed"]["roles"]["targets"]["threshold"] = json!(threshold);
+        root
+    }
+
+    fn with_owner(mut root: Value, keyid: &str) -> Value {
+        root["signed"]["x-key-owners"] =
+            json!({keyid: {"polis-id": "p1", "created-at": "2025-01-01T00:00:00Z"}});
+        root
+    }
+
+    fn prod_targets_of(p: &Proposal, new: &PublicKey) -> u64 {
+        let plans = Plans::build(p, std::slice::from_ref(new), now()).unwrap();
+        let prod = plans.iter().find(|p| p.name == "prod").unwrap();
+        // The CI root keeps its own targets threshold whatever prod gets.
+        assert_eq!(
+            plans.first().new.role("targets").unwrap().threshold,
+            p.current_root(&p.chains[0])
+                .unwrap()
+                .role("targets")
+                .unwrap()
+                .threshold
+        );
+        prod.new.role("targets").unwrap().threshold
+    }
+
+    #[test]
+    fn production_targets_threshold_as_fioctl_derives_it() {
+        let (rk, online, new) = (key(), key(), key());
+        let rid = rk.key_id(Dialect::OtaTuf);
+        let ci = ota_root(3, &rk, &online);
+        let staged_ci = ota_root(4, &rk, &online);
+
+        // The root goes offline for the first time (its key has no owner):
+        // 2, whatever the current production root had.
+        let p = factory(vec![
+            chain("ci", ci.clone(), Some(staged_ci.clone())),
+            chain("prod", ota_root(3, &rk, &online), None),
+        ]);
+        assert_eq!(prod_targets_of(&p, &new), 2);
+
+        // Offline before (an owner is recorded): the current production
+        // threshold is kept, 1 or 2.
+        for current in [1, 2] {
+            let p = factory(vec![
+                chain("ci", with_owner(ci.clone(), &rid), None),
+                chain(
+                    "prod",
+                    with_targets_threshold(ota_root(3, &rk, &online), current),
+                    None,
+                ),
+            ]);
+            assert_eq!(prod_targets_of(&p, &new), current);
+        }
+
+        // The server staged a production root: its threshold, first time
+        // or not.
+        for ci_current in [ci.clone(), with_owner(ci.clone(), &rid)] {
+            let p = factory(vec![
+                chain("ci", ci_current, Some(staged_ci.clone())),
+                chain(
+                    "prod",
+                    with_targets_threshold(ota_root(3, &rk, &online), 2),
+                    Some(with_targets_threshold(ota_root(4, &rk, &online), 1)),
+                ),
+            ]);
+            assert_eq!(prod_targets_of(&p, &new), 1);
+        }
+    }
+
+    #[test]
+    fn a_factory_with_no_production_root_yet_plans_ci_alone() {
+        let (rk, online) = (key(), key());
+        let p = factory(vec![chain("ci", ota_root(1, &rk, &online), None)]);
+        let plans = Plans::build(&p, &[key()], now()).unwrap();
+        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["ci"]);
+        assert_eq!(plans.first().new.version().unwrap(), 2);
+    }
+
+    #[test]
+    fn owners_of_dropped_keys_are_removed_and_new_ones_recorded() {
+        let (rk, online, new) = (key(), key(), key());
+        let d = Dialect::OtaTuf;
+        let mut current = with_owner(ota_root(1, &rk, &online), &rk.key_id(d));
+        // An owner entry of a key that stays (the online one) is kept.
+        current["signed"]["x-key-owners"][online.key_id(d)] = json!({"polis-id": "server"});
+        let mut p = factory(vec![chain("ci", current, None)]);
+        p.polis_id = Some("p2".into());
+        let plans = Plans::build(&p, std::slice::from_ref(&new), now()).unwrap();
+        let owners = plans.first().new.signed()["x-key-owners"]
+            .as_object()
+            .unwrap()
+            .clone();
+        let mut ids: Vec<&String> = owners.keys().collect();
+        ids.sort();
+        let mut want = [online.key_id(d), new.key_id(d)];
+        want.sort();
+        assert_eq!(ids, want.iter().collect::<Vec<_>>());
+        assert_eq!(owners[&new.key_id(d)]["polis-id"], "p2");
+        assert!(plans.first().new.signed()["keys"]
+            .get(rk.key_id(d))
+            .is_none());
     }
 
     #[test]

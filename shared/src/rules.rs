@@ -14,8 +14,13 @@
 //!    the new root's own root keys;
 //! 3. signatures count by distinct public key, not key id, and a key id
 //!    repeated in `signatures` is an error;
-//! 4. all four top-level roles present, every threshold ≥ 1 and ≤ its number
-//!    of keys, every referenced key id exists, root key types supported;
+//! 4. all four top-level roles present, every threshold ≥ 1, every
+//!    referenced key id exists, root key types supported. A threshold above
+//!    its role's key count is legal for the other roles (aktualizr and
+//!    python-tuf check only ≥ 1, and every FoundriesFactory production root
+//!    carries `targets` threshold 2 over one online key until an offline
+//!    targets key is added): it is a [`Warning`], not a failure. Only a root
+//!    threshold that can never be met is refused;
 //! 5. the final root of a chain is not expired;
 //! 6. the dialect's size and string rules hold.
 
@@ -76,6 +81,42 @@ pub struct Failure {
     /// The rule.
     pub rule: Rule,
     /// What a human needs to know to fix it.
+    pub message: String,
+}
+
+/// What a warning is about, with a stable id for scripts and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningKind {
+    /// A non-root role's threshold is above its number of keys: clients
+    /// accept the root, but metadata of that role verifies only once more
+    /// keys are added.
+    ThresholdAboveKeys,
+}
+
+impl WarningKind {
+    /// The stable id printed in reports and `--json`.
+    pub fn id(self) -> &'static str {
+        match self {
+            WarningKind::ThresholdAboveKeys => "threshold-above-keys",
+        }
+    }
+}
+
+impl fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Something legal a human should know about a root: it does not refuse it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// What it is about.
+    pub kind: WarningKind,
+    /// The role concerned.
+    pub role: String,
+    /// What a human needs to know.
     pub message: String,
 }
 
@@ -154,6 +195,8 @@ pub struct Verdict {
     pub thresholds: Vec<ThresholdReport>,
     /// Every rule broken; empty when the root is accepted.
     pub failures: Vec<Failure>,
+    /// What holds but deserves a look; never a reason to refuse.
+    pub warnings: Vec<Warning>,
 }
 
 impl Verdict {
@@ -191,6 +234,7 @@ pub fn check_step(
         expiry_checked: expiry_at.is_some(),
         thresholds: Vec::new(),
         failures: Vec::new(),
+        warnings: Vec::new(),
     };
 
     // Rule 6: the bytes every signature covers must exist in this dialect.
@@ -447,15 +491,27 @@ fn check_structure(root: &RootMetadata, v: &mut Verdict) {
                 format!("roles.{name}.keyids lists one key id more than once"),
             );
         }
-        if role.threshold > role.keyids.len() as u64 {
+        let count = distinct.len() as u64;
+        if role.threshold > count && name == "root" {
+            // Nothing could ever sign this root's successor: the fleet
+            // would be stuck on it.
             v.fail(
                 Rule::Structure,
                 format!(
-                    "roles.{name}.threshold is {} but the role has only {} keys: it can never be met",
+                    "roles.root.threshold is {} but the role has only {count} keys: it can never be met",
                     role.threshold,
-                    role.keyids.len()
                 ),
             );
+        } else if role.threshold > count {
+            v.warnings.push(Warning {
+                kind: WarningKind::ThresholdAboveKeys,
+                role: name.to_string(),
+                message: format!(
+                    "roles.{name}.threshold is {} but the role has only {count} key(s): devices accept \
+                     the root, but {name} metadata verifies only once the role has {} key(s) that sign it",
+                    role.threshold, role.threshold
+                ),
+            });
         }
         for id in &role.keyids {
             if !key_objects.contains_key(id) {
@@ -566,6 +622,91 @@ mod tests {
             .failures
             .iter()
             .any(|f| matches!(f.rule, Rule::Version))
+    }
+
+    /// A signed ota-tuf root v`version`: one root key (threshold
+    /// `root_threshold`), one online key for the other roles, the targets
+    /// role with `targets_threshold`.
+    fn factory_root(
+        version: u64,
+        root_key: &crate::keys::PrivateKey,
+        online: &crate::keys::PublicKey,
+        root_threshold: u64,
+        targets_threshold: u64,
+    ) -> RootMetadata {
+        let d = Dialect::OtaTuf;
+        let (r, o) = (root_key.public_key().key_id(d), online.key_id(d));
+        let role = serde_json::json!({"keyids": [o], "threshold": 1});
+        let mut root = RootMetadata::from_value(
+            serde_json::json!({"signatures": [], "signed": {
+                "_type": "Root", "consistent_snapshot": false,
+                "expires": "2030-01-01T00:00:00Z", "version": version,
+                "keys": {r.clone(): root_key.public_key().to_key_object(d),
+                         o.clone(): online.to_key_object(d)},
+                "roles": {"root": {"keyids": [r.clone()], "threshold": root_threshold},
+                    "snapshot": role, "timestamp": role,
+                    "targets": {"keyids": [o], "threshold": targets_threshold}},
+            }}),
+            d,
+        )
+        .unwrap();
+        root.sign(&r, root_key).unwrap();
+        root
+    }
+
+    fn keys() -> (crate::keys::PrivateKey, crate::keys::PublicKey) {
+        use crate::keys::{NewKeyType, PrivateKey};
+        let root = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        let online = PrivateKey::generate(NewKeyType::Ed25519)
+            .unwrap()
+            .public_key();
+        (root, online)
+    }
+
+    #[test]
+    fn a_production_targets_threshold_above_its_keys_is_a_warning() {
+        let (rk, online) = keys();
+        let v1 = factory_root(1, &rk, &online, 1, 2);
+        let v2 = factory_root(2, &rk, &online, 1, 2);
+        let at = OffsetDateTime::now_utc();
+        let history = check_history(None, &[v1.clone(), v2.clone()], at);
+        assert!(history.ok(), "{:?}", history.first_failure());
+        for step in &history.steps {
+            assert_eq!(step.warnings.len(), 1, "{:?}", step.warnings);
+            let w = &step.warnings[0];
+            assert_eq!(w.kind, WarningKind::ThresholdAboveKeys);
+            assert_eq!(w.role, "targets");
+            assert!(w.message.contains("threshold is 2"), "{}", w.message);
+        }
+        // Within its key count: no warning.
+        let v3 = factory_root(3, &rk, &online, 1, 1);
+        let step = check_step(Some(&v2), &v3, Some(at));
+        assert!(step.ok() && step.warnings.is_empty(), "{step:?}");
+        // And the JSON carries it.
+        let json = serde_json::to_value(&history.steps[1]).unwrap();
+        assert_eq!(json["warnings"][0]["kind"], "threshold-above-keys");
+        assert_eq!(json["warnings"][0]["role"], "targets");
+    }
+
+    #[test]
+    fn a_root_threshold_that_can_never_be_met_is_refused() {
+        let (rk, online) = keys();
+        let v1 = factory_root(1, &rk, &online, 1, 1);
+        let v2 = factory_root(2, &rk, &online, 2, 1);
+        let step = check_step(Some(&v1), &v2, None);
+        assert!(!step.ok());
+        let structure: Vec<&Failure> = step
+            .failures
+            .iter()
+            .filter(|f| f.rule == Rule::Structure)
+            .collect();
+        assert_eq!(structure.len(), 1, "{:?}", step.failures);
+        assert!(
+            structure[0].message.contains("roles.root.threshold is 2"),
+            "{}",
+            structure[0].message
+        );
+        assert!(step.warnings.is_empty());
     }
 
     #[test]

@@ -260,7 +260,17 @@ fn server_base(
     };
     let version = plan.current.version()?;
     base.set_version(version.checked_add(1).unwrap_or(version));
-    if let (Ok(prod), Ok(mut targets)) = (plan.current.role("targets"), base.role("targets")) {
+    // The production targets threshold the server chose when it staged a
+    // production root, else the current one: so that a threshold the
+    // server's staged root brings is shown as the server's, and the 2 a
+    // root taken offline for the first time gets (the rotation's rule) as
+    // this ceremony's.
+    let staged_prod = match proposal.chain(&plan.name) {
+        Some(chain) => proposal.staged_root(chain)?,
+        None => None,
+    };
+    let from = staged_prod.as_ref().unwrap_or(&plan.current);
+    if let (Ok(prod), Ok(mut targets)) = (from.role("targets"), base.role("targets")) {
         targets.threshold = prod.threshold;
         base.set_role("targets", &targets);
     }
