@@ -115,8 +115,11 @@ pub struct Answer {
     /// The body.
     pub body: Vec<u8>,
     /// For a 401/403 to a request with a credential: what to tell the
-    /// operator ([`crate::token::Auth::refused`]).
+    /// operator ([`crate::token::Auth::refused`]), or why a redirect was
+    /// not followed.
     pub hint: Option<String>,
+    /// A redirect's `Location`.
+    location: Option<String>,
 }
 
 impl Answer {
@@ -176,12 +179,18 @@ impl Http {
     pub fn new(config: HttpConfig, auth: Option<Auth>) -> Result<Http, String> {
         let roots = crate::tls::roots()?;
         let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+        // A client with a credential follows no redirect by itself: ureq
+        // would carry `OSF-TOKEN` and the extra headers to any host a
+        // redirect names (it drops only `Authorization`). `request` follows
+        // same-origin redirects of a GET itself.
+        let max_redirects = if auth.is_some() { 0 } else { 10 };
         let build = |direct: bool| -> ureq::Agent {
             let mut b = ureq::Agent::config_builder()
                 .timeout_global(Some(config.timeout))
                 .timeout_connect(Some(config.timeout.min(Duration::from_secs(15))))
                 .http_status_as_error(false)
                 .tls_config(tls.clone())
+                .max_redirects(max_redirects)
                 .user_agent(concat!(
                     "tuf-ceremony-submitter/",
                     env!("CARGO_PKG_VERSION")
@@ -222,6 +231,40 @@ impl Http {
         with_auth: bool,
     ) -> Result<Answer, String> {
         let auth = if with_auth { self.auth.as_ref() } else { None };
+        let mut url = url.to_string();
+        let mut hops = 0;
+        loop {
+            let answer = self.request_once(method, &url, body, content_type, auth)?;
+            let Some(next) = answer.location.as_deref().filter(|_| auth.is_some()) else {
+                return Ok(answer);
+            };
+            match redirect_target(&url, next) {
+                Some(next) if method == "GET" && hops < 5 => {
+                    hops += 1;
+                    url = next;
+                }
+                _ => {
+                    let hint = format!(
+                        "the server redirected this request to {}; the submitter follows only a GET to the same                          scheme, host and port, so that the credential goes nowhere else: give the URL it redirects to                          (--api) if that host is the Factory API",
+                        ceremony::untrusted::escape(next)
+                    );
+                    return Ok(Answer {
+                        hint: Some(hint),
+                        ..answer
+                    });
+                }
+            }
+        }
+    }
+
+    fn request_once(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Option<&[u8]>,
+        content_type: &str,
+        auth: Option<&Auth>,
+    ) -> Result<Answer, String> {
         let result = match method {
             "GET" => Self::with_auth(auth, self.agent_for(url).get(url)).call(),
             "POST" => {
@@ -238,6 +281,14 @@ impl Http {
         };
         let mut response = result.map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
+        let location = match status {
+            301 | 302 | 303 | 307 | 308 => response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned),
+            _ => None,
+        };
         let body = response
             .body_mut()
             .with_config()
@@ -248,7 +299,12 @@ impl Http {
             Some(a) if status == 401 || status == 403 => Some(a.refused(status)),
             _ => None,
         };
-        Ok(Answer { status, body, hint })
+        Ok(Answer {
+            status,
+            body,
+            hint,
+            location,
+        })
     }
 
     fn with_auth<B>(
@@ -400,6 +456,25 @@ impl Http {
     }
 }
 
+/// `scheme://host:port` of a URL.
+fn origin(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    (!rest[..end].is_empty()).then(|| &url[..scheme.len() + 3 + end])
+}
+
+/// Where a redirect from `from` to `location` leads, if that is the same
+/// origin (an absolute URL of it, or an absolute path).
+fn redirect_target(from: &str, location: &str) -> Option<String> {
+    let here = origin(from)?;
+    let next = if location.starts_with('/') && !location.starts_with("//") {
+        format!("{here}{location}")
+    } else {
+        location.to_string()
+    };
+    (origin(&next)? == here).then_some(next)
+}
+
 /// Percent-encodes a form field: unreserved characters as they are, every
 /// other byte as `%XX`.
 fn form_encode(s: &str) -> String {
@@ -458,6 +533,28 @@ mod tests {
             "http://127.0.0.1.example.com/",
         ] {
             assert!(!is_loopback(u), "{u}");
+        }
+    }
+
+    #[test]
+    fn redirects_are_followed_only_to_the_same_origin() {
+        let from = "https://api.example:443/ota/x?y=1";
+        assert_eq!(
+            redirect_target(from, "/ota/z").as_deref(),
+            Some("https://api.example:443/ota/z")
+        );
+        assert_eq!(
+            redirect_target(from, "https://api.example:443/a").as_deref(),
+            Some("https://api.example:443/a")
+        );
+        for away in [
+            "https://evil.example/a",
+            "http://api.example:443/a",
+            "//evil.example/a",
+            "https://api.example:443.evil/a",
+            "https://api.example:4430/a",
+        ] {
+            assert_eq!(redirect_target(from, away), None, "{away}");
         }
     }
 

@@ -91,9 +91,15 @@ mod auth {
                 };
                 let (status, text) = reply(&req);
                 log.lock().unwrap().push(req);
+                // A redirect's answer text is its Location.
+                let (location, text) = if (300..400).contains(&status) {
+                    (format!("Location: {text}\r\n"), String::new())
+                } else {
+                    (String::new(), text)
+                };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    "HTTP/1.1 {status} X\r\n{location}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
                     text.len()
                 );
             }
@@ -486,5 +492,24 @@ mod auth {
         assert_eq!(out.status.code(), Some(1), "{all}");
         assert!(all.contains("CACERT="), "{all}");
         assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_redirect_elsewhere_does_not_carry_the_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        let (elsewhere, seen_there) = serve(|_| (404, "{}".into()));
+        // The first server sends every request on to the other one.
+        static THERE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        THERE.set(format!("{elsewhere}{CANCEL}")).unwrap();
+        let (base, seen) = serve(|_| (307, THERE.get().unwrap().clone()));
+        let out = cancel(dir.path(), &base, &[], &[("FIOCTL_TOKEN", "env-token")]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("redirected this request to"), "{all}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        assert!(
+            seen_there.lock().unwrap().is_empty(),
+            "the credential went elsewhere"
+        );
     }
 }
