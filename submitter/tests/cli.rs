@@ -512,4 +512,89 @@ mod auth {
             "the credential went elsewhere"
         );
     }
+
+    /// An HTTPS server whose certificate (for 127.0.0.1) a test CA signed
+    /// (`tests/data/test-ca.pem`; the server key is a test fixture, used
+    /// only on loopback). Answers 404 to everything; counts the requests
+    /// that got through the handshake.
+    fn serve_tls() -> (String, Arc<Mutex<u32>>) {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(data.join("test-server.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(data.join("test-server.key")).unwrap();
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("https://{}", listener.local_addr().unwrap());
+        let count = Arc::new(Mutex::new(0));
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(16) {
+                let Ok(tcp) = stream else { continue };
+                let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                    continue;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut reader = BufReader::new(&mut tls);
+                let mut line = String::new();
+                // A client that refuses our certificate ends here.
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                drop(reader);
+                *seen.lock().unwrap() += 1;
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 404 X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                );
+                let _ = tls.flush();
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        });
+        (base, count)
+    }
+
+    #[test]
+    fn tls_trusts_the_ca_that_cacert_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/test-ca.pem");
+        let (base, count) = serve_tls();
+        // Without CACERT the test CA is unknown: no request gets through.
+        let out = cancel(dir.path(), &base, &[], &[("FIOCTL_TOKEN", "t")]);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.to_lowercase().contains("certificate"), "{all}");
+        assert_eq!(*count.lock().unwrap(), 0);
+        // With it, the system pool plus the test CA: the request is answered.
+        let out = cancel(
+            dir.path(),
+            &base,
+            &[],
+            &[("FIOCTL_TOKEN", "t"), ("CACERT", ca.to_str().unwrap())],
+        );
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(all.contains("no root-update transaction was open"), "{all}");
+        assert_eq!(*count.lock().unwrap(), 1);
+    }
 }
