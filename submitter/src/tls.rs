@@ -80,7 +80,8 @@ mod tests {
     use super::*;
 
     /// A self-signed CA certificate (public data only), made with
-    /// `openssl req -x509 -newkey ed25519 -subj /CN=tuf-ceremony-test-ca`.
+    /// `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256`; it also
+    /// signed the HTTPS test server's certificate (`tests/cli.rs`).
     const TEST_CA: &str = include_str!("../tests/data/test-ca.pem");
 
     fn ders(r: &RootCerts) -> Vec<Vec<u8>> {
