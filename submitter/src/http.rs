@@ -1,7 +1,9 @@
 //! HTTP for the submitter: one blocking client (ureq, rustls), timeouts,
 //! retries only where a retry cannot change anything on the server, and
 //! errors that name the method, the URL, the status and the server's own
-//! message. Credentials travel only in headers and never appear in an error.
+//! message. Credentials travel only in headers and never appear in an error;
+//! a 401 or 403 answer to a request that carried one says where it came from
+//! and how to renew it. TLS roots: [`crate::tls`].
 
 use ceremony_cli::eprintln;
 use std::fmt;
@@ -50,6 +52,9 @@ pub struct HttpError {
     pub message: String,
     /// How many attempts were made.
     pub attempts: u32,
+    /// For a 401/403 to a request with a credential: where that came from
+    /// and how to renew it.
+    pub hint: Option<String>,
 }
 
 impl fmt::Display for HttpError {
@@ -71,6 +76,9 @@ impl fmt::Display for HttpError {
         }
         if self.attempts > 1 {
             write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n{h}")?;
         }
         Ok(())
     }
@@ -106,6 +114,12 @@ pub struct Answer {
     pub status: u16,
     /// The body.
     pub body: Vec<u8>,
+    /// For a 401/403 to a request with a credential: what to tell the
+    /// operator ([`crate::token::Auth::refused`]), or why a redirect was
+    /// not followed.
+    pub hint: Option<String>,
+    /// A redirect's `Location`.
+    location: Option<String>,
 }
 
 impl Answer {
@@ -160,13 +174,23 @@ pub struct Http {
 }
 
 impl Http {
-    /// A client that sends `auth` (if any) with every request.
-    pub fn new(config: HttpConfig, auth: Option<Auth>) -> Http {
+    /// A client that sends `auth` (if any) with every request. An error
+    /// when the TLS roots cannot be assembled (`CACERT` unreadable).
+    pub fn new(config: HttpConfig, auth: Option<Auth>) -> Result<Http, String> {
+        let roots = crate::tls::roots()?;
+        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+        // A client with a credential follows no redirect by itself: ureq
+        // would carry `OSF-TOKEN` and the extra headers to any host a
+        // redirect names (it drops only `Authorization`). `request` follows
+        // same-origin redirects of a GET itself.
+        let max_redirects = if auth.is_some() { 0 } else { 10 };
         let build = |direct: bool| -> ureq::Agent {
             let mut b = ureq::Agent::config_builder()
                 .timeout_global(Some(config.timeout))
                 .timeout_connect(Some(config.timeout.min(Duration::from_secs(15))))
                 .http_status_as_error(false)
+                .tls_config(tls.clone())
+                .max_redirects(max_redirects)
                 .user_agent(concat!(
                     "tuf-ceremony-submitter/",
                     env!("CARGO_PKG_VERSION")
@@ -176,12 +200,12 @@ impl Http {
             }
             b.build().into()
         };
-        Http {
+        Ok(Http {
             agent: build(false),
             direct: build(true),
             auth,
             config,
-        }
+        })
     }
 
     /// The agent for `url`: loopback addresses never go through a proxy
@@ -195,38 +219,127 @@ impl Http {
     }
 
     fn once(&self, method: &'static str, url: &str, body: Option<&[u8]>) -> Result<Answer, String> {
+        self.request(method, url, body, "application/json", true)
+    }
+
+    fn request(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Option<&[u8]>,
+        content_type: &str,
+        with_auth: bool,
+    ) -> Result<Answer, String> {
+        let auth = if with_auth { self.auth.as_ref() } else { None };
+        let mut url = url.to_string();
+        let mut hops = 0;
+        loop {
+            let answer = self.request_once(method, &url, body, content_type, auth)?;
+            let Some(next) = answer.location.as_deref().filter(|_| auth.is_some()) else {
+                return Ok(answer);
+            };
+            match redirect_target(&url, next) {
+                Some(next) if method == "GET" && hops < 5 => {
+                    hops += 1;
+                    url = next;
+                }
+                _ => {
+                    let hint = format!(
+                        "the server redirected this request to {}; the submitter follows only a GET to the same                          scheme, host and port, so that the credential goes nowhere else: give the URL it redirects to                          (--api) if that host is the Factory API",
+                        ceremony::untrusted::escape(next)
+                    );
+                    return Ok(Answer {
+                        hint: Some(hint),
+                        ..answer
+                    });
+                }
+            }
+        }
+    }
+
+    fn request_once(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Option<&[u8]>,
+        content_type: &str,
+        auth: Option<&Auth>,
+    ) -> Result<Answer, String> {
         let result = match method {
-            "GET" => self.with_auth(self.agent_for(url).get(url)).call(),
+            "GET" => Self::with_auth(auth, self.agent_for(url).get(url)).call(),
             "POST" => {
-                let req = self
-                    .with_auth(self.agent_for(url).post(url))
-                    .header("Content-Type", "application/json");
+                let req = Self::with_auth(auth, self.agent_for(url).post(url))
+                    .header("Content-Type", content_type);
                 req.send(body.unwrap_or(b"{}"))
             }
             "PUT" => {
-                let req = self
-                    .with_auth(self.agent_for(url).put(url))
-                    .header("Content-Type", "application/json");
+                let req = Self::with_auth(auth, self.agent_for(url).put(url))
+                    .header("Content-Type", content_type);
                 req.send(body.unwrap_or(b""))
             }
             other => return Err(format!("unsupported method {other}")),
         };
         let mut response = result.map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
+        let location = match status {
+            301 | 302 | 303 | 307 | 308 => response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned),
+            _ => None,
+        };
         let body = response
             .body_mut()
             .with_config()
             .limit(MAX_BODY)
             .read_to_vec()
             .map_err(|e| format!("the answer ({status}) broke off: {}", describe(&e)))?;
-        Ok(Answer { status, body })
+        let hint = match auth {
+            Some(a) if status == 401 || status == 403 => Some(a.refused(status)),
+            _ => None,
+        };
+        Ok(Answer {
+            status,
+            body,
+            hint,
+            location,
+        })
     }
 
-    fn with_auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
-        match &self.auth {
-            Some(auth) => req.header(auth.header_name(), auth.header_value()),
-            None => req,
+    fn with_auth<B>(
+        auth: Option<&Auth>,
+        mut req: ureq::RequestBuilder<B>,
+    ) -> ureq::RequestBuilder<B> {
+        for (name, value) in auth.map(Auth::headers).unwrap_or_default() {
+            req = req.header(name, value);
         }
+        req
+    }
+
+    /// An `application/x-www-form-urlencoded` POST without the API
+    /// credential (the OAuth2 token endpoint): sent once.
+    pub fn send_form(&self, url: &str, fields: &[(&str, String)]) -> Result<Answer, HttpError> {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.request(
+            "POST",
+            url,
+            Some(body.as_bytes()),
+            "application/x-www-form-urlencoded",
+            false,
+        )
+        .map_err(|message| HttpError {
+            method: "POST",
+            url: url.to_string(),
+            status: None,
+            message,
+            attempts: 1,
+            hint: None,
+        })
     }
 
     /// GET, retried with backoff after a transport failure or a 5xx/429
@@ -251,6 +364,7 @@ impl Http {
                         status: None,
                         message,
                         attempts: attempt,
+                        hint: None,
                     }),
                 };
             }
@@ -280,6 +394,7 @@ impl Http {
                 status: Some(s),
                 message: server_message(&a.body),
                 attempts: 1,
+                hint: a.hint,
             }),
         }
     }
@@ -296,6 +411,7 @@ impl Http {
                 status: Some(a.status),
                 message: server_message(&a.body),
                 attempts: 1,
+                hint: a.hint,
             })
         }
     }
@@ -314,6 +430,7 @@ impl Http {
             status: None,
             message,
             attempts: 1,
+            hint: None,
         })
     }
 
@@ -328,6 +445,7 @@ impl Http {
                 status: Some(a.status),
                 message: server_message(&a.body),
                 attempts: 1,
+                hint: a.hint,
             })
         }
     }
@@ -338,8 +456,41 @@ impl Http {
     }
 }
 
+/// `scheme://host:port` of a URL.
+fn origin(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    (!rest[..end].is_empty()).then(|| &url[..scheme.len() + 3 + end])
+}
+
+/// Where a redirect from `from` to `location` leads, if that is the same
+/// origin (an absolute URL of it, or an absolute path).
+fn redirect_target(from: &str, location: &str) -> Option<String> {
+    let here = origin(from)?;
+    let next = if location.starts_with('/') && !location.starts_with("//") {
+        format!("{here}{location}")
+    } else {
+        location.to_string()
+    };
+    (origin(&next)? == here).then_some(next)
+}
+
+/// Percent-encodes a form field: unreserved characters as they are, every
+/// other byte as `%XX`.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Whether `url` names a loopback host (127.0.0.0/8, [::1], localhost).
-fn is_loopback(url: &str) -> bool {
+pub fn is_loopback(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
@@ -382,6 +533,28 @@ mod tests {
             "http://127.0.0.1.example.com/",
         ] {
             assert!(!is_loopback(u), "{u}");
+        }
+    }
+
+    #[test]
+    fn redirects_are_followed_only_to_the_same_origin() {
+        let from = "https://api.example:443/ota/x?y=1";
+        assert_eq!(
+            redirect_target(from, "/ota/z").as_deref(),
+            Some("https://api.example:443/ota/z")
+        );
+        assert_eq!(
+            redirect_target(from, "https://api.example:443/a").as_deref(),
+            Some("https://api.example:443/a")
+        );
+        for away in [
+            "https://evil.example/a",
+            "http://api.example:443/a",
+            "//evil.example/a",
+            "https://api.example:443.evil/a",
+            "https://api.example:4430/a",
+        ] {
+            assert_eq!(redirect_target(from, away), None, "{away}");
         }
     }
 

@@ -9,14 +9,17 @@
 #![forbid(unsafe_code)]
 
 mod factory;
+mod fioctl_config;
 mod http;
 mod merge;
 mod netaudit;
+mod oauth;
 mod propose;
 mod qr_cmd;
 mod qr_image;
 mod show;
 mod source;
+mod tls;
 mod token;
 mod upload;
 
@@ -270,17 +273,28 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The FoundriesFactory credential.
+    /// The FoundriesFactory credential, an expired OAuth2 token of fioctl's
+    /// renewed first.
     pub fn auth(&self) -> Result<token::Auth> {
-        token::find(
+        let found = token::find(
             self.net.token_file.as_deref(),
             self.net.fioctl_config.as_deref(),
         )
-        .map_err(anyhow::Error::msg)
+        .map_err(anyhow::Error::msg)?;
+        match found {
+            token::Found::Ready(auth) => Ok(auth),
+            token::Found::Renew {
+                path,
+                text,
+                oauth,
+                extra_headers,
+            } => oauth::renew(&self.http(None)?, path, &text, oauth, extra_headers)
+                .map_err(anyhow::Error::msg),
+        }
     }
 
     /// A client (with `auth`, if given).
-    pub fn http(&self, auth: Option<token::Auth>) -> http::Http {
+    pub fn http(&self, auth: Option<token::Auth>) -> Result<http::Http> {
         http::Http::new(
             http::HttpConfig {
                 timeout: Duration::from_secs(self.net.timeout),
@@ -289,6 +303,7 @@ impl Ctx {
             },
             auth,
         )
+        .map_err(anyhow::Error::msg)
     }
 
     /// The API base URL.
@@ -422,7 +437,7 @@ fn save_from_qr(bytes: Vec<u8>, path: &std::path::Path) -> Result<PathBuf> {
 fn cancel(ctx: &Ctx, name: &str) -> Result<()> {
     factory::check_name(name).map_err(UsageError)?;
     let auth = ctx.auth()?;
-    let http = ctx.http(Some(auth));
+    let http = ctx.http(Some(auth))?;
     let f = factory::Factory {
         http: &http,
         api: ctx.api(),

@@ -107,7 +107,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
                 audit_dir(dir, trusted, dialect, at).context("audit could not run")?
             }
             Repo::Http(_) => {
-                let http = ctx.http(None);
+                let http = ctx.http(None)?;
                 audit_fetched(
                     |n| repo.fetch(&http, &format!("{n}.root.json")),
                     |n| repo.location(&format!("{n}.root.json")),
@@ -134,7 +134,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
         return Err(UsageError("a FoundriesFactory speaks the ota-tuf dialect".into()).into());
     }
     let auth = ctx.auth()?;
-    let http = ctx.http(Some(auth));
+    let http = ctx.http(Some(auth))?;
     let f = Factory {
         http: &http,
         api: ctx.api(),

@@ -310,7 +310,7 @@ fn propose_repo(
         return Err(UsageError("--txid is for a FoundriesFactory (--factory)".into()).into());
     }
     let repo = Repo::parse(repo);
-    let http = ctx.http(None);
+    let http = ctx.http(None)?;
     let trusted = match &args.trusted {
         Some(p) => Some(read_trusted(p, args.dialect)?),
         None => None,
@@ -414,7 +414,7 @@ fn propose_factory(
         .into());
     }
     let auth = ctx.auth()?;
-    let http = ctx.http(Some(auth));
+    let http = ctx.http(Some(auth))?;
     let factory = Factory {
         http: &http,
         api: ctx.api(),

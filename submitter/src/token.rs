@@ -1,21 +1,26 @@
-//! Where the FoundriesFactory API token comes from, and how it is sent.
+//! Where the FoundriesFactory API credential comes from, and how it is sent.
 //!
-//! In order: `--token-file FILE`; the environment (`FIOCTL_TOKEN`, then
-//! `OSF_TOKEN`); fioctl's own config (`$FIOCTL_CONFIG`, else
-//! `~/.config/fioctl.yaml`): `token:` is an API token sent as `OSF-TOKEN`,
-//! `clientcredentials.access_token:` an OAuth2 token sent as fioctl sends it,
-//! `Authorization: Bearer base64(token)`. The token is never printed: its
-//! `Debug` form is redacted and errors name only where it was looked for.
+//! In order, as fioctl looks: `--token-file FILE`; the environment
+//! (`FIOCTL_TOKEN`, then `OSF_TOKEN`); fioctl's own config
+//! ([`crate::fioctl_config`]): `token:` is an API token sent in the header
+//! `TOKEN_HEADER` names (default `OSF-TOKEN`), `clientcredentials` an OAuth2
+//! login sent as fioctl sends it, `Authorization: Bearer base64(token)`,
+//! renewed first when it has expired ([`crate::oauth`]). fioctl's
+//! `extraheaders` go with every API request whatever the credential. The
+//! credential is never printed: its `Debug` form is redacted, and messages
+//! name only where it came from.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-/// A credential and the header it travels in.
+use crate::fioctl_config::{self, OAuthConfig};
+
+/// The credential itself.
 #[derive(Clone)]
-pub enum Auth {
-    /// `OSF-TOKEN: <token>` (header name overridable with `TOKEN_HEADER`, as in fioctl).
+pub enum Credential {
+    /// `<TOKEN_HEADER>: <token>`.
     ApiToken {
         /// The header name.
         header: String,
@@ -26,194 +31,308 @@ pub enum Auth {
     Bearer(String),
 }
 
-impl fmt::Debug for Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Auth::ApiToken { header, .. } => write!(f, "ApiToken({header}: <redacted>)"),
-            Auth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
-        }
-    }
+/// Where a credential came from: what a refusal names, and how to renew it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// `--token-file FILE`.
+    TokenFile(PathBuf),
+    /// An environment variable.
+    Env(&'static str),
+    /// `token:` in fioctl's config.
+    ConfigToken(PathBuf),
+    /// `clientcredentials.access_token` in fioctl's config; `renewed` when
+    /// this run obtained it from the token endpoint.
+    ConfigOAuth {
+        /// The config file.
+        path: PathBuf,
+        /// Whether it was renewed just now.
+        renewed: bool,
+    },
 }
 
-impl Auth {
-    /// The header name.
-    pub fn header_name(&self) -> &str {
+impl Source {
+    /// "the API token in $FIOCTL_TOKEN", for messages.
+    pub fn describe(&self) -> String {
         match self {
-            Auth::ApiToken { header, .. } => header,
-            Auth::Bearer(_) => "Authorization",
-        }
-    }
-
-    /// The header value.
-    pub fn header_value(&self) -> String {
-        match self {
-            Auth::ApiToken { token, .. } => token.clone(),
-            Auth::Bearer(t) => format!(
-                "Bearer {}",
-                base64::engine::general_purpose::STANDARD.encode(t)
+            Source::TokenFile(p) => format!("the API token read from --token-file {}", p.display()),
+            Source::Env(v) => format!("the API token in the environment variable {v}"),
+            Source::ConfigToken(p) => format!("the API token `token:` in {}", p.display()),
+            Source::ConfigOAuth {
+                path,
+                renewed: false,
+            } => format!(
+                "the OAuth2 access token `clientcredentials.access_token` in {}",
+                path.display()
+            ),
+            Source::ConfigOAuth {
+                path,
+                renewed: true,
+            } => format!(
+                "the OAuth2 access token just obtained with the client credentials in {}",
+                path.display()
             ),
         }
     }
 
-    /// Where the credential came from, for messages (never the value).
-    pub fn describe(&self) -> &'static str {
+    /// What to do to get a credential the server takes.
+    pub fn renew(&self) -> String {
+        const TOKENS: &str = "https://app.foundries.io/settings/tokens/";
         match self {
-            Auth::ApiToken { .. } => "an API token",
-            Auth::Bearer(_) => "an OAuth2 access token",
+            Source::TokenFile(p) => format!(
+                "put a current API token (from {TOKENS}) in {}, or drop --token-file and run `fioctl login`",
+                p.display()
+            ),
+            Source::Env(v) => format!(
+                "set {v} to a current API token (from {TOKENS}), or unset it and run `fioctl login`"
+            ),
+            Source::ConfigToken(p) => format!(
+                "replace `token:` in {} with a current API token (from {TOKENS}), or remove it and run `fioctl login`",
+                p.display()
+            ),
+            Source::ConfigOAuth { .. } => "run `fioctl login` (after a change of the credential's scopes: \
+                 `fioctl login --refresh-access-token`), then try again"
+                .to_string(),
         }
     }
 }
 
-/// What fioctl's config says that matters here.
-#[derive(Default, Debug)]
-pub struct FioctlConfig {
-    /// `token`.
-    pub token: Option<String>,
-    /// `clientcredentials.access_token`.
-    pub access_token: Option<String>,
-    /// `server.url`.
-    pub server_url: Option<String>,
-    /// `factory`.
-    pub factory: Option<String>,
+/// A credential, where it came from, and the extra headers that go with it.
+#[derive(Clone)]
+pub struct Auth {
+    /// The credential.
+    pub credential: Credential,
+    /// Where it came from.
+    pub source: Source,
+    /// fioctl's `extraheaders`.
+    pub extra_headers: Vec<(String, String)>,
 }
 
-/// The config path: `$FIOCTL_CONFIG`, else `~/.config/fioctl.yaml`.
-pub fn default_config_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("FIOCTL_CONFIG") {
-        return Some(PathBuf::from(p));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/fioctl.yaml"))
-}
-
-/// Reads the few keys needed from fioctl's YAML config: top-level `token`,
-/// `factory`, and `token`/`url`-style keys one level down under
-/// `clientcredentials` and `server`. Only plain block mappings with scalar
-/// values are understood, which is how fioctl writes the file.
-pub fn parse_fioctl_yaml(text: &str) -> FioctlConfig {
-    let mut cfg = FioctlConfig::default();
-    let mut section: Option<String> = None;
-    for line in text.lines() {
-        let without_comment = strip_comment(line);
-        if without_comment.trim().is_empty() {
-            continue;
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.extra_headers.iter().map(|(n, _)| n.as_str()).collect();
+        match &self.credential {
+            Credential::ApiToken { header, .. } => write!(f, "ApiToken({header}: <redacted>")?,
+            Credential::Bearer(_) => f.write_str("Bearer(<redacted>")?,
         }
-        let indent = without_comment.len() - without_comment.trim_start().len();
-        let Some((key, value)) = without_comment.trim().split_once(':') else {
-            continue;
-        };
-        let key = key.trim();
-        let opens_section = value.trim().is_empty();
-        let value = unquote(value.trim());
-        if indent == 0 {
-            section = None;
-            if opens_section {
-                section = Some(key.to_string());
-                continue;
-            }
-            match key {
-                "token" => cfg.token = Some(value),
-                "factory" => cfg.factory = Some(value),
-                _ => {}
-            }
+        write!(f, ", from {:?}, extra headers {names:?})", self.source)
+    }
+}
+
+impl Auth {
+    /// Every header to send, the credential's last so that no extra header
+    /// can replace it.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        let mut out = self.extra_headers.clone();
+        out.push(match &self.credential {
+            Credential::ApiToken { header, token } => (header.clone(), token.clone()),
+            Credential::Bearer(t) => (
+                "Authorization".to_string(),
+                format!(
+                    "Bearer {}",
+                    base64::engine::general_purpose::STANDARD.encode(t)
+                ),
+            ),
+        });
+        out
+    }
+
+    /// What to tell the operator when the server refuses the credential
+    /// (401, 403).
+    pub fn refused(&self, status: u16) -> String {
+        let what = if status == 403 {
+            "does not allow this request (a token without the scope it needs, or a user who is not an owner of the Factory)"
         } else {
-            match (section.as_deref(), key) {
-                (Some("clientcredentials"), "access_token") if !value.is_empty() => {
-                    cfg.access_token = Some(value)
-                }
-                (Some("server"), "url") if !value.is_empty() => cfg.server_url = Some(value),
-                _ => {}
-            }
-        }
+            "was refused: expired, revoked or wrong"
+        };
+        format!(
+            "{} {what}. To renew it: {}",
+            self.source.describe(),
+            self.source.renew()
+        )
     }
-    cfg
 }
 
-fn strip_comment(line: &str) -> &str {
-    // A `#` starts a comment at the line start or after whitespace, outside quotes.
-    let mut in_single = false;
-    let mut in_double = false;
-    let mut prev_space = true;
-    for (i, c) in line.char_indices() {
-        match c {
-            '\'' if !in_double => in_single = !in_single,
-            '"' if !in_single => in_double = !in_double,
-            '#' if !in_single && !in_double && prev_space => return &line[..i],
-            _ => {}
-        }
-        prev_space = c.is_whitespace();
-    }
-    line
+/// A credential that is ready, or an OAuth2 login to renew first.
+pub enum Found {
+    /// Ready to send.
+    Ready(Auth),
+    /// fioctl's `clientcredentials`, whose access token is missing or has
+    /// expired: the token endpoint gives a new one ([`crate::oauth`]).
+    Renew {
+        /// The config file (written back afterwards where that is safe).
+        path: PathBuf,
+        /// Its text as read.
+        text: String,
+        /// What it says.
+        oauth: OAuthConfig,
+        /// `extraheaders`.
+        extra_headers: Vec<(String, String)>,
+    },
 }
 
-fn unquote(v: &str) -> String {
-    let v = v.trim();
-    if v.len() >= 2
-        && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+/// The header an API token travels in: `TOKEN_HEADER`, else `OSF-TOKEN`.
+pub fn token_header() -> Result<String, String> {
+    match std::env::var("TOKEN_HEADER") {
+        Ok(h) if !h.trim().is_empty() => {
+            let h = h.trim().to_string();
+            check_header_name(&h).map_err(|e| format!("TOKEN_HEADER: {e}"))?;
+            Ok(h)
+        }
+        _ => Ok("OSF-TOKEN".into()),
+    }
+}
+
+/// Headers this client sets itself, or that would change how a request is
+/// framed or routed: an extra header may not replace them.
+const RESERVED: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "authorization",
+];
+
+fn check_header_name(name: &str) -> Result<(), String> {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
     {
-        v[1..v.len() - 1].to_string()
+        Ok(())
     } else {
-        v.to_string()
+        Err(format!(
+            "{:?} is not an HTTP header name",
+            ceremony::untrusted::escape(name)
+        ))
     }
 }
 
-fn api_token(token: String) -> Auth {
-    let header = std::env::var("TOKEN_HEADER")
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-        .unwrap_or_else(|| "OSF-TOKEN".into());
-    Auth::ApiToken { header, token }
+/// Checks a header value: visible ASCII and spaces only, so that nothing
+/// in it can end the header or start another.
+pub fn check_header_value(v: &str) -> bool {
+    v.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
 }
 
-/// Finds the credential, or says everywhere it looked.
-pub fn find(token_file: Option<&Path>, config: Option<&Path>) -> Result<Auth, String> {
-    if let Some(path) = token_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
-        let token = text.trim().to_string();
-        if token.is_empty() {
-            return Err(format!("the token file {} is empty", path.display()));
-        }
-        return Ok(api_token(token));
-    }
-    for var in ["FIOCTL_TOKEN", "OSF_TOKEN"] {
-        if let Ok(t) = std::env::var(var) {
-            if !t.trim().is_empty() {
-                return Ok(api_token(t.trim().to_string()));
-            }
-        }
-    }
-    let path = config.map(Path::to_path_buf).or_else(default_config_path);
-    if let Some(path) = &path {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let cfg = parse_fioctl_yaml(&text);
-            if let Some(t) = cfg.token.filter(|t| !t.is_empty()) {
-                return Ok(api_token(t));
-            }
-            if let Some(t) = cfg.access_token {
-                return Ok(Auth::Bearer(t));
-            }
+fn extra_headers(
+    path: &Path,
+    headers: Vec<(String, String)>,
+    token_header: &str,
+) -> Result<Vec<(String, String)>, String> {
+    for (name, value) in &headers {
+        check_header_name(name).map_err(|e| format!("{}: extraheaders: {e}", path.display()))?;
+        let lower = name.to_ascii_lowercase();
+        if RESERVED.contains(&lower.as_str()) || lower == token_header.to_ascii_lowercase() {
             return Err(format!(
-                "{} has neither `token` nor `clientcredentials.access_token`: run `fioctl login`, \
-                 or give --token-file FILE, or set FIOCTL_TOKEN",
+                "{}: extraheaders may not set {name}: the submitter sets it itself; remove it from extraheaders",
+                path.display()
+            ));
+        }
+        if !check_header_value(value) {
+            // The value is not shown: extra headers often carry secrets.
+            return Err(format!(
+                "{}: extraheaders.{name} holds a control or non-ASCII character; an HTTP header cannot carry it",
                 path.display()
             ));
         }
     }
-    Err(format!(
-        "no FoundriesFactory API token: give --token-file FILE, set FIOCTL_TOKEN (or OSF_TOKEN), \
-         or log in with fioctl so that {} holds one",
-        path.map_or_else(
-            || "~/.config/fioctl.yaml".to_string(),
-            |p| p.display().to_string()
-        )
-    ))
+    Ok(headers)
+}
+
+fn api_token(token: String, source: Source, extra: Vec<(String, String)>) -> Result<Found, String> {
+    if !check_header_value(&token) {
+        return Err(format!(
+            "{} holds a control or non-ASCII character: it is not a token",
+            source.describe()
+        ));
+    }
+    Ok(Found::Ready(Auth {
+        credential: Credential::ApiToken {
+            header: token_header()?,
+            token,
+        },
+        source,
+        extra_headers: extra,
+    }))
+}
+
+/// Finds the credential, or says everywhere it looked.
+pub fn find(token_file: Option<&Path>, config: Option<&Path>) -> Result<Found, String> {
+    let path = fioctl_config::path(config);
+    let read = match &path {
+        Some(p) => fioctl_config::read(p)?,
+        None => None,
+    };
+    let header = token_header()?;
+    let extra = match (&path, &read) {
+        (Some(p), Some((_, cfg))) => extra_headers(p, cfg.extra_headers.clone(), &header)?,
+        _ => Vec::new(),
+    };
+    if let Some(file) = token_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read the token file {}: {e}", file.display()))?;
+        let token = text.trim().to_string();
+        if token.is_empty() {
+            return Err(format!("the token file {} is empty", file.display()));
+        }
+        return api_token(token, Source::TokenFile(file.to_path_buf()), extra);
+    }
+    for var in ["FIOCTL_TOKEN", "OSF_TOKEN"] {
+        if let Ok(t) = std::env::var(var) {
+            if !t.trim().is_empty() {
+                return api_token(t.trim().to_string(), Source::Env(var), extra);
+            }
+        }
+    }
+    let shown = path.as_ref().map_or_else(
+        || "~/.config/fioctl.yaml".to_string(),
+        |p| p.display().to_string(),
+    );
+    let (Some(path), Some((text, cfg))) = (path, read) else {
+        return Err(format!(
+            "no FoundriesFactory API token: give --token-file FILE, set FIOCTL_TOKEN (or OSF_TOKEN), \
+             or log in with `fioctl login` so that {shown} holds one"
+        ));
+    };
+    if let Some(t) = cfg.token.clone().filter(|t| !t.is_empty()) {
+        return api_token(t, Source::ConfigToken(path), extra);
+    }
+    let oauth = cfg.oauth;
+    if oauth.client_id.is_none() && oauth.access_token.is_none() {
+        return Err(format!(
+            "{shown} has neither `token` nor `clientcredentials`: run `fioctl login`, \
+             or give --token-file FILE, or set FIOCTL_TOKEN"
+        ));
+    }
+    match (&oauth.access_token, crate::oauth::expired(&oauth)?) {
+        (Some(t), false) => {
+            if !check_header_value(t) {
+                return Err(format!(
+                    "{shown}: clientcredentials.access_token holds a control or non-ASCII character: run `fioctl login`"
+                ));
+            }
+            Ok(Found::Ready(Auth {
+                credential: Credential::Bearer(t.clone()),
+                source: Source::ConfigOAuth {
+                    path,
+                    renewed: false,
+                },
+                extra_headers: extra,
+            }))
+        }
+        _ => Ok(Found::Renew {
+            path,
+            text,
+            oauth,
+            extra_headers: extra,
+        }),
+    }
 }
 
 /// `server.url` from fioctl's config, if there is one.
 pub fn configured_api(config: Option<&Path>) -> Option<String> {
-    let path = config.map(Path::to_path_buf).or_else(default_config_path)?;
-    let text = std::fs::read_to_string(path).ok()?;
-    parse_fioctl_yaml(&text).server_url
+    let path = fioctl_config::path(config)?;
+    fioctl_config::read(&path).ok()??.1.server_url
 }
 
 #[cfg(test)]
@@ -221,22 +340,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_fioctl_config() {
-        let cfg = parse_fioctl_yaml(
-            "clientcredentials:\n  access_token: \"abc#def\"\n  client_id: x  # comment\n  refresh_token: r\nfactory: demo\nserver:\n  url: https://api.example\ntoken: ''\n",
+    fn bearer_is_base64_of_the_token_and_debug_is_redacted() {
+        let a = Auth {
+            credential: Credential::Bearer("tok".into()),
+            source: Source::Env("X"),
+            extra_headers: vec![("X-A".into(), "hidden".into())],
+        };
+        assert_eq!(
+            a.headers(),
+            vec![
+                ("X-A".to_string(), "hidden".to_string()),
+                ("Authorization".to_string(), "Bearer dG9r".to_string())
+            ]
         );
-        assert_eq!(cfg.access_token.as_deref(), Some("abc#def"));
-        assert_eq!(cfg.factory.as_deref(), Some("demo"));
-        assert_eq!(cfg.server_url.as_deref(), Some("https://api.example"));
-        assert_eq!(cfg.token.as_deref(), Some(""));
-        let cfg = parse_fioctl_yaml("# fioctl\ntoken: s3cr3t\n");
-        assert_eq!(cfg.token.as_deref(), Some("s3cr3t"));
+        let debug = format!("{a:?}");
+        assert!(
+            !debug.contains("tok") && !debug.contains("hidden"),
+            "{debug}"
+        );
     }
 
     #[test]
-    fn bearer_is_base64_of_the_token_and_debug_is_redacted() {
-        let a = Auth::Bearer("tok".into());
-        assert_eq!(a.header_value(), "Bearer dG9r");
-        assert!(!format!("{a:?}").contains("tok"));
+    fn extra_headers_may_not_replace_what_the_client_sets() {
+        let p = Path::new("c.yaml");
+        for name in ["Authorization", "osf-token", "Host", "Content-Length"] {
+            let e = extra_headers(p, vec![(name.into(), "v".into())], "OSF-TOKEN").unwrap_err();
+            assert!(e.contains("may not set"), "{e}");
+        }
+        assert!(extra_headers(p, vec![("X-A".into(), "a\rb".into())], "OSF-TOKEN").is_err());
+        assert!(extra_headers(p, vec![("X A".into(), "v".into())], "OSF-TOKEN").is_err());
+        assert!(extra_headers(p, vec![("X-A".into(), "v w".into())], "OSF-TOKEN").is_ok());
     }
 }

@@ -138,7 +138,7 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
                 .into());
             }
             let auth = ctx.auth()?;
-            let http = ctx.http(Some(auth));
+            let http = ctx.http(Some(auth))?;
             let f = Factory {
                 http: &http,
                 api,
@@ -158,7 +158,7 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
             upload_dir(Path::new(&path), cur, new, now)
         }
         Target::TufHttp { url } => {
-            let http = ctx.http(None);
+            let http = ctx.http(None)?;
             let (_, cur, new) = &checked.chains[0];
             upload_http(
                 &http,
@@ -377,6 +377,7 @@ fn upload_http(
                 status: Some(a.status),
                 message: crate::http::server_message(&a.body),
                 attempts: 1,
+                hint: a.hint,
             };
             bail!(
                 "not supported: {url} does not accept uploads ({err}).\nCopy these files into the repository's \
@@ -724,7 +725,7 @@ fn apply(f: &Factory, ours: &Ours, txid: &str, again: &str) -> Result<()> {
 
 fn hint_for(status: Option<u16>, factory: &str) -> String {
     match status {
-        Some(401) => "The token was refused: check --token-file, FIOCTL_TOKEN or ~/.config/fioctl.yaml.".into(),
+        // A 401 names the credential's source and its renewal in the error itself.
         Some(403) => "The token may lack the permission to change TUF roots (it needs the admin scope).".into(),
         Some(400) => format!(
             "A 400 often means the transaction is not the one this proposal was made in (another was started, or it \
