@@ -38,20 +38,7 @@ fn a_ceremony_across_qr_frames_and_its_audit() {
         import.extend(["--key", p.as_str()]);
     }
     run("signer", d, &import, &[SCRYPT]).expect(0, "import");
-    run(
-        "submitter",
-        d,
-        [
-            "propose",
-            "--repo",
-            "repo/metadata",
-            "--rotate-all",
-            "-o",
-            "proposal.json",
-        ],
-        &[],
-    )
-    .expect(0, "propose");
+    ceremony_tests::fixture::propose_rotate_all(d, "proposal.json");
 
     // Online → offline: the proposal as frames (shuffled, one missing).
     let mut frames = frames_of(d, "proposal.json", "14");

@@ -102,7 +102,8 @@ fn verifies(key: &Value, method: &str, message: &[u8], sig: &[u8]) -> Result<(),
     }
 }
 
-fn key_ids(role: &Value) -> Vec<String> {
+/// A role's key ids, as strings (others skipped).
+pub(crate) fn key_ids(role: &Value) -> Vec<String> {
     role["keyids"]
         .as_array()
         .into_iter()

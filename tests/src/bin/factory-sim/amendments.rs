@@ -22,13 +22,7 @@ pub fn issue(kind: &str, message: String, args: &[(&str, &str)]) -> Value {
 }
 
 fn ids(role: &Value) -> BTreeSet<String> {
-    role["keyids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect()
+    crate::accept::key_ids(role).into_iter().collect()
 }
 
 fn names(v: &Value) -> BTreeSet<String> {
