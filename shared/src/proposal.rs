@@ -62,7 +62,8 @@ pub struct HistoryEntry {
 /// against this list before anything else is read, because the signer keys
 /// its trust anchors by them: an unknown name would be a repository seen
 /// for the "first" time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ChainName {
     /// The one chain of a TUF repository.
     Root,
@@ -89,6 +90,14 @@ impl ChainName {
             Dialect::Tuf => &[ChainName::Root],
             Dialect::OtaTuf => &[ChainName::Ci, ChainName::Prod],
         }
+    }
+
+    /// The chain called exactly `name` in any dialect (for names read back
+    /// from a signer's own archive).
+    pub fn from_name(name: &str) -> Option<ChainName> {
+        [ChainName::Root, ChainName::Ci, ChainName::Prod]
+            .into_iter()
+            .find(|c| c.as_str() == name)
     }
 
     /// The chain called exactly `name` (no case folding, no trimming), if

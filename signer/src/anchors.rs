@@ -38,46 +38,10 @@ use ceremony::proposal::{Chain, Proposal, Target};
 use ceremony::untrusted::escape;
 use ceremony::{Dialect, RootMetadata};
 
-/// A chain of a target: `root` for a TUF repository, `ci` and `prod` for a
-/// FoundriesFactory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChainKind {
-    /// The one chain of a TUF repository.
-    Root,
-    /// A Factory's CI chain.
-    Ci,
-    /// A Factory's production chain.
-    Prod,
-}
-
-impl ChainKind {
-    /// The name, as proposals, entries and the manifest spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChainKind::Root => "root",
-            ChainKind::Ci => "ci",
-            ChainKind::Prod => "prod",
-        }
-    }
-
-    /// The chain a name stands for, whatever the target (for names read
-    /// back from an archive).
-    pub fn from_name(name: &str) -> Option<ChainKind> {
-        match name {
-            "root" => Some(ChainKind::Root),
-            "ci" => Some(ChainKind::Ci),
-            "prod" => Some(ChainKind::Prod),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for ChainKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A chain, typed: the proposal's own [`ceremony::proposal::ChainName`] (one type, so that
+/// what the proposal check accepts and what anchors are filed under cannot
+/// drift apart).
+pub use ceremony::proposal::ChainName as ChainKind;
 
 /// A proposal whose chains cannot be anchored.
 #[derive(Debug, Error)]
