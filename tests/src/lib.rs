@@ -13,6 +13,7 @@
 
 pub mod cmd;
 pub mod files;
+pub mod fioctl;
 pub mod fixture;
 pub mod harness;
 pub mod keygen;
