@@ -110,6 +110,11 @@ enum Command {
         /// The polis-id the simulated user has.
         #[arg(long, value_name = "ID", default_value = "sim-user-0001")]
         polis_id: String,
+        /// Make a Factory that has no production root yet (nor production
+        /// targets): `root.json?production=1` answers 404 and the status's
+        /// `current.prod-root` is empty until a transaction applies one.
+        #[arg(long)]
+        no_prod: bool,
     },
 }
 
@@ -120,7 +125,8 @@ fn main() -> ExitCode {
             dir,
             key_type,
             polis_id,
-        }) => init(&dir, key_type, &polis_id),
+            no_prod,
+        }) => init(&dir, key_type, &polis_id, no_prod),
         None => serve(cli),
     };
     match result {
@@ -134,7 +140,7 @@ fn main() -> ExitCode {
 
 // ---------------------------------------------------------------- init ----
 
-fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String> {
+fn init(dir: &Path, key_type: TestKeyType, polis_id: &str, no_prod: bool) -> Result<(), String> {
     if dir.join("ci/1.root.json").exists() {
         return Err(format!(
             "{} already holds a Factory (ci/1.root.json exists)",
@@ -180,15 +186,17 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String>
     let root = json!({"signatures": [sig], "signed": signed});
     let bytes = serde_json::to_vec(&root).map_err(|e| e.to_string())?;
     write_atomic(&dir.join("ci/1.root.json"), &bytes)?;
-    write_atomic(&dir.join("prod/1.root.json"), &bytes)?;
-    // Production targets for the tag "main", signed (as the server signs
-    // them) by the production root's targets key, the online one.
-    let targets_key = &online
-        .iter()
-        .find(|(r, _)| *r == "targets")
-        .expect("made above")
-        .1;
-    targets::create(dir, "main", targets_key, &expires, write_atomic)?;
+    if !no_prod {
+        write_atomic(&dir.join("prod/1.root.json"), &bytes)?;
+        // Production targets for the tag "main", signed (as the server
+        // signs them) by the production root's targets key, the online one.
+        let targets_key = &online
+            .iter()
+            .find(|(r, _)| *r == "targets")
+            .expect("made above")
+            .1;
+        targets::create(dir, "main", targets_key, &expires, write_atomic)?;
+    }
     let online_ids: Map<String, Value> = online
         .iter()
         .map(|(r, k)| ((*r).to_string(), Value::String(k.key_id(d))))
@@ -240,10 +248,15 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String>
     write_atomic(&tgz, &data)?;
 
     println!(
-        "created a simulated Factory in {}:\n  ci/1.root.json and prod/1.root.json, signed by the first root key {} ({})\n  \
+        "created a simulated Factory in {}{}:\n  ci/1.root.json and prod/1.root.json, signed by the first root key {} ({})\n  \
          online keys: targets, snapshot, timestamp; production targets for the tag main\n  \
          the first root key, held by the server until a first-time transaction hands it out: first-root.json\n  key tarball (fioctl layout): {}\n  polis-id of the simulated user: {polis_id}",
         dir.display(),
+        if no_prod {
+            " (no production root yet: prod/ is empty)"
+        } else {
+            ""
+        },
         root_key.key_id(d),
         match key_type {
             TestKeyType::Ed25519 => "ed25519".to_string(),
@@ -544,16 +557,42 @@ impl Sim {
         }
     }
 
+    /// The newest version of `chain` (0: none). A production chain begun
+    /// on a Factory that had none starts at the CI version of that day, so
+    /// versions are read from the folder rather than counted from 1.
     fn latest(&self, chain: &str) -> u64 {
-        let mut n = 0;
-        while self
-            .dir
-            .join(format!("{chain}/{}.root.json", n + 1))
-            .exists()
-        {
-            n += 1;
+        std::fs::read_dir(self.dir.join(chain))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".root.json"))
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The root a new root of `chain` must follow: the current one, or, for
+    /// the production chain of a Factory that has none yet, the current CI
+    /// root (fioctl: "First rotation, old prod root equals old CI root").
+    /// The bytes are `None` in that case.
+    fn predecessor(&self, chain: &str) -> Result<(u64, Option<Vec<u8>>, Value), Response> {
+        if chain == "prod" && self.latest("prod") == 0 {
+            let (n, _, root) = self.current("ci")?;
+            return Ok((n, None, root));
         }
-        n
+        let (n, bytes, root) = self.current(chain)?;
+        Ok((n, Some(bytes), root))
+    }
+
+    /// Whether the Factory's root key is still the first one, which the
+    /// server holds: the transaction then takes the root offline for the
+    /// first time.
+    fn first_rotation(&self) -> bool {
+        self.first_root_key().is_ok()
     }
 
     fn root_bytes(&self, chain: &str, version: u64) -> Option<Vec<u8>> {
@@ -727,14 +766,28 @@ impl Sim {
             None
         };
         let now = accept::expiry_text(OffsetDateTime::now_utc());
+        // Production roots as fioctl makes them: `finalizeTufRootChanges`
+        // keeps the staged production root's targets threshold and falls
+        // back to 2 (`genProdTufRoot`); fioctl commit 5e30fc6 says it must
+        // still be 2 when the root goes offline for the first time. fioctl
+        // does nothing of its own for that case, so the server must stage
+        // it: the first rotation's production root has targets threshold 2
+        // (and a Factory without a production root gets one derived from
+        // the CI root the same way).
+        let first_rotation = self.first_rotation();
         let mut staged = Vec::new();
         for chain in ["ci", "prod"] {
-            let (n, _, root) = self.current(chain)?;
+            let (n, bytes, root) = self.predecessor(chain)?;
             let mut v = root;
             v["signed"]["version"] = json!(n + 1);
             v["signed"]["x-changelog"] =
                 json!({"polis-id": self.polis_id(), "message": message, "timestamp": now});
             v["signatures"] = json!([]);
+            if chain == "prod" && (first_rotation || bytes.is_none()) {
+                if let Some(role) = v["signed"]["roles"].get_mut("targets") {
+                    role["threshold"] = json!(2);
+                }
+            }
             staged.push(v);
         }
         let mut id = [0u8; 16];
@@ -799,7 +852,9 @@ impl Sim {
 
     fn status(&self) -> Result<Response, Response> {
         let (_, ci_bytes, ci_cur) = self.current("ci")?;
-        let (_, prod_bytes, prod_cur) = self.current("prod")?;
+        // No production root yet: fioctl copes with an empty `prod-root`.
+        let (_, prod_bytes, prod_cur) = self.predecessor("prod")?;
+        let prod_bytes = prod_bytes.unwrap_or_default();
         // fioctl reads `current` whatever the status ("Current TUF CI root
         // not set" otherwise), the roots as JSON text, not objects.
         let current = json!({
@@ -892,7 +947,7 @@ impl Sim {
                     format!("{name}: {size} bytes; a root may not exceed {MAX_ROOT} bytes"),
                 ));
             }
-            let (n, _, current) = self.current(chain)?;
+            let (n, _, current) = self.predecessor(chain)?;
             // Signatures may be incomplete while holders sign one after the
             // other; everything else (an invalid signature too) must hold.
             let hard: Vec<String> = accept::check(&current, v, None)
@@ -941,7 +996,7 @@ impl Sim {
         let now = OffsetDateTime::now_utc();
         let mut writes = Vec::new();
         for (name, chain, v) in [("ci-root", "ci", &tx.ci), ("prod-root", "prod", &tx.prod)] {
-            let (n, _, current) = self.current(chain)?;
+            let (n, _, current) = self.predecessor(chain)?;
             if &current == v {
                 // Applied already (an earlier apply stopped half-way): this
                 // chain is done, finish the other.

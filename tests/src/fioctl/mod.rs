@@ -170,6 +170,7 @@ pub struct Fioctl {
 }
 
 /// What `keys tuf updates init` got back.
+#[derive(Debug)]
 pub struct Init {
     pub txid: String,
 }
