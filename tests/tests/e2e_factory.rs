@@ -161,7 +161,7 @@ fn ceremony_twice(key_type: &str) {
     }
 
     // Independently of the binaries: both chains hold under the library's rules,
-    // every root key was replaced each time, prod kept its own targets threshold.
+    // every root key was replaced each time, prod kept the server's targets threshold.
     let now = OffsetDateTime::now_utc();
     for c in ["ci", "prod"] {
         let roots = chain(&state.join(c));
@@ -176,11 +176,15 @@ fn ceremony_twice(key_type: &str) {
             "{c}: {ids:?}"
         );
     }
+    // The first rotation takes the root offline, so the server stages the
+    // production root with targets threshold 2 (as fioctl makes it since
+    // its commit 5e30fc6); the second keeps it.
     let prod = chain(&state.join("prod"));
-    assert_eq!(
-        prod[2].role("targets").unwrap().threshold,
-        prod[0].role("targets").unwrap().threshold
-    );
+    let thresholds: Vec<u64> = prod
+        .iter()
+        .map(|r| r.role("targets").unwrap().threshold)
+        .collect();
+    assert_eq!(thresholds, vec![1, 2, 2]);
     // The key of v3 is a new key made by the signer, kept in the newest archive only.
     let list = run(
         "signer",

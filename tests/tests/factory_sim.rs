@@ -637,9 +637,18 @@ fn online_keys_are_served_and_rotated() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["args"]["role"] == "targets")
+        .filter(|a| a["args"]["role"] == "targets" && a["kind"] != "threshold")
         .count();
     assert_eq!(listed, 4, "added and removed, ci and prod: {v}");
+    // The first rotation also takes the production targets threshold to 2.
+    assert!(
+        v["amendments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["message"] == "prod root: targets threshold 1 -> 2"),
+        "{v}"
+    );
 }
 
 /// Whether `sig` (a TUF signature entry) is an Ed25519 signature by the key
