@@ -540,3 +540,105 @@ fn every_root_our_signer_makes_round_trips_fioctls_struct() {
         }
     }
 }
+
+// ------------------------------------------------- fioctl's root model ----
+
+#[test]
+fn fioctls_model_drops_what_its_structs_do_not_know() {
+    let root = serde_json::json!({
+        "signatures": [],
+        "signed": {
+            "_type": "Root",
+            "consistent_snapshot": false,
+            "expires": "2030-01-01T00:00:00Z",
+            "keys": {"k": {"keytype": "ED25519", "keyval": {"public": "ab"}}},
+            "roles": {"root": {"keyids": ["k"], "threshold": 1}},
+            "version": 2,
+            "x-changelog": {"polis-id": "p", "message": "m", "timestamp": "2026-01-01T00:00:00Z"},
+        }
+    });
+    round_trips(&root).unwrap();
+    let changed = |path: &str, value: Value| {
+        let mut r = root.clone();
+        *r.pointer_mut(path).unwrap_or_else(|| panic!("{path}")) = value;
+        r
+    };
+    let add = |member: &str, value: Value| {
+        let mut r = root.clone();
+        r["signed"][member] = value;
+        r
+    };
+    // Unknown members, extra key fields, an empty owner map: dropped.
+    let e = round_trips(&add("x-transcript", serde_json::json!("anchor"))).unwrap_err();
+    assert!(e.contains("signed.x-transcript: dropped"), "{e}");
+    let e = round_trips(&changed("/signed/keys/k", serde_json::json!({"keytype": "ED25519", "keyval": {"public": "ab"}, "scheme": "ed25519"})))
+        .unwrap_err();
+    assert!(e.contains("signed.keys.k.scheme: dropped"), "{e}");
+    let e = round_trips(&add("x-key-owners", serde_json::json!({}))).unwrap_err();
+    assert!(e.contains("signed.x-key-owners: dropped"), "{e}");
+    // Go's time.Time rewrites these forms.
+    let e = round_trips(&changed("/signed/expires", serde_json::json!("2030-01-01T00:00:00.000Z"))).unwrap_err();
+    assert!(e.contains(r#""2030-01-01T00:00:00.000Z" -> "2030-01-01T00:00:00Z""#), "{e}");
+    let e = round_trips(&changed("/signed/expires", serde_json::json!("2030-01-01T00:00:00+00:00"))).unwrap_err();
+    assert!(e.contains(r#"-> "2030-01-01T00:00:00Z""#), "{e}");
+    round_trips(&changed("/signed/expires", serde_json::json!("2030-01-01T00:00:00.5Z"))).unwrap();
+    // Missing members come back as Go's zero values.
+    let mut r = root.clone();
+    r["signed"].as_object_mut().unwrap().remove("consistent_snapshot");
+    let e = round_trips(&r).unwrap_err();
+    assert!(e.contains("signed.consistent_snapshot: added as false"), "{e}");
+    // A type Go cannot decode is an error, not a silent change.
+    assert!(round_trips(&changed("/signed/version", serde_json::json!("2"))).is_err());
+    assert!(round_trips(&changed("/signed/roles/root/threshold", serde_json::json!(1.5))).is_err());
+    // Member names match without regard to case, as in Go.
+    let mut r = root.clone();
+    let v = r["signed"].as_object_mut().unwrap().remove("version").unwrap();
+    r["signed"]["Version"] = v;
+    let t = tuf(&r);
+    assert_eq!(t.signed.version, 2);
+}
+
+#[test]
+fn fioctl_cosigning_a_root_its_model_changes_voids_the_other_signatures() {
+    let fx = Factory::new(false);
+    let keys = fx.take_offline("root.tgz");
+    let mut f = fx.fioctl();
+    let init = ok!(f, f.updates_init("co-sign", None));
+    let second = fx.path("second.tgz");
+    ok!(f, f.add_offline_root_key(&init.txid, &second, KeyType::Ed25519));
+    // The first holder stages roots with a member fioctl does not know,
+    // signed over the canonical form of exactly those roots.
+    let status: Value = serde_json::from_slice(
+        &f.api
+            .get(&format!("{}/ota/repo/acme/api/v1/user_repo/root/updates", fx.sim.url))
+            .unwrap_or_else(|e| panic!("{}", e.text())),
+    )
+    .unwrap();
+    let c = creds::read(&keys).unwrap();
+    let mut body = serde_json::Map::new();
+    body.insert("txid".into(), Value::String(init.txid.clone()));
+    for name in ["ci-root", "prod-root"] {
+        let mut root: Value = serde_json::from_str(status["updated"][name].as_str().unwrap()).unwrap();
+        root["signed"]["x-note"] = Value::String("kept by the server".into());
+        let signer = creds::find_one(&tuf(&root), &c, &tuf(&root).signed.role_ids("root")).unwrap();
+        let sig = ceremony_tests::fioctl::crypto::sign_meta(
+            &ceremony_tests::ota::aktualizr_canonical(&root["signed"]),
+            &[&signer],
+        );
+        root["signatures"] = Value::Array(vec![sig[0].encode()]);
+        assert!(round_trips(&root).unwrap_err().contains("signed.x-note: dropped"));
+        body.insert(name.into(), root);
+    }
+    f.api
+        .put(
+            &format!("{}/ota/repo/acme/api/v1/user_repo/root/updates", fx.sim.url),
+            serde_json::to_vec(&Value::Object(body)).unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("the server keeps a root it can verify: {}", e.text()));
+    // The second holder signs with fioctl: it re-encodes the roots without
+    // the member and keeps the first holder's signature, now over other
+    // bytes; the server refuses the PUT.
+    let died = f.updates_sign(&init.txid, &second).unwrap_err();
+    assert!(died.0.contains("422 Unprocessable Entity"), "{died}");
+    assert!(died.0.contains("invalid-signature"), "{died}");
+}
