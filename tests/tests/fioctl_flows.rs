@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
 use ceremony_tests::fioctl::creds;
 use ceremony_tests::fioctl::crypto::KeyType;
 use ceremony_tests::fioctl::model::{round_trips, TufRoot};
@@ -47,8 +48,10 @@ impl Factory {
 
     fn root(&self, chain: &str, n: u64) -> Value {
         let p = self.state.join(format!("{chain}/{n}.root.json"));
-        serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-            .unwrap()
+        serde_json::from_slice(
+            &std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        )
+        .unwrap()
     }
 
     fn has(&self, chain: &str, n: u64) -> bool {
@@ -121,10 +124,22 @@ fn show_root_and_download_roots_as_fioctl_sends_them() {
     let sent = f.sent();
     assert_eq!(sent[0].method, "GET");
     assert_eq!(sent[0].target, "/ota/repo/acme/api/v1/user_repo/root.json");
-    assert_eq!(sent[1].target, "/ota/repo/acme/api/v1/user_repo/root.json?production=1");
-    assert_eq!(sent[2].target, "/ota/repo/acme/api/v1/user_repo/1.root.json");
-    assert_eq!(sent[3].target, "/ota/repo/acme/api/v1/user_repo/2.root.json");
-    assert_eq!(sent[5].target, "/ota/repo/acme/api/v1/user_repo/2.root.json?production=1");
+    assert_eq!(
+        sent[1].target,
+        "/ota/repo/acme/api/v1/user_repo/root.json?production=1"
+    );
+    assert_eq!(
+        sent[2].target,
+        "/ota/repo/acme/api/v1/user_repo/1.root.json"
+    );
+    assert_eq!(
+        sent[3].target,
+        "/ota/repo/acme/api/v1/user_repo/2.root.json"
+    );
+    assert_eq!(
+        sent[5].target,
+        "/ota/repo/acme/api/v1/user_repo/2.root.json?production=1"
+    );
     for s in &sent {
         assert_eq!(s.header("OSF-TOKEN"), Some(TOKEN));
         assert_eq!(s.header("User-Agent"), Some("fioctl-v0.46"));
@@ -145,7 +160,11 @@ fn a_wrong_token_dies_with_the_servers_message() {
     // TOKEN_HEADER names another header for the token.
     let mut f = fx.fioctl();
     f.api.token_header = "X-Other".into();
-    assert!(f.show_root(false).unwrap_err().0.contains("401 Unauthorized"));
+    assert!(f
+        .show_root(false)
+        .unwrap_err()
+        .0
+        .contains("401 Unauthorized"));
 }
 
 #[test]
@@ -162,7 +181,9 @@ fn init_review_second_init_and_cancel() {
     let mut f = fx.fioctl();
     let init = ok!(f, f.updates_init("a reason", None));
     assert_eq!(init.txid.len(), 32, "{}", f.out);
-    assert!(f.out.contains(&format!("Your transaction ID is {} .", init.txid)));
+    assert!(f
+        .out
+        .contains(&format!("Your transaction ID is {} .", init.txid)));
     let body = f.sent().last().unwrap().body.clone().unwrap();
     assert_eq!(
         String::from_utf8(body).unwrap(),
@@ -175,14 +196,26 @@ fn init_review_second_init_and_cancel() {
     );
     // The staged root has no signatures yet: the server says so, as an
     // object fioctl can decode.
-    assert!(review.contains("These updates to your staged TUF root are mandatory before applying it:"), "{review}");
+    assert!(
+        review.contains("These updates to your staged TUF root are mandatory before applying it:"),
+        "{review}"
+    );
     let died = f.updates_init("again", None).unwrap_err();
     assert!(died.0.contains(": 409 Conflict\n= "), "{died}");
-    assert!(died.0.ends_with("\n=Only one TUF root updates transaction can be active at a time\n"), "{died}");
+    assert!(
+        died.0
+            .ends_with("\n=Only one TUF root updates transaction can be active at a time\n"),
+        "{died}"
+    );
     ok!(f, f.updates_cancel());
-    assert!(f.out.ends_with("The staged TUF root updates were canceled.\nNo other changes were made to your Factory.\n"));
+    assert!(f.out.ends_with(
+        "The staged TUF root updates were canceled.\nNo other changes were made to your Factory.\n"
+    ));
     assert_eq!(f.sent().last().unwrap().header("Content-Length"), Some("0"));
-    assert_eq!(ok!(f, f.updates_review()), "There are no TUF root updates in progress.\n");
+    assert_eq!(
+        ok!(f, f.updates_review()),
+        "There are no TUF root updates in progress.\n"
+    );
     // Nothing to cancel now.
     assert!(f.updates_cancel().unwrap_err().0.contains("404 Not Found"));
 }
@@ -204,14 +237,32 @@ fn first_time_init_hands_out_the_first_root_key_then_expert_rotation() {
     assert_eq!(signer.id, root_ids(&fx.root("ci", 1), "root")[0]);
     // A second first-time init refuses to overwrite the tarball.
     let died = f.updates_init("again", Some(&keys)).unwrap_err();
-    assert!(died.0.starts_with("ERROR: Destination file exists."), "{died}");
+    assert!(
+        died.0.starts_with("ERROR: Destination file exists."),
+        "{died}"
+    );
 
-    let new_id = ok!(f, f.rotate_offline_root(&init.txid, &keys, KeyType::Ed25519, true));
-    assert!(f.out.contains(&format!("= New root keyid: {new_id}")), "{}", f.out);
-    assert!(f.out.contains(&format!("= Removing unused key: {}", signer.id)), "{}", f.out);
+    let new_id = ok!(
+        f,
+        f.rotate_offline_root(&init.txid, &keys, KeyType::Ed25519, true)
+    );
+    assert!(
+        f.out.contains(&format!("= New root keyid: {new_id}")),
+        "{}",
+        f.out
+    );
+    assert!(
+        f.out
+            .contains(&format!("= Removing unused key: {}", signer.id)),
+        "{}",
+        f.out
+    );
     let review = ok!(f, f.updates_review());
     assert!(!review.contains("mandatory"), "{review}");
-    assert!(review.contains(&format!("ci root: key {new_id} now signs for root")), "{review}");
+    assert!(
+        review.contains(&format!("ci root: key {new_id} now signs for root")),
+        "{review}"
+    );
     ok!(f, f.updates_apply(&init.txid));
 
     let (ci, prod) = (fx.root("ci", 2), fx.root("prod", 2));
@@ -222,16 +273,31 @@ fn first_time_init_hands_out_the_first_root_key_then_expert_rotation() {
     want.sort();
     assert_eq!(sigs, want, "signed by the new and the first root key");
     assert_eq!(ci["signed"]["roles"]["targets"]["threshold"], 1);
-    assert_eq!(prod["signed"]["roles"]["targets"]["threshold"], 2, "fioctl's production root");
-    assert_eq!(ci["signed"]["x-key-owners"][&new_id]["polis-id"], "sim-user-0001");
-    assert_eq!(ci["signed"]["x-changelog"]["message"], "take the root offline");
+    assert_eq!(
+        prod["signed"]["roles"]["targets"]["threshold"], 2,
+        "fioctl's production root"
+    );
+    assert_eq!(
+        ci["signed"]["x-key-owners"][&new_id]["polis-id"],
+        "sim-user-0001"
+    );
+    assert_eq!(
+        ci["signed"]["x-changelog"]["message"],
+        "take the root offline"
+    );
     // The tarball now holds the new key beside the first one.
     let c = creds::read(&keys).unwrap();
     assert!(c.contains_key(&format!("tufrepo/keys/fioctl-root-{new_id}.sec")));
     // What fioctl PUT: txid first, then the roots, no targets signatures.
     let put = f.sent().into_iter().find(|s| s.method == "PUT").unwrap();
     let text = String::from_utf8(put.body.clone().unwrap()).unwrap();
-    assert!(text.starts_with(&format!(r#"{{"txid":"{}","ci-root":{{"signatures":["#, init.txid)), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            r#"{{"txid":"{}","ci-root":{{"signatures":["#,
+            init.txid
+        )),
+        "{text}"
+    );
     assert!(!text.contains("targets-signatures"), "{text}");
     for r in [&ci, &prod] {
         round_trips(r).unwrap();
@@ -243,15 +309,33 @@ fn one_step_rotation_first_time_then_again() {
     let fx = Factory::new(false);
     let keys = fx.take_offline("root.tgz");
     assert!(fx.has("ci", 2) && fx.has("prod", 2));
-    assert_eq!(fx.root("prod", 2)["signed"]["roles"]["targets"]["threshold"], 2);
+    assert_eq!(
+        fx.root("prod", 2)["signed"]["roles"]["targets"]["threshold"],
+        2
+    );
     let mut f = fx.fioctl();
     let second = ok!(f, f.rotate_root_one_step(&keys, false, Some("second")));
-    assert!(f.out.starts_with("= Creating new TUF updates transaction\n"), "{}", f.out);
-    assert!(f.out.contains("= Applying staged TUF root changes\n"), "{}", f.out);
-    assert!(!f.out.contains("Your transaction ID"), "the shortcut does not print it");
+    assert!(
+        f.out
+            .starts_with("= Creating new TUF updates transaction\n"),
+        "{}",
+        f.out
+    );
+    assert!(
+        f.out.contains("= Applying staged TUF root changes\n"),
+        "{}",
+        f.out
+    );
+    assert!(
+        !f.out.contains("Your transaction ID"),
+        "the shortcut does not print it"
+    );
     assert_eq!(root_ids(&fx.root("ci", 3), "root"), vec![second]);
     // fioctl keeps the staged production threshold (2) from here on.
-    assert_eq!(fx.root("prod", 3)["signed"]["roles"]["targets"]["threshold"], 2);
+    assert_eq!(
+        fx.root("prod", 3)["signed"]["roles"]["targets"]["threshold"],
+        2
+    );
     // The shortcut: init says so, PUT and apply carry an empty txid.
     let sent = f.sent();
     let init = sent.iter().find(|s| s.method == "POST").unwrap();
@@ -259,7 +343,10 @@ fn one_step_rotation_first_time_then_again() {
     let put = sent.iter().find(|s| s.method == "PUT").unwrap();
     assert_eq!(put.json()["txid"], "");
     let apply = sent.iter().find(|s| s.target.ends_with("/apply")).unwrap();
-    assert_eq!(String::from_utf8(apply.body.clone().unwrap()).unwrap(), r#"{"txid":""}"#);
+    assert_eq!(
+        String::from_utf8(apply.body.clone().unwrap()).unwrap(),
+        r#"{"txid":""}"#
+    );
     // The tarball holds two root keys, one active: fioctl can use it again.
     let c = creds::read(&keys).unwrap();
     assert_eq!(c.keys().filter(|k| k.ends_with(".sec")).count(), 3);
@@ -272,10 +359,18 @@ fn a_tarball_with_two_active_root_keys_is_refused() {
     let mut f = fx.fioctl();
     let init = ok!(f, f.updates_init("two holders", None));
     let second = fx.path("second.tgz");
-    ok!(f, f.add_offline_root_key(&init.txid, &second, KeyType::Ed25519));
+    ok!(
+        f,
+        f.add_offline_root_key(&init.txid, &second, KeyType::Ed25519)
+    );
     // Adding into a tarball that already holds an active root key is refused.
-    let died = f.add_offline_root_key(&init.txid, &keys, KeyType::Ed25519).unwrap_err();
-    assert_eq!(died.0, "ERROR: It is not allowed to store more than one active private key per file.\n");
+    let died = f
+        .add_offline_root_key(&init.txid, &keys, KeyType::Ed25519)
+        .unwrap_err();
+    assert_eq!(
+        died.0,
+        "ERROR: It is not allowed to store more than one active private key per file.\n"
+    );
     // A tarball with both active keys (merged by hand) cannot sign.
     let mut both = creds::read(&keys).unwrap();
     both.extend(creds::read(&second).unwrap());
@@ -295,14 +390,23 @@ fn add_offline_key_set_threshold_and_cosign() {
     let mut f = fx.fioctl();
     let init = ok!(f, f.updates_init("two of two", None));
     let second = fx.path("second.tgz");
-    let added = ok!(f, f.add_offline_root_key(&init.txid, &second, KeyType::Ed25519));
+    let added = ok!(
+        f,
+        f.add_offline_root_key(&init.txid, &second, KeyType::Ed25519)
+    );
     assert!(f.out.contains(&format!("= New root keyid: {added}")));
     // Root threshold 2, signed by the first holder.
-    ok!(f, f.set_threshold(Offline::Root, 2, &init.txid, Some(&keys)));
+    ok!(
+        f,
+        f.set_threshold(Offline::Root, 2, &init.txid, Some(&keys))
+    );
     // One signature of two: apply is refused, nothing changes.
     let died = f.updates_apply(&init.txid).unwrap_err();
     assert!(died.0.contains("422 Unprocessable Entity"), "{died}");
-    assert!(died.0.contains("No changes were made to your Factory."), "{died}");
+    assert!(
+        died.0.contains("No changes were made to your Factory."),
+        "{died}"
+    );
     assert!(!fx.has("ci", 3));
     // The second holder adds theirs; the first holder's stays.
     ok!(f, f.updates_sign(&init.txid, &second));
@@ -314,13 +418,19 @@ fn add_offline_key_set_threshold_and_cosign() {
     // A threshold below fioctl's minimum dies before any request.
     let n = f.sent().len();
     let died = f.set_threshold(Offline::Targets, 1, "", None).unwrap_err();
-    assert_eq!(died.0, "ERROR: Threshold for TUF Targets must be greater than 2: 1\n");
+    assert_eq!(
+        died.0,
+        "ERROR: Threshold for TUF Targets must be greater than 2: 1\n"
+    );
     assert_eq!(f.sent().len(), n);
 
     // Delete the second key again (by id), signed by both holders.
     let init = ok!(f, f.updates_init("back to one", None));
     ok!(f, f.delete_offline_root_key(&init.txid, None, Some(&added)));
-    ok!(f, f.set_threshold(Offline::Root, 1, &init.txid, Some(&keys)));
+    ok!(
+        f,
+        f.set_threshold(Offline::Root, 1, &init.txid, Some(&keys))
+    );
     ok!(f, f.updates_sign(&init.txid, &second));
     ok!(f, f.updates_apply(&init.txid));
     let ci = fx.root("ci", 4);
@@ -341,20 +451,40 @@ fn rotate_online_keys() {
     let init = ok!(f, f.updates_init("online keys", None));
     let ids = ok!(
         f,
-        f.rotate_online_key(&["Targets", "snapshot"], &init.txid, KeyType::Ed25519, Some(&keys)),
+        f.rotate_online_key(
+            &["Targets", "snapshot"],
+            &init.txid,
+            KeyType::Ed25519,
+            Some(&keys)
+        ),
     );
-    assert!(f.out.contains(&format!("= New online targets keyid: {}", ids["targets"])), "{}", f.out);
-    let gen = f.sent().into_iter().find(|s| s.target.ends_with("/gen-online-keys")).unwrap();
+    assert!(
+        f.out
+            .contains(&format!("= New online targets keyid: {}", ids["targets"])),
+        "{}",
+        f.out
+    );
+    let gen = f
+        .sent()
+        .into_iter()
+        .find(|s| s.target.ends_with("/gen-online-keys"))
+        .unwrap();
     assert_eq!(
         String::from_utf8(gen.body.unwrap()).unwrap(),
-        format!(r#"{{"key-type":"ED25519","snapshot":true,"targets":true,"txid":"{}"}}"#, init.txid)
+        format!(
+            r#"{{"key-type":"ED25519","snapshot":true,"targets":true,"txid":"{}"}}"#,
+            init.txid
+        )
     );
     ok!(f, f.updates_apply(&init.txid));
     let ci = fx.root("ci", 3);
     assert_eq!(root_ids(&ci, "targets"), vec![ids["targets"].clone()]);
     assert_eq!(root_ids(&ci, "snapshot"), vec![ids["snapshot"].clone()]);
     assert_eq!(root_ids(&ci, "timestamp"), root_ids(&old, "timestamp"));
-    assert_eq!(fx.root("prod", 3)["signed"]["roles"]["targets"]["threshold"], 2);
+    assert_eq!(
+        fx.root("prod", 3)["signed"]["roles"]["targets"]["threshold"],
+        2
+    );
 }
 
 #[test]
@@ -378,32 +508,59 @@ fn rotate_offline_targets_key_resigns_production_targets() {
     // Production targets signed by that offline key (as `sign-prod-targets`
     // would leave them): the next rotation re-signs them with its new key.
     let tc = creds::read(&targets).unwrap();
-    let holder = creds::find_one(&tuf(&prod), &tc, &[first.clone()]).unwrap();
+    let holder = creds::find_one(&tuf(&prod), &tc, std::slice::from_ref(&first)).unwrap();
     let path = fx.state.join("prod-targets/main.json");
     let mut main: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let bytes = ceremony_tests::fioctl::targets_signed_bytes(&main["signed"]).unwrap();
     let sig = ceremony_tests::fioctl::crypto::sign_meta(&bytes, &[&holder]);
-    main["signatures"].as_array_mut().unwrap().push(sig[0].encode());
+    main["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .push(sig[0].encode());
     std::fs::write(&path, serde_json::to_vec(&main).unwrap()).unwrap();
+    // And a wave of those targets, signed the same way.
+    std::fs::create_dir_all(fx.state.join("wave-targets")).unwrap();
+    let wave_path = fx.state.join("wave-targets/w1.json");
+    std::fs::write(&wave_path, serde_json::to_vec(&main).unwrap()).unwrap();
 
     let init = ok!(f, f.updates_init("offline targets again", None));
     let (second, resigned) = ok!(
         f,
         f.rotate_offline_targets(&init.txid, Some(&keys), Some(&targets), true),
     );
-    assert_eq!(resigned, vec!["main".to_string()]);
-    let put = f.sent().into_iter().rev().find(|s| s.method == "PUT").unwrap();
+    assert_eq!(resigned, vec!["main".to_string(), "w1".to_string()]);
+    let put = f
+        .sent()
+        .into_iter()
+        .rev()
+        .find(|s| s.method == "PUT")
+        .unwrap();
     assert_eq!(put.json()["targets-signatures"]["main"][0]["keyid"], second);
-    assert!(put.json().get("waves-signatures").is_none(), "omitempty");
+    assert_eq!(put.json()["waves-signatures"]["w1"][0]["keyid"], second);
     ok!(f, f.updates_apply(&init.txid));
-    let main: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let ids: Vec<&str> = main["signatures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["keyid"].as_str().unwrap())
-        .collect();
-    assert!(ids.contains(&second.as_str()), "{ids:?}");
+    let new_key = tuf(&fx.root("prod", 4)).signed.keys.unwrap()[&second].clone();
+    for p in [&path, &wave_path] {
+        let t: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        let sig = t["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["keyid"] == second.as_str())
+            .unwrap_or_else(|| panic!("{}: no signature by the new key: {t}", p.display()));
+        // The new signature verifies over fioctl's form of the targets.
+        let public: [u8; 32] = hex::decode(&new_key.public).unwrap().try_into().unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(sig["sig"].as_str().unwrap())
+            .unwrap();
+        let bytes = ceremony_tests::fioctl::targets_signed_bytes(&t["signed"]).unwrap();
+        ed25519_dalek::VerifyingKey::from_bytes(&public)
+            .unwrap()
+            .verify_strict(
+                &bytes,
+                &ed25519_dalek::Signature::from_bytes(&raw.try_into().unwrap()),
+            )
+            .unwrap();
+    }
     let prod = fx.root("prod", 4);
     assert!(root_ids(&prod, "targets").contains(&second));
     assert!(!root_ids(&prod, "targets").contains(&first));
@@ -416,13 +573,19 @@ fn a_factory_without_a_production_root() {
     let died = f.show_root(true).unwrap_err();
     assert!(died.0.contains(": 404 Not Found"), "{died}");
     assert!(ok!(f, f.download_roots(true, &fx.path("prod.tgz"))).is_empty());
-    assert_eq!(ok!(f, f.updates_review()), "There are no TUF root updates in progress.\n");
+    assert_eq!(
+        ok!(f, f.updates_review()),
+        "There are no TUF root updates in progress.\n"
+    );
     let keys = fx.take_offline("root.tgz");
     assert!(keys.exists());
     // The first production root follows the CI root it was derived from.
     let prod = fx.root("prod", 2);
     assert_eq!(prod["signed"]["roles"]["targets"]["threshold"], 2);
-    assert_eq!(prod["signed"]["roles"]["root"], fx.root("ci", 2)["signed"]["roles"]["root"]);
+    assert_eq!(
+        prod["signed"]["roles"]["root"],
+        fx.root("ci", 2)["signed"]["roles"]["root"]
+    );
     let shown: Value = serde_json::from_str(&ok!(f, f.show_root(true))).unwrap();
     assert_eq!(shown, prod);
 }
@@ -435,7 +598,15 @@ fn audit(fx: &Factory, dir: &Path) {
     let out = run(
         "submitter",
         dir,
-        ["audit", "--factory", "acme", "--api", &fx.sim.url, "--token-file", tok.to_str().unwrap()],
+        [
+            "audit",
+            "--factory",
+            "acme",
+            "--api",
+            &fx.sim.url,
+            "--token-file",
+            tok.to_str().unwrap(),
+        ],
         &[],
     );
     out.expect(0, "submitter audit --factory");
@@ -444,7 +615,13 @@ fn audit(fx: &Factory, dir: &Path) {
 /// One rotation by our tools: propose, sign (import the tarball first when
 /// `import` is given), upload; `pass` opens every archive. Returns the
 /// archive the signer wrote.
-fn our_rotation(fx: &Factory, import: Option<&Path>, archive: &Path, round: u32, pass: &Path) -> PathBuf {
+fn our_rotation(
+    fx: &Factory,
+    import: Option<&Path>,
+    archive: &Path,
+    round: u32,
+    pass: &Path,
+) -> PathBuf {
     let online = fx.path(&format!("online{round}"));
     let offline = fx.path(&format!("offline{round}"));
     std::fs::create_dir_all(&online).unwrap();
@@ -452,13 +629,38 @@ fn our_rotation(fx: &Factory, import: Option<&Path>, archive: &Path, round: u32,
     let tok = token_file(&online);
     let pass = pass.to_str().unwrap();
     if let Some(tgz) = import {
-        run("signer", &offline, ["import", tgz.to_str().unwrap(), "-o", archive.to_str().unwrap(), "--passphrase-file", pass], &[])
-            .expect(0, "signer import");
+        run(
+            "signer",
+            &offline,
+            [
+                "import",
+                tgz.to_str().unwrap(),
+                "-o",
+                archive.to_str().unwrap(),
+                "--passphrase-file",
+                pass,
+            ],
+            &[],
+        )
+        .expect(0, "signer import");
     }
     run(
         "submitter",
         &online,
-        ["propose", "--factory", "acme", "--api", &fx.sim.url, "--token-file", tok.to_str().unwrap(), "--rotate-all", "--message", "rotated by tuf-ceremony", "-o", "proposal.json"],
+        [
+            "propose",
+            "--factory",
+            "acme",
+            "--api",
+            &fx.sim.url,
+            "--token-file",
+            tok.to_str().unwrap(),
+            "--rotate-all",
+            "--message",
+            "rotated by tuf-ceremony",
+            "-o",
+            "proposal.json",
+        ],
         &[],
     )
     .expect(0, "submitter propose");
@@ -475,8 +677,18 @@ fn our_rotation(fx: &Factory, import: Option<&Path>, archive: &Path, round: u32,
     )
     .expect(0, "signer sign");
     std::fs::copy(offline.join("bundle.json"), online.join("bundle.json")).unwrap();
-    run("submitter", &online, ["upload", "bundle.json", "--token-file", tok.to_str().unwrap()], &[])
-        .expect(0, "submitter upload");
+    run(
+        "submitter",
+        &online,
+        [
+            "upload",
+            "bundle.json",
+            "--token-file",
+            tok.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .expect(0, "submitter upload");
     next
 }
 
@@ -487,7 +699,10 @@ fn fioctl_history_then_ours_then_fioctl_with_our_export() {
     let keys = fx.take_offline("root.tgz");
     let mut f = fx.fioctl();
     ok!(f, f.rotate_root_one_step(&keys, false, None));
-    assert_eq!(fx.root("prod", 3)["signed"]["roles"]["targets"]["threshold"], 2);
+    assert_eq!(
+        fx.root("prod", 3)["signed"]["roles"]["targets"]["threshold"],
+        2
+    );
     let audit_dir = fx.path("audit");
     std::fs::create_dir_all(&audit_dir).unwrap();
     audit(&fx, &audit_dir);
@@ -497,6 +712,11 @@ fn fioctl_history_then_ours_then_fioctl_with_our_export() {
     let pass = passphrase_file(&fx.dir);
     let next = our_rotation(&fx, Some(&keys), &archive, 1, &pass);
     assert!(fx.has("ci", 4) && fx.has("prod", 4));
+    assert_eq!(
+        fx.root("prod", 4)["signed"]["roles"]["targets"]["threshold"],
+        2,
+        "we keep fioctl's"
+    );
     for chain in ["ci", "prod"] {
         round_trips(&fx.root(chain, 4)).unwrap_or_else(|e| panic!("our {chain} v4: {e}"));
     }
@@ -507,12 +727,23 @@ fn fioctl_history_then_ours_then_fioctl_with_our_export() {
     run(
         "signer",
         &fx.dir,
-        ["export", next.to_str().unwrap(), "-o", export.to_str().unwrap(), "--plaintext", "--passphrase-file", pass.to_str().unwrap()],
+        [
+            "export",
+            next.to_str().unwrap(),
+            "-o",
+            export.to_str().unwrap(),
+            "--plaintext",
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ],
         &[],
     )
     .expect(0, "signer export");
     let mut f = fx.fioctl();
-    ok!(f, f.rotate_root_one_step(&export, false, Some("fioctl again")));
+    ok!(
+        f,
+        f.rotate_root_one_step(&export, false, Some("fioctl again"))
+    );
     assert!(fx.has("ci", 5) && fx.has("prod", 5));
     audit(&fx, &audit_dir);
 }
@@ -528,7 +759,9 @@ fn every_root_our_signer_makes_round_trips_fioctls_struct() {
     for n in 3..=4 {
         for chain in ["ci", "prod"] {
             let root = fx.root(chain, n);
-            round_trips(&root).unwrap_or_else(|e| panic!("our {chain} v{n} does not survive fioctl's model: {e}"));
+            round_trips(&root).unwrap_or_else(|e| {
+                panic!("our {chain} v{n} does not survive fioctl's model: {e}")
+            });
             // So `fioctl keys tuf updates sign` signs the bytes the root
             // holds: its signatures verify over fioctl's canonical form.
             let t = tuf(&root);
@@ -571,28 +804,60 @@ fn fioctls_model_drops_what_its_structs_do_not_know() {
     // Unknown members, extra key fields, an empty owner map: dropped.
     let e = round_trips(&add("x-transcript", serde_json::json!("anchor"))).unwrap_err();
     assert!(e.contains("signed.x-transcript: dropped"), "{e}");
-    let e = round_trips(&changed("/signed/keys/k", serde_json::json!({"keytype": "ED25519", "keyval": {"public": "ab"}, "scheme": "ed25519"})))
-        .unwrap_err();
+    let e = round_trips(&changed(
+        "/signed/keys/k",
+        serde_json::json!({"keytype": "ED25519", "keyval": {"public": "ab"}, "scheme": "ed25519"}),
+    ))
+    .unwrap_err();
     assert!(e.contains("signed.keys.k.scheme: dropped"), "{e}");
     let e = round_trips(&add("x-key-owners", serde_json::json!({}))).unwrap_err();
     assert!(e.contains("signed.x-key-owners: dropped"), "{e}");
     // Go's time.Time rewrites these forms.
-    let e = round_trips(&changed("/signed/expires", serde_json::json!("2030-01-01T00:00:00.000Z"))).unwrap_err();
-    assert!(e.contains(r#""2030-01-01T00:00:00.000Z" -> "2030-01-01T00:00:00Z""#), "{e}");
-    let e = round_trips(&changed("/signed/expires", serde_json::json!("2030-01-01T00:00:00+00:00"))).unwrap_err();
+    let e = round_trips(&changed(
+        "/signed/expires",
+        serde_json::json!("2030-01-01T00:00:00.000Z"),
+    ))
+    .unwrap_err();
+    assert!(
+        e.contains(r#""2030-01-01T00:00:00.000Z" -> "2030-01-01T00:00:00Z""#),
+        "{e}"
+    );
+    let e = round_trips(&changed(
+        "/signed/expires",
+        serde_json::json!("2030-01-01T00:00:00+00:00"),
+    ))
+    .unwrap_err();
     assert!(e.contains(r#"-> "2030-01-01T00:00:00Z""#), "{e}");
-    round_trips(&changed("/signed/expires", serde_json::json!("2030-01-01T00:00:00.5Z"))).unwrap();
+    round_trips(&changed(
+        "/signed/expires",
+        serde_json::json!("2030-01-01T00:00:00.5Z"),
+    ))
+    .unwrap();
     // Missing members come back as Go's zero values.
     let mut r = root.clone();
-    r["signed"].as_object_mut().unwrap().remove("consistent_snapshot");
+    r["signed"]
+        .as_object_mut()
+        .unwrap()
+        .remove("consistent_snapshot");
     let e = round_trips(&r).unwrap_err();
-    assert!(e.contains("signed.consistent_snapshot: added as false"), "{e}");
+    assert!(
+        e.contains("signed.consistent_snapshot: added as false"),
+        "{e}"
+    );
     // A type Go cannot decode is an error, not a silent change.
     assert!(round_trips(&changed("/signed/version", serde_json::json!("2"))).is_err());
-    assert!(round_trips(&changed("/signed/roles/root/threshold", serde_json::json!(1.5))).is_err());
+    assert!(round_trips(&changed(
+        "/signed/roles/root/threshold",
+        serde_json::json!(1.5)
+    ))
+    .is_err());
     // Member names match without regard to case, as in Go.
     let mut r = root.clone();
-    let v = r["signed"].as_object_mut().unwrap().remove("version").unwrap();
+    let v = r["signed"]
+        .as_object_mut()
+        .unwrap()
+        .remove("version")
+        .unwrap();
     r["signed"]["Version"] = v;
     let t = tuf(&r);
     assert_eq!(t.signed.version, 2);
@@ -605,12 +870,18 @@ fn fioctl_cosigning_a_root_its_model_changes_voids_the_other_signatures() {
     let mut f = fx.fioctl();
     let init = ok!(f, f.updates_init("co-sign", None));
     let second = fx.path("second.tgz");
-    ok!(f, f.add_offline_root_key(&init.txid, &second, KeyType::Ed25519));
+    ok!(
+        f,
+        f.add_offline_root_key(&init.txid, &second, KeyType::Ed25519)
+    );
     // The first holder stages roots with a member fioctl does not know,
     // signed over the canonical form of exactly those roots.
     let status: Value = serde_json::from_slice(
         &f.api
-            .get(&format!("{}/ota/repo/acme/api/v1/user_repo/root/updates", fx.sim.url))
+            .get(&format!(
+                "{}/ota/repo/acme/api/v1/user_repo/root/updates",
+                fx.sim.url
+            ))
             .unwrap_or_else(|e| panic!("{}", e.text())),
     )
     .unwrap();
@@ -618,7 +889,8 @@ fn fioctl_cosigning_a_root_its_model_changes_voids_the_other_signatures() {
     let mut body = serde_json::Map::new();
     body.insert("txid".into(), Value::String(init.txid.clone()));
     for name in ["ci-root", "prod-root"] {
-        let mut root: Value = serde_json::from_str(status["updated"][name].as_str().unwrap()).unwrap();
+        let mut root: Value =
+            serde_json::from_str(status["updated"][name].as_str().unwrap()).unwrap();
         root["signed"]["x-note"] = Value::String("kept by the server".into());
         let signer = creds::find_one(&tuf(&root), &c, &tuf(&root).signed.role_ids("root")).unwrap();
         let sig = ceremony_tests::fioctl::crypto::sign_meta(
@@ -626,7 +898,9 @@ fn fioctl_cosigning_a_root_its_model_changes_voids_the_other_signatures() {
             &[&signer],
         );
         root["signatures"] = Value::Array(vec![sig[0].encode()]);
-        assert!(round_trips(&root).unwrap_err().contains("signed.x-note: dropped"));
+        assert!(round_trips(&root)
+            .unwrap_err()
+            .contains("signed.x-note: dropped"));
         body.insert(name.into(), root);
     }
     f.api

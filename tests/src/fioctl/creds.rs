@@ -46,7 +46,8 @@ pub fn save(path: &Path, creds: &Creds) -> Result<(), String> {
     let mut tar = tar::Builder::new(gz);
     for (name, data) in creds {
         let mut h = tar::Header::new_ustar();
-        h.set_path(name).map_err(|e| format!("tar header {name}: {e}"))?;
+        h.set_path(name)
+            .map_err(|e| format!("tar header {name}: {e}"))?;
         h.set_size(data.len() as u64);
         h.set_mode(0);
         h.set_mtime(0);
@@ -80,7 +81,11 @@ fn ats(bytes: &[u8], into: &mut AtsKey) -> Result<(), String> {
 }
 
 /// `findTufSigners`: the private keys in `creds` of the wanted `key_ids`.
-pub fn find_signers(root: &TufRoot, creds: &Creds, key_ids: &[String]) -> Result<Vec<Signer>, String> {
+pub fn find_signers(
+    root: &TufRoot,
+    creds: &Creds,
+    key_ids: &[String],
+) -> Result<Vec<Signer>, String> {
     let mut wanted: Vec<(String, AtsKey)> = Vec::new();
     for id in key_ids {
         let k = root
@@ -117,7 +122,10 @@ pub fn find_signers(root: &TufRoot, creds: &Creds, key_ids: &[String]) -> Result
             .map_err(|_| format!("Unsupported key type for {sec}: {}", key.key_type))?;
         let k = Key::parse(t, &key.private)
             .map_err(|e| format!("Unable to parse key value for {sec}: {e}"))?;
-        found.push(Signer { id: id.clone(), key: k });
+        found.push(Signer {
+            id: id.clone(),
+            key: k,
+        });
     }
     Ok(found)
 }

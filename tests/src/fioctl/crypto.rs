@@ -102,9 +102,9 @@ impl Key {
                     64 => raw[..32].try_into().expect("32 bytes"),
                     _ => return Err("Wrong Ed25519 private key size".into()),
                 };
-                Ok(Key::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(
-                    &seed,
-                ))))
+                Ok(Key::Ed25519(Box::new(
+                    ed25519_dalek::SigningKey::from_bytes(&seed),
+                )))
             }
             KeyType::Rsa(_) => {
                 let pem = private.trim_start();
@@ -175,7 +175,8 @@ impl Key {
         match self {
             Key::Ed25519(k) => k.sign(message).to_bytes().to_vec(),
             Key::Rsa(k) => {
-                let s = rsa::pss::SigningKey::<rsa::sha2::Sha256>::new_with_salt_len((**k).clone(), 32);
+                let s =
+                    rsa::pss::SigningKey::<rsa::sha2::Sha256>::new_with_salt_len((**k).clone(), 32);
                 s.sign_with_rng(&mut rng(), message).to_vec()
             }
         }

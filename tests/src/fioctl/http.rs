@@ -108,7 +108,12 @@ impl Api {
     }
 
     /// `rawMethod` + `readResponse`. `url` is the full URL fioctl builds.
-    pub fn request(&self, method: &str, url: &str, body: Option<Vec<u8>>) -> Result<Vec<u8>, Failure> {
+    pub fn request(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, Failure> {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| Failure::Network(format!("unsupported URL {url}")))?;
@@ -140,9 +145,8 @@ impl Api {
             headers: headers.clone(),
             body: body.clone(),
         });
-        let mut stream = TcpStream::connect(host).map_err(|e| {
-            Failure::Network(format!("{method} \"{url}\": dial tcp {host}: {e}"))
-        })?;
+        let mut stream = TcpStream::connect(host)
+            .map_err(|e| Failure::Network(format!("{method} \"{url}\": dial tcp {host}: {e}")))?;
         let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
         let mut req = format!("{method} {target} HTTP/1.1\r\n");
         for (k, v) in &headers {
@@ -166,7 +170,11 @@ impl Api {
         let body = answer[split + 4..].to_vec();
         let line = head.lines().next().unwrap_or("");
         // "HTTP/1.1 404 Not Found" → Go's `res.Status` is "404 Not Found".
-        let status_text = line.split_once(' ').map(|(_, s)| s).unwrap_or("").to_string();
+        let status_text = line
+            .split_once(' ')
+            .map(|(_, s)| s)
+            .unwrap_or("")
+            .to_string();
         let status: u16 = status_text
             .split(' ')
             .next()
@@ -198,7 +206,9 @@ fn error_message(method: &str, url: &str, status: &str, body: &[u8]) -> String {
     let (Some(short), Some(long)) = (text("msg"), text("message")) else {
         return msg;
     };
-    let chosen = short.filter(|s| !s.is_empty()).or(long.filter(|s| !s.is_empty()));
+    let chosen = short
+        .filter(|s| !s.is_empty())
+        .or(long.filter(|s| !s.is_empty()));
     let Some(chosen) = chosen else {
         // useGenericError: the body itself, when short enough.
         if body.len() < 512 {

@@ -144,7 +144,9 @@ fn in_one_year() -> GoTime {
     } else {
         now
     };
-    let rounded = rounded.replace_nanosecond(0).expect("0 is a valid nanosecond");
+    let rounded = rounded
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
     // Go normalises 29 February of a year without one to 1 March.
     let next = rounded
         .replace_year(rounded.year() + 1)
@@ -233,7 +235,10 @@ impl Fioctl {
     }
 
     fn repo(&self) -> String {
-        format!("{}/ota/repo/{}/api/v1/user_repo", self.api.server, self.factory)
+        format!(
+            "{}/ota/repo/{}/api/v1/user_repo",
+            self.api.server, self.factory
+        )
     }
 
     fn factories(&self) -> String {
@@ -275,23 +280,35 @@ impl Fioctl {
         m.insert("txid".into(), Value::String(txid.into()));
         m.insert("ci-root".into(), ci.encode());
         m.insert("prod-root".into(), prod.encode());
-        for (name, sigs) in [("targets-signatures", prod_sigs), ("waves-signatures", wave_sigs)] {
+        for (name, sigs) in [
+            ("targets-signatures", prod_sigs),
+            ("waves-signatures", wave_sigs),
+        ] {
             if !sigs.is_empty() {
                 let o: Map<String, Value> = sigs
                     .iter()
-                    .map(|(k, s)| (k.clone(), Value::Array(s.iter().map(Signature::encode).collect())))
+                    .map(|(k, s)| {
+                        (
+                            k.clone(),
+                            Value::Array(s.iter().map(Signature::encode).collect()),
+                        )
+                    })
                     .collect();
                 m.insert(name.into(), Value::Object(o));
             }
         }
         self.api
-            .put(&format!("{}/root/updates", self.repo()), go_marshal(&Value::Object(m)))
+            .put(
+                &format!("{}/root/updates", self.repo()),
+                go_marshal(&Value::Object(m)),
+            )
             .map(|_| ())
     }
 
     fn polis_id(&self) -> Result<String, Failure> {
         let body = self.api.get(&format!("{}/users/self/", self.factories()))?;
-        let v: Value = serde_json::from_slice(&body).map_err(|e| Failure::Network(e.to_string()))?;
+        let v: Value =
+            serde_json::from_slice(&body).map_err(|e| Failure::Network(e.to_string()))?;
         Ok(v["polis-id"].as_str().unwrap_or("").to_string())
     }
 
@@ -418,7 +435,13 @@ impl Fioctl {
             Err(e) => return Err(self.die(&[], &e.text())),
         };
         if let Err((ctx, e)) = check_status(&u, false) {
-            return Err(self.die(&[ctx.as_str()].into_iter().filter(|c| !c.is_empty()).collect::<Vec<_>>(), &e));
+            return Err(self.die(
+                &[ctx.as_str()]
+                    .into_iter()
+                    .filter(|c| !c.is_empty())
+                    .collect::<Vec<_>>(),
+                &e,
+            ));
         }
         if u.status == "NONE" {
             self.println("There are no TUF root updates in progress.");
@@ -434,7 +457,9 @@ impl Fioctl {
                 self.println(&format!(" - {}", a.message));
             }
             if !u.errors.is_empty() {
-                self.println("\nThese updates to your staged TUF root are mandatory before applying it:");
+                self.println(
+                    "\nThese updates to your staged TUF root are mandatory before applying it:",
+                );
                 for a in u.errors.clone() {
                     self.println(&format!(" - {}", a.message));
                 }
@@ -468,11 +493,16 @@ impl Fioctl {
     fn staged_from(&mut self, u: Updates) -> Res<(Updates, TufRoot, TufRoot, Option<TufRoot>)> {
         match check_status(&u, true) {
             Ok(s) => {
-                let new_ci = s.new_ci.expect("check_status refuses a missing staged CI root");
+                let new_ci = s
+                    .new_ci
+                    .expect("check_status refuses a missing staged CI root");
                 Ok((u, s.current_ci, new_ci, s.new_prod))
             }
             Err((ctx, e)) => {
-                let parts: Vec<&str> = [ctx.as_str()].into_iter().filter(|c| !c.is_empty()).collect();
+                let parts: Vec<&str> = [ctx.as_str()]
+                    .into_iter()
+                    .filter(|c| !c.is_empty())
+                    .collect();
                 Err(self.die(&parts, &e))
             }
         }
@@ -486,7 +516,10 @@ impl Fioctl {
     /// threshold 2.
     fn gen_prod(&mut self, ci: &TufRoot) -> Res<TufRoot> {
         let mut prod = TufRoot::decode(&ci.encode()).map_err(|e| self.die(&[], &e))?;
-        prod.signed.role_mut("targets").map_err(|e| self.die(&[], &e))?.threshold = 2;
+        prod.signed
+            .role_mut("targets")
+            .map_err(|e| self.die(&[], &e))?
+            .threshold = 2;
         Ok(prod)
     }
 
@@ -497,7 +530,11 @@ impl Fioctl {
             .roles
             .iter()
             .flatten()
-            .flat_map(|(_, r)| r.as_ref().and_then(|r| r.key_ids.clone()).unwrap_or_default())
+            .flat_map(|(_, r)| {
+                r.as_ref()
+                    .and_then(|r| r.key_ids.clone())
+                    .unwrap_or_default()
+            })
             .collect();
         let unused: Vec<String> = root
             .signed
@@ -525,8 +562,16 @@ impl Fioctl {
         let mut new_prod = self.gen_prod(&ci)?;
         if let Some(p) = prod {
             let mut p = p;
-            let t = p.signed.role_mut("targets").map_err(|e| self.die(&[], &e))?.threshold;
-            new_prod.signed.role_mut("targets").map_err(|e| self.die(&[], &e))?.threshold = t;
+            let t = p
+                .signed
+                .role_mut("targets")
+                .map_err(|e| self.die(&[], &e))?
+                .threshold;
+            new_prod
+                .signed
+                .role_mut("targets")
+                .map_err(|e| self.die(&[], &e))?
+                .threshold = t;
         }
         Ok((ci, new_prod))
     }
@@ -547,19 +592,30 @@ impl Fioctl {
         let base = format!("tufrepo/keys/fioctl-{role}-{id}");
         creds.insert(format!("{base}.pub"), go_marshal(&public.encode()));
         creds.insert(format!("{base}.sec"), go_marshal(&private.encode()));
-        root.signed.keys.get_or_insert_with(BTreeMap::new).insert(id.clone(), public);
+        root.signed
+            .keys
+            .get_or_insert_with(BTreeMap::new)
+            .insert(id.clone(), public);
         let mut ids = old_ids;
         ids.push(id.clone());
-        root.signed.role_mut(role).map_err(|e| self.die(&[], &e))?.key_ids = Some(ids);
+        root.signed
+            .role_mut(role)
+            .map_err(|e| self.die(&[], &e))?
+            .key_ids = Some(ids);
         let polis = self.polis_id().map_err(|e| self.die(&[], &e.text()))?;
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).expect("0 ns is valid");
-        root.signed.key_owners.get_or_insert_with(BTreeMap::new).insert(
-            id,
-            KeyOwner {
-                polis_id: polis,
-                created_at: GoTime(Some(now)),
-            },
-        );
+        let now = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("0 ns is valid");
+        root.signed
+            .key_owners
+            .get_or_insert_with(BTreeMap::new)
+            .insert(
+                id,
+                KeyOwner {
+                    polis_id: polis,
+                    created_at: GoTime(Some(now)),
+                },
+            );
         Ok(())
     }
 
@@ -576,7 +632,13 @@ impl Fioctl {
 
     /// `signNewTufRoot`: the keys of `creds` for the new and the current
     /// root role (one each at most), over both staged roots.
-    fn sign_new(&mut self, cur: &TufRoot, ci: &mut TufRoot, prod: &mut TufRoot, creds: &Creds) -> Res<()> {
+    fn sign_new(
+        &mut self,
+        cur: &TufRoot,
+        ci: &mut TufRoot,
+        prod: &mut TufRoot,
+        creds: &Creds,
+    ) -> Res<()> {
         let mut signers: Vec<Signer> = Vec::new();
         let new = creds::find_one(ci, creds, &ci.signed.role_ids("root"));
         let new_id = match &new {
@@ -600,14 +662,19 @@ impl Fioctl {
                 None
             }
             Err(FindError::NoKey(e)) => Some(e),
-            Err(FindError::Other(e)) => return Err(self.die(&[&reading_key("Root", "current")], &e)),
+            Err(FindError::Other(e)) => {
+                return Err(self.die(&[&reading_key("Root", "current")], &e))
+            }
         };
         if signers.is_empty() {
             let (o, n) = (old_err.unwrap_or_default(), new_err.unwrap_or_default());
             return Err(if o == n {
                 self.die(&[&reading_key("Root", "current")], &o)
             } else {
-                self.die(&[], &format!("{} {o}\n {n}", reading_key("Root", "current and new")))
+                self.die(
+                    &[],
+                    &format!("{} {o}\n {n}", reading_key("Root", "current and new")),
+                )
             });
         }
         self.println("= Signing new TUF root");
@@ -660,7 +727,13 @@ impl Fioctl {
 
     /// `fioctl keys tuf updates rotate-offline-key --role=root -k KEYS
     /// [--txid] [-y TYPE] [--sign]`: returns the new root key id.
-    pub fn rotate_offline_root(&mut self, txid: &str, keys: &Path, key_type: KeyType, sign: bool) -> Res<String> {
+    pub fn rotate_offline_root(
+        &mut self,
+        txid: &str,
+        keys: &Path,
+        key_type: KeyType,
+        sign: bool,
+    ) -> Res<String> {
         let mut creds = self.read_creds(keys)?;
         let (_, cur, mut ci, prod) = self.staged()?;
         let old_ids = ci.signed.role_ids("root");
@@ -684,10 +757,17 @@ impl Fioctl {
     /// `fioctl keys tuf rotate-offline-key --role=root --keys=KEYS
     /// [--first-time] [-m CHANGELOG]`: init (shortcut), rotate and sign
     /// (no txid), apply (no txid). Returns the new root key id.
-    pub fn rotate_root_one_step(&mut self, keys: &Path, first_time: bool, changelog: Option<&str>) -> Res<String> {
+    pub fn rotate_root_one_step(
+        &mut self,
+        keys: &Path,
+        first_time: bool,
+        changelog: Option<&str>,
+    ) -> Res<String> {
         self.shortcut = true;
         self.initialized = false;
-        let changelog = changelog.unwrap_or("Rotate TUF root offline signing key").to_string();
+        let changelog = changelog
+            .unwrap_or("Rotate TUF root offline signing key")
+            .to_string();
         self.println("= Creating new TUF updates transaction");
         self.updates_init(&changelog, first_time.then_some(keys))?;
         let id = self.rotate_offline_root("", keys, KeyType::Ed25519, true)?;
@@ -697,7 +777,12 @@ impl Fioctl {
     }
 
     /// `fioctl keys tuf updates add-offline-key --role=root -k KEYS`.
-    pub fn add_offline_root_key(&mut self, txid: &str, keys: &Path, key_type: KeyType) -> Res<String> {
+    pub fn add_offline_root_key(
+        &mut self,
+        txid: &str,
+        keys: &Path,
+        key_type: KeyType,
+    ) -> Res<String> {
         let mut creds = if keys.exists() {
             self.read_creds(keys)?
         } else {
@@ -720,37 +805,58 @@ impl Fioctl {
 
     /// `fioctl keys tuf updates delete-offline-key --role=root
     /// (-k KEYS | --key-id ID)`.
-    pub fn delete_offline_root_key(&mut self, txid: &str, keys: Option<&Path>, key_id: Option<&str>) -> Res<String> {
-        let creds = match keys {
-            Some(k) => self.read_creds(k)?,
-            None if key_id.is_none() => {
-                return Err(self.die(&[], "Either --keys or --key-id option is required to delete the offline TUF key."))
-            }
-            None => Creds::new(),
-        };
+    pub fn delete_offline_root_key(
+        &mut self,
+        txid: &str,
+        keys: Option<&Path>,
+        key_id: Option<&str>,
+    ) -> Res<String> {
+        let creds =
+            match keys {
+                Some(k) => self.read_creds(k)?,
+                None if key_id.is_none() => return Err(self.die(
+                    &[],
+                    "Either --keys or --key-id option is required to delete the offline TUF key.",
+                )),
+                None => Creds::new(),
+            };
         let (_, _, mut ci, prod) = self.staged()?;
         let valid = ci.signed.role_ids("root");
         self.println(&format!("= Delete keyid: {}", key_id.unwrap_or("")));
         let id = match key_id {
-            None => creds::find_one(&ci, &creds, &valid)
-                .map_err(|e| self.die(&[&reading_key("Root", "current")], e.text()))?
-                .id,
+            None => {
+                creds::find_one(&ci, &creds, &valid)
+                    .map_err(|e| self.die(&[&reading_key("Root", "current")], e.text()))?
+                    .id
+            }
             Some(id) if !valid.iter().any(|v| v == id) => {
                 return Err(self.die(
                     &[],
-                    &format!("Key ID {id} not found in TUF Root role keys: {}", creds::go_list(&valid)),
+                    &format!(
+                        "Key ID {id} not found in TUF Root role keys: {}",
+                        creds::go_list(&valid)
+                    ),
                 ))
             }
             Some(id) => id.to_string(),
         };
-        ci.signed.role_mut("root").map_err(|e| self.die(&[], &e))?.key_ids = Some(slice_remove(&valid, &id));
+        ci.signed
+            .role_mut("root")
+            .map_err(|e| self.die(&[], &e))?
+            .key_ids = Some(slice_remove(&valid, &id));
         let (ci, prod) = self.finalize(ci, prod)?;
         self.upload(txid, &ci, &prod)?;
         Ok(id)
     }
 
     /// `fioctl keys tuf updates set-threshold --role=ROLE N [--sign -k KEYS]`.
-    pub fn set_threshold(&mut self, role: Offline, n: i64, txid: &str, sign_with: Option<&Path>) -> Res<()> {
+    pub fn set_threshold(
+        &mut self,
+        role: Offline,
+        n: i64,
+        txid: &str,
+        sign_with: Option<&Path>,
+    ) -> Res<()> {
         let min = match role {
             Offline::Root => 1,
             Offline::Targets => 2,
@@ -758,18 +864,29 @@ impl Fioctl {
         if n < min {
             return Err(self.die(
                 &[],
-                &format!("Threshold for TUF {} must be greater than {min}: {n}", role.go()),
+                &format!(
+                    "Threshold for TUF {} must be greater than {min}: {n}",
+                    role.go()
+                ),
             ));
         }
         let (_, cur, mut ci, mut prod) = self.staged()?;
         match role {
-            Offline::Root => ci.signed.role_mut("root").map_err(|e| self.die(&[], &e))?.threshold = n,
+            Offline::Root => {
+                ci.signed
+                    .role_mut("root")
+                    .map_err(|e| self.die(&[], &e))?
+                    .threshold = n
+            }
             Offline::Targets => {
                 let mut p = match prod.take() {
                     Some(p) => p,
                     None => self.gen_prod(&ci)?,
                 };
-                p.signed.role_mut("targets").map_err(|e| self.die(&[], &e))?.threshold = n;
+                p.signed
+                    .role_mut("targets")
+                    .map_err(|e| self.die(&[], &e))?
+                    .threshold = n;
                 prod = Some(p);
             }
         }
@@ -848,7 +965,10 @@ impl Fioctl {
             return Err(self.die(&[], "The --keys or --targets-keys option is required to rotate the offline TUF Targets key."));
         };
         if sign && keys.is_none() {
-            return Err(self.die(&[], "The --keys option is required to sign the new TUF root."));
+            return Err(self.die(
+                &[],
+                "The --keys option is required to sign the new TUF root.",
+            ));
         }
         let mut tcreds = if tk.exists() {
             self.read_creds(&tk)?
@@ -887,28 +1007,41 @@ impl Fioctl {
         } else {
             String::new()
         };
-        let signer = Signer { id: id.clone(), key };
+        let signer = Signer {
+            id: id.clone(),
+            key,
+        };
         let mut resigned = Vec::new();
         let mut sigs = [BTreeMap::new(), BTreeMap::new()];
         for (i, (kind, param, what)) in [
             ("prod-targets", "tag", "Failed to fetch production Targets:"),
-            ("wave-targets", "name", "Failed to fetch production Wave Targets:"),
+            (
+                "wave-targets",
+                "name",
+                "Failed to fetch production Wave Targets:",
+            ),
         ]
         .into_iter()
         .enumerate()
         {
-            let list = self.targets_list(kind, param).map_err(|e| self.die(&[what], &e.text()))?;
+            let list = self
+                .targets_list(kind, param)
+                .map_err(|e| self.die(&[what], &e.text()))?;
             for (name, t) in list {
                 // `excludeTargetsWithoutKeySigInplace`: only those the
                 // replaced offline key signed.
-                let signed_by_oldest = t["signatures"]
-                    .as_array()
-                    .is_some_and(|s| s.iter().any(|s| s["keyid"].as_str() == Some(oldest.as_str())));
+                let signed_by_oldest = t["signatures"].as_array().is_some_and(|s| {
+                    s.iter()
+                        .any(|s| s["keyid"].as_str() == Some(oldest.as_str()))
+                });
                 if !signed_by_oldest {
                     continue;
                 }
                 let bytes = targets_signed_bytes(&t["signed"]).map_err(|e| {
-                    self.die(&[], &format!("Failed to marshal Targets for tag {name}: {e}"))
+                    self.die(
+                        &[],
+                        &format!("Failed to marshal Targets for tag {name}: {e}"),
+                    )
                 })?;
                 sigs[i].insert(name.clone(), crypto::sign_meta(&bytes, &[&signer]));
                 resigned.push(name);
@@ -964,7 +1097,9 @@ impl Fioctl {
     /// `fioctl keys tuf updates cancel`.
     pub fn updates_cancel(&mut self) -> Res<()> {
         let url = format!("{}/root/updates/cancel", self.repo());
-        self.api.post(&url, None).map_err(|e| self.die(&[], &e.text()))?;
+        self.api
+            .post(&url, None)
+            .map_err(|e| self.die(&[], &e.text()))?;
         self.println("The staged TUF root updates were canceled.\nNo other changes were made to your Factory.");
         Ok(())
     }
@@ -976,18 +1111,30 @@ impl Fioctl {
 /// base64 text in and out) and `custom`; other members dropped).
 pub fn targets_signed_bytes(signed: &Value) -> Result<Vec<u8>, String> {
     let mut m = Map::new();
-    m.insert("_type".into(), Value::String(signed["_type"].as_str().unwrap_or("").into()));
+    m.insert(
+        "_type".into(),
+        Value::String(signed["_type"].as_str().unwrap_or("").into()),
+    );
     let expires = match signed["expires"].as_str() {
         Some(s) => GoTime::parse(s)?,
         None => GoTime::default(),
     };
     m.insert("expires".into(), Value::String(expires.to_text()));
-    m.insert("version".into(), Value::from(signed["version"].as_i64().unwrap_or(0)));
+    m.insert(
+        "version".into(),
+        Value::from(signed["version"].as_i64().unwrap_or(0)),
+    );
     let mut targets = Map::new();
     for (name, t) in signed["targets"].as_object().into_iter().flatten() {
         let mut f = Map::new();
-        f.insert("length".into(), Value::from(t["length"].as_i64().unwrap_or(0)));
-        f.insert("hashes".into(), t.get("hashes").cloned().unwrap_or(Value::Null));
+        f.insert(
+            "length".into(),
+            Value::from(t["length"].as_i64().unwrap_or(0)),
+        );
+        f.insert(
+            "hashes".into(),
+            t.get("hashes").cloned().unwrap_or(Value::Null),
+        );
         if let Some(c) = t.get("custom").filter(|c| !c.is_null()) {
             f.insert("custom".into(), c.clone());
         }

@@ -387,7 +387,9 @@ impl RootMeta {
             "keys".into(),
             match &self.keys {
                 None => Value::Null,
-                Some(k) => Value::Object(k.iter().map(|(id, k)| (id.clone(), k.encode())).collect()),
+                Some(k) => {
+                    Value::Object(k.iter().map(|(id, k)| (id.clone(), k.encode())).collect())
+                }
             },
         );
         m.insert(

@@ -89,7 +89,11 @@ fn pair(v: &Value, field: &str) -> Result<Option<Pair>, String> {
                 )?,
             }))
         }
-        other => Err(mismatch(other, &format!("TufRootUpdates.{field}"), "client.TufRootPair")),
+        other => Err(mismatch(
+            other,
+            &format!("TufRootUpdates.{field}"),
+            "client.TufRootPair",
+        )),
     }
 }
 
@@ -124,7 +128,12 @@ impl Updates {
         let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let m = match &v {
             Value::Object(m) => m,
-            other => return Err(format!("json: cannot unmarshal {} into Go value of type client.TufRootUpdates", kind(other))),
+            other => {
+                return Err(format!(
+                    "json: cannot unmarshal {} into Go value of type client.TufRootUpdates",
+                    kind(other)
+                ))
+            }
         };
         let get = |k: &str| m.get(k).unwrap_or(&Value::Null);
         let issues = get("issues");
@@ -134,7 +143,13 @@ impl Updates {
                 amendments(i.get("errors").unwrap_or(&Value::Null), "issues.errors")?,
                 amendments(i.get("warnings").unwrap_or(&Value::Null), "issues.warnings")?,
             ),
-            other => return Err(mismatch(other, "TufRootUpdates.issues", "client.TufRootIssues")),
+            other => {
+                return Err(mismatch(
+                    other,
+                    "TufRootUpdates.issues",
+                    "client.TufRootIssues",
+                ))
+            }
         };
         Ok(Updates {
             status: str_field(get("status"), "TufRootUpdates.status")?,
