@@ -24,11 +24,16 @@ struct Factory {
 
 impl Factory {
     fn new(no_prod: bool) -> Factory {
+        Factory::with_key(no_prod, "ed25519")
+    }
+
+    /// A Factory whose first root key (and online keys) are `key_type`.
+    fn with_key(no_prod: bool, key_type: &str) -> Factory {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let state = dir.join("factory");
         let mut init = ceremony_tests::cmd::TestCommand::new("factory-sim", &dir);
-        init.arg("init").arg(&state);
+        init.arg("init").arg(&state).args(["--key-type", key_type]);
         if no_prod {
             init.arg("--no-prod");
         }
@@ -694,7 +699,16 @@ fn our_rotation(
 
 #[test]
 fn fioctl_history_then_ours_then_fioctl_with_our_export() {
-    let fx = Factory::new(false);
+    fioctl_then_ours_then_fioctl("ed25519");
+}
+
+#[test]
+fn fioctl_history_then_ours_then_fioctl_on_an_rsa_factory() {
+    fioctl_then_ours_then_fioctl("rsa-2048");
+}
+
+fn fioctl_then_ours_then_fioctl(key_type: &str) {
+    let fx = Factory::with_key(false, key_type);
     // a. fioctl takes the root offline and rotates once more.
     let keys = fx.take_offline("root.tgz");
     let mut f = fx.fioctl();
@@ -851,6 +865,14 @@ fn fioctls_model_drops_what_its_structs_do_not_know() {
         serde_json::json!(1.5)
     ))
     .is_err());
+    // fioctl's canonical form escapes what a PEM key holds (as aktualizr
+    // does) and leaves other control characters and non-ASCII raw.
+    assert_eq!(
+        ceremony_tests::fioctl::model::canonical(
+            &serde_json::json!({"b": "a\nb\t\r\"\\", "a": "\u{1}é"})
+        ),
+        b"{\"a\":\"\x01\xc3\xa9\",\"b\":\"a\\nb\\t\\r\\\"\\\\\"}".to_vec()
+    );
     // Member names match without regard to case, as in Go.
     let mut r = root.clone();
     let v = r["signed"]
@@ -915,4 +937,78 @@ fn fioctl_cosigning_a_root_its_model_changes_voids_the_other_signatures() {
     let died = f.updates_sign(&init.txid, &second).unwrap_err();
     assert!(died.0.contains("422 Unprocessable Entity"), "{died}");
     assert!(died.0.contains("invalid-signature"), "{died}");
+}
+
+#[test]
+fn an_rsa_factory_goes_offline_and_the_first_time_flag_is_refused_after() {
+    let fx = Factory::with_key(false, "rsa-2048");
+    let first = root_ids(&fx.root("ci", 1), "root")[0].clone();
+    let keys = fx.path("root.tgz");
+    let mut f = fx.fioctl();
+    let init = ok!(f, f.updates_init("offline", Some(&keys)));
+    // Expert mode without --sign: the roots go up unsigned ...
+    let new_id = ok!(
+        f,
+        f.rotate_offline_root(&init.txid, &keys, KeyType::Ed25519, false)
+    );
+    assert!(!f.out.contains("= Signing new TUF root"), "{}", f.out);
+    let review = ok!(f, f.updates_review());
+    assert!(review.contains("mandatory before applying it"), "{review}");
+    // ... and `updates sign` signs them with the new key and the first
+    // (RSA, RSASSA-PSS) one from the same tarball.
+    ok!(f, f.updates_sign(&init.txid, &keys));
+    ok!(f, f.updates_apply(&init.txid));
+    let ci = fx.root("ci", 2);
+    let methods: Vec<(String, String)> = ci["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["keyid"].as_str().unwrap().to_string(),
+                s["method"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        methods.contains(&(first, "rsassa-pss-sha256".into())),
+        "{methods:?}"
+    );
+    assert!(methods.contains(&(new_id, "ed25519".into())), "{methods:?}");
+    assert_eq!(
+        fx.root("prod", 2)["signed"]["roles"]["targets"]["threshold"],
+        2
+    );
+    // The server no longer holds the Factory's root key.
+    let died = f
+        .updates_init("again", Some(&fx.path("other.tgz")))
+        .unwrap_err();
+    assert!(died.0.contains("400 Bad Request\n= first-time: "), "{died}");
+    assert!(
+        !fx.path("other.tgz").exists(),
+        "nothing written when refused"
+    );
+}
+
+#[test]
+fn fioctls_status_decoding_is_as_strict_as_go() {
+    use ceremony_tests::fioctl::updates::Updates;
+    // Issues as strings (what the simulator once sent) do not decode.
+    let e = Updates::decode(br#"{"status":"STARTED","issues":{"errors":["no"]}}"#).unwrap_err();
+    assert_eq!(
+        e,
+        "json: cannot unmarshal string into Go struct field issues.errors of type client.TufRootAmendment"
+    );
+    // Args are a map of strings.
+    let e = Updates::decode(
+        br#"{"status":"STARTED","amendments":[{"kind":"k","message":"m","args":{"n":1}}]}"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("cannot unmarshal number"), "{e}");
+    // No `current`: fioctl refuses to go on.
+    let u = Updates::decode(br#"{"status":"NONE"}"#).unwrap();
+    let e = ceremony_tests::fioctl::updates::check_status(&u, false)
+        .err()
+        .unwrap();
+    assert_eq!(e.1, "Current TUF CI root not set. Please, report a bug.");
 }

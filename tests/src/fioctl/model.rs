@@ -4,7 +4,9 @@
 //!
 //! fioctl never signs the bytes it was given: it decodes a root into these
 //! structs, edits them, and signs `canonical.MarshalCanonical(root.Signed)`
-//! (docker/go: sorted member names, only `"` and `\` escaped). Whatever the
+//! (fioctl's go.mod replaces docker/go with github.com/foundriesio/go:
+//! sorted member names, and in strings `"`, `\`, `\n`, `\r` and `\t`
+//! escaped, every other byte as it is). Whatever the
 //! structs do not know is dropped on the way (unknown members, extra key
 //! fields), `time.Time` is re-written as RFC 3339 with trailing fraction
 //! zeros trimmed and `Z` for UTC, nil maps become `null`, and omitempty
@@ -517,17 +519,24 @@ impl TufRoot {
     }
 }
 
-/// docker/go's `MarshalCanonical` of a decoded value: members sorted by
-/// name (bytewise), no spaces, and in strings only `"` and `\` escaped,
-/// every other byte as it is.
+/// `MarshalCanonical` of a decoded value as fioctl builds it (with
+/// foundriesio/go, commit a487d04 "Fix canonical marshal of special
+/// characters"): members sorted by name (bytewise), no spaces; in strings
+/// `"` and `\` escaped, `\n`, `\r` and `\t` written as those escapes (so
+/// that PEM keys sign as ota-tuf and aktualizr read them), every other byte
+/// as it is (other control characters and non-ASCII raw, where aktualizr
+/// escapes them).
 pub fn canonical(v: &Value) -> Vec<u8> {
     fn s(out: &mut Vec<u8>, t: &str) {
         out.push(b'"');
         for b in t.bytes() {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
+            match b {
+                b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => out.push(b),
             }
-            out.push(b);
         }
         out.push(b'"');
     }
