@@ -3,7 +3,8 @@
 //! dev-dependency only, so the signer's shipped graph never holds it): where
 //! the real test vectors are, how to reach python-tuf, how to run the
 //! binaries ([`cmd`]), the files of a ceremony ([`fixture`], [`ota`],
-//! [`files`]), the test servers ([`harness`]), SoftHSM2 ([`softhsm`]) and a
+//! [`files`]), the test servers ([`harness`]), an emulation of fioctl's
+//! `keys tuf` client written from its source ([`fioctl`]), SoftHSM2 ([`softhsm`]) and a
 //! pseudo-terminal rendered by a terminal emulator ([`pty`]).
 //!
 //! python-tuf is the independent implementation the TUF dialect is proven

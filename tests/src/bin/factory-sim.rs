@@ -53,7 +53,10 @@ const MAX_ROOT: usize = 64 * 1024;
         apply and cancel, ci-targets.pub, production and wave targets, the caller's identity), for \
         any factory name, from the files in --state (ci/N.root.json, prod/N.root.json, \
         prod-targets/TAG.json, wave-targets/NAME.json, transaction.json). The user with the token \
-        started every transaction, so a missing or empty txid is accepted. It refuses what ota-tuf \
+        started every transaction, so a missing or empty txid is accepted. While the server still holds \
+        the Factory's first root key (the root goes offline for the first time), a transaction stages the \
+        production root with targets threshold 2, as fioctl makes it; `init --no-prod` makes a Factory \
+        without a production root (404 for root.json?production=1, an empty current prod-root). It refuses what ota-tuf \
         refuses: a version that is not N+1, unmet old or new thresholds (at apply), an expiry not \
         of the form YYYY-MM-DDTHH:MM:SSZ, a root over 64 KiB, duplicate signature key ids, a wrong \
         txid, a missing or wrong token (401), a second transaction (409).\n\n\
