@@ -232,7 +232,7 @@ fn tokens_and_transactions() {
             Some(&json!({"txid": txid}))
         )
         .0,
-        400
+        404
     );
     assert_eq!(
         authed(&sim, "POST", &format!("{REPO}/root/updates/cancel"), None).0,

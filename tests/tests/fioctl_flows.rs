@@ -1012,3 +1012,18 @@ fn fioctls_status_decoding_is_as_strict_as_go() {
         .unwrap();
     assert_eq!(e.1, "Current TUF CI root not set. Please, report a bug.");
 }
+
+#[test]
+fn apply_with_nothing_staged_says_so() {
+    let fx = Factory::new(false);
+    let mut f = fx.fioctl();
+    let died = f.updates_apply("").unwrap_err();
+    assert_eq!(
+        died.0,
+        "ERROR: There are no TUF root updates in progress.\n"
+    );
+    // fioctl looked before it said so.
+    let sent = f.sent();
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].target.ends_with("/root/updates") && sent[1].method == "GET");
+}

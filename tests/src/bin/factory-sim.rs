@@ -913,9 +913,11 @@ impl Sim {
     }
 
     fn check_txid(&self, body: &Value) -> Result<Tx, Response> {
+        // 404, as for cancel: fioctl's apply reads a 404 as "maybe nothing
+        // to apply" and then looks for a transaction before it says so.
         let Some(tx) = self.load_tx() else {
             return Err(error(
-                400,
+                404,
                 "there is no TUF root update transaction in progress",
             ));
         };
