@@ -122,6 +122,12 @@ fn show_root_and_download_roots_as_fioctl_sends_them() {
     let entries = ok!(f, f.download_roots(false, &fx.path("ci-roots.tgz")));
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].0, "1.root.json");
+    let downloaded: Value = serde_json::from_slice(&entries[0].1).unwrap();
+    assert_eq!(downloaded, fx.root("ci", 1));
+    assert_eq!(
+        creds::read(&fx.path("ci-roots.tgz")).unwrap()["1.root.json"],
+        entries[0].1
+    );
     let entries = ok!(f, f.download_roots(true, &fx.path("prod-roots.tgz")));
     assert_eq!(entries.len(), 1);
     assert!(f.out.contains("= Adding 1.root.json"), "{}", f.out);
@@ -1088,4 +1094,33 @@ fn apply_with_nothing_staged_says_so() {
     let sent = f.sent();
     assert_eq!(sent.len(), 2);
     assert!(sent[1].target.ends_with("/root/updates") && sent[1].method == "GET");
+}
+
+#[test]
+fn a_failed_one_step_rotation_leaves_the_transaction_open_and_says_so() {
+    let fx = Factory::new(false);
+    let keys = fx.take_offline("root.tgz");
+    // A tarball without the Factory's root key.
+    let empty = fx.path("empty.tgz");
+    creds::save(&empty, &creds::Creds::new()).unwrap();
+    let mut f = fx.fioctl();
+    let died = f.rotate_root_one_step(&empty, false, None).unwrap_err();
+    assert!(
+        died.0.starts_with("ERROR: Error reading current TUF Root private key from specified file:\n No private key found for key IDs: ["),
+        "{died}"
+    );
+    assert!(
+        died.0.ends_with("\nNo changes were made to your Factory.\nPlease, cancel the staged TUF root updates\nusing the \"fioctl keys tuf updates cancel\" command, and try again later.\n"),
+        "{died}"
+    );
+    assert!(!fx.has("ci", 3));
+    let review = ok!(f, f.updates_review());
+    assert!(
+        review.starts_with("The following TUF root updates are staged"),
+        "{review}"
+    );
+    ok!(f, f.updates_cancel());
+    // With the right tarball it goes through.
+    ok!(f, f.rotate_root_one_step(&keys, false, None));
+    assert!(fx.has("ci", 3) && fx.has("prod", 3));
 }
