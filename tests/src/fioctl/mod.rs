@@ -10,6 +10,12 @@
 //! ([`http`]). Each command sends the requests fioctl sends (method, path,
 //! query, headers, and bodies as fioctl's structs marshal) and returns what
 //! fioctl prints, or [`Died`] with the text fioctl dies with.
+//!
+//! Not emulated: OAuth token refresh and TLS (the simulator speaks plain
+//! HTTP on loopback), `review --raw/--diff`, the legacy `rotate-root` /
+//! `rotate-targets` commands, `sign-prod-targets` and the `waves`
+//! commands. A Go map's random iteration order is replaced by sorted order
+//! (one of the orders Go may take).
 
 pub mod creds;
 pub mod crypto;

@@ -195,7 +195,6 @@ fn root_text(text: &str, what: &str) -> Result<Option<TufRoot>, (String, String)
 /// `checkTufRootUpdatesStatus(updates, forUpdate)`. `Err((context, error))`
 /// is what fioctl dies with (`DieNotNil(err, context)`).
 pub fn check_status(u: &Updates, for_update: bool) -> Result<Staged, (String, String)> {
-    let none = || (String::new(), String::new());
     match u.status.as_str() {
         "NONE" if for_update => {
             return Err((
@@ -218,7 +217,6 @@ pub fn check_status(u: &Updates, for_update: bool) -> Result<Staged, (String, St
             ))
         }
     }
-    let _ = none;
     let current_ci = match &u.current {
         Some(c) => root_text(&c.ci_root, "Current CI root")?,
         None => None,
