@@ -148,6 +148,9 @@ pub fn build_order(proposal: &Proposal) -> Result<Vec<(ChainName, &Chain)>, Rota
 /// How many new root keys the change needs: one per rotated key plus the
 /// keys to add, counted on the first chain built.
 pub fn keys_needed(proposal: &Proposal) -> Result<usize, RotationError> {
+    if proposal.change.sign_staged {
+        return Ok(0);
+    }
     let order = build_order(proposal)?;
     let (_, chain) = order
         .first()
@@ -179,6 +182,12 @@ pub fn plan(
             new_keys.len()
         )));
     }
+    if proposal.change.sign_staged {
+        return build_order(proposal)?
+            .into_iter()
+            .map(|(_, chain)| plan_staged(proposal, chain))
+            .collect();
+    }
     let mut plans: Vec<ChainPlan> = Vec::new();
     for (name, chain) in build_order(proposal)? {
         let current = proposal.current_root(chain)?;
@@ -201,6 +210,58 @@ pub fn plan(
         )?);
     }
     Ok(plans)
+}
+
+/// The plan of a change that signs the staged root as it is: the new root
+/// is the staged root, its `signed` body untouched (no version bump, no
+/// expiry, no changelog, no anchor), with only the staged signatures that
+/// verify under a root key of the current or the staged root
+/// ([`crate::cosign::keep_valid`]). Keys added and removed are what the
+/// staged root's root role adds and removes.
+fn plan_staged(proposal: &Proposal, chain: &Chain) -> Result<ChainPlan, RotationError> {
+    let name = chain.name.as_str();
+    let current = proposal.current_root(chain)?;
+    let staged = proposal.staged_root(chain)?.ok_or_else(|| {
+        RotationError::Change(format!("{name}: the server staged no root to sign"))
+    })?;
+    let current_version = current.version()?;
+    let next = next_version(current_version).ok_or_else(|| RotationError::VersionExhausted {
+        chain: name.to_string(),
+        version: current_version,
+    })?;
+    let v = staged.version()?;
+    if v != next {
+        return Err(RotationError::Change(format!(
+            "{name}: the server staged version {v}, but the current root is version \
+             {current_version}; a new root must be version {next}"
+        )));
+    }
+    let new = crate::cosign::keep_valid(&current, &only_signed_and_signatures(&staged)?)?;
+    new.canonical_signed().map_err(RootError::from)?;
+    let old_ids = current.role("root")?.keyids;
+    let new_ids = new.role("root")?.keyids;
+    let added = new_ids
+        .iter()
+        .filter(|id| !old_ids.contains(id))
+        .filter_map(|id| {
+            new.key(id).ok().map(|key| AddedKey {
+                keyid: id.clone(),
+                key,
+            })
+        })
+        .collect();
+    let removed = old_ids
+        .iter()
+        .filter(|id| !new_ids.contains(id))
+        .cloned()
+        .collect();
+    Ok(ChainPlan {
+        name: name.to_string(),
+        current,
+        new,
+        added,
+        removed,
+    })
 }
 
 fn plan_chain(

@@ -67,7 +67,17 @@ pub(super) fn anchor(
     held: &[Usable<'_>],
     anchor: &str,
 ) -> Result<()> {
-    let event = if will_anchor(plans, held) {
+    let event = if c.proposal.change.sign_staged {
+        Anchor {
+            entry: None,
+            field: None,
+            why: Some(
+                "signs the staged roots as they are: the body other holders sign is not changed, \
+                 so the root is not anchored (no version bump, no expiry, no changelog either)"
+                    .to_string(),
+            ),
+        }
+    } else if will_anchor(plans, held) {
         for plan in plans.iter_mut() {
             transcript::set_anchor(&mut plan.new, anchor);
         }
