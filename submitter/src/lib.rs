@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod factory;
+mod cosign;
 mod fioctl_config;
 mod http;
 mod merge;
@@ -63,6 +64,7 @@ enum Command {
     #[command(after_help = "Examples:\n  \
         submitter propose --factory acme --rotate-all -o proposal.json\n  \
         submitter propose --factory acme --txid 3f2a… -o proposal.json          (join an open transaction)\n  \
+        submitter propose --factory acme --txid 3f2a… --sign-staged -o proposal.json   (co-sign what is staged)\n  \
         submitter propose --repo https://tuf.example.org/metadata/ --rotate 1a2b3c4d -o proposal.json\n  \
         submitter propose --repo repo/metadata --add 1 --threshold 2 --provided-key alice.pub.json -o proposal.json")]
     Propose(ProposeCli),
@@ -175,6 +177,15 @@ struct ProposeCli {
     /// A public key made by `signer keygen` on another holder's machine (repeatable).
     #[arg(long, value_name = "FILE")]
     provided_key: Vec<PathBuf>,
+    /// Sign the roots staged in the transaction --txid exactly as they are (begun by another
+    /// holder, with fioctl or our signer): the signer only adds its signatures.
+    #[arg(
+        long,
+        requires_all = ["txid", "factory"],
+        conflicts_with_all = ["rotate", "rotate_all", "add", "key_type", "remove", "threshold",
+            "expires_in", "message", "provided_key", "repo"]
+    )]
+    sign_staged: bool,
     /// Where to write the proposal.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
@@ -353,6 +364,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     message: a.message,
                     txid: a.txid,
                     provided_keys: a.provided_key,
+                    sign_staged: a.sign_staged,
                     output: a.output,
                     force: a.force,
                 },
