@@ -673,7 +673,7 @@ mod tests {
         assert!(p.change.sign_staged && p.change.expires.is_empty());
         // Written back without an expiry, and read again.
         let back: Value = serde_json::from_slice(&p.to_bytes()).unwrap();
-        assert_eq!(back["change"], json!({"sign_staged": true}));
+        assert_eq!(back["change"], json!({"add_keys": 0, "sign_staged": true}));
         for (field, value) in [
             ("rotate", json!("all")),
             ("add_keys", json!(1)),
