@@ -69,7 +69,10 @@ pub fn judge(current: &RootMetadata, staged: &RootMetadata) -> Result<Vec<Existi
 }
 
 /// `staged` with only the signatures [`judge`] keeps, in their order.
-pub fn keep_valid(current: &RootMetadata, staged: &RootMetadata) -> Result<RootMetadata, RootError> {
+pub fn keep_valid(
+    current: &RootMetadata,
+    staged: &RootMetadata,
+) -> Result<RootMetadata, RootError> {
     let judged = judge(current, staged)?;
     let list = staged.envelope()["signatures"]
         .as_array()
@@ -175,10 +178,18 @@ mod tests {
             .unwrap_err()
             .contains("does not verify"));
         let kept = keep_valid(&current, &staged).unwrap();
-        let ids: Vec<String> = kept.signatures().unwrap().into_iter().map(|s| s.keyid).collect();
+        let ids: Vec<String> = kept
+            .signatures()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.keyid)
+            .collect();
         assert_eq!(ids, [id(&a), id(&b)]);
         // The body is untouched.
-        assert_eq!(kept.canonical_signed().unwrap(), staged.canonical_signed().unwrap());
+        assert_eq!(
+            kept.canonical_signed().unwrap(),
+            staged.canonical_signed().unwrap()
+        );
     }
 
     #[test]
@@ -190,7 +201,12 @@ mod tests {
         let mut ours = base.clone();
         ours.sign(&id(&b), &b).unwrap();
         let united = unite(&server, &ours).unwrap();
-        let mut ids: Vec<String> = united.signatures().unwrap().into_iter().map(|s| s.keyid).collect();
+        let mut ids: Vec<String> = united
+            .signatures()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.keyid)
+            .collect();
         ids.sort();
         let mut want = [id(&a), id(&b)];
         want.sort();

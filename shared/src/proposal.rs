@@ -684,8 +684,7 @@ mod tests {
             ("message", json!("m")),
             ("provided_keys", json!([{"key": {}}])),
         ] {
-            let e = parse(&edit(&sign_staged(), |v| v["change"][field] = value))
-                .unwrap_err();
+            let e = parse(&edit(&sign_staged(), |v| v["change"][field] = value)).unwrap_err();
             assert!(e.is_refusal(), "{field}: {e}");
             assert!(e.to_string().contains(field), "{field}: {e}");
         }
@@ -694,8 +693,14 @@ mod tests {
             v["chains"][0]["staged"] = Value::Null
         }))
         .unwrap_err();
-        assert!(e.is_refusal() && e.to_string().contains("no staged root"), "{e}");
-        let e = parse(&edit(&tuf(), |v| v["change"] = json!({"sign_staged": true}))).unwrap_err();
+        assert!(
+            e.is_refusal() && e.to_string().contains("no staged root"),
+            "{e}"
+        );
+        let e = parse(&edit(&tuf(), |v| {
+            v["change"] = json!({"sign_staged": true})
+        }))
+        .unwrap_err();
         assert!(e.is_refusal() && e.to_string().contains("tuf"), "{e}");
         // Any other change still needs its expiry.
         let e = parse(&edit(&factory(), |v| {

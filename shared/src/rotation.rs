@@ -390,6 +390,17 @@ fn plan_chain(
         }
     }
     new.drop_unused_keys();
+    // fioctl re-marshals a root through its Go structs before it signs, and
+    // an empty `x-key-owners` vanishes there (omitempty): a root that kept
+    // `{}` would not be the body a fioctl co-signer signs.
+    if new
+        .signed()
+        .get("x-key-owners")
+        .and_then(Value::as_object)
+        .is_some_and(Map::is_empty)
+    {
+        new.remove_extension("x-key-owners");
+    }
     new.clear_signatures();
     // The new root must have a canonical form before anyone is asked to sign.
     new.canonical_signed().map_err(RootError::from)?;
@@ -846,6 +857,52 @@ mod tests {
         assert!(plans.first().new.signed()["keys"]
             .get(rk.key_id(d))
             .is_none());
+    }
+
+    #[test]
+    fn an_empty_owner_list_is_dropped_as_fioctl_drops_it() {
+        let (rk, online) = (key(), key());
+        let d = Dialect::OtaTuf;
+        // Emptied by dropping the rotated key's owner, no owner to add.
+        let current = with_owner(ota_root(1, &rk, &online), &rk.key_id(d));
+        let p = factory(vec![chain("ci", current, None)]);
+        let plans = Plans::build(&p, &[key()], now()).unwrap();
+        assert!(plans.first().new.signed().get("x-key-owners").is_none());
+        // Empty already, and a change that adds no key, with a polis id.
+        let mut current = ota_root(1, &rk, &online);
+        current["signed"]["x-key-owners"] = json!({});
+        let mut p = factory(vec![chain("ci", current, None)]);
+        p.change.rotate = None;
+        p.polis_id = Some("p".into());
+        let plans = Plans::build(&p, &[], now()).unwrap();
+        assert!(plans.first().new.signed().get("x-key-owners").is_none());
+    }
+
+    #[test]
+    fn sign_staged_keeps_the_staged_body_and_its_valid_signatures() {
+        let (rk, online, rk2) = (key(), key(), key());
+        let d = Dialect::OtaTuf;
+        let current = ota_root(1, &rk, &online);
+        let mut staged = ota_root(2, &rk2, &online);
+        staged["signed"]["x-changelog"] = json!({"message": "by fioctl"});
+        staged["signed"]["x-unknown"] = json!(1);
+        let mut s = RootMetadata::from_value(staged.clone(), d).unwrap();
+        let rk2_private = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        // A signature under rk's id over this body by another key: invalid.
+        s.sign(&rk.key_id(d), &rk2_private).unwrap();
+        let staged = s.envelope().clone();
+        let mut p = factory(vec![chain("ci", current, Some(staged.clone()))]);
+        p.change = Change {
+            sign_staged: true,
+            ..Change::default()
+        };
+        assert_eq!(keys_needed(&p).unwrap(), 0);
+        let plans = Plans::build(&p, &[], now()).unwrap();
+        let new = &plans.first().new;
+        assert_eq!(new.signed(), staged["signed"].as_object().unwrap());
+        assert!(new.signatures().unwrap().is_empty());
+        assert_eq!(plans.first().removed, [rk.key_id(d)]);
+        assert_eq!(plans.first().added[0].keyid, rk2.key_id(d));
     }
 
     #[test]

@@ -49,7 +49,10 @@ pub(crate) fn upload_partial(
         ("CI", &o.ci, current_ci, new_ci),
         ("prod", &o.prod, current_prod, new_prod),
     ];
-    if served.iter().all(|(_, seen, _, new)| same_signed(seen, new)) {
+    if served
+        .iter()
+        .all(|(_, seen, _, new)| same_signed(seen, new))
+    {
         for (chain, seen, cur, _) in &served {
             let v = check_step(Some(cur), seen, Some(now));
             if !v.ok() {
@@ -137,7 +140,8 @@ pub(crate) fn upload_partial(
     let (staged_ci, united_ci) = united.pop().expect("two chains");
 
     // 3. PUT the union, unless it is what the transaction holds already.
-    let same = |s: &Option<RootMetadata>, u: &RootMetadata| s.as_ref().is_some_and(|s| same_root(s, u));
+    let same =
+        |s: &Option<RootMetadata>, u: &RootMetadata| s.as_ref().is_some_and(|s| same_root(s, u));
     if same(&staged_ci, &united_ci) && same(&staged_prod, &united_prod) {
         eprintln!("the transaction already holds these signatures");
     } else {
@@ -167,7 +171,10 @@ pub(crate) fn upload_partial(
     // 4. Apply only when both thresholds of both chains are met.
     let verdicts = [
         ("CI", check_step(Some(current_ci), &united_ci, Some(now))),
-        ("prod", check_step(Some(current_prod), &united_prod, Some(now))),
+        (
+            "prod",
+            check_step(Some(current_prod), &united_prod, Some(now)),
+        ),
     ];
     for (chain, v) in &verdicts {
         let other: Vec<_> = v

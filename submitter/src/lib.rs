@@ -8,8 +8,8 @@
 
 #![forbid(unsafe_code)]
 
-mod factory;
 mod cosign;
+mod factory;
 mod fioctl_config;
 mod http;
 mod merge;

@@ -254,6 +254,15 @@ fn a_transaction_staged_with_fioctl_is_cosigned_by_our_signer_and_applies() {
         serde_json::from_slice(&std::fs::read(s.online.join("proposal.json")).unwrap()).unwrap();
     assert_eq!(p["change"], json!({"add_keys": 0, "sign_staged": true}));
     s.to_offline("proposal.json");
+    let review = run("signer", &s.offline, ["review", "proposal.json"], &[]);
+    review.expect(0, "signer review");
+    assert!(
+        review
+            .stdout
+            .contains("none: signs the staged roots as they are"),
+        "{}",
+        review.all()
+    );
     // 2 of 2 is a guard rail (losing one key blocks rotations): --force.
     let sign = run(
         "signer",
@@ -265,8 +274,14 @@ fn a_transaction_staged_with_fioctl_is_cosigned_by_our_signer_and_applies() {
     let screen = &sign.stdout;
     for want in [
         "!! PREPARED ONLINE, BY THE SERVER OR ANOTHER HOLDER, NOT BY THIS CEREMONY".to_string(),
-        format!("!! already signed by {} (a root key of the current root", id(&a)),
-        format!("!! already signed by {} (a root key of the new root", id(&a2)),
+        format!(
+            "!! already signed by {} (a root key of the current root",
+            id(&a)
+        ),
+        format!(
+            "!! already signed by {} (a root key of the new root",
+            id(&a2)
+        ),
         "none: signs the staged roots as they are".to_string(),
         id(&b),
         "Bundle written to bundle.json (complete".to_string(),
@@ -418,7 +433,8 @@ fn a_staged_body_changed_after_the_proposal_is_refused_and_nothing_is_sent() {
     let up = s.submitter(["upload", "bundle.json"]);
     up.expect(3, "upload over a changed staged body");
     assert!(
-        up.all().contains("the staged roots changed since the proposal"),
+        up.all()
+            .contains("the staged roots changed since the proposal"),
         "{}",
         up.all()
     );
@@ -505,11 +521,18 @@ fn sign_staged_refuses_another_change_and_drops_an_invalid_signature() {
         serde_json::to_vec_pretty(&bad).unwrap(),
     )
     .unwrap();
-    let sign = run("signer", &s.offline, SignArgs::new().extra(["--force"]), &[]);
+    let sign = run(
+        "signer",
+        &s.offline,
+        SignArgs::new().extra(["--force"]),
+        &[],
+    );
     sign.expect(0, "sign with an invalid staged signature");
     assert!(
-        sign.stdout
-            .contains(&format!("!! DROPPED: the signature under key id {}", id(&a2))),
+        sign.stdout.contains(&format!(
+            "!! DROPPED: the signature under key id {}",
+            id(&a2)
+        )),
         "{}",
         sign.all()
     );

@@ -31,11 +31,20 @@ pub(super) fn server(args: &SignArgs, c: &mut Ceremony, shown: &[Shown]) -> Resu
     if chains.is_empty() {
         return Ok(());
     }
-    let question = format!(
-        "\nThe server prepared the changes framed in !! lines for chain(s) {}; this ceremony did \
-         not make them. Accept the server's changes? Type \"yes\" (or \"server\"):",
-        chains.join(", ")
-    );
+    let question = if c.proposal.change.sign_staged {
+        format!(
+            "\nThe changes framed in !! lines for chain(s) {} were prepared online, by the server \
+             or another holder; this ceremony did not make them and signs them as they are. \
+             Accept them? Type \"yes\" (or \"server\"):",
+            chains.join(", ")
+        )
+    } else {
+        format!(
+            "\nThe server prepared the changes framed in !! lines for chain(s) {}; this ceremony \
+             did not make them. Accept the server's changes? Type \"yes\" (or \"server\"):",
+            chains.join(", ")
+        )
+    };
     let typed = secrets::confirm(&question, &["yes", "server"], args.yes)?;
     c.transcript.append(&Event::Confirmation(Confirmation {
         question: question.trim().to_string(),

@@ -357,7 +357,11 @@ pub(super) fn provided_in_diff(proposal: &Proposal, provided: &[PublicKey]) -> V
 /// The signatures the staged root already carries, each kept (it verifies
 /// under a root key of the current or the staged root) or dropped, by its
 /// whole key id, inside the server's frame: they come from online too.
-fn existing_signatures(out: &mut String, current: &RootMetadata, staged: &RootMetadata) -> Result<()> {
+fn existing_signatures(
+    out: &mut String,
+    current: &RootMetadata,
+    staged: &RootMetadata,
+) -> Result<()> {
     let judged = ceremony::cosign::judge(current, staged)
         .map_err(|e| refused(format!("the staged root's signatures: {e}")))?;
     if judged.is_empty() {
