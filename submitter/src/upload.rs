@@ -98,7 +98,15 @@ pub fn check_offline(
     })?;
     let status = bundle_status(&proposal, &bundle, now)?;
     let factory = matches!(proposal.target, Target::Factory { .. });
-    if !status.complete() && factory && status.only_signatures_missing() {
+    // A partial bundle goes up only when what it carries is sound: every
+    // signature under a root key id verifies, and some key signed each root
+    // (a bundle no key signed, or one edited after signing, is refused
+    // below, before any request).
+    let sound = status.chains.iter().all(|c| {
+        c.verdict.thresholds.iter().all(|t| t.invalid.is_empty())
+            && c.verdict.thresholds.iter().any(|t| !t.signed.is_empty())
+    });
+    if !status.complete() && factory && status.only_signatures_missing() && sound {
         eprintln!(
             "the bundle is partial: {}; it goes into the transaction with the signatures other \
              holders put there, and is applied only once every threshold is met",
