@@ -1,4 +1,5 @@
-//! `submitter upload` of a partial Factory bundle: several holders, with
+//! `submitter upload` of a partial Factory bundle, or of any bundle that
+//! signs the staged roots as they are: several holders, with
 //! fioctl (`keys tuf updates sign`) or our signer, sign one transaction's
 //! staged roots one after the other. The bundle's signatures go into the
 //! transaction beside the ones already there, for the same body only, and
@@ -21,8 +22,9 @@ use crate::http::Http;
 use crate::upload::{apply, confirm_factory, hint_for, observe, Checked, Ours};
 use crate::VerificationFailed;
 
-/// Puts a partial bundle into its transaction and applies it when every
-/// threshold is met; otherwise says who must still sign, and how.
+/// Puts a partial (or sign-staged) bundle into its transaction and applies
+/// it when every threshold is met; otherwise says who must still sign, and
+/// how.
 pub(crate) fn upload_partial(
     f: &Factory,
     c: &Checked,

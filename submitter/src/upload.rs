@@ -179,7 +179,10 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
                 api,
                 name: factory,
             };
-            if checked.complete {
+            // Signing the staged roots as they are, even a complete bundle
+            // keeps the signatures already staged, and is refused when the
+            // staged body changed since the proposal.
+            if checked.complete && !checked.proposal.change.sign_staged {
                 upload_factory(&f, &checked, now, &again)
             } else {
                 crate::cosign::upload_partial(&f, &checked, now, &again)

@@ -561,3 +561,52 @@ fn base64_of(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+#[test]
+fn a_complete_cosigned_bundle_over_a_changed_staged_body_is_refused() {
+    let s = Setup::new();
+    let a = factory_first_root(&s.state);
+    let (a2, b) = (key(), key());
+    let txid = fioctl_stages_rotation(&s, &a, &a2, &b);
+    import_key(&s, &b);
+    s.submitter([
+        "propose",
+        "--txid",
+        &txid,
+        "--sign-staged",
+        "-o",
+        "proposal.json",
+    ])
+    .expect(0, "propose --sign-staged");
+    s.to_offline("proposal.json");
+    let sign = run(
+        "signer",
+        &s.offline,
+        SignArgs::new().extra(["--force"]),
+        &[],
+    );
+    sign.expect(0, "signer sign");
+    assert!(sign.stdout.contains("(complete"), "{}", sign.all());
+    s.to_online("bundle.json");
+    // The admin changes the staged roots again (fioctl clears the
+    // signatures): our complete bundle must not overwrite that silently.
+    let (mut ci, mut prod) = staged(&s.sim);
+    for r in [&mut ci, &mut prod] {
+        r["signed"]["roles"]["root"]["threshold"] = json!(1);
+        r["signatures"] = json!([]);
+    }
+    let body = json!({"txid": txid, "ci-root": ci, "prod-root": prod});
+    let (st, v) = call(&s.sim, "PUT", &format!("{REPO}/root/updates"), Some(&body));
+    assert_eq!(st, 200, "{v}");
+    let before = staged(&s.sim);
+    let up = s.submitter(["upload", "bundle.json"]);
+    up.expect(3, "upload over a changed staged body");
+    assert!(
+        up.all()
+            .contains("the staged roots changed since the proposal"),
+        "{}",
+        up.all()
+    );
+    assert_eq!(staged(&s.sim), before, "nothing was PUT");
+    assert!(s.served("ci", 2).is_none());
+}
