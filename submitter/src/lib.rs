@@ -71,7 +71,9 @@ enum Command {
     /// Check a signed bundle, upload it, and confirm the repository serves it.
     #[command(
         after_help = "Nothing is sent when the bundle answers another proposal, targets another repository or \
-        Factory, or misses a threshold. Running upload again is always safe: it looks at the server first.\n\n\
+        Factory, or misses a threshold (a partial Factory bundle goes into the transaction beside the other holders' \
+        signatures, and is applied once every threshold is met). Running upload again is always safe: it looks at \
+        the server first.\n\n\
         Examples:\n  submitter upload bundle.json                       (proposal.json beside it)\n  \
         submitter upload bundle.json --proposal p.json\n  \
         submitter upload bundle.json --out-dir upload/        (a TUF repository served read-only over HTTP)"
