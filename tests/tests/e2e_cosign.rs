@@ -253,6 +253,13 @@ fn a_transaction_staged_with_fioctl_is_cosigned_by_our_signer_and_applies() {
     let p: Value =
         serde_json::from_slice(&std::fs::read(s.online.join("proposal.json")).unwrap()).unwrap();
     assert_eq!(p["change"], json!({"add_keys": 0, "sign_staged": true}));
+    let show = run("submitter", &s.online, ["show", "proposal.json"], &[]);
+    show.expect(0, "submitter show");
+    assert!(
+        show.stdout.contains("sign the staged roots as they are"),
+        "{}",
+        show.all()
+    );
     s.to_offline("proposal.json");
     let review = run("signer", &s.offline, ["review", "proposal.json"], &[]);
     review.expect(0, "signer review");
