@@ -291,7 +291,12 @@ fn print_summary(p: &Proposal, out: &std::path::Path) {
         if what.is_empty() {
             what.push("renew the expiry only".into());
         }
-        print_change(&what, c);
+        println!(
+            "  change:  {}; new keys {}; expires {}",
+            what.join(", "),
+            c.key_type.as_deref().unwrap_or("ed25519"),
+            c.expires
+        );
     }
     println!(
         "next: carry {} to the offline machine, then `signer review {}` and `signer sign {} --keys KEYS.tgz.age -o bundle.json`",
@@ -551,15 +556,6 @@ fn factory_proposal(
         change,
         polis_id,
     })
-}
-
-fn print_change(what: &[String], c: &Change) {
-    println!(
-        "  change:  {}; new keys {}; expires {}",
-        what.join(", "),
-        c.key_type.as_deref().unwrap_or("ed25519"),
-        c.expires
-    );
 }
 
 /// The change of `--sign-staged`: nothing but the flag, once the server has
