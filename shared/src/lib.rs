@@ -13,6 +13,7 @@ pub mod audit;
 pub mod bundle;
 pub mod bundle_check;
 pub mod canonical;
+pub mod cosign;
 pub mod crossing;
 pub mod dialect;
 pub mod diff;

@@ -178,7 +178,9 @@ pub struct Change {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u64>,
     /// New expiry, `YYYY-MM-DDTHH:MM:SSZ`; fixed on the online side so that
-    /// an offline clock cannot change it unnoticed.
+    /// an offline clock cannot change it unnoticed. Required, except with
+    /// [`Change::sign_staged`], which must leave it out.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub expires: String,
     /// Why the change is made; recorded in the root where the dialect has a
     /// place for it.
@@ -188,6 +190,32 @@ pub struct Change {
     /// generated here.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provided_keys: Vec<ProvidedKey>,
+    /// Sign the roots the server staged exactly as they are (a transaction
+    /// another holder began, with fioctl or our signer), adding this
+    /// holder's signatures: no other change field may be set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sign_staged: bool,
+}
+
+impl Change {
+    /// The change fields set beside `sign_staged`, by name.
+    fn set_fields(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        let mut mark = |on: bool, name: &'static str| {
+            if on {
+                set.push(name);
+            }
+        };
+        mark(self.rotate.is_some(), "rotate");
+        mark(self.add_keys != 0, "add_keys");
+        mark(!self.remove_keys.is_empty(), "remove_keys");
+        mark(self.key_type.is_some(), "key_type");
+        mark(self.threshold.is_some(), "threshold");
+        mark(!self.expires.is_empty(), "expires");
+        mark(self.message.is_some(), "message");
+        mark(!self.provided_keys.is_empty(), "provided_keys");
+        set
+    }
 }
 
 /// A proposal file.
@@ -225,6 +253,7 @@ impl Proposal {
         let proposal: Proposal =
             serde_json::from_value(value).map_err(|e| CrossingError::Fields(e.to_string()))?;
         proposal.check_chains()?;
+        proposal.check_change()?;
         for chain in &proposal.chains {
             proposal.current_root(chain)?;
             if chain.staged.is_some() {
@@ -273,6 +302,55 @@ impl Proposal {
                      Refused: the proposal was tampered with or written by another tool"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// A change to sign the staged roots as they are stands alone: a
+    /// Factory's, with a staged CI root and (where there is a prod chain) a
+    /// staged prod root, and no other change field, since anything else
+    /// would change the body the other holders signed. Any other change
+    /// names its expiry.
+    fn check_change(&self) -> Result<(), CrossingError> {
+        let c = &self.change;
+        if !c.sign_staged {
+            if c.expires.is_empty() {
+                return Err(CrossingError::Fields(
+                    "change.expires is missing: every change but sign_staged names the new expiry"
+                        .into(),
+                ));
+            }
+            return Ok(());
+        }
+        let refuse = |why: String| {
+            Err(CrossingError::Refused(format!(
+                "change.sign_staged: {why}. Refused: the proposal was tampered with or written by \
+                 another tool"
+            )))
+        };
+        if self.dialect != Dialect::OtaTuf {
+            return refuse(format!(
+                "a {} repository has no staged roots to sign",
+                self.dialect
+            ));
+        }
+        let set = c.set_fields();
+        if !set.is_empty() {
+            return refuse(format!(
+                "signing the staged roots as they are changes nothing, but the change also sets {}",
+                set.join(", ")
+            ));
+        }
+        for chain in &self.chains {
+            if chain.staged.is_none() {
+                return refuse(format!(
+                    "the {} chain has no staged root to sign",
+                    quote_name(&chain.name)
+                ));
+            }
+        }
+        if self.chain(ChainName::Ci.as_str()).is_none() {
+            return refuse("the proposal has no ci chain".into());
         }
         Ok(())
     }
@@ -334,6 +412,7 @@ const CHANGE_FIELDS: &[&str] = &[
     "expires",
     "message",
     "provided_keys",
+    "sign_staged",
 ];
 const PROVIDED_KEY_FIELDS: &[&str] = &["key", "holder"];
 
@@ -581,6 +660,56 @@ mod tests {
         assert!(e.is_refusal(), "{e}");
     }
 
+    fn sign_staged() -> Value {
+        edit(&factory(), |v| {
+            v["change"] = json!({"sign_staged": true});
+            v["chains"][1]["staged"] = root("Root", 2);
+        })
+    }
+
+    #[test]
+    fn sign_staged_stands_alone() {
+        let p = parse(&sign_staged()).unwrap();
+        assert!(p.change.sign_staged && p.change.expires.is_empty());
+        // Written back without an expiry, and read again.
+        let back: Value = serde_json::from_slice(&p.to_bytes()).unwrap();
+        assert_eq!(back["change"], json!({"add_keys": 0, "sign_staged": true}));
+        for (field, value) in [
+            ("rotate", json!("all")),
+            ("add_keys", json!(1)),
+            ("remove_keys", json!(["k"])),
+            ("key_type", json!("ed25519")),
+            ("threshold", json!(1)),
+            ("expires", json!("2027-01-01T00:00:00Z")),
+            ("message", json!("m")),
+            ("provided_keys", json!([{"key": {}}])),
+        ] {
+            let e = parse(&edit(&sign_staged(), |v| v["change"][field] = value)).unwrap_err();
+            assert!(e.is_refusal(), "{field}: {e}");
+            assert!(e.to_string().contains(field), "{field}: {e}");
+        }
+        // Without a staged root on a chain, or in the TUF dialect.
+        let e = parse(&edit(&sign_staged(), |v| {
+            v["chains"][0]["staged"] = Value::Null
+        }))
+        .unwrap_err();
+        assert!(
+            e.is_refusal() && e.to_string().contains("no staged root"),
+            "{e}"
+        );
+        let e = parse(&edit(&tuf(), |v| {
+            v["change"] = json!({"sign_staged": true})
+        }))
+        .unwrap_err();
+        assert!(e.is_refusal() && e.to_string().contains("tuf"), "{e}");
+        // Any other change still needs its expiry.
+        let e = parse(&edit(&factory(), |v| {
+            v["change"].as_object_mut().unwrap().remove("expires");
+        }))
+        .unwrap_err();
+        assert!(e.to_string().contains("change.expires"), "{e}");
+    }
+
     #[test]
     fn staged_is_refused_in_tuf() {
         let v = edit(&tuf(), |v| v["chains"][0]["staged"] = root("root", 2));
@@ -634,6 +763,7 @@ mod tests {
                     key: json!({}),
                     holder: Some("h".into()),
                 }],
+                sign_staged: true,
             },
             polis_id: Some("p".into()),
         };

@@ -508,6 +508,12 @@ impl RootMetadata {
         self.signed_mut().insert(name.to_string(), value);
     }
 
+    /// Removes a field of `signed` that is not one of the fields the rules
+    /// read (an `x-key-owners` left empty).
+    pub fn remove_extension(&mut self, name: &str) {
+        self.signed_mut().shift_remove(name);
+    }
+
     /// Removes every signature: any edit of `signed` invalidates them.
     pub fn clear_signatures(&mut self) {
         self.original = None;

@@ -148,6 +148,9 @@ pub fn build_order(proposal: &Proposal) -> Result<Vec<(ChainName, &Chain)>, Rota
 /// How many new root keys the change needs: one per rotated key plus the
 /// keys to add, counted on the first chain built.
 pub fn keys_needed(proposal: &Proposal) -> Result<usize, RotationError> {
+    if proposal.change.sign_staged {
+        return Ok(0);
+    }
     let order = build_order(proposal)?;
     let (_, chain) = order
         .first()
@@ -179,6 +182,12 @@ pub fn plan(
             new_keys.len()
         )));
     }
+    if proposal.change.sign_staged {
+        return build_order(proposal)?
+            .into_iter()
+            .map(|(_, chain)| plan_staged(proposal, chain))
+            .collect();
+    }
     let mut plans: Vec<ChainPlan> = Vec::new();
     for (name, chain) in build_order(proposal)? {
         let current = proposal.current_root(chain)?;
@@ -201,6 +210,58 @@ pub fn plan(
         )?);
     }
     Ok(plans)
+}
+
+/// The plan of a change that signs the staged root as it is: the new root
+/// is the staged root, its `signed` body untouched (no version bump, no
+/// expiry, no changelog, no anchor), with only the staged signatures that
+/// verify under a root key of the current or the staged root
+/// ([`crate::cosign::keep_valid`]). Keys added and removed are what the
+/// staged root's root role adds and removes.
+fn plan_staged(proposal: &Proposal, chain: &Chain) -> Result<ChainPlan, RotationError> {
+    let name = chain.name.as_str();
+    let current = proposal.current_root(chain)?;
+    let staged = proposal.staged_root(chain)?.ok_or_else(|| {
+        RotationError::Change(format!("{name}: the server staged no root to sign"))
+    })?;
+    let current_version = current.version()?;
+    let next = next_version(current_version).ok_or_else(|| RotationError::VersionExhausted {
+        chain: name.to_string(),
+        version: current_version,
+    })?;
+    let v = staged.version()?;
+    if v != next {
+        return Err(RotationError::Change(format!(
+            "{name}: the server staged version {v}, but the current root is version \
+             {current_version}; a new root must be version {next}"
+        )));
+    }
+    let new = crate::cosign::keep_valid(&current, &only_signed_and_signatures(&staged)?)?;
+    new.canonical_signed().map_err(RootError::from)?;
+    let old_ids = current.role("root")?.keyids;
+    let new_ids = new.role("root")?.keyids;
+    let added = new_ids
+        .iter()
+        .filter(|id| !old_ids.contains(id))
+        .filter_map(|id| {
+            new.key(id).ok().map(|key| AddedKey {
+                keyid: id.clone(),
+                key,
+            })
+        })
+        .collect();
+    let removed = old_ids
+        .iter()
+        .filter(|id| !new_ids.contains(id))
+        .cloned()
+        .collect();
+    Ok(ChainPlan {
+        name: name.to_string(),
+        current,
+        new,
+        added,
+        removed,
+    })
 }
 
 fn plan_chain(
@@ -329,6 +390,17 @@ fn plan_chain(
         }
     }
     new.drop_unused_keys();
+    // fioctl re-marshals a root through its Go structs before it signs, and
+    // an empty `x-key-owners` vanishes there (omitempty): a root that kept
+    // `{}` would not be the body a fioctl co-signer signs.
+    if new
+        .signed()
+        .get("x-key-owners")
+        .and_then(Value::as_object)
+        .is_some_and(Map::is_empty)
+    {
+        new.remove_extension("x-key-owners");
+    }
     new.clear_signatures();
     // The new root must have a canonical form before anyone is asked to sign.
     new.canonical_signed().map_err(RootError::from)?;
@@ -785,6 +857,52 @@ mod tests {
         assert!(plans.first().new.signed()["keys"]
             .get(rk.key_id(d))
             .is_none());
+    }
+
+    #[test]
+    fn an_empty_owner_list_is_dropped_as_fioctl_drops_it() {
+        let (rk, online) = (key(), key());
+        let d = Dialect::OtaTuf;
+        // Emptied by dropping the rotated key's owner, no owner to add.
+        let current = with_owner(ota_root(1, &rk, &online), &rk.key_id(d));
+        let p = factory(vec![chain("ci", current, None)]);
+        let plans = Plans::build(&p, &[key()], now()).unwrap();
+        assert!(plans.first().new.signed().get("x-key-owners").is_none());
+        // Empty already, and a change that adds no key, with a polis id.
+        let mut current = ota_root(1, &rk, &online);
+        current["signed"]["x-key-owners"] = json!({});
+        let mut p = factory(vec![chain("ci", current, None)]);
+        p.change.rotate = None;
+        p.polis_id = Some("p".into());
+        let plans = Plans::build(&p, &[], now()).unwrap();
+        assert!(plans.first().new.signed().get("x-key-owners").is_none());
+    }
+
+    #[test]
+    fn sign_staged_keeps_the_staged_body_and_its_valid_signatures() {
+        let (rk, online, rk2) = (key(), key(), key());
+        let d = Dialect::OtaTuf;
+        let current = ota_root(1, &rk, &online);
+        let mut staged = ota_root(2, &rk2, &online);
+        staged["signed"]["x-changelog"] = json!({"message": "by fioctl"});
+        staged["signed"]["x-unknown"] = json!(1);
+        let mut s = RootMetadata::from_value(staged.clone(), d).unwrap();
+        let rk2_private = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        // A signature under rk's id over this body by another key: invalid.
+        s.sign(&rk.key_id(d), &rk2_private).unwrap();
+        let staged = s.envelope().clone();
+        let mut p = factory(vec![chain("ci", current, Some(staged.clone()))]);
+        p.change = Change {
+            sign_staged: true,
+            ..Change::default()
+        };
+        assert_eq!(keys_needed(&p).unwrap(), 0);
+        let plans = Plans::build(&p, &[], now()).unwrap();
+        let new = &plans.first().new;
+        assert_eq!(new.signed(), staged["signed"].as_object().unwrap());
+        assert!(new.signatures().unwrap().is_empty());
+        assert_eq!(plans.first().removed, [rk.key_id(d)]);
+        assert_eq!(plans.first().added[0].keyid, rk2.key_id(d));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cosign;
 mod factory;
 mod fioctl_config;
 mod http;
@@ -63,13 +64,16 @@ enum Command {
     #[command(after_help = "Examples:\n  \
         submitter propose --factory acme --rotate-all -o proposal.json\n  \
         submitter propose --factory acme --txid 3f2a… -o proposal.json          (join an open transaction)\n  \
+        submitter propose --factory acme --txid 3f2a… --sign-staged -o proposal.json   (co-sign what is staged)\n  \
         submitter propose --repo https://tuf.example.org/metadata/ --rotate 1a2b3c4d -o proposal.json\n  \
         submitter propose --repo repo/metadata --add 1 --threshold 2 --provided-key alice.pub.json -o proposal.json")]
     Propose(ProposeCli),
     /// Check a signed bundle, upload it, and confirm the repository serves it.
     #[command(
         after_help = "Nothing is sent when the bundle answers another proposal, targets another repository or \
-        Factory, or misses a threshold. Running upload again is always safe: it looks at the server first.\n\n\
+        Factory, or misses a threshold (a partial Factory bundle goes into the transaction beside the other holders' \
+        signatures, and is applied once every threshold is met). Running upload again is always safe: it looks at \
+        the server first.\n\n\
         Examples:\n  submitter upload bundle.json                       (proposal.json beside it)\n  \
         submitter upload bundle.json --proposal p.json\n  \
         submitter upload bundle.json --out-dir upload/        (a TUF repository served read-only over HTTP)"
@@ -175,6 +179,15 @@ struct ProposeCli {
     /// A public key made by `signer keygen` on another holder's machine (repeatable).
     #[arg(long, value_name = "FILE")]
     provided_key: Vec<PathBuf>,
+    /// Sign the roots staged in the transaction --txid exactly as they are (begun by another
+    /// holder, with fioctl or our signer): the signer only adds its signatures.
+    #[arg(
+        long,
+        requires_all = ["txid", "factory"],
+        conflicts_with_all = ["rotate", "rotate_all", "add", "key_type", "remove", "threshold",
+            "expires_in", "message", "provided_key", "repo"]
+    )]
+    sign_staged: bool,
     /// Where to write the proposal.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
@@ -353,6 +366,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     message: a.message,
                     txid: a.txid,
                     provided_keys: a.provided_key,
+                    sign_staged: a.sign_staged,
                     output: a.output,
                     force: a.force,
                 },

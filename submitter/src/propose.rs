@@ -37,6 +37,8 @@ pub struct ProposeArgs {
     pub message: Option<String>,
     pub txid: Option<String>,
     pub provided_keys: Vec<PathBuf>,
+    /// Sign the staged roots as they are (`change.sign_staged`).
+    pub sign_staged: bool,
     pub output: PathBuf,
     pub force: bool,
 }
@@ -212,6 +214,7 @@ fn change(
         expires: c.expires.clone(),
         message: args.message.clone(),
         provided_keys,
+        sign_staged: false,
     })
 }
 
@@ -282,15 +285,19 @@ fn print_summary(p: &Proposal, out: &std::path::Path) {
     if let Some(t) = c.threshold {
         what.push(format!("threshold {t}"));
     }
-    if what.is_empty() {
-        what.push("renew the expiry only".into());
+    if c.sign_staged {
+        println!("  change:  sign the staged roots as they are (only signatures are added)");
+    } else {
+        if what.is_empty() {
+            what.push("renew the expiry only".into());
+        }
+        println!(
+            "  change:  {}; new keys {}; expires {}",
+            what.join(", "),
+            c.key_type.as_deref().unwrap_or("ed25519"),
+            c.expires
+        );
     }
-    println!(
-        "  change:  {}; new keys {}; expires {}",
-        what.join(", "),
-        c.key_type.as_deref().unwrap_or("ed25519"),
-        c.expires
-    );
     println!(
         "next: carry {} to the offline machine, then `signer review {}` and `signer sign {} --keys KEYS.tgz.age -o bundle.json`",
         out.display(),
@@ -531,7 +538,11 @@ fn factory_proposal(
         });
     }
     let ci = ci_current.expect("ci chain read");
-    let change = change(args, checked, &ci, Dialect::OtaTuf)?;
+    let change = if args.sign_staged {
+        sign_staged_change(&chains, txid)?
+    } else {
+        change(args, checked, &ci, Dialect::OtaTuf)?
+    };
     Ok(Proposal {
         format: PROPOSAL_FORMAT.to_string(),
         dialect: Dialect::OtaTuf,
@@ -544,5 +555,23 @@ fn factory_proposal(
         chains,
         change,
         polis_id,
+    })
+}
+
+/// The change of `--sign-staged`: nothing but the flag, once the server has
+/// staged a root for every chain (fioctl's `updates sign` signs
+/// `updated.ci-root` and `updated.prod-root`).
+fn sign_staged_change(chains: &[Chain], txid: &str) -> Result<Change> {
+    if let Some(c) = chains.iter().find(|c| c.staged.is_none()) {
+        bail!(
+            "--sign-staged: the transaction {txid} has no staged {} root to sign: nobody has \
+             prepared the change yet. Propose the change itself instead (e.g. --rotate KEYID), or \
+             have its author stage it (`fioctl keys tuf updates rotate-offline-key …`)",
+            c.name
+        );
+    }
+    Ok(Change {
+        sign_staged: true,
+        ..Change::default()
     })
 }

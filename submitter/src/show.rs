@@ -246,6 +246,12 @@ fn show_proposal(p: &Proposal, sha: &str) -> (String, Value) {
     }
     let c = &p.change;
     let _ = writeln!(out, "change:");
+    if c.sign_staged {
+        let _ = writeln!(
+            out,
+            "  sign the staged roots as they are (only signatures are added)"
+        );
+    }
     match &c.rotate {
         Some(Rotate::All) => {
             let _ = writeln!(out, "  rotate:     every root key");
@@ -264,12 +270,14 @@ fn show_proposal(p: &Proposal, sha: &str) -> (String, Value) {
     if let Some(t) = c.threshold {
         let _ = writeln!(out, "  threshold:  {t}");
     }
-    let _ = writeln!(
-        out,
-        "  key type:   {}",
-        c.key_type.as_deref().unwrap_or("ed25519 (default)")
-    );
-    let _ = writeln!(out, "  expires:    {}", c.expires);
+    if !c.sign_staged {
+        let _ = writeln!(
+            out,
+            "  key type:   {}",
+            c.key_type.as_deref().unwrap_or("ed25519 (default)")
+        );
+        let _ = writeln!(out, "  expires:    {}", c.expires);
+    }
     if let Some(m) = &c.message {
         let _ = writeln!(out, "  message:    {m}");
     }

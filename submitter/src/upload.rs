@@ -38,6 +38,10 @@ pub struct Checked {
     pub proposal: Proposal,
     /// (chain name, current root, new root)
     pub chains: Vec<(String, RootMetadata, RootMetadata)>,
+    /// Every threshold is met. A Factory bundle short only of other
+    /// holders' signatures is still put into the transaction, keeping the
+    /// signatures there, and applied once both thresholds are met.
+    pub complete: bool,
 }
 
 /// Where the proposal of a bundle is: `--proposal`, else `proposal.json`
@@ -93,6 +97,28 @@ pub fn check_offline(
         ))
     })?;
     let status = bundle_status(&proposal, &bundle, now)?;
+    let factory = matches!(proposal.target, Target::Factory { .. });
+    // A partial bundle goes up only when what it carries is sound: every
+    // signature under a root key id verifies, and some key signed each root
+    // (a bundle no key signed, or one edited after signing, is refused
+    // below, before any request).
+    let sound = status.chains.iter().all(|c| {
+        c.verdict.thresholds.iter().all(|t| t.invalid.is_empty())
+            && c.verdict.thresholds.iter().any(|t| !t.signed.is_empty())
+    });
+    if !status.complete() && factory && status.only_signatures_missing() && sound {
+        eprintln!(
+            "the bundle is partial: {}; it goes into the transaction with the signatures other \
+             holders put there, and is applied only once every threshold is met",
+            status.problems().join("; ")
+        );
+        let chains = ceremony::bundle_check::chain_pairs(&proposal, &bundle)?;
+        return Ok(Checked {
+            proposal,
+            chains,
+            complete: false,
+        });
+    }
     if !status.complete() {
         let problems = status.problems().join("\n  ");
         let advice = if status.only_signatures_missing() {
@@ -110,7 +136,11 @@ pub fn check_offline(
         eprintln!("note: the bundle says it is incomplete, but every threshold is met; going on");
     }
     let chains = ceremony::bundle_check::chain_pairs(&proposal, &bundle)?;
-    Ok(Checked { proposal, chains })
+    Ok(Checked {
+        proposal,
+        chains,
+        complete: true,
+    })
 }
 
 /// Runs `upload`.
@@ -119,9 +149,14 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
     let checked = check_offline(&args.bundle, args.proposal.as_deref(), now)?;
     for (name, cur, new) in &checked.chains {
         eprintln!(
-            "checked {name}: v{} → v{}, both thresholds met, expires {}",
+            "checked {name}: v{} → v{}, {}, expires {}",
             cur.version().unwrap_or(0),
             new.version().unwrap_or(0),
+            if checked.complete {
+                "both thresholds met"
+            } else {
+                "partial"
+            },
             new.expires_str().unwrap_or("?")
         );
     }
@@ -144,7 +179,14 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
                 api,
                 name: factory,
             };
-            upload_factory(&f, &checked, now, &again)
+            // Signing the staged roots as they are, even a complete bundle
+            // keeps the signatures already staged, and is refused when the
+            // staged body changed since the proposal.
+            if checked.complete && !checked.proposal.change.sign_staged {
+                upload_factory(&f, &checked, now, &again)
+            } else {
+                crate::cosign::upload_partial(&f, &checked, now, &again)
+            }
         }
         Target::TufDir { path } => {
             if args.out_dir.is_some() {
@@ -179,7 +221,7 @@ fn root_file_bytes(root: &RootMetadata) -> Vec<u8> {
 
 // ---------------------------------------------------------------- TUF ----
 
-fn confirm_file(
+pub(crate) fn confirm_file(
     bytes: &[u8],
     what: &str,
     current: &RootMetadata,
@@ -444,20 +486,20 @@ fn settle_http(
 
 // ------------------------------------------------------------ Factory ----
 
-struct Ours<'a> {
-    current_ci: &'a RootMetadata,
-    current_prod: &'a RootMetadata,
-    new_ci: &'a RootMetadata,
-    new_prod: &'a RootMetadata,
+pub(crate) struct Ours<'a> {
+    pub(crate) current_ci: &'a RootMetadata,
+    pub(crate) current_prod: &'a RootMetadata,
+    pub(crate) new_ci: &'a RootMetadata,
+    pub(crate) new_prod: &'a RootMetadata,
 }
 
 /// What the server holds right now.
-struct Observed {
-    ci: RootMetadata,
-    prod: RootMetadata,
+pub(crate) struct Observed {
+    pub(crate) ci: RootMetadata,
+    pub(crate) prod: RootMetadata,
 }
 
-fn observe(f: &Factory) -> Result<Observed> {
+pub(crate) fn observe(f: &Factory) -> Result<Observed> {
     Ok(Observed {
         ci: f.current_root(false)?.root,
         prod: f.current_root(true)?.root,
@@ -660,7 +702,7 @@ fn put(f: &Factory, ours: &Ours, txid: &str, again: &str) -> Result<()> {
 /// anything (fioctl: 400, 401, 403, 422, 423).
 const APPLY_NOTHING_CHANGED: [u16; 5] = [400, 401, 403, 422, 423];
 
-fn apply(f: &Factory, ours: &Ours, txid: &str, again: &str) -> Result<()> {
+pub(crate) fn apply(f: &Factory, ours: &Ours, txid: &str, again: &str) -> Result<()> {
     let url = f.apply_url();
     let mut attempt = 0;
     loop {
@@ -723,7 +765,7 @@ fn apply(f: &Factory, ours: &Ours, txid: &str, again: &str) -> Result<()> {
     }
 }
 
-fn hint_for(status: Option<u16>, factory: &str) -> String {
+pub(crate) fn hint_for(status: Option<u16>, factory: &str) -> String {
     match status {
         // A 401 names the credential's source and its renewal in the error itself.
         Some(403) => "The token may lack the permission to change TUF roots (it needs the admin scope).".into(),
@@ -736,7 +778,7 @@ fn hint_for(status: Option<u16>, factory: &str) -> String {
     }
 }
 
-fn confirm_factory(f: &Factory, ours: &Ours, now: OffsetDateTime) -> Result<()> {
+pub(crate) fn confirm_factory(f: &Factory, ours: &Ours, now: OffsetDateTime) -> Result<()> {
     for (chain, prod, cur, new) in [
         ("CI", false, ours.current_ci, ours.new_ci),
         ("prod", true, ours.current_prod, ours.new_prod),

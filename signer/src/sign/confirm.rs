@@ -31,11 +31,20 @@ pub(super) fn server(args: &SignArgs, c: &mut Ceremony, shown: &[Shown]) -> Resu
     if chains.is_empty() {
         return Ok(());
     }
-    let question = format!(
-        "\nThe server prepared the changes framed in !! lines for chain(s) {}; this ceremony did \
-         not make them. Accept the server's changes? Type \"yes\" (or \"server\"):",
-        chains.join(", ")
-    );
+    let question = if c.proposal.change.sign_staged {
+        format!(
+            "\nThe changes framed in !! lines for chain(s) {} were prepared online, by the server \
+             or another holder; this ceremony did not make them and signs them as they are. \
+             Accept them? Type \"yes\" (or \"server\"):",
+            chains.join(", ")
+        )
+    } else {
+        format!(
+            "\nThe server prepared the changes framed in !! lines for chain(s) {}; this ceremony \
+             did not make them. Accept the server's changes? Type \"yes\" (or \"server\"):",
+            chains.join(", ")
+        )
+    };
     let typed = secrets::confirm(&question, &["yes", "server"], args.yes)?;
     c.transcript.append(&Event::Confirmation(Confirmation {
         question: question.trim().to_string(),
@@ -67,7 +76,17 @@ pub(super) fn anchor(
     held: &[Usable<'_>],
     anchor: &str,
 ) -> Result<()> {
-    let event = if will_anchor(plans, held) {
+    let event = if c.proposal.change.sign_staged {
+        Anchor {
+            entry: None,
+            field: None,
+            why: Some(
+                "signs the staged roots as they are: the body other holders sign is not changed, \
+                 so the root is not anchored (no version bump, no expiry, no changelog either)"
+                    .to_string(),
+            ),
+        }
+    } else if will_anchor(plans, held) {
         for plan in plans.iter_mut() {
             transcript::set_anchor(&mut plan.new, anchor);
         }

@@ -61,7 +61,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
             let held = signing::usable(&opened.archive, tokens.as_ref());
             // Known before anything is shown, so that the screen says
             // whether the anchor goes into the roots.
-            let anchored = confirm::will_anchor(&plans, &held);
+            let anchored = !c.proposal.change.sign_staged && confirm::will_anchor(&plans, &held);
             let shown = build::show(&mut c, &plans, anchored)?;
             step = Step::Confirmation;
             confirm::server(&args, &mut c, &shown)?;

@@ -108,6 +108,12 @@ fn print_history(chain: &Chain) {
 
 fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
     let c = &p.change;
+    if c.sign_staged {
+        return "sign the roots the server staged as they are (a transaction begun online, by \
+                the server or another holder): this ceremony changes nothing in them and only \
+                adds its signatures"
+            .into();
+    }
     let mut parts = Vec::new();
     match &c.rotate {
         Some(Rotate::All) => parts.push("rotate every root key".to_string()),
@@ -225,11 +231,15 @@ pub(super) struct Shown {
     pub(super) ceremony: Script,
     /// What the server's root is, in words.
     pub(super) server_what: String,
+    /// The change signs the staged root as it is: this ceremony's part is
+    /// none, and the staged root's own signatures are judged on screen.
+    pub(super) sign_staged: bool,
 }
 
 /// Whether `plan` is a Factory's `prod`, built from the new `ci` root.
 fn derives_from_ci(proposal: &Proposal, plan: &ChainPlan, plans: &Plans) -> bool {
     plan.name == "prod"
+        && !proposal.change.sign_staged
         && proposal.dialect == Dialect::OtaTuf
         && plans.iter().any(|p| p.name == "ci")
 }
@@ -299,6 +309,7 @@ pub(super) fn shown_changes(proposal: &Proposal, plans: &Plans) -> Result<Vec<Sh
                 chain: plan.name.clone(),
                 ceremony: Script::between(from.envelope(), plan.new.envelope()),
                 server,
+                sign_staged: proposal.change.sign_staged,
             })
         })
         .collect()
@@ -343,6 +354,36 @@ pub(super) fn provided_in_diff(proposal: &Proposal, provided: &[PublicKey]) -> V
         .collect()
 }
 
+/// The signatures the staged root already carries, each kept (it verifies
+/// under a root key of the current or the staged root) or dropped, by its
+/// whole key id, inside the server's frame: they come from online too.
+fn existing_signatures(
+    out: &mut String,
+    current: &RootMetadata,
+    staged: &RootMetadata,
+) -> Result<()> {
+    let judged = ceremony::cosign::judge(current, staged)
+        .map_err(|e| refused(format!("the staged root's signatures: {e}")))?;
+    if judged.is_empty() {
+        out.push_str("!! the staged root carries no signature yet\n");
+    }
+    for e in judged {
+        match e.verdict {
+            Ok(which) => out.push_str(&format!(
+                "!! already signed by {} (a root key of the {which} root; the signature verifies, \
+                 and is kept)\n",
+                name_shown(&e.keyid)
+            )),
+            Err(why) => out.push_str(&format!(
+                "!! DROPPED: the signature under key id {}: {}; it is not uploaded\n",
+                name_shown(&e.keyid),
+                escape(&why)
+            )),
+        }
+    }
+    Ok(())
+}
+
 const FRAME: &str = "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!";
 
 /// Prints one chain's plan: the server's part in its own frame, this
@@ -372,7 +413,13 @@ pub(super) fn render_plan(
                 .map_err(|e| refused(format!("the server's part of the diff: {e}")))?;
             out.push_str(FRAME);
             out.push('\n');
-            out.push_str("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY\n");
+            if shown.sign_staged {
+                out.push_str(
+                    "!! PREPARED ONLINE, BY THE SERVER OR ANOTHER HOLDER, NOT BY THIS CEREMONY\n",
+                );
+            } else {
+                out.push_str("!! PREPARED BY THE SERVER, NOT BY THIS CEREMONY\n");
+            }
             out.push_str(&format!(
                 "!! every difference between the current root v{} and {} (v{}); this ceremony \
                  did not make these changes, and you are asked to accept them separately\n",
@@ -382,6 +429,9 @@ pub(super) fn render_plan(
             ));
             for line in text.lines() {
                 out.push_str(&format!("!! {line}\n"));
+            }
+            if shown.sign_staged {
+                existing_signatures(&mut out, &plan.current, base)?;
             }
             out.push_str(FRAME);
             out.push('\n');
@@ -393,8 +443,16 @@ pub(super) fn render_plan(
         }
         None => &plan.current,
     };
-    let text = render(from, &shown.ceremony, ctx).map_err(|e| refused(format!("the diff: {e}")))?;
-    out.push_str(&text);
+    if shown.sign_staged && shown.ceremony.is_empty() {
+        out.push_str(
+            "  none: signs the staged roots as they are (the bytes of \"signed\" untouched: no \
+             version bump, no expiry, no changelog, no transcript anchor)\n",
+        );
+    } else {
+        let text =
+            render(from, &shown.ceremony, ctx).map_err(|e| refused(format!("the diff: {e}")))?;
+        out.push_str(&text);
+    }
     for (title, root) in [("current", &plan.current), ("new", &plan.new)] {
         match root.role("root") {
             Ok(role) => {

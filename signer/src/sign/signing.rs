@@ -109,6 +109,13 @@ fn token_keys_needed<'a>(
         for chain in &proposal.chains {
             let current = proposal.current_root(chain)?;
             needed |= root_key_ids_of(&current, &k.public).is_some();
+            // Signing the staged roots as they are: a root key they add is
+            // held here too, and signs.
+            if proposal.change.sign_staged {
+                if let Some(staged) = proposal.staged_root(chain)? {
+                    needed |= root_key_ids_of(&staged, &k.public).is_some();
+                }
+            }
         }
         if needed {
             out.push(Wanted {

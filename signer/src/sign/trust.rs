@@ -557,6 +557,18 @@ fn check_holds_a_key(
                     chain.name, name, id
                 ));
             }
+            // Signing the staged roots as they are: a key the staged root
+            // adds is this holder's as much as a provided new key is.
+            if proposal.change.sign_staged {
+                if let Some(staged) = proposal.staged_root(chain)? {
+                    if let Some(id) = root_key_ids_of(&staged, public) {
+                        relevant.push(format!(
+                            "{}: {} is root key {} of the staged root",
+                            chain.name, name, id
+                        ));
+                    }
+                }
+            }
         }
         if provided.contains(public) {
             relevant.push(format!("{name} is one of the provided new keys"));
@@ -565,8 +577,8 @@ fn check_holds_a_key(
     if relevant.is_empty() {
         return Err(refused(format!(
             "none of the {} key(s) in this archive is a root key of the proposal's current root \
-             (nor a provided new key): this archive did not sign that root. Is it the right archive \
-             for {}?\n{}",
+             (nor a provided new key, nor, signing the staged roots, a root key of the staged \
+             root): this archive did not sign that root. Is it the right archive for {}?\n{}",
             ka.keys.len() + ka.token_keys.len(),
             proposal.target,
             fingerprints_of(first_current)

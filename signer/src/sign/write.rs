@@ -109,7 +109,12 @@ pub(super) fn write(
         for m in &missing {
             println!("  - {m}");
         }
-        println!("Other holders sign the same proposal; `submitter merge` combines the bundles.");
+        println!(
+            "Other holders sign the same proposal; `submitter merge` combines the bundles. For a \
+             Factory, `submitter upload` also puts this partial bundle into the transaction, \
+             keeping the signatures already there, so that holders with fioctl add theirs \
+             (`fioctl keys tuf updates sign`)."
+        );
     }
     println!(
         "New archive: {} (old keys, new keys, new trust anchor). From now on use it; keep {} \

@@ -1,0 +1,217 @@
+//! Co-signing the roots a server staged, as they are: a transaction another
+//! holder began (with fioctl's `keys tuf updates sign`, or our signer's
+//! partial bundle) is completed by adding signatures, never by changing
+//! the body, since any body change clears every signature (fioctl's
+//! `finalizeTufRootChanges`).
+//!
+//! Two sides use it. The signer keeps only the staged signatures that
+//! verify under a root key of the current or the staged root and says which
+//! it dropped; the submitter, before its `PUT`, unites the signatures the
+//! server holds with the bundle's, for the same body only.
+
+use serde_json::Value;
+
+use crate::root::{RootError, RootMetadata};
+
+/// One signature found on a staged root, judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Existing {
+    /// The key id the entry names (the server's string: untrusted).
+    pub keyid: String,
+    /// `Ok(which)`: it verifies under that root key of the `current` or
+    /// the `new` root; `Err(why)`: it is dropped, and why.
+    pub verdict: Result<&'static str, String>,
+}
+
+/// Judges each signature of `staged` over its own `signed` body: kept when
+/// it verifies under a root key (by that id) of `current` or of `staged`
+/// itself, and is the first entry under its key id; dropped otherwise.
+pub fn judge(current: &RootMetadata, staged: &RootMetadata) -> Result<Vec<Existing>, RootError> {
+    let message = staged.canonical_signed()?;
+    let dialect = staged.dialect();
+    let mut out: Vec<Existing> = Vec::new();
+    for s in staged.signatures()? {
+        let verdict = if out.iter().any(|e| e.keyid == s.keyid) {
+            Err("a second signature under the same key id".to_string())
+        } else {
+            let mut found = Err("no root key of the current or the staged root has this id".into());
+            for (which, root) in [("current", current), ("new", staged)] {
+                let is_root_key = root
+                    .role("root")
+                    .map(|r| r.keyids.contains(&s.keyid))
+                    .unwrap_or(false);
+                if !is_root_key {
+                    continue;
+                }
+                let checked = match (&s.sig, root.key(&s.keyid)) {
+                    (Err(e), _) => Err(format!("the signature does not decode: {e}")),
+                    (_, Err(e)) => Err(format!("the key listed under that id is unusable: {e}")),
+                    (Ok(sig), Ok(key)) => key
+                        .verify(dialect, &message, sig, s.method.as_deref())
+                        .map(|()| which)
+                        .map_err(|e| format!("it does not verify over the staged body: {e}")),
+                };
+                // A key listed in both roots under the same id is one key:
+                // the first root that verifies it names it.
+                found = checked;
+                if found.is_ok() {
+                    break;
+                }
+            }
+            found
+        };
+        out.push(Existing {
+            keyid: s.keyid,
+            verdict,
+        });
+    }
+    Ok(out)
+}
+
+/// `staged` with only the signatures [`judge`] keeps, in their order.
+pub fn keep_valid(
+    current: &RootMetadata,
+    staged: &RootMetadata,
+) -> Result<RootMetadata, RootError> {
+    let judged = judge(current, staged)?;
+    let list = staged.envelope()["signatures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut out = staged.clone();
+    out.clear_signatures();
+    for (entry, j) in list.into_iter().zip(&judged) {
+        if j.verdict.is_ok() {
+            out.add_signature_value(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// The signatures to `PUT` for a root whose body the server staged too:
+/// the server's, then ours (replacing the server's under the same key id,
+/// as fioctl's `updates sign` replaces them). `None` when the bodies
+/// differ: the staged root changed since the proposal, and uniting the
+/// signatures of two bodies would only make a root no key signed.
+pub fn unite(server: &RootMetadata, ours: &RootMetadata) -> Option<RootMetadata> {
+    if !crate::bundle_check::same_signed(server, ours) {
+        return None;
+    }
+    let mut out = ours.clone();
+    out.clear_signatures();
+    let list = |r: &RootMetadata| -> Vec<Value> {
+        r.envelope()["signatures"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    for entry in list(server).into_iter().chain(list(ours)) {
+        out.add_signature_value(entry);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{NewKeyType, PrivateKey};
+    use crate::Dialect;
+    use serde_json::json;
+
+    fn root(version: u64, keys: &[&PrivateKey], threshold: u64) -> RootMetadata {
+        let d = Dialect::OtaTuf;
+        let ids: Vec<String> = keys.iter().map(|k| k.public_key().key_id(d)).collect();
+        let objs: serde_json::Map<String, Value> = keys
+            .iter()
+            .map(|k| (k.public_key().key_id(d), k.public_key().to_key_object(d)))
+            .collect();
+        RootMetadata::from_value(
+            json!({"signed": {"_type": "Root", "version": version,
+                "expires": "2030-01-01T00:00:00Z", "keys": objs,
+                "roles": {"root": {"keyids": ids, "threshold": threshold}}},
+                "signatures": []}),
+            d,
+        )
+        .unwrap()
+    }
+
+    fn key() -> PrivateKey {
+        PrivateKey::generate(NewKeyType::Ed25519).unwrap()
+    }
+
+    fn id(k: &PrivateKey) -> String {
+        k.public_key().key_id(Dialect::OtaTuf)
+    }
+
+    #[test]
+    fn valid_signatures_are_kept_and_others_dropped_with_a_reason() {
+        let (a, b, c, stranger) = (key(), key(), key(), key());
+        let current = root(1, &[&a], 1);
+        let mut staged = root(2, &[&b, &c], 2);
+        staged.sign(&id(&a), &a).unwrap();
+        staged.sign(&id(&b), &b).unwrap();
+        // A signature by a key neither root lists, and one of c's over
+        // another body.
+        staged.sign(&id(&stranger), &stranger).unwrap();
+        let mut other = root(3, &[&c], 1);
+        other.sign(&id(&c), &c).unwrap();
+        staged.add_signature_value(other.envelope()["signatures"][0].clone());
+        let judged = judge(&current, &staged).unwrap();
+        let v: Vec<(&str, bool)> = judged
+            .iter()
+            .map(|e| (e.keyid.as_str(), e.verdict.is_ok()))
+            .collect();
+        assert_eq!(
+            v,
+            [
+                (id(&a).as_str(), true),
+                (id(&b).as_str(), true),
+                (id(&stranger).as_str(), false),
+                (id(&c).as_str(), false)
+            ]
+        );
+        assert_eq!(judged[0].verdict, Ok("current"));
+        assert_eq!(judged[1].verdict, Ok("new"));
+        assert!(judged[3]
+            .verdict
+            .as_ref()
+            .unwrap_err()
+            .contains("does not verify"));
+        let kept = keep_valid(&current, &staged).unwrap();
+        let ids: Vec<String> = kept
+            .signatures()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.keyid)
+            .collect();
+        assert_eq!(ids, [id(&a), id(&b)]);
+        // The body is untouched.
+        assert_eq!(
+            kept.canonical_signed().unwrap(),
+            staged.canonical_signed().unwrap()
+        );
+    }
+
+    #[test]
+    fn unite_keeps_the_servers_signatures_and_refuses_another_body() {
+        let (a, b) = (key(), key());
+        let base = root(2, &[&a, &b], 2);
+        let mut server = base.clone();
+        server.sign(&id(&a), &a).unwrap();
+        let mut ours = base.clone();
+        ours.sign(&id(&b), &b).unwrap();
+        let united = unite(&server, &ours).unwrap();
+        let mut ids: Vec<String> = united
+            .signatures()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.keyid)
+            .collect();
+        ids.sort();
+        let mut want = [id(&a), id(&b)];
+        want.sort();
+        assert_eq!(ids, want);
+        let changed = root(2, &[&a], 1);
+        assert!(unite(&changed, &ours).is_none());
+    }
+}
