@@ -1139,3 +1139,187 @@ fn our_audit_on_a_factory_whose_production_root_fioctl_made() {
     assert!(fx.has("prod", 2) && !fx.has("prod", 1));
     audit(&fx, &dir);
 }
+
+// ------------------------------- one transaction, signed by both tools ----
+
+/// A fioctl holder's own tarball with one new root key, as `fioctl keys tuf
+/// updates add-offline-key` writes it; and that key as our public-key file.
+fn fioctl_holder_key(fx: &Factory, name: &str) -> (PathBuf, PathBuf, String) {
+    let key = ceremony_tests::fioctl::crypto::Key::generate(KeyType::Ed25519);
+    let id = key.key_id();
+    let (private, public) = key.ats_pair();
+    let mut c = creds::Creds::new();
+    let base = format!("tufrepo/keys/fioctl-root-{id}");
+    c.insert(
+        format!("{base}.pub"),
+        ceremony_tests::fioctl::go_marshal(&public.encode()),
+    );
+    c.insert(
+        format!("{base}.sec"),
+        ceremony_tests::fioctl::go_marshal(&private.encode()),
+    );
+    let tgz = fx.path(&format!("{name}.tgz"));
+    creds::save(&tgz, &c).unwrap();
+    let pk = ceremony::keys::PublicKey::from_key_object(
+        &public.encode(),
+        ceremony::Dialect::OtaTuf,
+    )
+    .unwrap();
+    let pubfile = fx.path(&format!("{name}.pub.json"));
+    std::fs::write(
+        &pubfile,
+        ceremony::pubkey::PubkeyFile::new(&pk, Some(name.into()), None).to_bytes(),
+    )
+    .unwrap();
+    (tgz, pubfile, id)
+}
+
+/// Both directions on one Factory, with fioctl's own `updates sign`,
+/// `rotate-offline-key` and `apply` (the emulation) and our binaries:
+/// 1. our rotation to two root keys, 2 of 2 (the fioctl holder's key C
+///    provided, our key B made by our signer), signed by us: a partial
+///    bundle, PUT but not applied; fioctl's `updates sign` with C's tarball
+///    completes it and fioctl's `updates apply` applies it;
+/// 2. fioctl's expert rotation of C (signed with C and its new key), which
+///    cannot meet 2 of 2 alone; our `--sign-staged` adds B, and our upload
+///    applies it. `submitter audit` holds after each.
+#[test]
+fn a_transaction_signed_partly_by_each_tool_applies_both_ways() {
+    let fx = Factory::new(false);
+    let first = fx.take_offline("root.tgz");
+    let (c_tgz, c_pub, c_id) = fioctl_holder_key(&fx, "carol");
+    let pass = passphrase_file(&fx.dir);
+    let online = fx.path("online");
+    let offline = fx.path("offline");
+    std::fs::create_dir_all(&online).unwrap();
+    std::fs::create_dir_all(&offline).unwrap();
+    let tok = token_file(&online);
+    let tok = tok.to_str().unwrap();
+    let pass = pass.to_str().unwrap();
+    let submitter = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        if args[0] == "propose" {
+            all.extend(["--factory", "acme", "--api", &fx.sim.url]);
+        }
+        all.extend(["--token-file", tok]);
+        run("submitter", &online, all, &[])
+    };
+    let carry = |from: &Path, to: &Path, name: &str| {
+        std::fs::copy(from.join(name), to.join(name)).unwrap();
+    };
+    run(
+        "signer",
+        &offline,
+        [
+            "import",
+            first.to_str().unwrap(),
+            "-o",
+            "keys-0.tgz.age",
+            "--passphrase-file",
+            pass,
+        ],
+        &[],
+    )
+    .expect(0, "signer import");
+
+    // 1. Ours first, fioctl completes.
+    submitter(&[
+        "propose",
+        "--rotate-all",
+        "--provided-key",
+        c_pub.to_str().unwrap(),
+        "--add",
+        "1",
+        "--threshold",
+        "2",
+        "-o",
+        "proposal.json",
+    ])
+    .expect(0, "propose");
+    carry(&online, &offline, "proposal.json");
+    let sign = run(
+        "signer",
+        &offline,
+        SignArgs::new()
+            .keys("keys-0.tgz.age")
+            .new_archive(Some("keys-1.tgz.age"))
+            .passphrase_file(Some(pass))
+            .extra(["--force"]),
+        &[],
+    );
+    sign.expect(0, "signer sign");
+    assert!(sign.stdout.contains("PARTIAL bundle"), "{}", sign.all());
+    carry(&offline, &online, "bundle.json");
+    let up = submitter(&["upload", "bundle.json"]);
+    up.expect(0, "upload of the partial bundle");
+    assert!(up.stdout.contains("NOT applied"), "{}", up.all());
+    assert!(up.stdout.contains(&c_id), "{}", up.all());
+    assert!(!fx.has("ci", 3));
+    let txid = {
+        let p: Value =
+            serde_json::from_slice(&std::fs::read(online.join("proposal.json")).unwrap()).unwrap();
+        p["txid"].as_str().unwrap().to_string()
+    };
+    let mut f = fx.fioctl();
+    ok!(f, f.updates_sign(&txid, &c_tgz));
+    ok!(f, f.updates_apply(&txid));
+    assert!(fx.has("ci", 3) && fx.has("prod", 3));
+    let v3 = fx.root("ci", 3);
+    let keys = root_ids(&v3, "root");
+    assert_eq!(keys.len(), 2);
+    assert!(keys.contains(&c_id));
+    assert_eq!(v3["signed"]["roles"]["root"]["threshold"], 2);
+    audit(&fx, &online);
+
+    // 2. fioctl first (an expert rotation of C), ours completes.
+    let mut f = fx.fioctl();
+    let init = ok!(f, f.updates_init("carol rotates her key", None));
+    let c2 = ok!(
+        f,
+        f.rotate_offline_root(&init.txid, &c_tgz, KeyType::Ed25519, true)
+    );
+    let mut f = fx.fioctl();
+    let refused = f.updates_apply(&init.txid);
+    assert!(refused.is_err(), "one holder of 2 of 2 must not be enough");
+    assert!(!fx.has("ci", 4));
+    submitter(&[
+        "propose",
+        "--txid",
+        &init.txid,
+        "--sign-staged",
+        "-o",
+        "proposal2.json",
+    ])
+    .expect(0, "propose --sign-staged");
+    carry(&online, &offline, "proposal2.json");
+    let sign = run(
+        "signer",
+        &offline,
+        SignArgs::new()
+            .proposal("proposal2.json")
+            .keys("keys-1.tgz.age")
+            .new_archive(Some("keys-2.tgz.age"))
+            .out("bundle2.json")
+            .passphrase_file(Some(pass))
+            .extra(["--force"]),
+        &[],
+    );
+    sign.expect(0, "signer sign --sign-staged");
+    for want in [
+        format!("already signed by {c_id}"),
+        format!("already signed by {c2}"),
+    ] {
+        assert!(sign.stdout.contains(&want), "{want}\n{}", sign.all());
+    }
+    carry(&offline, &online, "bundle2.json");
+    let up = submitter(&["upload", "bundle2.json", "--proposal", "proposal2.json"]);
+    up.expect(0, "upload of the co-signed bundle");
+    assert!(up.stdout.contains("uploaded and applied"), "{}", up.all());
+    for chain in ["ci", "prod"] {
+        let v4 = fx.root(chain, 4);
+        assert!(root_ids(&v4, "root").contains(&c2), "{chain}");
+        assert_eq!(sig_ids(&v4).len(), 3, "{chain}: C, C2 and ours");
+        round_trips(&v4).unwrap();
+    }
+    audit(&fx, &online);
+}
