@@ -904,3 +904,42 @@ fn the_first_time_key_signs_the_first_rotation_fioctl_makes() {
         404
     );
 }
+
+/// The changelog's author and time are the server's (it wrote them at
+/// init, and checks them, fioctl f93a6ec); the message is the client's.
+#[test]
+fn the_changelog_author_and_time_stay_as_staged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_state, sim) = fresh(tmp.path());
+    let (s, init) = fioctl_init(&sim, false);
+    assert_eq!(s, 201, "{init}");
+    let txid = init["txid"].as_str().unwrap();
+    let u = updates(&sim);
+    let staged = |chain: &str| -> Value {
+        serde_json::from_str(u["updated"][chain].as_str().unwrap()).unwrap()
+    };
+    let put = |ci: &Value, prod: &Value| {
+        authed(
+            &sim,
+            "PUT",
+            &format!("{REPO}/root/updates"),
+            Some(&json!({"txid": txid, "ci-root": ci, "prod-root": prod})),
+        )
+    };
+    let (ci, prod) = (staged("ci-root"), staged("prod-root"));
+    assert!(ci["signed"]["x-changelog"]["timestamp"].is_string(), "{ci}");
+    for (field, value) in [
+        ("polis-id", json!("someone-else")),
+        ("timestamp", json!("2020-01-01T00:00:00Z")),
+    ] {
+        let mut changed = ci.clone();
+        changed["signed"]["x-changelog"][field] = value;
+        let (s, v) = put(&changed, &prod);
+        assert_eq!(s, 422, "{field}: {v}");
+        assert!(v.to_string().contains("x-changelog"), "{v}");
+    }
+    let mut retold = ci.clone();
+    retold["signed"]["x-changelog"]["message"] = json!("another reason");
+    let (s, v) = put(&retold, &prod);
+    assert_eq!(s, 200, "the message is the client's: {v}");
+}

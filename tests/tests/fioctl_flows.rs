@@ -1160,11 +1160,9 @@ fn fioctl_holder_key(fx: &Factory, name: &str) -> (PathBuf, PathBuf, String) {
     );
     let tgz = fx.path(&format!("{name}.tgz"));
     creds::save(&tgz, &c).unwrap();
-    let pk = ceremony::keys::PublicKey::from_key_object(
-        &public.encode(),
-        ceremony::Dialect::OtaTuf,
-    )
-    .unwrap();
+    let pk =
+        ceremony::keys::PublicKey::from_key_object(&public.encode(), ceremony::Dialect::OtaTuf)
+            .unwrap();
     let pubfile = fx.path(&format!("{name}.pub.json"));
     std::fs::write(
         &pubfile,

@@ -966,6 +966,25 @@ impl Sim {
                     format!("{name} (current version {n}): {}", hard.join("; ")),
                 ));
             }
+            // The backend checks the changelog's author and time (fioctl
+            // f93a6ec: "polis-id *must* be ID of the user making the
+            // change", the timestamp close to the server's clock); in a
+            // transaction it wrote both itself at init, so a client may
+            // change the message only.
+            let log = &v["signed"]["x-changelog"];
+            if log["polis-id"] != json!(self.polis_id())
+                || log["timestamp"] != tx.meta["created-at"]
+            {
+                return Err(error(
+                    422,
+                    format!(
+                        "{name}: x-changelog: polis-id and timestamp must stay as the server \
+                         staged them ({} at {}); only the message may change",
+                        self.polis_id(),
+                        tx.meta["created-at"].as_str().unwrap_or("?")
+                    ),
+                ));
+            }
             new_roots.push(v.clone());
         }
         // Signatures of existing production (wave) targets by a new targets
