@@ -10,6 +10,7 @@
 
 mod factory;
 mod fioctl_config;
+mod first_root;
 mod http;
 mod merge;
 mod netaudit;
@@ -63,6 +64,7 @@ enum Command {
     #[command(after_help = "Examples:\n  \
         submitter propose --factory acme --rotate-all -o proposal.json\n  \
         submitter propose --factory acme --txid 3f2a… -o proposal.json          (join an open transaction)\n  \
+        submitter propose --factory acme --first-time --first-root-key acme-first.tgz --rotate-all -o proposal.json   (the first rotation)\n  \
         submitter propose --repo https://tuf.example.org/metadata/ --rotate 1a2b3c4d -o proposal.json\n  \
         submitter propose --repo repo/metadata --add 1 --threshold 2 --provided-key alice.pub.json -o proposal.json")]
     Propose(ProposeCli),
@@ -175,6 +177,19 @@ struct ProposeCli {
     /// A public key made by `signer keygen` on another holder's machine (repeatable).
     #[arg(long, value_name = "FILE")]
     provided_key: Vec<PathBuf>,
+    /// The Factory's first rotation: the server hands out its first root key
+    /// with the new transaction (fioctl `updates init --first-time -k`).
+    #[arg(
+        long,
+        requires = "first_root_key",
+        requires = "factory",
+        conflicts_with = "txid"
+    )]
+    first_time: bool,
+    /// With --first-time: the new fioctl-layout tarball to keep the first
+    /// root key in (never overwritten), for `signer import` offline.
+    #[arg(long, value_name = "F.tgz", requires = "first_time")]
+    first_root_key: Option<PathBuf>,
     /// Where to write the proposal.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
@@ -353,6 +368,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     message: a.message,
                     txid: a.txid,
                     provided_keys: a.provided_key,
+                    first_root_key: a.first_root_key,
                     output: a.output,
                     force: a.force,
                 },
