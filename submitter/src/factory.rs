@@ -137,7 +137,11 @@ impl Factory<'_> {
     /// `POST …/root/updates`: starts a transaction (`first_time`: the
     /// Factory's first rotation, whose answer holds the first root key).
     /// `Ok(Err(message))` on 409 (one is already open).
-    pub fn start(&self, message: &str, first_time: bool) -> Result<Result<Started, String>, HttpError> {
+    pub fn start(
+        &self,
+        message: &str,
+        first_time: bool,
+    ) -> Result<Result<Started, String>, HttpError> {
         let url = self.updates_url();
         let body = json!({"message": message, "first-time": first_time, "shortcut": false});
         let a = self.http.send(

@@ -23,6 +23,8 @@ use ceremony::fsio::{self, WriteOptions};
 use ceremony::keys::{PrivateKey, PublicKey};
 use ceremony::{Dialect, RootMetadata};
 
+use crate::VerificationFailed;
+
 /// The tarball's entries, as fioctl names them (and `signer import` reads
 /// them: `first-root` is a root key).
 pub const SEC_ENTRY: &str = "tufrepo/keys/first-root.sec";
@@ -68,10 +70,8 @@ impl FirstRootKey {
                  the first rotation with."
             );
         };
-        let public_value: serde_json::Value =
-            serde_json::from_str(public.get()).map_err(|_| {
-                anyhow!("POST {url}: \"first_root.pub\" is not JSON")
-            })?;
+        let public_value: serde_json::Value = serde_json::from_str(public.get())
+            .map_err(|_| anyhow!("POST {url}: \"first_root.pub\" is not JSON"))?;
         let parsed = PublicKey::from_key_object(&public_value, Dialect::OtaTuf).map_err(|e| {
             anyhow!("POST {url}: \"first_root.pub\" is not an AtsKey public key: {e}")
         })?;
@@ -81,10 +81,11 @@ impl FirstRootKey {
             anyhow!("POST {url}: \"first_root.sec\" is not an AtsKey private key: {e}")
         })?;
         if private.public_key() != parsed {
-            bail!(
+            return Err(VerificationFailed(format!(
                 "POST {url}: \"first_root.sec\" is not the private half of \"first_root.pub\": \
                  the server sent two different keys"
-            );
+            ))
+            .into());
         }
         drop(private);
         Ok(FirstRootKey {
@@ -123,7 +124,8 @@ impl FirstRootKey {
         // Room for everything up front, so that the buffer holding the
         // compressed secret is not reallocated and left unwiped behind us.
         let room = 4096 + 2 * (self.sec.len() + self.public_bytes.len());
-        let gz = flate2::write::GzEncoder::new(Vec::with_capacity(room), flate2::Compression::default());
+        let gz =
+            flate2::write::GzEncoder::new(Vec::with_capacity(room), flate2::Compression::default());
         let mut tar = tar::Builder::new(gz);
         for (name, data) in [
             (PUB_ENTRY, self.public_bytes.as_slice()),

@@ -19,7 +19,7 @@ use ceremony::{Dialect, RootMetadata};
 use crate::factory::{check_name, Factory};
 use crate::first_root::FirstRootKey;
 use crate::source::{read_trusted, verify, walk, Repo};
-use crate::{Ctx, UsageError};
+use crate::{Ctx, UsageError, VerificationFailed};
 use ceremony::fsio::{self, WriteOptions};
 
 /// What `propose` was asked for.
@@ -259,8 +259,9 @@ pub fn run(ctx: &Ctx, args: ProposeArgs) -> Result<()> {
         fsio::write_new(&args.output, &bytes, &WriteOptions::public())?;
     }
     print_summary(&proposal, &args.output);
-    if let (Some(path), Some(id)) = (&args.first_root_key, first_key) {
-        print_first_time(&proposal, &args.output, path, &id);
+    match (&args.first_root_key, first_key) {
+        (Some(path), Some(id)) => print_first_time(&proposal, &args.output, path, &id),
+        _ => print_next(&args.output),
     }
     Ok(())
 }
@@ -268,8 +269,10 @@ pub fn run(ctx: &Ctx, args: ProposeArgs) -> Result<()> {
 /// What the operator does with the first root key, in the order it is done.
 fn print_first_time(p: &Proposal, out: &std::path::Path, key: &std::path::Path, id: &str) {
     let name = |p: &std::path::Path| {
-        p.file_name()
-            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
     };
     let factory = match &p.target {
         Target::Factory { factory, .. } => factory.clone(),
@@ -297,9 +300,7 @@ fn print_first_time(p: &Proposal, out: &std::path::Path, key: &std::path::Path, 
          it holds the root key in plain text",
         key.display()
     );
-    println!(
-        "  4. bring bundle.json back and `submitter upload bundle.json`"
-    );
+    println!("  4. bring bundle.json back and `submitter upload bundle.json`");
     println!(
         "until the rotation is applied, the server of Factory {factory} still holds the first \
          root key too; cancel with `submitter cancel --factory {factory}` if you do not go on"
@@ -357,6 +358,9 @@ fn print_summary(p: &Proposal, out: &std::path::Path) {
         c.key_type.as_deref().unwrap_or("ed25519"),
         c.expires
     );
+}
+
+fn print_next(out: &std::path::Path) {
     println!(
         "next: carry {} to the offline machine, then `signer review {}` and `signer sign {} --keys KEYS.tgz.age -o bundle.json`",
         out.display(),
@@ -517,15 +521,23 @@ fn propose_factory(
         }
     };
     let started_here = args.txid.is_none();
-    let result = factory_proposal(&factory, args, checked, &txid, now).and_then(|p| {
-        match (&args.first_root_key, &answer) {
-            (Some(path), Some(answer)) => {
-                let id = take_first_root_key(&factory, &p, answer, path)?;
+    let result = (|| {
+        // The key is read at once (an older server sends none: nothing more
+        // to do), and checked against the CI root once that is verified.
+        let key = match (&args.first_root_key, &answer) {
+            (Some(_), Some(a)) => Some(FirstRootKey::from_answer(a, &factory.updates_url())?),
+            _ => None,
+        };
+        drop(answer);
+        let p = factory_proposal(&factory, args, checked, &txid, now)?;
+        match (&args.first_root_key, key) {
+            (Some(path), Some(key)) => {
+                let id = take_first_root_key(&factory, &p, &key, path)?;
                 Ok((p, Some(id)))
             }
             _ => Ok((p, None)),
         }
-    });
+    })();
     if result.is_err() && started_here {
         eprintln!(
             "note: the transaction {txid} stays open on the server; cancel it with `submitter cancel --factory {name}` \
@@ -541,11 +553,10 @@ fn propose_factory(
 fn take_first_root_key(
     factory: &Factory,
     p: &Proposal,
-    answer: &[u8],
+    key: &FirstRootKey,
     path: &std::path::Path,
 ) -> Result<String> {
     let url = factory.updates_url();
-    let key = FirstRootKey::from_answer(answer, &url)?;
     let ci = p
         .chains
         .iter()
@@ -553,12 +564,14 @@ fn take_first_root_key(
         .and_then(|c| p.current_root(c).ok())
         .ok_or_else(|| anyhow!("internal error: the proposal has no CI chain"))?;
     let Some(id) = key.trusted_by(&ci) else {
-        bail!(
+        return Err(VerificationFailed(format!(
             "POST {url}: the server sent a first root key (fingerprint {}) that is not a root key \
-             of the Factory's current CI root v{}: the Factory does not trust it, and it is not written",
+             of the Factory's current CI root v{}: the Factory does not trust it, so it is not \
+             written; do not sign with it",
             key.fingerprint(),
             ci.version().unwrap_or(0)
-        );
+        ))
+        .into());
     };
     let taken_out = match &p.change.rotate {
         Some(Rotate::All) => true,
