@@ -508,7 +508,10 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
                 // The id names a file: hex only (it comes from our own
                 // manifest, but a name is a path).
                 if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    bail!("the key {} has no hexadecimal id to name its tarball by", ka.keys[i].entry);
+                    bail!(
+                        "the key {} has no hexadecimal id to name its tarball by",
+                        ka.keys[i].entry
+                    );
                 }
                 plan.push((dir.join(format!("{id}.tgz")), Some(i)));
             }
@@ -526,7 +529,12 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
                     .iter()
                     .map(|&i| {
                         let k = &ka.keys[i];
-                        format!("  {} (fingerprint {}, {})", k.shown_id(), k.public.fingerprint(), k.entry)
+                        format!(
+                            "  {} (fingerprint {}, {})",
+                            k.shown_id(),
+                            k.public.fingerprint(),
+                            k.entry
+                        )
                     })
                     .collect();
                 return Err(UsageError(format!(
@@ -540,9 +548,7 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
                 .into());
             }
         },
-        (None, _, None) => {
-            return Err(UsageError("give -o FILE.tgz or --each DIR".into()).into())
-        }
+        (None, _, None) => return Err(UsageError("give -o FILE.tgz or --each DIR".into()).into()),
     };
     if plan.is_empty() {
         bail!(
@@ -561,7 +567,12 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         archive::refuse_existing(path)?;
     }
     for (path, keep) in &plan {
-        let drop: Vec<usize> = active.keys.iter().copied().filter(|i| Some(*i) != *keep).collect();
+        let drop: Vec<usize> = active
+            .keys
+            .iter()
+            .copied()
+            .filter(|i| Some(*i) != *keep)
+            .collect();
         let entries = export::without(ka, &drop)?;
         let gz = archive::write_tar_gz(&entries)?;
         archive::write_atomic(path, &gz, Replace::Never, &|back| {

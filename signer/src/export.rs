@@ -48,7 +48,10 @@ pub fn active_root_keys(ka: &KeyArchive) -> Active {
     let mut described = Vec::new();
     for a in &anchors {
         let Ok((root, _)) = ka.anchor_roots(a) else {
-            return every(&format!("the trust anchor of {} is unreadable", a.describe()));
+            return every(&format!(
+                "the trust anchor of {} is unreadable",
+                a.describe()
+            ));
         };
         let Ok(keys) = root.root_keys() else {
             return every(&format!(
@@ -130,6 +133,8 @@ pub fn pick(ka: &KeyArchive, active: &[usize], wanted: &str) -> Result<usize, St
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-        _ => Err(format!("--key {wanted}: ambiguous prefix; give more digits")),
+        _ => Err(format!(
+            "--key {wanted}: ambiguous prefix; give more digits"
+        )),
     }
 }

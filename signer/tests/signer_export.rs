@@ -30,7 +30,11 @@ fn three_key_archive(dir: &Path) -> (Value, String) {
         message: Some("three holders".into()),
         ..Change::default()
     };
-    write_proposal(dir, "proposal.json", &factory_proposal(&f.ci, &f.ci, change));
+    write_proposal(
+        dir,
+        "proposal.json",
+        &factory_proposal(&f.ci, &f.ci, change),
+    );
     ok(&signer(
         dir,
         SignArgs::new()
@@ -101,7 +105,10 @@ fn three_active_keys_are_refused_without_a_choice() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(t.contains("3 active root keys"), "{t}");
-    for id in root["signed"]["roles"]["root"]["keyids"].as_array().unwrap() {
+    for id in root["signed"]["roles"]["root"]["keyids"]
+        .as_array()
+        .unwrap()
+    {
         assert!(t.contains(id.as_str().unwrap()), "{t}");
     }
     assert!(t.contains("--key KEYID") && t.contains("--each DIR"), "{t}");

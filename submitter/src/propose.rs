@@ -620,6 +620,26 @@ fn factory_proposal(
         };
         eprintln!("reading the {chain} root history of Factory {name}…");
         let files = walk(|n| Ok(factory.root(prod, Some(n))?), 1)?;
+        if prod && files.is_empty() {
+            // A Factory with no production root yet: the proposal holds the
+            // CI chain only, and the signer derives the production root from
+            // the new CI root as fioctl does, and shows it.
+            if tx_current.is_some() || staged.is_some() {
+                bail!(
+                    "Factory {name} serves no production root ({} does not exist), but its \
+                     transaction names one: the server contradicts itself; run propose again, \
+                     or cancel the transaction",
+                    factory.root_location(true, 1)
+                );
+            }
+            eprintln!(
+                "Factory {name} has no production root yet ({} does not exist): the proposal \
+                 holds the CI chain only; the signer derives the production root from the new \
+                 CI root, as fioctl does, and shows it",
+                factory.root_location(true, 1)
+            );
+            continue;
+        }
         let v = verify(chain, &files, None, Some(Dialect::OtaTuf), now, &hint)?;
         report_verified(&v, chain);
         let last = v.roots.last().expect("verify refuses an empty history");
