@@ -125,6 +125,11 @@ impl Factory<'_> {
         self.root_url(prod, Some(version))
     }
 
+    /// The URL of the current root, for messages.
+    pub fn current_root_location(&self, prod: bool) -> String {
+        self.root_url(prod, None)
+    }
+
     /// `GET …/root.json` parsed; an error when absent.
     pub fn current_root(&self, prod: bool) -> anyhow::Result<FetchedRoot> {
         let url = self.root_url(prod, None);
