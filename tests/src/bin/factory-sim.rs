@@ -110,6 +110,10 @@ enum Command {
         /// The polis-id the simulated user has.
         #[arg(long, value_name = "ID", default_value = "sim-user-0001")]
         polis_id: String,
+        /// A Factory with no production root yet (`root.json?production=1`
+        /// answers 404) until a rotation brings its first one.
+        #[arg(long)]
+        no_prod: bool,
     },
 }
 
@@ -120,7 +124,8 @@ fn main() -> ExitCode {
             dir,
             key_type,
             polis_id,
-        }) => init(&dir, key_type, &polis_id),
+            no_prod,
+        }) => init(&dir, key_type, &polis_id, no_prod),
         None => serve(cli),
     };
     match result {
@@ -134,7 +139,7 @@ fn main() -> ExitCode {
 
 // ---------------------------------------------------------------- init ----
 
-fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String> {
+fn init(dir: &Path, key_type: TestKeyType, polis_id: &str, no_prod: bool) -> Result<(), String> {
     if dir.join("ci/1.root.json").exists() {
         return Err(format!(
             "{} already holds a Factory (ci/1.root.json exists)",
@@ -180,15 +185,17 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str) -> Result<(), String>
     let root = json!({"signatures": [sig], "signed": signed});
     let bytes = serde_json::to_vec(&root).map_err(|e| e.to_string())?;
     write_atomic(&dir.join("ci/1.root.json"), &bytes)?;
-    write_atomic(&dir.join("prod/1.root.json"), &bytes)?;
-    // Production targets for the tag "main", signed (as the server signs
-    // them) by the production root's targets key, the online one.
-    let targets_key = &online
-        .iter()
-        .find(|(r, _)| *r == "targets")
-        .expect("made above")
-        .1;
-    targets::create(dir, "main", targets_key, &expires, write_atomic)?;
+    if !no_prod {
+        write_atomic(&dir.join("prod/1.root.json"), &bytes)?;
+        // Production targets for the tag "main", signed (as the server signs
+        // them) by the production root's targets key, the online one.
+        let targets_key = &online
+            .iter()
+            .find(|(r, _)| *r == "targets")
+            .expect("made above")
+            .1;
+        targets::create(dir, "main", targets_key, &expires, write_atomic)?;
+    }
     let online_ids: Map<String, Value> = online
         .iter()
         .map(|(r, k)| ((*r).to_string(), Value::String(k.key_id(d))))
@@ -560,6 +567,23 @@ impl Sim {
         std::fs::read(self.dir.join(format!("{chain}/{version}.root.json"))).ok()
     }
 
+    /// Whether the Factory has no production root yet (`init --no-prod`).
+    fn no_prod(&self) -> bool {
+        self.latest("prod") == 0
+    }
+
+    /// The root a new root of `chain` is checked against: the newest of
+    /// the chain; for a Factory with no production root yet, its first
+    /// production root (derived from the CI root, as fioctl derives it)
+    /// replaces the CI root.
+    fn base(&self, chain: &str) -> Result<(u64, Vec<u8>, Value), Response> {
+        if chain == "prod" && self.no_prod() {
+            self.current("ci")
+        } else {
+            self.current(chain)
+        }
+    }
+
     /// The newest root of `chain`: its version, its bytes as served, parsed.
     fn current(&self, chain: &str) -> Result<(u64, Vec<u8>, Value), Response> {
         let n = self.latest(chain);
@@ -729,6 +753,12 @@ impl Sim {
         let now = accept::expiry_text(OffsetDateTime::now_utc());
         let mut staged = Vec::new();
         for chain in ["ci", "prod"] {
+            if chain == "prod" && self.no_prod() {
+                // Nothing staged: the owner's client derives the first
+                // production root from the CI root.
+                staged.push(Value::Null);
+                continue;
+            }
             let (n, _, root) = self.current(chain)?;
             let mut v = root;
             v["signed"]["version"] = json!(n + 1);
@@ -799,7 +829,13 @@ impl Sim {
 
     fn status(&self) -> Result<Response, Response> {
         let (_, ci_bytes, ci_cur) = self.current("ci")?;
-        let (_, prod_bytes, prod_cur) = self.current("prod")?;
+        let (_, prod_bytes, prod_cur) = self.base("prod")?;
+        // No production root yet: `current.prod-root` is empty.
+        let prod_bytes = if self.no_prod() {
+            Vec::new()
+        } else {
+            prod_bytes
+        };
         // fioctl reads `current` whatever the status ("Current TUF CI root
         // not set" otherwise), the roots as JSON text, not objects.
         let current = json!({
@@ -822,6 +858,9 @@ impl Sim {
         let mut errors = Vec::new();
         let mut amendments = Vec::new();
         for (name, cur, new) in [("ci", &ci_cur, &tx.ci), ("prod", &prod_cur, &tx.prod)] {
+            if new.is_null() {
+                continue;
+            }
             amendments.extend(amendments::between(name, cur, new));
             let failures = accept::check(cur, new, Some(OffsetDateTime::now_utc()));
             errors.extend(failures.iter().map(|f| {
@@ -839,7 +878,11 @@ impl Sim {
                 "current": current,
                 "updated": {
                     "ci-root": serde_json::to_string(&tx.ci).unwrap_or_default(),
-                    "prod-root": serde_json::to_string(&tx.prod).unwrap_or_default(),
+                    "prod-root": if tx.prod.is_null() {
+                        String::new()
+                    } else {
+                        serde_json::to_string(&tx.prod).unwrap_or_default()
+                    },
                     "online-keys": tx.online,
                 },
                 "change-meta": {
@@ -892,7 +935,7 @@ impl Sim {
                     format!("{name}: {size} bytes; a root may not exceed {MAX_ROOT} bytes"),
                 ));
             }
-            let (n, _, current) = self.current(chain)?;
+            let (n, _, current) = self.base(chain)?;
             // Signatures may be incomplete while holders sign one after the
             // other; everything else (an invalid signature too) must hold.
             let hard: Vec<String> = accept::check(&current, v, None)
@@ -941,8 +984,9 @@ impl Sim {
         let now = OffsetDateTime::now_utc();
         let mut writes = Vec::new();
         for (name, chain, v) in [("ci-root", "ci", &tx.ci), ("prod-root", "prod", &tx.prod)] {
-            let (n, _, current) = self.current(chain)?;
-            if &current == v {
+            let first_prod = chain == "prod" && self.no_prod();
+            let (n, _, current) = self.base(chain)?;
+            if &current == v && !first_prod {
                 // Applied already (an earlier apply stopped half-way): this
                 // chain is done, finish the other.
                 continue;
@@ -960,6 +1004,18 @@ impl Sim {
                         "issues": issues,
                     }),
                 ));
+            }
+            if first_prod {
+                // The simulator's model of a Factory's first production
+                // root: the production history is the CI history up to it
+                // (devices on production trusted the CI roots until then),
+                // so that it is walked from 1.root.json like any other.
+                for k in 1..=n {
+                    let bytes = self
+                        .root_bytes("ci", k)
+                        .ok_or_else(|| error(500, format!("state: no ci root {k}")))?;
+                    writes.push((self.dir.join(format!("prod/{k}.root.json")), bytes));
+                }
             }
             writes.push((
                 self.dir.join(format!("{chain}/{}.root.json", n + 1)),
