@@ -352,7 +352,12 @@ fn added_prod_chain_sharing_anchored_keys_is_refused() {
     let p = factory_proposal(&ci2, &f.ci, rotate_change(root_ids(&ci2)));
     write_proposal(d, "added.json", &p);
     let args = sign_with("added.json", "new.tgz.age", "x").to_vec();
-    let t = refused(d, &args, 3, &["prod", "the root that this archive's trust anchor v2"]);
+    let t = refused(
+        d,
+        &args,
+        3,
+        &["prod", "the root that this archive's trust anchor v2"],
+    );
     assert!(!t.contains("First use for chain"), "{t}");
 }
 

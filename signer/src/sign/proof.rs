@@ -93,6 +93,7 @@ mod tests {
             server: None,
             ceremony: Script::between(&cur, &new),
             server_what: String::new(),
+            note: None,
         };
         check(&p, &shown, None).unwrap();
 
@@ -127,6 +128,7 @@ mod tests {
             server: None,
             ceremony: Script::between(&cur, &marked),
             server_what: String::new(),
+            note: None,
         };
         transcript::set_anchor(&mut p.new, &hash);
         let err = check(&p, &shown, Some(&hash)).unwrap_err();
