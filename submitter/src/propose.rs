@@ -327,6 +327,12 @@ fn print_summary(p: &Proposal, out: &std::path::Path) {
             );
         }
     }
+    if ceremony::rotation::derives_first_prod(p) {
+        println!(
+            "  prod  none yet: the signer derives the first production root from the new CI root \
+             (as fioctl: a copy with targets threshold 2) and shows it"
+        );
+    }
     let c = &p.change;
     let mut what = Vec::new();
     match &c.rotate {

@@ -277,6 +277,7 @@ fn a_factory_with_no_production_root_gets_its_first_one() {
         p.expect(0, "propose");
         if round == 1 {
             assert!(p.stderr.contains("no production root yet"), "{}", p.all());
+            assert!(p.stdout.contains("prod  none yet"), "{}", p.all());
         }
         let keys = format!("keys-{round}.tgz.age");
         let next = format!("keys-{}.tgz.age", round + 1);
