@@ -77,3 +77,36 @@ fn the_first_production_root_is_derived_shown_signed_and_anchored() {
     ));
     assert!(!out.contains("First use"), "{out}");
 }
+
+#[test]
+fn upload_refuses_a_first_production_root_that_is_not_the_derived_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = OtaFactory::new(false);
+    f.import(d, Vec::new());
+    let mut proposal = f.rotation();
+    proposal.chains.retain(|c| c.name == "ci");
+    write_proposal(d, "proposal.json", &proposal);
+    ok(&signer(
+        d,
+        SignArgs::new()
+            .new_archive(Some("keys2.tgz.age"))
+            .passphrase_file(Some("pass.txt")),
+    ));
+    // Tampered on the online side: production with the CI root's targets
+    // threshold, which is not what the signer showed and derived.
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
+    assert_eq!(b["roots"][1]["name"], "prod");
+    b["roots"][1]["root"]["signed"]["roles"]["targets"]["threshold"] = 1.into();
+    std::fs::write(d.join("tampered.json"), serde_json::to_vec(&b).unwrap()).unwrap();
+    let out = run_in(
+        d,
+        "submitter",
+        ["upload", "tampered.json", "--proposal", "proposal.json"],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert!(t.contains("not the first production root derived"), "{t}");
+    assert!(t.contains("nothing was sent"), "{t}");
+}
