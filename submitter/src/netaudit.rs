@@ -146,7 +146,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
         // Some Factories have no production root yet (fioctl derives one
         // from the CI root at their first rotation): nothing to audit, and
         // nothing wrong.
-        if prod && f.root(true, Some(1))?.is_none() {
+        if prod && f.root(true, Some(1))?.is_none() && f.root(true, None)?.is_none() {
             no_prod = true;
             continue;
         }

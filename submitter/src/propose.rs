@@ -630,11 +630,13 @@ fn factory_proposal(
             // A Factory with no production root yet: the proposal holds the
             // CI chain only, and the signer derives the production root from
             // the new CI root as fioctl does, and shows it.
-            if tx_current.is_some() || staged.is_some() {
+            // A production root.json without 1.root.json is a history we
+            // cannot walk, not the absence of one.
+            if tx_current.is_some() || staged.is_some() || factory.root(true, None)?.is_some() {
                 bail!(
-                    "Factory {name} serves no production root ({} does not exist), but its \
-                     transaction names one: the server contradicts itself; run propose again, \
-                     or cancel the transaction",
+                    "Factory {name} serves no production root history ({} does not exist), but \
+                     its transaction or root.json names a production root: the server contradicts \
+                     itself, and the production chain cannot be verified; nothing was written",
                     factory.root_location(true, 1)
                 );
             }
