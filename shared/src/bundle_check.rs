@@ -14,8 +14,9 @@ use time::OffsetDateTime;
 
 use crate::bundle::{Bundle, SignedRoot};
 use crate::crossing::CrossingError;
-use crate::proposal::{Proposal, Target};
+use crate::proposal::{Chain, ChainName, Proposal, Target};
 use crate::root::RootMetadata;
+use crate::rotation;
 use crate::rules::{check_step, Rule, Verdict};
 
 /// Why a bundle does not answer a proposal, or bundles cannot be merged.
@@ -152,26 +153,69 @@ pub fn check_answers(
             proposal: proposal.txid.clone(),
         });
     }
-    for chain in &proposal.chains {
-        let n = bundle.roots.iter().filter(|r| r.name == chain.name).count();
+    let chains = answered(proposal);
+    for (name, _) in &chains {
+        let n = bundle.roots.iter().filter(|r| &r.name == name).count();
         if n != 1 {
             return Err(BundleMismatch::Chains(format!(
-                "the bundle holds {n} new root(s) for the {} chain; it must hold exactly one",
-                chain.name
+                "the bundle holds {n} new root(s) for the {name} chain; it must hold exactly one"
             )));
         }
     }
     if let Some(extra) = bundle
         .roots
         .iter()
-        .find(|r| proposal.chain(&r.name).is_none())
+        .find(|r| !chains.iter().any(|(name, _)| name == &r.name))
     {
         return Err(BundleMismatch::Chains(format!(
             "the bundle holds a root for a {} chain, which the proposal does not have",
             extra.name
         )));
     }
+    if rotation::derives_first_prod(proposal) {
+        // The first production root must be exactly the one derived from
+        // the bundle's CI root: that is what the signer showed.
+        let root = |name: &str| -> Result<RootMetadata, BundleMismatch> {
+            let r = bundle
+                .roots
+                .iter()
+                .find(|r| r.name == name)
+                .ok_or_else(|| {
+                    BundleMismatch::Chains(format!("the bundle has no root for {name}"))
+                })?;
+            Ok(bundle.root(r)?)
+        };
+        let derived = rotation::first_prod_root(&root("ci")?)
+            .map_err(|e| BundleMismatch::Chains(format!("prod: {e}")))?;
+        if !same_signed(&derived, &root("prod")?) {
+            return Err(BundleMismatch::Chains(
+                "the bundle's prod root is not the first production root derived from its CI \
+                 root (a copy with targets threshold 2), which is all a Factory with no \
+                 production root yet can get"
+                    .into(),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// The chains a bundle answering `proposal` holds a root for, each with the
+/// proposal's chain whose current root it replaces: the proposal's chains,
+/// and for a Factory with no production root yet its first production root,
+/// derived from the CI root and replacing it
+/// ([`rotation::derives_first_prod`]).
+fn answered(proposal: &Proposal) -> Vec<(String, &Chain)> {
+    let mut out: Vec<(String, &Chain)> = proposal
+        .chains
+        .iter()
+        .map(|c| (c.name.clone(), c))
+        .collect();
+    if rotation::derives_first_prod(proposal) {
+        if let Some(ci) = proposal.chain(ChainName::Ci.as_str()) {
+            out.push((ChainName::Prod.as_str().into(), ci));
+        }
+    }
+    out
 }
 
 /// Runs the rotation rules on each new root of `bundle` against its chain's
@@ -197,19 +241,18 @@ pub fn chain_pairs(
     proposal: &Proposal,
     bundle: &Bundle,
 ) -> Result<Vec<(String, RootMetadata, RootMetadata)>, BundleMismatch> {
-    proposal
-        .chains
-        .iter()
-        .map(|chain| {
+    answered(proposal)
+        .into_iter()
+        .map(|(name, chain)| {
             let current = proposal.current_root(chain)?;
             let signed = bundle
                 .roots
                 .iter()
-                .find(|r| r.name == chain.name)
+                .find(|r| r.name == name)
                 .ok_or_else(|| {
-                    BundleMismatch::Chains(format!("the bundle has no root for {}", chain.name))
+                    BundleMismatch::Chains(format!("the bundle has no root for {name}"))
                 })?;
-            Ok((chain.name.clone(), current, bundle.root(signed)?))
+            Ok((name, current, bundle.root(signed)?))
         })
         .collect()
 }
@@ -256,13 +299,11 @@ pub fn merge(
     }
     let mut out = first.clone();
     let mut roots = Vec::new();
-    for chain in &proposal.chains {
+    for (name, _) in answered(proposal) {
         let pick = |b: &Bundle| -> Result<RootMetadata, BundleMismatch> {
-            let r = b
-                .roots
-                .iter()
-                .find(|r| r.name == chain.name)
-                .expect("checked by check_answers");
+            let r = b.roots.iter().find(|r| r.name == name).ok_or_else(|| {
+                BundleMismatch::Chains(format!("a bundle has no root for {name}"))
+            })?;
             Ok(b.root(r)?)
         };
         let mut merged = pick(first)?;
@@ -274,12 +315,12 @@ pub fn merge(
                      partial bundles can only be merged when every holder built the same root; \
                      compare them with `submitter show`",
                     i + 1,
-                    chain.name
+                    name
                 )));
             }
             let have: Vec<String> = merged
                 .signatures()
-                .map_err(|e| BundleMismatch::Disagree(format!("{}: {e}", chain.name)))?
+                .map_err(|e| BundleMismatch::Disagree(format!("{name}: {e}")))?
                 .into_iter()
                 .map(|s| s.keyid)
                 .collect();
@@ -293,7 +334,7 @@ pub fn merge(
             }
         }
         roots.push(SignedRoot {
-            name: chain.name.clone(),
+            name: name.clone(),
             root: merged.envelope().clone(),
         });
     }

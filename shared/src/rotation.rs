@@ -16,7 +16,7 @@ use crate::crossing::CrossingError;
 use crate::dialect::Dialect;
 use crate::keys::KeyType;
 use crate::keys::{NewKeyType, PublicKey};
-use crate::proposal::{Chain, ChainName, Proposal, Rotate};
+use crate::proposal::{Chain, ChainName, Proposal, Rotate, Target};
 use crate::root::{format_expires, parse_expires, RoleKeys, RootError, RootMetadata};
 use crate::rules::next_version;
 
@@ -209,6 +209,20 @@ pub fn plan(
             now,
         )?);
     }
+    if derives_first_prod(proposal) {
+        if let Some(ci) = plans.iter().find(|p| p.name == ChainName::Ci.as_str()) {
+            let plan = ChainPlan {
+                name: ChainName::Prod.as_str().into(),
+                // The CI root it replaces signs it, as fioctl signs both
+                // roots with the same keys.
+                current: ci.current.clone(),
+                new: first_prod_root(&ci.new)?,
+                added: ci.added.clone(),
+                removed: ci.removed.clone(),
+            };
+            plans.push(plan);
+        }
+    }
     Ok(plans)
 }
 
@@ -262,6 +276,28 @@ fn plan_staged(proposal: &Proposal, chain: &Chain) -> Result<ChainPlan, Rotation
         added,
         removed,
     })
+}
+
+/// Whether `proposal` is for a Factory that has no production root yet: a
+/// CI chain and no production chain. Its first production root is derived
+/// from the new CI root ([`first_prod_root`]) and signed with it.
+pub fn derives_first_prod(proposal: &Proposal) -> bool {
+    matches!(proposal.target, Target::Factory { .. })
+        && proposal.chain(ChainName::Ci.as_str()).is_some()
+        && proposal.chain(ChainName::Prod.as_str()).is_none()
+}
+
+/// The first production root of a Factory that has none, as fioctl derives
+/// it (`genProdTufRoot`, with no staged production root to take a threshold
+/// from): a copy of the new CI root, its version included, with the targets
+/// threshold [`FIRST_OFFLINE_PROD_TARGETS_THRESHOLD`]; unsigned.
+pub fn first_prod_root(ci_new: &RootMetadata) -> Result<RootMetadata, RotationError> {
+    let mut new = ci_new.clone();
+    let mut targets = new.role("targets")?;
+    targets.threshold = FIRST_OFFLINE_PROD_TARGETS_THRESHOLD;
+    new.set_role("targets", &targets);
+    new.clear_signatures();
+    Ok(new)
 }
 
 fn plan_chain(
@@ -825,13 +861,32 @@ mod tests {
     }
 
     #[test]
-    fn a_factory_with_no_production_root_yet_plans_ci_alone() {
+    fn a_factory_with_no_production_root_yet_derives_its_first_one_from_ci() {
         let (rk, online) = (key(), key());
         let p = factory(vec![chain("ci", ota_root(1, &rk, &online), None)]);
         let plans = Plans::build(&p, &[key()], now()).unwrap();
         let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["ci"]);
-        assert_eq!(plans.first().new.version().unwrap(), 2);
+        assert_eq!(names, ["ci", "prod"]);
+        let (ci, prod) = (plans.first(), plans.iter().nth(1).unwrap());
+        assert_eq!(ci.new.version().unwrap(), 2);
+        // fioctl's copy: the CI root's version, its keys, targets threshold 2,
+        // and nothing else different.
+        assert_eq!(prod.new.version().unwrap(), 2);
+        assert_eq!(prod.new.role("targets").unwrap().threshold, 2);
+        assert_eq!(ci.new.role("targets").unwrap().threshold, 1);
+        let mut back = prod.new.clone();
+        let mut t = back.role("targets").unwrap();
+        t.threshold = 1;
+        back.set_role("targets", &t);
+        assert_eq!(back.signed(), ci.new.signed());
+        assert_eq!(prod.current.signed(), ci.current.signed());
+        // A TUF repository, or a Factory proposal with prod, derives nothing.
+        let with_prod = factory(vec![
+            chain("ci", ota_root(1, &rk, &online), None),
+            chain("prod", ota_root(1, &rk, &online), None),
+        ]);
+        assert!(!derives_first_prod(&with_prod));
+        assert!(derives_first_prod(&p));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use ceremony::pubkey::PubkeyFile;
 use ceremony::root::format_expires;
 
 use crate::archive::{self, Protection, Replace};
+use crate::export;
 use crate::keystore::KeyArchive;
 use crate::pkcs11::{self, TokenArgs};
 use crate::secrets::{self, Unlock};
@@ -94,8 +95,23 @@ pub struct ExportArgs {
     #[arg(value_name = "keys.tgz.age")]
     pub archive: PathBuf,
     /// The plain tarball to write (must not exist).
-    #[arg(short = 'o', long = "output", value_name = "FILE.tgz")]
-    pub output: PathBuf,
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE.tgz",
+        required_unless_present = "each",
+        conflicts_with = "each"
+    )]
+    pub output: Option<PathBuf>,
+    /// With several active root keys: the one the tarball holds (key id or
+    /// fingerprint, or 8+ characters of one); the other active keys are left
+    /// out, as fioctl accepts one active key per tarball.
+    #[arg(long = "key", value_name = "KEYID", conflicts_with = "each")]
+    pub key: Option<String>,
+    /// One tarball per active root key, in this folder (made if missing),
+    /// named `<keyid>.tgz`, each with one active key and every inactive one.
+    #[arg(long = "each", value_name = "DIR")]
+    pub each: Option<PathBuf>,
     /// Confirms that you want the private keys written unencrypted.
     #[arg(long)]
     pub plaintext: bool,
@@ -476,25 +492,113 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         )
         .into());
     }
-    archive::refuse_existing(&args.output)?;
+    if let Some(o) = &args.output {
+        archive::refuse_existing(o)?;
+    }
     let mut opened = open_archive(&args.archive, &args.unlock)?;
-    let gz = archive::write_tar_gz(opened.archive.finish_entries()?)?;
-    archive::write_atomic(&args.output, &gz, Replace::Never, &|back| {
-        archive::read_tar_gz(back).map(|_| ())
-    })
-    .with_context(|| format!("writing {} failed", args.output.display()))?;
-    println!(
-        "Wrote {} (plain gzip'd tarball, fioctl's layout, {} key(s)). It holds the private keys \
-         UNENCRYPTED: keep it offline and destroy it when done.",
-        args.output.display(),
-        opened.archive.keys.len()
-    );
-    if !opened.archive.token_keys.is_empty() {
+    opened.archive.finish_entries()?;
+    let ka = &opened.archive;
+    let active = export::active_root_keys(ka);
+    // (file, the active key it holds) for every tarball to write.
+    let plan: Vec<(PathBuf, Option<usize>)> = match (&args.each, &args.key, &args.output) {
+        (Some(dir), _, _) => {
+            let mut plan = Vec::new();
+            for &i in &active.keys {
+                let id = ka.keys[i].shown_id();
+                // The id names a file: hex only (it comes from our own
+                // manifest, but a name is a path).
+                if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    bail!(
+                        "the key {} has no hexadecimal id to name its tarball by",
+                        ka.keys[i].entry
+                    );
+                }
+                plan.push((dir.join(format!("{id}.tgz")), Some(i)));
+            }
+            plan
+        }
+        (None, Some(wanted), Some(o)) => {
+            let i = export::pick(ka, &active.keys, wanted).map_err(UsageError)?;
+            vec![(o.clone(), Some(i))]
+        }
+        (None, None, Some(o)) => match active.keys.as_slice() {
+            [] => vec![(o.clone(), None)],
+            [one] => vec![(o.clone(), Some(*one))],
+            several => {
+                let listed: Vec<String> = several
+                    .iter()
+                    .map(|&i| {
+                        let k = &ka.keys[i];
+                        format!(
+                            "  {} (fingerprint {}, {})",
+                            k.shown_id(),
+                            k.public.fingerprint(),
+                            k.entry
+                        )
+                    })
+                    .collect();
+                return Err(UsageError(format!(
+                    "the archive holds {} active root keys ({}):\n{}\nfioctl refuses a tarball with \
+                     more than one active key per role. Choose: --key KEYID for one tarball holding \
+                     that key, or --each DIR for one tarball per key (one per holder).",
+                    several.len(),
+                    active.source,
+                    listed.join("\n")
+                ))
+                .into());
+            }
+        },
+        (None, _, None) => return Err(UsageError("give -o FILE.tgz or --each DIR".into()).into()),
+    };
+    if plan.is_empty() {
+        bail!(
+            "the archive holds no root key in a file (only on tokens, if any): there is nothing \
+             to write into per-key tarballs"
+        );
+    }
+    if let Some(dir) = &args.each {
+        if !dir.is_dir() {
+            std::fs::create_dir(dir)
+                .with_context(|| format!("cannot make the folder {}", dir.display()))?;
+        }
+    }
+    // Every name is checked before anything is written: all or none.
+    for (path, _) in &plan {
+        archive::refuse_existing(path)?;
+    }
+    for (path, keep) in &plan {
+        let drop: Vec<usize> = active
+            .keys
+            .iter()
+            .copied()
+            .filter(|i| Some(*i) != *keep)
+            .collect();
+        let entries = export::without(ka, &drop)?;
+        let gz = archive::write_tar_gz(&entries)?;
+        archive::write_atomic(path, &gz, Replace::Never, &|back| {
+            archive::read_tar_gz(back).map(|_| ())
+        })
+        .with_context(|| format!("writing {} failed", path.display()))?;
+        let held = ka.keys.len() - drop.len();
+        println!(
+            "Wrote {} (plain gzip'd tarball, fioctl's layout, {held} key(s){}). It holds the \
+             private keys UNENCRYPTED: keep it offline and destroy it when done.",
+            path.display(),
+            match keep {
+                Some(i) => format!(", active root key {}", ka.keys[*i].shown_id()),
+                None => String::new(),
+            }
+        );
+    }
+    if !active.keys.is_empty() {
+        println!("Active root keys from {}.", active.source);
+    }
+    if !ka.token_keys.is_empty() {
         println!(
             "{} key(s) live on PKCS#11 tokens and are not in it (only their public keys, in \
              tuf-ceremony/manifest.json): fioctl cannot sign with them; `signer sign \
              --pkcs11-module PATH` can.",
-            opened.archive.token_keys.len()
+            ka.token_keys.len()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -8,6 +8,7 @@
 mod anchors;
 mod archive;
 mod commands;
+mod export;
 mod keystore;
 mod machine;
 mod pkcs11;
@@ -59,7 +60,10 @@ enum Command {
     Import(commands::ImportArgs),
     /// Write the archive back out as a plain (unencrypted!) fioctl tarball.
     #[command(
-        after_help = "Example:\n  signer export keys.tgz.age -o factory-keys.tgz --plaintext"
+        after_help = "At most one active root key goes into a tarball, as fioctl requires; old keys stay in each.\n\nExamples:\n  \
+            signer export keys.tgz.age -o factory-keys.tgz --plaintext\n  \
+            signer export keys.tgz.age --key 1a2b3c4d -o alice.tgz --plaintext\n  \
+            signer export keys.tgz.age --each holders/ --plaintext                (one tarball per active key)"
     )]
     Export(commands::ExportArgs),
     /// Show the keys an archive holds (no secrets) and its trust anchors.

@@ -336,7 +336,10 @@ fn a_held_key_of_another_role_made_a_root_key_is_bound() {
 
 #[test]
 fn added_prod_chain_sharing_anchored_keys_is_refused() {
-    // Only ci was anchored; a proposal adds prod, a rolled-back copy of ci v1.
+    // A proposal with ci alone (a Factory with no production root yet): the
+    // signer derived and anchored the first production root v2 too (issue
+    // 13 item 2). A proposal then adds prod, a rolled-back copy of ci v1:
+    // refused as the root that anchor replaced, never a first use.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let f = OtaFactory::new(false);
@@ -349,7 +352,12 @@ fn added_prod_chain_sharing_anchored_keys_is_refused() {
     let p = factory_proposal(&ci2, &f.ci, rotate_change(root_ids(&ci2)));
     write_proposal(d, "added.json", &p);
     let args = sign_with("added.json", "new.tgz.age", "x").to_vec();
-    let t = refused(d, &args, 3, &["prod", "shares root key", "first use"]);
+    let t = refused(
+        d,
+        &args,
+        3,
+        &["prod", "the root that this archive's trust anchor v2"],
+    );
     assert!(!t.contains("First use for chain"), "{t}");
 }
 

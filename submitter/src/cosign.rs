@@ -47,15 +47,18 @@ pub(crate) fn upload_partial(
     //    updates apply`)? The served roots then carry this body, with our
     //    signatures and the others'.
     let o = observe(f)?;
+    let first_prod = ceremony::rotation::derives_first_prod(&c.proposal);
+    // The production root is `None` on a Factory that has none yet.
     let served = [
-        ("CI", &o.ci, current_ci, new_ci),
-        ("prod", &o.prod, current_prod, new_prod),
+        ("CI", Some(&o.ci), current_ci, new_ci),
+        ("prod", o.prod.as_ref(), current_prod, new_prod),
     ];
     if served
         .iter()
-        .all(|(_, seen, _, new)| same_signed(seen, new))
+        .all(|(_, seen, _, new)| seen.is_some_and(|s| same_signed(s, new)))
     {
         for (chain, seen, cur, _) in &served {
+            let Some(seen) = seen else { continue };
             let v = check_step(Some(cur), seen, Some(now));
             if !v.ok() {
                 return Err(VerificationFailed(format!(
@@ -74,12 +77,20 @@ pub(crate) fn upload_partial(
         return Ok(());
     }
     for (chain, seen, cur, new) in &served {
-        if !same_signed(seen, new) && !same_root(seen, cur) {
+        let moved = match seen {
+            Some(s) => !same_signed(s, new) && !same_root(s, cur),
+            // No production root: as the proposal found it, or it vanished.
+            None => !first_prod,
+        };
+        if moved {
             return Err(VerificationFailed(format!(
                 "the Factory's {chain} root moved since the proposal was made (made from v{}, the \
-                 server now serves v{}); nothing was sent. Make a new proposal.",
+                 server now serves {}); nothing was sent. Make a new proposal.",
                 cur.version().unwrap_or(0),
-                seen.version().unwrap_or(0)
+                seen.map_or("none".to_string(), |s| format!(
+                    "v{}",
+                    s.version().unwrap_or(0)
+                ))
             ))
             .into());
         }
@@ -199,6 +210,7 @@ pub(crate) fn upload_partial(
             current_prod,
             new_ci: &united_ci,
             new_prod: &united_prod,
+            first_prod,
         };
         apply(f, &ours, &txid, again)?;
         confirm_factory(f, &ours, now)?;

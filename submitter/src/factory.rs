@@ -1,6 +1,7 @@
 //! The FoundriesFactory API, as fioctl uses it (reference/foundries-interop.md §4).
 
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 use ceremony::strict_json;
 use ceremony::{Dialect, RootMetadata};
@@ -27,6 +28,14 @@ pub struct FetchedRoot {
     pub bytes: Vec<u8>,
     /// Parsed, in the ota-tuf dialect.
     pub root: RootMetadata,
+}
+
+/// The answer to `POST …/root/updates`.
+pub struct Started {
+    /// The transaction id (empty if the server gave none).
+    pub txid: String,
+    /// The whole answer, for the first root key of a first-time transaction.
+    pub answer: Zeroizing<Vec<u8>>,
 }
 
 /// `GET …/root/updates`.
@@ -116,6 +125,11 @@ impl Factory<'_> {
         self.root_url(prod, Some(version))
     }
 
+    /// The URL of the current root, for messages.
+    pub fn current_root_location(&self, prod: bool) -> String {
+        self.root_url(prod, None)
+    }
+
     /// `GET …/root.json` parsed; an error when absent.
     pub fn current_root(&self, prod: bool) -> anyhow::Result<FetchedRoot> {
         let url = self.root_url(prod, None);
@@ -125,11 +139,16 @@ impl Factory<'_> {
         Ok(FetchedRoot { bytes, root })
     }
 
-    /// `POST …/root/updates`: starts a transaction. `Ok(Err(message))` on
-    /// 409 (one is already open).
-    pub fn start(&self, message: &str) -> Result<Result<String, String>, HttpError> {
+    /// `POST …/root/updates`: starts a transaction (`first_time`: the
+    /// Factory's first rotation, whose answer holds the first root key).
+    /// `Ok(Err(message))` on 409 (one is already open).
+    pub fn start(
+        &self,
+        message: &str,
+        first_time: bool,
+    ) -> Result<Result<Started, String>, HttpError> {
         let url = self.updates_url();
-        let body = json!({"message": message, "first-time": false, "shortcut": false});
+        let body = json!({"message": message, "first-time": first_time, "shortcut": false});
         let a = self.http.send(
             "POST",
             &url,
@@ -138,13 +157,21 @@ impl Factory<'_> {
         if a.status == 409 {
             return Ok(Err(server_message(&a.body)));
         }
-        let a = Http::expect_ok("POST", &url, a)?;
-        let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-        Ok(Ok(v
-            .get("txid")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()))
+        let mut a = Http::expect_ok("POST", &url, a)?;
+        // A first-time answer holds a private key: wiped when dropped.
+        let answer = Zeroizing::new(std::mem::take(&mut a.body));
+        // Only the txid is read here, into a struct that skips the other
+        // fields without copying them (a `Value` would copy the key).
+        #[derive(serde::Deserialize)]
+        struct Txid {
+            #[serde(default)]
+            txid: Option<String>,
+        }
+        let txid = serde_json::from_slice::<Txid>(&answer)
+            .ok()
+            .and_then(|t| t.txid)
+            .unwrap_or_default();
+        Ok(Ok(Started { txid, answer }))
     }
 
     /// `GET …/root/updates`.

@@ -11,6 +11,7 @@
 mod cosign;
 mod factory;
 mod fioctl_config;
+mod first_root;
 mod http;
 mod merge;
 mod netaudit;
@@ -65,6 +66,7 @@ enum Command {
         submitter propose --factory acme --rotate-all -o proposal.json\n  \
         submitter propose --factory acme --txid 3f2a… -o proposal.json          (join an open transaction)\n  \
         submitter propose --factory acme --txid 3f2a… --sign-staged -o proposal.json   (co-sign what is staged)\n  \
+        submitter propose --factory acme --first-time --first-root-key acme-first.tgz --rotate-all -o proposal.json   (the first rotation)\n  \
         submitter propose --repo https://tuf.example.org/metadata/ --rotate 1a2b3c4d -o proposal.json\n  \
         submitter propose --repo repo/metadata --add 1 --threshold 2 --provided-key alice.pub.json -o proposal.json")]
     Propose(ProposeCli),
@@ -188,6 +190,19 @@ struct ProposeCli {
             "expires_in", "message", "provided_key", "repo"]
     )]
     sign_staged: bool,
+    /// The Factory's first rotation: the server hands out its first root key
+    /// with the new transaction (fioctl `updates init --first-time -k`).
+    #[arg(
+        long,
+        requires = "first_root_key",
+        requires = "factory",
+        conflicts_with = "txid"
+    )]
+    first_time: bool,
+    /// With --first-time: the new fioctl-layout tarball to keep the first
+    /// root key in (never overwritten), for `signer import` offline.
+    #[arg(long, value_name = "F.tgz", requires = "first_time")]
+    first_root_key: Option<PathBuf>,
     /// Where to write the proposal.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
@@ -367,6 +382,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     txid: a.txid,
                     provided_keys: a.provided_key,
                     sign_staged: a.sign_staged,
+                    first_root_key: a.first_root_key,
                     output: a.output,
                     force: a.force,
                 },

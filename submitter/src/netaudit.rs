@@ -141,7 +141,15 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
         name: name.to_string(),
     };
     let mut reports = Vec::new();
+    let mut no_prod = false;
     for (chain, prod) in [("ci", false), ("prod", true)] {
+        // Some Factories have no production root yet (fioctl derives one
+        // from the CI root at their first rotation): nothing to audit, and
+        // nothing wrong.
+        if prod && f.root(true, Some(1))?.is_none() && f.root(true, None)?.is_none() {
+            no_prod = true;
+            continue;
+        }
         let report = audit_fetched(
             |n| Ok(f.root(prod, Some(n))?),
             |n| f.root_location(prod, n),
@@ -170,6 +178,9 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
         for (chain, r) in &reports {
             j[*chain] = render_json(r);
         }
+        if no_prod {
+            j["prod"] = serde_json::Value::Null;
+        }
         ceremony_cli::output::print_json(&j)?;
     } else {
         for (chain, r) in &reports {
@@ -179,12 +190,19 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
             );
             print!("{}", render_text(r));
         }
+        if no_prod {
+            println!(
+                "== Factory {name}, production root history ==\nnone yet: {} does not exist \
+                 (the first rotation derives the production root from the CI root)",
+                f.root_location(true, 1)
+            );
+        }
         println!(
             "Factory {name}: {}",
-            if ok {
-                "both histories hold"
-            } else {
-                "a history does NOT hold"
+            match (ok, no_prod) {
+                (true, false) => "both histories hold",
+                (true, true) => "the CI history holds; there is no production history yet",
+                (false, _) => "a history does NOT hold",
             }
         );
     }

@@ -17,8 +17,9 @@ use ceremony::rules::next_version;
 use ceremony::{Dialect, RootMetadata};
 
 use crate::factory::{check_name, Factory};
+use crate::first_root::FirstRootKey;
 use crate::source::{read_trusted, verify, walk, Repo};
-use crate::{Ctx, UsageError};
+use crate::{Ctx, UsageError, VerificationFailed};
 use ceremony::fsio::{self, WriteOptions};
 
 /// What `propose` was asked for.
@@ -39,6 +40,9 @@ pub struct ProposeArgs {
     pub provided_keys: Vec<PathBuf>,
     /// Sign the staged roots as they are (`change.sign_staged`).
     pub sign_staged: bool,
+    /// `--first-time --first-root-key F.tgz`: the Factory's first rotation,
+    /// and where the first root key the server hands out goes.
+    pub first_root_key: Option<PathBuf>,
     pub output: PathBuf,
     pub force: bool,
 }
@@ -90,6 +94,24 @@ fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
         let file = PubkeyFile::from_slice(&bytes)
             .with_context(|| format!("{} is not a usable public-key file", p.display()))?;
         provided.push(file);
+    }
+    if let Some(k) = &args.first_root_key {
+        // Before any request: fioctl refuses too, lest another Factory's
+        // keys be overwritten; and the server hands the key out only once.
+        if fsio::refuse_existing(k).is_err() {
+            return Err(UsageError(format!(
+                "--first-root-key {}: the file exists; it is never overwritten (it may hold                  another Factory's keys): choose a new name",
+                k.display()
+            ))
+            .into());
+        }
+        if !args.rotate_all && args.rotate.is_empty() && args.remove.is_empty() {
+            return Err(UsageError(
+                "--first-time: the first rotation must take the first root key out of the root                  (--rotate-all, or --rotate/--remove with its id): the server holds a copy of it"
+                    .into(),
+            )
+            .into());
+        }
     }
     if args.output.exists() && !args.force {
         bail!(
@@ -226,9 +248,9 @@ fn envelope(bytes: &[u8]) -> Result<Value> {
 pub fn run(ctx: &Ctx, args: ProposeArgs) -> Result<()> {
     let now = OffsetDateTime::now_utc();
     let checked = check_local(&args, now)?;
-    let proposal = match (&args.factory, &args.repo) {
+    let (proposal, first_key) = match (&args.factory, &args.repo) {
         (Some(f), None) => propose_factory(ctx, &args, &checked, f, now)?,
-        (None, Some(r)) => propose_repo(ctx, &args, &checked, r, now)?,
+        (None, Some(r)) => (propose_repo(ctx, &args, &checked, r, now)?, None),
         _ => return Err(UsageError("give --factory F or --repo URL|DIR".into()).into()),
     };
     let bytes = proposal.to_bytes();
@@ -240,7 +262,52 @@ pub fn run(ctx: &Ctx, args: ProposeArgs) -> Result<()> {
         fsio::write_new(&args.output, &bytes, &WriteOptions::public())?;
     }
     print_summary(&proposal, &args.output);
+    match (&args.first_root_key, first_key) {
+        (Some(path), Some(id)) => print_first_time(&proposal, &args.output, path, &id),
+        _ => print_next(&args.output),
+    }
     Ok(())
+}
+
+/// What the operator does with the first root key, in the order it is done.
+fn print_first_time(p: &Proposal, out: &std::path::Path, key: &std::path::Path, id: &str) {
+    let name = |p: &std::path::Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let factory = match &p.target {
+        Target::Factory { factory, .. } => factory.clone(),
+        _ => String::new(),
+    };
+    println!(
+        "wrote {} (mode 0600): the Factory's first root key {id}, as the server sent it, \
+         in PLAIN TEXT (fioctl's layout)",
+        key.display()
+    );
+    println!("the first rotation, in this order:");
+    println!(
+        "  1. carry {} and {} to the offline machine",
+        key.display(),
+        out.display()
+    );
+    println!(
+        "  2. there: `signer import {} -o keys.tgz.age` (it encrypts the key), then \
+         `signer sign {} --keys keys.tgz.age -o bundle.json`",
+        name(key),
+        name(out)
+    );
+    println!(
+        "  3. destroy every online copy of {} (this machine's, the stick's once imported): \
+         it holds the root key in plain text",
+        key.display()
+    );
+    println!("  4. bring bundle.json back and `submitter upload bundle.json`");
+    println!(
+        "until the rotation is applied, the server of Factory {factory} still holds the first \
+         root key too; cancel with `submitter cancel --factory {factory}` if you do not go on"
+    );
 }
 
 fn print_summary(p: &Proposal, out: &std::path::Path) {
@@ -262,6 +329,12 @@ fn print_summary(p: &Proposal, out: &std::path::Path) {
                 chain.history.len()
             );
         }
+    }
+    if ceremony::rotation::derives_first_prod(p) {
+        println!(
+            "  prod  none yet: the signer derives the first production root from the new CI root \
+             (as fioctl: a copy with targets threshold 2) and shows it"
+        );
     }
     let c = &p.change;
     let mut what = Vec::new();
@@ -298,6 +371,9 @@ fn print_summary(p: &Proposal, out: &std::path::Path) {
             c.expires
         );
     }
+}
+
+fn print_next(out: &std::path::Path) {
     println!(
         "next: carry {} to the offline machine, then `signer review {}` and `signer sign {} --keys KEYS.tgz.age -o bundle.json`",
         out.display(),
@@ -409,7 +485,7 @@ fn propose_factory(
     checked: &Checked,
     name: &str,
     now: OffsetDateTime,
-) -> Result<Proposal> {
+) -> Result<(Proposal, Option<String>)> {
     check_name(name).map_err(UsageError)?;
     if args.dialect == Some(Dialect::Tuf) {
         return Err(UsageError("a FoundriesFactory speaks the ota-tuf dialect".into()).into());
@@ -427,23 +503,26 @@ fn propose_factory(
         api: ctx.api(),
         name: name.to_string(),
     };
-    let txid = match &args.txid {
+    let first_time = args.first_root_key.is_some();
+    let (txid, answer) = match &args.txid {
         Some(t) => {
             eprintln!("joining the root-update transaction {t} of Factory {name}");
-            t.clone()
+            (t.clone(), None)
         }
         None => {
             let message = args
                 .message
                 .clone()
                 .unwrap_or_else(|| "TUF root rotation (tuf-ceremony)".into());
-            match factory.start(&message)? {
-                Ok(txid) => {
+            match factory.start(&message, first_time)? {
+                Ok(started) => {
+                    let txid = started.txid;
                     eprintln!(
-                        "started a root-update transaction for Factory {name}{}",
+                        "started a {}root-update transaction for Factory {name}{}",
+                        if first_time { "first-time " } else { "" },
                         if txid.is_empty() { String::new() } else { format!(": txid {txid}") }
                     );
-                    txid
+                    (txid, Some(started.answer))
                 }
                 Err(msg) => bail!(
                     "POST {}: HTTP 409 Conflict: {msg}\nA root-update transaction is already open for Factory {name}. \
@@ -455,7 +534,23 @@ fn propose_factory(
         }
     };
     let started_here = args.txid.is_none();
-    let result = factory_proposal(&factory, args, checked, &txid, now);
+    let result = (|| {
+        // The key is read at once (an older server sends none: nothing more
+        // to do), and checked against the CI root once that is verified.
+        let key = match (&args.first_root_key, &answer) {
+            (Some(_), Some(a)) => Some(FirstRootKey::from_answer(a, &factory.updates_url())?),
+            _ => None,
+        };
+        drop(answer);
+        let p = factory_proposal(&factory, args, checked, &txid, now)?;
+        match (&args.first_root_key, key) {
+            (Some(path), Some(key)) => {
+                let id = take_first_root_key(&factory, &p, &key, path)?;
+                Ok((p, Some(id)))
+            }
+            _ => Ok((p, None)),
+        }
+    })();
     if result.is_err() && started_here {
         eprintln!(
             "note: the transaction {txid} stays open on the server; cancel it with `submitter cancel --factory {name}` \
@@ -463,6 +558,47 @@ fn propose_factory(
         );
     }
     result
+}
+
+/// Checks the first root key the server sent against the CI root just
+/// verified, and that the change takes it out; then writes it (before the
+/// proposal: the proposal is useless offline without it).
+fn take_first_root_key(
+    factory: &Factory,
+    p: &Proposal,
+    key: &FirstRootKey,
+    path: &std::path::Path,
+) -> Result<String> {
+    let url = factory.updates_url();
+    let ci = p
+        .chains
+        .iter()
+        .find(|c| c.name == "ci")
+        .and_then(|c| p.current_root(c).ok())
+        .ok_or_else(|| anyhow!("internal error: the proposal has no CI chain"))?;
+    let Some(id) = key.trusted_by(&ci) else {
+        return Err(VerificationFailed(format!(
+            "POST {url}: the server sent a first root key (fingerprint {}) that is not a root key \
+             of the Factory's current CI root v{}: the Factory does not trust it, so it is not \
+             written; do not sign with it",
+            key.fingerprint(),
+            ci.version().unwrap_or(0)
+        ))
+        .into());
+    };
+    let taken_out = match &p.change.rotate {
+        Some(Rotate::All) => true,
+        Some(Rotate::Keys(k)) => k.contains(&id),
+        None => false,
+    } || p.change.remove_keys.contains(&id);
+    if !taken_out {
+        bail!(
+            "the first root key is {id}, and the change neither rotates nor removes it: the server \
+             holds a copy of it; give --rotate-all, or --rotate {id}"
+        );
+    }
+    key.write(path)?;
+    Ok(id)
 }
 
 fn factory_proposal(
@@ -497,6 +633,28 @@ fn factory_proposal(
         };
         eprintln!("reading the {chain} root history of Factory {name}…");
         let files = walk(|n| Ok(factory.root(prod, Some(n))?), 1)?;
+        if prod && files.is_empty() {
+            // A Factory with no production root yet: the proposal holds the
+            // CI chain only, and the signer derives the production root from
+            // the new CI root as fioctl does, and shows it.
+            // A production root.json without 1.root.json is a history we
+            // cannot walk, not the absence of one.
+            if tx_current.is_some() || staged.is_some() || factory.root(true, None)?.is_some() {
+                bail!(
+                    "Factory {name} serves no production root history ({} does not exist), but \
+                     its transaction or root.json names a production root: the server contradicts \
+                     itself, and the production chain cannot be verified; nothing was written",
+                    factory.root_location(true, 1)
+                );
+            }
+            eprintln!(
+                "Factory {name} has no production root yet ({} does not exist): the proposal \
+                 holds the CI chain only; the signer derives the production root from the new \
+                 CI root, as fioctl does, and shows it",
+                factory.root_location(true, 1)
+            );
+            continue;
+        }
         let v = verify(chain, &files, None, Some(Dialect::OtaTuf), now, &hint)?;
         report_verified(&v, chain);
         let last = v.roots.last().expect("verify refuses an empty history");

@@ -488,22 +488,52 @@ fn settle_http(
 
 pub(crate) struct Ours<'a> {
     pub(crate) current_ci: &'a RootMetadata,
+    /// For a Factory with no production root yet, the CI root (its first
+    /// production root replaces it: `first_prod`).
     pub(crate) current_prod: &'a RootMetadata,
     pub(crate) new_ci: &'a RootMetadata,
     pub(crate) new_prod: &'a RootMetadata,
+    /// The Factory has no production root yet; the bundle brings its first.
+    pub(crate) first_prod: bool,
 }
 
 /// What the server holds right now.
 pub(crate) struct Observed {
     pub(crate) ci: RootMetadata,
-    pub(crate) prod: RootMetadata,
+    /// `None`: the Factory has no production root (yet).
+    pub(crate) prod: Option<RootMetadata>,
 }
 
 pub(crate) fn observe(f: &Factory) -> Result<Observed> {
-    Ok(Observed {
-        ci: f.current_root(false)?.root,
-        prod: f.current_root(true)?.root,
-    })
+    // CI first, then prod, one request each, as before.
+    let ci = f.current_root(false)?.root;
+    let prod = match f.root(true, None)? {
+        Some(bytes) => Some(
+            RootMetadata::from_slice(&bytes, Some(ceremony::Dialect::OtaTuf)).map_err(|e| {
+                anyhow!(
+                    "GET {}: the answer is not a usable root: {e}",
+                    f.current_root_location(true)
+                )
+            })?,
+        ),
+        None => None,
+    };
+    Ok(Observed { ci, prod })
+}
+
+/// Whether the server's production root is `r`.
+pub(crate) fn prod_is(seen: &Option<RootMetadata>, r: &RootMetadata) -> bool {
+    seen.as_ref().is_some_and(|s| same_root(s, r))
+}
+
+/// Whether the server's production root is the one the proposal was made
+/// from (none, for a Factory that had none).
+pub(crate) fn prod_unchanged(seen: &Option<RootMetadata>, ours: &Ours) -> bool {
+    if ours.first_prod {
+        seen.is_none()
+    } else {
+        prod_is(seen, ours.current_prod)
+    }
 }
 
 enum Staged {
@@ -544,7 +574,10 @@ fn describe_state(f: &Factory, ours: &Ours) -> String {
             format!(
                 "CI root {}, prod root {}",
                 word(&o.ci, ours.current_ci, ours.new_ci),
-                word(&o.prod, ours.current_prod, ours.new_prod)
+                match &o.prod {
+                    Some(p) => word(p, ours.current_prod, ours.new_prod),
+                    None => "none (yet)".into(),
+                }
             )
         }
         Err(e) => format!("current roots unknown ({e})"),
@@ -573,13 +606,14 @@ fn upload_factory(f: &Factory, c: &Checked, now: OffsetDateTime, again: &str) ->
         current_prod,
         new_ci,
         new_prod,
+        first_prod: ceremony::rotation::derives_first_prod(&c.proposal),
     };
     let txid = c.proposal.txid.clone().unwrap_or_default();
     let name = &f.name;
 
     // 1. What does the server hold now?
     let o = observe(f)?;
-    if same_root(&o.ci, new_ci) && same_root(&o.prod, new_prod) {
+    if same_root(&o.ci, new_ci) && prod_is(&o.prod, new_prod) {
         eprintln!("Factory {name} already serves the roots of this bundle");
         confirm_factory(f, &ours, now)?;
         println!(
@@ -588,7 +622,7 @@ fn upload_factory(f: &Factory, c: &Checked, now: OffsetDateTime, again: &str) ->
         );
         return Ok(());
     }
-    let (ci_ours, prod_ours) = (same_root(&o.ci, new_ci), same_root(&o.prod, new_prod));
+    let (ci_ours, prod_ours) = (same_root(&o.ci, new_ci), prod_is(&o.prod, new_prod));
     if ci_ours != prod_ours {
         // One chain applied, the other not: finish the apply, as fioctl does.
         eprintln!(
@@ -610,7 +644,16 @@ fn upload_factory(f: &Factory, c: &Checked, now: OffsetDateTime, again: &str) ->
             describe_state(f, &ours)
         );
     }
-    for (chain, seen, cur) in [("CI", &o.ci, current_ci), ("prod", &o.prod, current_prod)] {
+    if !prod_unchanged(&o.prod, &ours) {
+        return Err(VerificationFailed(format!(
+            "the Factory's prod root moved since the proposal was made (the proposal was made from {}, the \
+             server now serves {}); nothing was sent. Make a new proposal.",
+            if ours.first_prod { "none".to_string() } else { format!("v{}", current_prod.version().unwrap_or(0)) },
+            o.prod.as_ref().map_or("none".to_string(), |p| format!("v{}", p.version().unwrap_or(0)))
+        ))
+        .into());
+    }
+    for (chain, seen, cur) in [("CI", &o.ci, current_ci)] {
         if !same_root(seen, cur) {
             return Err(VerificationFailed(format!(
                 "the Factory's {chain} root moved since the proposal was made (the proposal was made from v{}, the \
@@ -623,9 +666,13 @@ fn upload_factory(f: &Factory, c: &Checked, now: OffsetDateTime, again: &str) ->
         }
     }
     eprintln!(
-        "Factory {name} still serves CI v{} and prod v{}, as in the proposal",
+        "Factory {name} still serves CI v{} and {}, as in the proposal",
         current_ci.version()?,
-        current_prod.version()?
+        if ours.first_prod {
+            "no production root".to_string()
+        } else {
+            format!("prod v{}", current_prod.version()?)
+        }
     );
 
     // 2. Stage our roots, unless they already are.
@@ -739,12 +786,12 @@ pub(crate) fn apply(f: &Factory, ours: &Ours, txid: &str, again: &str) -> Result
             anyhow!("{err}\ncannot tell whether the roots were applied: {e}\n{again}")
         })?;
         let ci_ours = same_root(&o.ci, ours.new_ci);
-        let prod_ours = same_root(&o.prod, ours.new_prod);
+        let prod_ours = prod_is(&o.prod, ours.new_prod);
         if ci_ours && prod_ours {
             eprintln!("the apply did take effect");
             return Ok(());
         }
-        let untouched = same_root(&o.ci, ours.current_ci) && same_root(&o.prod, ours.current_prod);
+        let untouched = same_root(&o.ci, ours.current_ci) && prod_unchanged(&o.prod, ours);
         let staged_ours = matches!(staged(f, ours), Ok(Staged::Ours));
         if untouched && staged_ours && attempt < 2 {
             // Nothing changed and our roots are still staged: applying again

@@ -37,20 +37,20 @@ mod auth {
     use base64::Engine as _;
 
     #[derive(Debug, Clone)]
-    struct Seen {
-        method: String,
-        path: String,
+    pub(super) struct Seen {
+        pub(super) method: String,
+        pub(super) path: String,
         /// Header names lowercased.
         headers: BTreeMap<String, String>,
-        body: String,
+        pub(super) body: String,
     }
 
-    type Reply = fn(&Seen) -> (u16, String);
+    pub(super) type Reply = fn(&Seen) -> (u16, String);
 
     /// Serves until the test ends (the thread is detached; every
     /// connection is closed after one answer). Returns the base URL and the
     /// requests seen.
-    fn serve(reply: Reply) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    pub(super) fn serve(reply: Reply) -> (String, Arc<Mutex<Vec<Seen>>>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -596,5 +596,102 @@ mod auth {
         assert_eq!(out.status.code(), Some(0), "{all}");
         assert!(all.contains("no root-update transaction was open"), "{all}");
         assert_eq!(*count.lock().unwrap(), 1);
+    }
+}
+
+/// The first rotation (issue 13 item 3) against a server that starts the
+/// transaction but sends no first root key (an older server): refused at
+/// once, with the cancel hint, and nothing written. factory-sim, which does
+/// send it, is driven in tests/tests/first_rotation.rs.
+mod first_time {
+    use std::process::Command;
+
+    use super::auth::{serve, Seen};
+
+    const UPDATES: &str = "/ota/repo/demo/api/v1/user_repo/root/updates";
+
+    fn older_server(req: &Seen) -> (u16, String) {
+        match (req.method.as_str(), req.path.as_str()) {
+            ("POST", UPDATES) => (201, r#"{"txid":"tx-older-1"}"#.into()),
+            _ => (500, r#"{"message":"not expected"}"#.into()),
+        }
+    }
+
+    #[test]
+    fn a_server_that_sends_no_first_root_key_is_refused_with_the_cancel_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, seen) = serve(older_server);
+        std::fs::write(dir.path().join("token"), "a-token\n").unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_submitter"))
+            .args([
+                "propose",
+                "--factory",
+                "demo",
+                "--api",
+                &base,
+                "--token-file",
+                "token",
+                "--retries",
+                "0",
+                "--first-time",
+                "--first-root-key",
+                "demo-first.tgz",
+                "--rotate-all",
+                "-o",
+                "proposal.json",
+            ])
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .env_remove("FIOCTL_TOKEN")
+            .env_remove("OSF_TOKEN")
+            .env_remove("FIOCTL_CONFIG")
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains("sent no first root key"), "{all}");
+        assert!(all.contains("submitter cancel --factory demo"), "{all}");
+        assert!(!dir.path().join("demo-first.tgz").exists());
+        assert!(!dir.path().join("proposal.json").exists());
+        // The transaction was asked for as fioctl's `--first-time` asks, and
+        // nothing was read after the answer.
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let body: serde_json::Value = serde_json::from_str(&seen[0].body).unwrap();
+        assert_eq!(body["first-time"], true, "{body}");
+    }
+
+    #[test]
+    fn first_time_needs_the_key_file_and_a_factory() {
+        for args in [
+            &[
+                "propose",
+                "--factory",
+                "demo",
+                "--first-time",
+                "-o",
+                "p.json",
+            ][..],
+            &[
+                "propose",
+                "--repo",
+                "r",
+                "--first-time",
+                "--first-root-key",
+                "k.tgz",
+                "-o",
+                "p.json",
+            ][..],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_submitter"))
+                .args(args)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+        }
     }
 }

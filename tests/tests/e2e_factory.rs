@@ -209,3 +209,129 @@ fn factory_with_ed25519_first_root_key_rotates_twice() {
 fn factory_with_rsa_2048_first_root_key_rotates_twice() {
     ceremony_twice("rsa-2048");
 }
+
+/// A Factory with no production root yet (issue 13 item 2; `factory-sim
+/// init --no-prod`): audit says so and holds, propose goes on with the CI
+/// chain alone, the signer derives the first production root (the CI root's
+/// copy, version included, targets threshold 2), upload applies both, and
+/// the next rotation has a production chain like any Factory.
+#[test]
+fn a_factory_with_no_production_root_gets_its_first_one() {
+    use ceremony_tests::cmd::TestCommand;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let state = dir.join("factory");
+    TestCommand::new("factory-sim", dir)
+        .arg("init")
+        .arg(&state)
+        .arg("--no-prod")
+        .expect(0, "factory-sim init --no-prod");
+    assert!(!state.join("prod/1.root.json").exists());
+    let tok = token_file(dir);
+    let tok = tok.to_str().unwrap();
+    let pass = passphrase_file(dir);
+    let pass = pass.to_str().unwrap();
+    let sim = factory_sim(&state, &[]);
+    let net = ["--api", sim.url.as_str(), "--token-file", tok];
+    let audit = |what: &str| {
+        let a = run(
+            "submitter",
+            dir,
+            ["audit", "--factory", "acme"].iter().chain(&net),
+            &[],
+        );
+        a.expect(0, what);
+        a.stdout
+    };
+    let out = audit("audit without prod");
+    assert!(out.contains("no production history yet"), "{out}");
+
+    run(
+        "signer",
+        dir,
+        [
+            "import",
+            state.join("factory-keys.tgz").to_str().unwrap(),
+            "-o",
+            "keys-1.tgz.age",
+            "--passphrase-file",
+            pass,
+        ],
+        &[],
+    )
+    .expect(0, "signer import");
+    for round in 1..=2u64 {
+        let proposal = format!("proposal-{round}.json");
+        let bundle = format!("bundle-{round}.json");
+        let p = run(
+            "submitter",
+            dir,
+            [
+                "propose",
+                "--factory",
+                "acme",
+                "--rotate-all",
+                "-o",
+                &proposal,
+            ]
+            .iter()
+            .chain(&net),
+            &[],
+        );
+        p.expect(0, "propose");
+        if round == 1 {
+            assert!(p.stderr.contains("no production root yet"), "{}", p.all());
+            assert!(p.stdout.contains("prod  none yet"), "{}", p.all());
+        }
+        let keys = format!("keys-{round}.tgz.age");
+        let next = format!("keys-{}.tgz.age", round + 1);
+        let s = run(
+            "signer",
+            dir,
+            SignArgs::new()
+                .proposal(&proposal)
+                .out(&bundle)
+                .keys(&keys)
+                .new_archive(Some(&next))
+                .passphrase_file(Some(pass)),
+            &[],
+        );
+        s.expect(0, "sign");
+        if round == 1 {
+            assert!(s.stdout.contains("no production root yet"), "{}", s.all());
+        }
+        let up = run(
+            "submitter",
+            dir,
+            [
+                "upload",
+                &bundle,
+                "--proposal",
+                &proposal,
+                "--token-file",
+                tok,
+            ],
+            &[],
+        );
+        up.expect(0, "upload");
+        assert!(up.stdout.contains("uploaded and applied"), "{}", up.all());
+    }
+    let root = |p: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(state.join(p)).unwrap()).unwrap()
+    };
+    let (ci2, prod2) = (root("ci/2.root.json"), root("prod/2.root.json"));
+    assert_eq!(prod2["signed"]["version"], 2);
+    assert_eq!(prod2["signed"]["roles"]["targets"]["threshold"], 2);
+    assert_eq!(ci2["signed"]["roles"]["targets"]["threshold"], 1);
+    let mut same = prod2["signed"].clone();
+    same["roles"]["targets"]["threshold"] = 1.into();
+    assert_eq!(same, ci2["signed"]);
+    // The second rotation kept production's threshold.
+    assert_eq!(
+        root("prod/3.root.json")["signed"]["roles"]["targets"]["threshold"],
+        2
+    );
+    let out = audit("audit after");
+    assert!(out.contains("both histories hold"), "{out}");
+    drop(sim);
+}

@@ -791,8 +791,6 @@ fn export(fx: &Factory, archive: &Path, out: &Path, pass: &Path) {
 }
 
 #[test]
-#[ignore = "ours: after a rotation to several root keys, `signer export` writes one tarball with every active root key, \
-            which fioctl refuses (\"Found more than one active private key\"); issue 13 item 5"]
 fn fioctl_signs_with_our_export_after_a_rotation_to_several_keys() {
     let fx = Factory::new(false);
     let keys = fx.take_offline("root.tgz");
@@ -805,11 +803,55 @@ fn fioctl_signs_with_our_export_after_a_rotation_to_several_keys() {
         &pass,
         &["--add", "2", "--threshold", "2"],
     );
-    let exported = fx.path("export.tgz");
-    export(&fx, &next, &exported, &pass);
+    // One tarball with every active key is what fioctl refuses: export
+    // refuses it too, and writes one tarball per active key instead.
+    let refused = run(
+        "signer",
+        &fx.dir,
+        [
+            "export",
+            next.to_str().unwrap(),
+            "-o",
+            fx.path("all.tgz").to_str().unwrap(),
+            "--plaintext",
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_ne!(refused.code, 0, "{}", refused.all());
+    assert!(!fx.path("all.tgz").exists());
+    let each = fx.path("each");
+    run(
+        "signer",
+        &fx.dir,
+        [
+            "export",
+            next.to_str().unwrap(),
+            "--each",
+            each.to_str().unwrap(),
+            "--plaintext",
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .expect(0, "signer export --each");
+    let mut tarballs: Vec<PathBuf> = std::fs::read_dir(&each)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    tarballs.sort();
+    assert_eq!(tarballs.len(), 3, "one per active root key");
+    // Two holders, each with fioctl and one of our tarballs, reach 2 of 3.
     let mut f = fx.fioctl();
     let init = ok!(f, f.updates_init("fioctl signs with our keys", None));
-    ok!(f, f.updates_sign(&init.txid, &exported));
+    ok!(f, f.updates_sign(&init.txid, &tarballs[0]));
+    let mut f = fx.fioctl();
+    ok!(f, f.updates_sign(&init.txid, &tarballs[1]));
+    let mut f = fx.fioctl();
+    ok!(f, f.updates_apply(&init.txid));
+    assert!(fx.has("ci", 4) && fx.has("prod", 4));
 }
 
 #[test]
@@ -1125,18 +1167,18 @@ fn a_failed_one_step_rotation_leaves_the_transaction_open_and_says_so() {
     assert!(fx.has("ci", 3) && fx.has("prod", 3));
 }
 
+/// The production chain of a Factory that had none starts, once fioctl
+/// makes its first production root, with copies of the CI roots before it
+/// (factory-sim's model: production devices share the first versions).
 #[test]
-#[ignore = "ours: `submitter audit --factory` on a Factory without a production root fails: \
-            \"the prod audit could not run: …/1.root.json?production=1 does not exist: there is no root to check\" \
-            (and `propose`: \"prod: no root found\"); after fioctl takes the root offline the production chain \
-            starts at the CI version (2), which our history reader does not expect"]
 fn our_audit_on_a_factory_whose_production_root_fioctl_made() {
     let fx = Factory::new(true);
     let dir = fx.path("audit");
     std::fs::create_dir_all(&dir).unwrap();
     audit(&fx, &dir);
     fx.take_offline("root.tgz");
-    assert!(fx.has("prod", 2) && !fx.has("prod", 1));
+    assert!(fx.has("prod", 2) && fx.has("prod", 1));
+    assert_eq!(fx.root("prod", 1), fx.root("ci", 1));
     audit(&fx, &dir);
 }
 

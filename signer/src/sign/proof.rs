@@ -94,6 +94,7 @@ mod tests {
             ceremony: Script::between(&cur, &new),
             server_what: String::new(),
             sign_staged: false,
+            note: None,
         };
         check(&p, &shown, None).unwrap();
 
@@ -129,6 +130,7 @@ mod tests {
             ceremony: Script::between(&cur, &marked),
             server_what: String::new(),
             sign_staged: false,
+            note: None,
         };
         transcript::set_anchor(&mut p.new, &hash);
         let err = check(&p, &shown, Some(&hash)).unwrap_err();

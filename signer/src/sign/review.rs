@@ -234,6 +234,9 @@ pub(super) struct Shown {
     /// The change signs the staged root as it is: this ceremony's part is
     /// none, and the staged root's own signatures are judged on screen.
     pub(super) sign_staged: bool,
+    /// Said under the chain's heading: a Factory's first production root,
+    /// derived here, is said to be one.
+    pub(super) note: Option<String>,
 }
 
 /// Whether `plan` is a Factory's `prod`, built from the new `ci` root.
@@ -298,7 +301,15 @@ pub(super) fn shown_changes(proposal: &Proposal, plans: &Plans) -> Result<Vec<Sh
             });
             let from = server.as_ref().map_or(&plan.current, |(b, _)| b);
             let derived = derives_from_ci(proposal, plan, plans);
+            let first_prod = derived && rotation::derives_first_prod(proposal);
             Ok(Shown {
+                note: first_prod.then(|| {
+                    "  this Factory has no production root yet: its first one is derived from the \
+                     new CI root as fioctl derives it (a copy, version included, with targets \
+                     threshold 2), signed by the same keys, and shown here against the current \
+                     CI root\n"
+                        .to_string()
+                }),
                 server_what: if derived {
                     "the root the server staged for ci, as prod is derived from it (with prod's \
                      next version and targets threshold)"
@@ -403,6 +414,9 @@ pub(super) fn render_plan(
         v(&plan.current),
         v(&plan.new)
     ));
+    if let Some(note) = &shown.note {
+        out.push_str(note);
+    }
     let plain = Context {
         anchor: AnchorNote::None,
         ..ctx.clone()

@@ -19,6 +19,7 @@ use super::args::SignArgs;
 use super::preflight::Ceremony;
 use super::signing::usable;
 use super::trust::ChainAnchoring;
+use crate::anchors::ChainKind;
 use crate::archive::{self, Replace};
 use crate::commands::{self, Opened};
 use crate::keystore::NewAnchor;
@@ -143,9 +144,25 @@ fn write_anchors(
     anchoring: &[ChainAnchoring],
 ) -> Result<()> {
     let seen_as = c.proposal.target.to_string();
+    // A Factory's first production root (no production chain in the
+    // proposal) is anchored as the CI root it was derived from and checked
+    // with: the next ceremony's production chain starts from it.
+    let derived_prod = anchoring
+        .iter()
+        .find(|a| a.chain == "ci")
+        .filter(|_| ceremony::rotation::derives_first_prod(&c.proposal))
+        .map(|ci| ChainAnchoring {
+            chain: "prod".into(),
+            kind: ChainKind::Prod,
+            target: ci.target.clone(),
+            also: Vec::new(),
+            takes_over: Vec::new(),
+            seen: ci.seen.clone(),
+        });
     for plan in plans.iter() {
         let a = anchoring
             .iter()
+            .chain(derived_prod.as_ref())
             .find(|a| a.chain == plan.name)
             .with_context(|| {
                 format!(

@@ -113,9 +113,8 @@ enum Command {
         /// The polis-id the simulated user has.
         #[arg(long, value_name = "ID", default_value = "sim-user-0001")]
         polis_id: String,
-        /// Make a Factory that has no production root yet (nor production
-        /// targets): `root.json?production=1` answers 404 and the status's
-        /// `current.prod-root` is empty until a transaction applies one.
+        /// A Factory with no production root yet (`root.json?production=1`
+        /// answers 404) until a rotation brings its first one.
         #[arg(long)]
         no_prod: bool,
     },
@@ -191,8 +190,8 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str, no_prod: bool) -> Res
     write_atomic(&dir.join("ci/1.root.json"), &bytes)?;
     if !no_prod {
         write_atomic(&dir.join("prod/1.root.json"), &bytes)?;
-        // Production targets for the tag "main", signed (as the server
-        // signs them) by the production root's targets key, the online one.
+        // Production targets for the tag "main", signed (as the server signs
+        // them) by the production root's targets key, the online one.
         let targets_key = &online
             .iter()
             .find(|(r, _)| *r == "targets")
@@ -578,19 +577,6 @@ impl Sim {
             .unwrap_or(0)
     }
 
-    /// The root a new root of `chain` must follow: the current one, or, for
-    /// the production chain of a Factory that has none yet, the current CI
-    /// root (fioctl: "First rotation, old prod root equals old CI root").
-    /// The bytes are `None` in that case.
-    fn predecessor(&self, chain: &str) -> Result<(u64, Option<Vec<u8>>, Value), Response> {
-        if chain == "prod" && self.latest("prod") == 0 {
-            let (n, _, root) = self.current("ci")?;
-            return Ok((n, None, root));
-        }
-        let (n, bytes, root) = self.current(chain)?;
-        Ok((n, Some(bytes), root))
-    }
-
     /// Whether the Factory's root key is still the first one, which the
     /// server holds: the transaction then takes the root offline for the
     /// first time.
@@ -600,6 +586,23 @@ impl Sim {
 
     fn root_bytes(&self, chain: &str, version: u64) -> Option<Vec<u8>> {
         std::fs::read(self.dir.join(format!("{chain}/{version}.root.json"))).ok()
+    }
+
+    /// Whether the Factory has no production root yet (`init --no-prod`).
+    fn no_prod(&self) -> bool {
+        self.latest("prod") == 0
+    }
+
+    /// The root a new root of `chain` is checked against: the newest of
+    /// the chain; for a Factory with no production root yet, its first
+    /// production root (derived from the CI root, as fioctl derives it)
+    /// replaces the CI root.
+    fn base(&self, chain: &str) -> Result<(u64, Vec<u8>, Value), Response> {
+        if chain == "prod" && self.no_prod() {
+            self.current("ci")
+        } else {
+            self.current(chain)
+        }
     }
 
     /// The newest root of `chain`: its version, its bytes as served, parsed.
@@ -774,19 +777,25 @@ impl Sim {
         // back to 2 (`genProdTufRoot`); fioctl commit 5e30fc6 says it must
         // still be 2 when the root goes offline for the first time. fioctl
         // does nothing of its own for that case, so the server must stage
-        // it: the first rotation's production root has targets threshold 2
-        // (and a Factory without a production root gets one derived from
-        // the CI root the same way).
+        // it: the first rotation's production root has targets threshold 2.
+        // (A Factory without a production root gets none staged: the
+        // client derives it from the CI root, as fioctl does.)
         let first_rotation = self.first_rotation();
         let mut staged = Vec::new();
         for chain in ["ci", "prod"] {
-            let (n, bytes, root) = self.predecessor(chain)?;
+            if chain == "prod" && self.no_prod() {
+                // Nothing staged: the owner's client derives the first
+                // production root from the CI root.
+                staged.push(Value::Null);
+                continue;
+            }
+            let (n, _, root) = self.current(chain)?;
             let mut v = root;
             v["signed"]["version"] = json!(n + 1);
             v["signed"]["x-changelog"] =
                 json!({"polis-id": self.polis_id(), "message": message, "timestamp": now});
             v["signatures"] = json!([]);
-            if chain == "prod" && (first_rotation || bytes.is_none()) {
+            if chain == "prod" && first_rotation {
                 if let Some(role) = v["signed"]["roles"].get_mut("targets") {
                     role["threshold"] = json!(2);
                 }
@@ -855,9 +864,13 @@ impl Sim {
 
     fn status(&self) -> Result<Response, Response> {
         let (_, ci_bytes, ci_cur) = self.current("ci")?;
-        // No production root yet: fioctl copes with an empty `prod-root`.
-        let (_, prod_bytes, prod_cur) = self.predecessor("prod")?;
-        let prod_bytes = prod_bytes.unwrap_or_default();
+        let (_, prod_bytes, prod_cur) = self.base("prod")?;
+        // No production root yet: `current.prod-root` is empty.
+        let prod_bytes = if self.no_prod() {
+            Vec::new()
+        } else {
+            prod_bytes
+        };
         // fioctl reads `current` whatever the status ("Current TUF CI root
         // not set" otherwise), the roots as JSON text, not objects.
         let current = json!({
@@ -880,6 +893,9 @@ impl Sim {
         let mut errors = Vec::new();
         let mut amendments = Vec::new();
         for (name, cur, new) in [("ci", &ci_cur, &tx.ci), ("prod", &prod_cur, &tx.prod)] {
+            if new.is_null() {
+                continue;
+            }
             amendments.extend(amendments::between(name, cur, new));
             let failures = accept::check(cur, new, Some(OffsetDateTime::now_utc()));
             errors.extend(failures.iter().map(|f| {
@@ -897,7 +913,11 @@ impl Sim {
                 "current": current,
                 "updated": {
                     "ci-root": serde_json::to_string(&tx.ci).unwrap_or_default(),
-                    "prod-root": serde_json::to_string(&tx.prod).unwrap_or_default(),
+                    "prod-root": if tx.prod.is_null() {
+                        String::new()
+                    } else {
+                        serde_json::to_string(&tx.prod).unwrap_or_default()
+                    },
                     "online-keys": tx.online,
                 },
                 "change-meta": {
@@ -952,7 +972,7 @@ impl Sim {
                     format!("{name}: {size} bytes; a root may not exceed {MAX_ROOT} bytes"),
                 ));
             }
-            let (n, _, current) = self.predecessor(chain)?;
+            let (n, _, current) = self.base(chain)?;
             // Signatures may be incomplete while holders sign one after the
             // other; everything else (an invalid signature too) must hold.
             let hard: Vec<String> = accept::check(&current, v, None)
@@ -1020,8 +1040,9 @@ impl Sim {
         let now = OffsetDateTime::now_utc();
         let mut writes = Vec::new();
         for (name, chain, v) in [("ci-root", "ci", &tx.ci), ("prod-root", "prod", &tx.prod)] {
-            let (n, _, current) = self.predecessor(chain)?;
-            if &current == v {
+            let first_prod = chain == "prod" && self.no_prod();
+            let (n, _, current) = self.base(chain)?;
+            if &current == v && !first_prod {
                 // Applied already (an earlier apply stopped half-way): this
                 // chain is done, finish the other.
                 continue;
@@ -1039,6 +1060,18 @@ impl Sim {
                         "issues": issues,
                     }),
                 ));
+            }
+            if first_prod {
+                // The simulator's model of a Factory's first production
+                // root: the production history is the CI history up to it
+                // (devices on production trusted the CI roots until then),
+                // so that it is walked from 1.root.json like any other.
+                for k in 1..=n {
+                    let bytes = self
+                        .root_bytes("ci", k)
+                        .ok_or_else(|| error(500, format!("state: no ci root {k}")))?;
+                    writes.push((self.dir.join(format!("prod/{k}.root.json")), bytes));
+                }
             }
             writes.push((
                 self.dir.join(format!("{chain}/{}.root.json", n + 1)),
