@@ -746,26 +746,12 @@ fn fioctl_then_ours_then_fioctl(key_type: &str) {
     audit(&fx, &audit_dir);
 
     // fioctl rotates with the tarball `signer export` wrote.
-    let export = fx.path("export.tgz");
-    run(
-        "signer",
-        &fx.dir,
-        [
-            "export",
-            next.to_str().unwrap(),
-            "-o",
-            export.to_str().unwrap(),
-            "--plaintext",
-            "--passphrase-file",
-            pass.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .expect(0, "signer export");
+    let exported = fx.path("export.tgz");
+    export(&fx, &next, &exported, &pass);
     let mut f = fx.fioctl();
     ok!(
         f,
-        f.rotate_root_one_step(&export, false, Some("fioctl again"))
+        f.rotate_root_one_step(&exported, false, Some("fioctl again"))
     );
     assert!(fx.has("ci", 5) && fx.has("prod", 5));
     audit(&fx, &audit_dir);
