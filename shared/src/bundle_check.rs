@@ -175,16 +175,7 @@ pub fn check_answers(
     if rotation::derives_first_prod(proposal) {
         // The first production root must be exactly the one derived from
         // the bundle's CI root: that is what the signer showed.
-        let root = |name: &str| -> Result<RootMetadata, BundleMismatch> {
-            let r = bundle
-                .roots
-                .iter()
-                .find(|r| r.name == name)
-                .ok_or_else(|| {
-                    BundleMismatch::Chains(format!("the bundle has no root for {name}"))
-                })?;
-            Ok(bundle.root(r)?)
-        };
+        let root = |name: &str| bundle_root(bundle, name);
         let derived = rotation::first_prod_root(&root("ci")?)
             .map_err(|e| BundleMismatch::Chains(format!("prod: {e}")))?;
         if !same_signed(&derived, &root("prod")?) {
@@ -245,16 +236,19 @@ pub fn chain_pairs(
         .into_iter()
         .map(|(name, chain)| {
             let current = proposal.current_root(chain)?;
-            let signed = bundle
-                .roots
-                .iter()
-                .find(|r| r.name == name)
-                .ok_or_else(|| {
-                    BundleMismatch::Chains(format!("the bundle has no root for {name}"))
-                })?;
-            Ok((name, current, bundle.root(signed)?))
+            Ok((name.clone(), current, bundle_root(bundle, &name)?))
         })
         .collect()
+}
+
+/// The bundle's root for chain `name`, parsed.
+fn bundle_root(bundle: &Bundle, name: &str) -> Result<RootMetadata, BundleMismatch> {
+    let r = bundle
+        .roots
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| BundleMismatch::Chains(format!("the bundle has no root for {name}")))?;
+    Ok(bundle.root(r)?)
 }
 
 /// Whether two roots have the same `signed` body (canonical bytes equal).

@@ -19,7 +19,7 @@ use ceremony::RootMetadata;
 
 use crate::factory::Factory;
 use crate::http::Http;
-use crate::upload::{apply, confirm_factory, hint_for, observe, Checked, Ours};
+use crate::upload::{apply, chain_roots, confirm_factory, hint_for, observe, Checked, Ours};
 use crate::VerificationFailed;
 
 /// Puts a partial (or sign-staged) bundle into its transaction and applies
@@ -31,15 +31,8 @@ pub(crate) fn upload_partial(
     now: OffsetDateTime,
     again: &str,
 ) -> Result<()> {
-    let find = |name: &str| {
-        c.chains
-            .iter()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, cur, new)| (cur, new))
-            .ok_or_else(|| anyhow!("the proposal has no {name} chain"))
-    };
-    let (current_ci, new_ci) = find("ci")?;
-    let (current_prod, new_prod) = find("prod")?;
+    let (current_ci, new_ci) = chain_roots(c, "ci")?;
+    let (current_prod, new_prod) = chain_roots(c, "prod")?;
     let txid = c.proposal.txid.clone().unwrap_or_default();
     let name = &f.name;
 

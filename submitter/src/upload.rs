@@ -591,16 +591,21 @@ fn describe_state(f: &Factory, ours: &Ours) -> String {
     format!("server state: {roots}; {tx}")
 }
 
+/// The current and new root of the checked bundle's chain `name`.
+pub(crate) fn chain_roots<'a>(
+    c: &'a Checked,
+    name: &str,
+) -> Result<(&'a RootMetadata, &'a RootMetadata)> {
+    c.chains
+        .iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, cur, new)| (cur, new))
+        .ok_or_else(|| anyhow!("the proposal has no {name} chain"))
+}
+
 fn upload_factory(f: &Factory, c: &Checked, now: OffsetDateTime, again: &str) -> Result<()> {
-    let find = |name: &str| {
-        c.chains
-            .iter()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, cur, new)| (cur, new))
-            .ok_or_else(|| anyhow!("the proposal has no {name} chain"))
-    };
-    let (current_ci, new_ci) = find("ci")?;
-    let (current_prod, new_prod) = find("prod")?;
+    let (current_ci, new_ci) = chain_roots(c, "ci")?;
+    let (current_prod, new_prod) = chain_roots(c, "prod")?;
     let ours = Ours {
         current_ci,
         current_prod,
