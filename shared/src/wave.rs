@@ -445,6 +445,21 @@ pub fn render(p: &WaveProposal, c: &Checked) -> String {
     out
 }
 
+/// An ota-tuf signature entry (`keyid`, `method`, `sig`) by `signer` over
+/// the canonical targets, verified in software before it is returned.
+pub fn signature_entry(
+    keyid: &str,
+    signer: &dyn crate::keys::Signer,
+    canonical: &[u8],
+) -> Result<Value, crate::keys::KeyError> {
+    let sig = crate::keys::sign_checked(signer, canonical)?;
+    Ok(serde_json::json!({
+        "keyid": keyid,
+        "method": signer.method(Dialect::OtaTuf),
+        "sig": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &sig),
+    }))
+}
+
 /// A wave bundle: the offline signatures over the new targets.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
