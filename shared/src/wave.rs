@@ -112,6 +112,11 @@ pub struct Checked {
     pub signed_sha256: String,
     /// The version of the current production targets (0: none).
     pub current_version: u64,
+    /// How many targets keys of the production root validly signed the
+    /// current production targets.
+    pub current_signatures: usize,
+    /// The production root's targets threshold.
+    pub threshold: u64,
     /// Every target, new or old, by name, with what happens to it.
     pub changes: BTreeMap<String, (Change, Value)>,
 }
@@ -275,17 +280,22 @@ pub fn check(p: &WaveProposal, now: OffsetDateTime) -> Result<Checked, WaveError
     let mut targets = Map::new();
     let mut current_version = 0;
     let mut current_names = Vec::new();
+    let mut current_signatures = 0;
     if let Some(cur) = &p.current {
         let signed = &cur["signed"];
         let bytes = to_canonical_bytes(signed, Dialect::OtaTuf)
             .map_err(|e| refused(format!("the production targets: {e}")))?;
-        let (valid, threshold) = valid_targets_signatures(&prod_root, cur, &bytes)?;
-        if (valid as u64) < threshold {
+        // At least the server's own signature: production targets the
+        // first offline targets key has not signed yet (fioctl re-signs only
+        // those the replaced offline key signed) carry only the online one.
+        let (valid, _) = valid_targets_signatures(&prod_root, cur, &bytes)?;
+        if valid == 0 {
             return Err(refused(format!(
-                "the production targets of {} carry {valid} valid signature(s) by targets keys of the production root, which needs {threshold}: they are not what the Factory serves",
+                "the production targets of {} carry no valid signature by a targets key of the production root: they are not what the Factory signed",
                 escape(&p.tag)
             )));
         }
+        current_signatures = valid;
         current_version = signed["version"]
             .as_u64()
             .ok_or_else(|| refused("the production targets have no version"))?;
@@ -372,7 +382,13 @@ pub fn check(p: &WaveProposal, now: OffsetDateTime) -> Result<Checked, WaveError
             changes.insert(n, (Change::Pruned, t));
         }
     }
+    let threshold = prod_root
+        .role("targets")
+        .map_err(|e| refused(format!("the production root: {e}")))?
+        .threshold;
     Ok(Checked {
+        current_signatures,
+        threshold,
         prod_root,
         signed_sha256: crate::sha256::hex(&canonical),
         signed,
@@ -394,6 +410,14 @@ pub fn render(p: &WaveProposal, c: &Checked) -> String {
         escape(&p.api),
         escape(&p.tag)
     ));
+    if p.current.is_some() {
+        out.push_str(&format!(
+            "  current production targets: version {}, {} valid signature(s) by production targets keys (threshold {})\n",
+            c.current_version, c.current_signatures, c.threshold
+        ));
+    } else {
+        out.push_str("  current production targets: none (a first release for this tag)\n");
+    }
     out.push_str(&format!(
         "  version: {} -> {}\n  expires: {}\n  targets: {} added, {} kept, {} pruned\n",
         c.current_version,

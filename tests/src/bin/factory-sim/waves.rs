@@ -227,13 +227,15 @@ fn add_online_signature(
     Ok(())
 }
 
-/// The target's custom field without its tags (what a wave may change).
+/// What of a target a wave must keep as CI built it: length, hashes and
+/// custom without its tags (which a wave replaces); other fields are not
+/// part of a target file (fioctl's struct drops them).
 fn without_tags(t: &Value) -> Value {
-    let mut t = t.clone();
-    if let Some(c) = t["custom"].as_object_mut() {
+    let mut custom = t["custom"].clone();
+    if let Some(c) = custom.as_object_mut() {
         c.remove("tags");
     }
-    t
+    json!({"length": t["length"], "hashes": t["hashes"], "custom": custom})
 }
 
 /// `POST …/waves/`: checks the wave as the server does, adds the online
