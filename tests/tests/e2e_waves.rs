@@ -399,6 +399,7 @@ fn a_version_not_above_production_is_refused_by_every_side() {
         )
         .unwrap_err();
     assert_eq!(e.status(), Some(422), "{}", e.text());
+    assert!(e.text().contains("is not above"), "{}", e.text());
 }
 
 #[test]
@@ -425,32 +426,23 @@ fn keys_the_production_root_does_not_list_for_targets_are_refused() {
     assert!(s.all().contains("holds no targets key"), "{}", s.all());
     assert!(!r.dir.join("b.json").exists());
 
-    // The server refuses a signature by a key the production root does not
-    // list for targets.
-    r.sign("targets.tgz.age", "good.json").expect(0, "sign-wave");
-    let bundle = r.json(&r.dir.join("good.json"));
-    let proposal = r.json(&r.dir.join("wave.json"));
-    let _ = proposal;
-    let mut sig = bundle["signatures"][0].clone();
-    sig["keyid"] = json!("00".repeat(32));
-    let wave_targets = {
-        // The signed targets as published: from the proposal, via the
-        // server's own answer once a valid wave exists would be circular,
-        // so take them from a dry publish of the real bundle below.
-        r.publish("good.json").expect(0, "wave-publish");
-        let w: Value = serde_json::from_slice(
-            &Api::new(&r.sim.url, TOKEN)
-                .get(&format!(
-                    "{}/ota/factories/acme/waves/w2/?show-targets=1",
-                    r.sim.url
-                ))
-                .unwrap_or_else(|e| panic!("{}", e.text())),
-        )
-        .unwrap();
-        w["targets"]["signed"].clone()
-    };
-    let body = json!({"name": "other", "version": "2", "tag": "other-tag",
-        "targets": {"signed": wave_targets, "signatures": [sig]}});
+    // The server refuses a wave whose signature is by a key the production
+    // root does not list for targets (the targets built here as fioctl
+    // builds them, so that nothing else is wrong with the wave).
+    let w = r.json(&r.dir.join("wave.json"));
+    let mut targets = r.json(&r.state.join("prod-targets/main.json"))["signed"]["targets"].clone();
+    for (n, t) in r.json(&r.state.join("ci-targets/2.json")).as_object().unwrap() {
+        let mut t = t.clone();
+        t["custom"]["tags"] = json!(["main"]);
+        targets[n] = t;
+    }
+    let signed = json!({"_type": "Targets", "expires": w["expires"], "version": 2, "targets": targets});
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let bytes = ceremony_tests::fioctl::targets_signed_bytes(&signed).unwrap();
+    let sig = ed25519_dalek::Signer::sign(&key, &bytes);
+    let body = json!({"name": "w2", "version": "2", "tag": "main", "targets": {"signed": signed,
+        "signatures": [{"keyid": "00".repeat(32), "method": "ed25519",
+                        "sig": base64::engine::general_purpose::STANDARD.encode(sig.to_bytes())}]}});
     let e = Api::new(&r.sim.url, TOKEN)
         .post(
             &format!("{}/ota/factories/acme/waves/", r.sim.url),
@@ -458,6 +450,12 @@ fn keys_the_production_root_does_not_list_for_targets_are_refused() {
         )
         .unwrap_err();
     assert_eq!(e.status(), Some(422), "{}", e.text());
+    assert!(e.text().contains("not a targets key of the production root"), "{}", e.text());
+    // The same targets signed offline by our signer are taken.
+    r.sign("targets.tgz.age", "good.json").expect(0, "sign-wave");
+    r.publish("good.json").expect(0, "wave-publish");
+    let served = r.json(&r.state.join("wave-targets/w2.json"));
+    assert_eq!(served["signed"], signed, "the targets built here are the ones signed");
 }
 
 #[test]
@@ -512,4 +510,32 @@ fn a_tampered_wave_bundle_is_refused_before_anything_is_sent() {
     w["expires"] = json!("2099-01-01T00:00:00Z");
     std::fs::write(&path, serde_json::to_vec_pretty(&w).unwrap()).unwrap();
     r.publish("wave-bundle.json").expect(3, "edited proposal");
+}
+
+#[test]
+fn fioctls_waves_sign_on_our_wave_makes_the_very_signature_we_made() {
+    let r = Release::new();
+    r.propose("w2", 2, &[]).expect(0, "wave-propose");
+    r.sign("targets.tgz.age", "wave-bundle.json")
+        .expect(0, "sign-wave");
+    r.publish("wave-bundle.json").expect(0, "wave-publish");
+    let ours = r.json(&r.dir.join("wave-bundle.json"))["signatures"][0].clone();
+    // fioctl signs the wave's targets as the server serves them, in its Go
+    // canonical form, with the same offline key from its own tarball:
+    // Ed25519 is deterministic, so equal bytes give an equal signature.
+    let mut f = Fioctl::new(&r.sim.url, "acme", TOKEN);
+    let id = f
+        .waves_sign("w2", &r.dir.join("targets.tgz"))
+        .unwrap_or_else(|d| panic!("fioctl waves sign: {d}\n{}", f.out));
+    assert_eq!(id, r.offline_id);
+    let served = r.json(&r.state.join("wave-targets/w2.json"));
+    let theirs = served["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["keyid"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(theirs["sig"], ours["sig"], "fioctl and we signed other bytes");
+    assert_eq!(valid_signers(&r.prod_root(), &served).len(), 2);
 }
