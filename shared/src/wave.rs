@@ -238,9 +238,8 @@ pub fn check(p: &WaveProposal, now: OffsetDateTime) -> Result<Checked, WaveError
     }
     let mut chain = Vec::new();
     for (i, r) in p.prod_roots.iter().enumerate() {
-        let root = RootMetadata::from_value(r.clone(), Dialect::OtaTuf).map_err(|e| {
-            refused(format!("production root {} of the proposal: {e}", i + 1))
-        })?;
+        let root = RootMetadata::from_value(r.clone(), Dialect::OtaTuf)
+            .map_err(|e| refused(format!("production root {} of the proposal: {e}", i + 1)))?;
         if root.version().ok() != Some(i as u64 + 1) {
             return Err(refused(format!(
                 "the production roots must be versions 1, 2, …: the {}th is not version {}",
@@ -269,10 +268,12 @@ pub fn check(p: &WaveProposal, now: OffsetDateTime) -> Result<Checked, WaveError
     }
     let prod_root = chain.pop().expect("not empty");
 
-    let expires =
-        parse_expires(&p.expires).map_err(|e| refused(format!("expires: {e}")))?;
+    let expires = parse_expires(&p.expires).map_err(|e| refused(format!("expires: {e}")))?;
     if expires <= now {
-        return Err(refused(format!("expires {} is not in the future", escape(&p.expires))));
+        return Err(refused(format!(
+            "expires {} is not in the future",
+            escape(&p.expires)
+        )));
     }
 
     // The current production targets: verified under the production root,
@@ -328,7 +329,10 @@ pub fn check(p: &WaveProposal, now: OffsetDateTime) -> Result<Checked, WaveError
             .get_mut("custom")
             .and_then(Value::as_object_mut)
             .ok_or_else(|| refused(format!("malformed CI target custom field {}", escape(n))))?;
-        custom.insert("tags".into(), Value::Array(vec![Value::String(p.tag.clone())]));
+        custom.insert(
+            "tags".into(),
+            Value::Array(vec![Value::String(p.tag.clone())]),
+        );
         targets.insert(n.clone(), meta);
         added.push(n.clone());
     }
@@ -511,7 +515,8 @@ impl WaveBundle {
     /// Reads a wave bundle: strict JSON, its format, no unknown field.
     pub fn from_slice(bytes: &[u8]) -> Result<WaveBundle, WaveError> {
         let v = check_format(bytes, WAVE_BUNDLE_FORMAT)?;
-        serde_json::from_value(v).map_err(|e| WaveError::Crossing(CrossingError::Fields(e.to_string())))
+        serde_json::from_value(v)
+            .map_err(|e| WaveError::Crossing(CrossingError::Fields(e.to_string())))
     }
 
     /// Its bytes as written.
@@ -536,7 +541,9 @@ impl WaveBundle {
             ));
         }
         if self.name != p.name || self.version != p.version || self.tag != p.tag {
-            return Err(refused("the bundle's wave name, version or tag differ from the proposal's"));
+            return Err(refused(
+                "the bundle's wave name, version or tag differ from the proposal's",
+            ));
         }
         if self.signed_sha256 != checked.signed_sha256 {
             return Err(refused(
@@ -559,7 +566,8 @@ impl WaveBundle {
                 )));
             }
             let one = serde_json::json!({"signatures": [s]});
-            let (valid, _) = valid_targets_signatures(&checked.prod_root, &one, &checked.canonical)?;
+            let (valid, _) =
+                valid_targets_signatures(&checked.prod_root, &one, &checked.canonical)?;
             if valid != 1 {
                 return Err(refused(format!(
                     "the signature by {} does not verify over the wave's targets",

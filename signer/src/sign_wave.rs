@@ -24,9 +24,7 @@ use time::OffsetDateTime;
 
 use ceremony::fsio::{self, WriteOptions};
 use ceremony::keys::Signer;
-use ceremony::transcript::event::{
-    Command, Confirmation, Diff, Input, Signature, Start,
-};
+use ceremony::transcript::event::{Command, Confirmation, Diff, Input, Signature, Start};
 use ceremony::transcript::{Event, TranscriptWriter};
 use ceremony::wave::{self, WaveBundle, WaveError, WaveProposal, WAVE_BUNDLE_FORMAT};
 use ceremony::Dialect;
@@ -85,7 +83,8 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "wave-bundle".into());
-        args.output.with_file_name(format!("{stem}.transcript.jsonl"))
+        args.output
+            .with_file_name(format!("{stem}.transcript.jsonl"))
     });
     archive::refuse_existing(&args.output)?;
     archive::refuse_existing(&transcript_path)?;
@@ -130,8 +129,11 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
 
     // The proposal: parsed strictly, the chain verified, the targets
     // computed here.
-    let bytes = archive::read_file_bounded(&args.proposal, ceremony::crossing::MAX_CROSSING_FILE as u64)
-        .with_context(|| format!("cannot read the wave proposal {}", args.proposal.display()))?;
+    let bytes =
+        archive::read_file_bounded(&args.proposal, ceremony::crossing::MAX_CROSSING_FILE as u64)
+            .with_context(|| {
+                format!("cannot read the wave proposal {}", args.proposal.display())
+            })?;
     let proposal_sha = ceremony::sha256::hex(&bytes);
     let p = WaveProposal::from_slice(&bytes).map_err(wave_err)?;
     t.append(&Event::Input(Input::Proposal {

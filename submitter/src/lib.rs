@@ -83,19 +83,23 @@ enum Command {
     )]
     Upload(UploadCli),
     /// Fetch what a new production wave needs signed and write a wave proposal for the signer.
-    #[command(after_help = "What fioctl's `waves init` computes: the production targets of TAG plus the CI \
+    #[command(
+        after_help = "What fioctl's `waves init` computes: the production targets of TAG plus the CI \
         targets of VERSION (tags replaced by TAG), at VERSION, expiring in --expires-in days, less the --prune'd \
         versions. The production root chain is fetched from 1.root.json and verified.\n\n\
         Examples:\n  submitter wave-propose --factory acme wave-42 42 production -o wave.json\n  \
         submitter wave-propose --factory acme wave-43 43 production --prune 1,2 -o wave.json\n  \
         signer sign-wave wave.json --keys targets.tgz.age -o wave-bundle.json      (offline)\n  \
-        submitter wave-publish wave-bundle.json")]
+        submitter wave-publish wave-bundle.json"
+    )]
     WavePropose(WaveProposeCli),
     /// Check a signed wave bundle against its proposal, create the wave, and read it back.
-    #[command(after_help = "Nothing is sent when the bundle answers another proposal or a signature does \
+    #[command(
+        after_help = "Nothing is sent when the bundle answers another proposal or a signature does \
         not verify under the production root's targets role.\n\n\
         Examples:\n  submitter wave-publish wave-bundle.json                 (wave.json beside it)\n  \
-        submitter wave-publish wave-bundle.json --proposal w.json")]
+        submitter wave-publish wave-bundle.json --proposal w.json"
+    )]
     WavePublish(WavePublishCli),
     /// Cancel the open root-update transaction of a Factory.
     #[command(after_help = "Example:\n  submitter cancel --factory acme")]

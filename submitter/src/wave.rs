@@ -205,7 +205,10 @@ pub fn publish(ctx: &Ctx, bundle_path: &Path, proposal: Option<&Path>) -> Result
         .map(|v| v.iter().collect())
         .unwrap_or_default();
     for s in &bundle.signatures {
-        if !served.iter().any(|x| x["keyid"] == s["keyid"] && x["sig"] == s["sig"]) {
+        if !served
+            .iter()
+            .any(|x| x["keyid"] == s["keyid"] && x["sig"] == s["sig"])
+        {
             return Err(VerificationFailed(format!(
                 "GET {back_url} does not carry the offline signature by {}",
                 ceremony::untrusted::escape(s["keyid"].as_str().unwrap_or(""))

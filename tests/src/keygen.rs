@@ -144,9 +144,7 @@ impl TestKey {
     /// The key back from [`TestKey::ats_private`]'s form (factory-sim keeps
     /// its online keys so, to sign as the server signs).
     pub fn from_ats_private(v: &Value) -> Result<TestKey, String> {
-        let private = v["keyval"]["private"]
-            .as_str()
-            .ok_or("no keyval.private")?;
+        let private = v["keyval"]["private"].as_str().ok_or("no keyval.private")?;
         match v["keytype"].as_str() {
             Some("ED25519") => {
                 let seed: [u8; 32] = hex::decode(private)

@@ -180,11 +180,7 @@ fn valid_signers(prod_root: &Value, targets: &Value) -> Vec<String> {
     let mut ok = Vec::new();
     for s in targets["signatures"].as_array().unwrap() {
         let id = s["keyid"].as_str().unwrap();
-        let listed = role["keyids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|k| k == id);
+        let listed = role["keyids"].as_array().unwrap().iter().any(|k| k == id);
         if !listed || ok.iter().any(|o| o == id) {
             continue;
         }
@@ -217,7 +213,10 @@ fn a_wave_signed_offline_is_published_and_meets_the_production_threshold() {
     let threshold = prod["signed"]["roles"]["targets"]["threshold"]
         .as_u64()
         .unwrap();
-    assert_eq!(threshold, 2, "online + offline, as fioctl leaves production");
+    assert_eq!(
+        threshold, 2,
+        "online + offline, as fioctl leaves production"
+    );
 
     r.propose("w2", 2, &[]).expect(0, "submitter wave-propose");
     let signed = r.sign("targets.tgz.age", "wave-bundle.json");
@@ -232,7 +231,11 @@ fn a_wave_signed_offline_is_published_and_meets_the_production_threshold() {
         .iter()
         .chain(current["signed"]["targets"].as_object().unwrap())
     {
-        assert!(signed.stdout.contains(name.as_str()), "{name} not shown:\n{}", signed.stdout);
+        assert!(
+            signed.stdout.contains(name.as_str()),
+            "{name} not shown:\n{}",
+            signed.stdout
+        );
         let sha = t["hashes"]["sha256"].as_str().unwrap();
         assert!(signed.stdout.contains(sha), "{sha} not shown");
         assert!(
@@ -240,8 +243,16 @@ fn a_wave_signed_offline_is_published_and_meets_the_production_threshold() {
             "length of {name} not shown"
         );
     }
-    assert!(signed.stdout.contains("2 added, 1 kept, 0 pruned"), "{}", signed.stdout);
-    assert!(signed.stdout.contains("version: 1 -> 2"), "{}", signed.stdout);
+    assert!(
+        signed.stdout.contains("2 added, 1 kept, 0 pruned"),
+        "{}",
+        signed.stdout
+    );
+    assert!(
+        signed.stdout.contains("version: 1 -> 2"),
+        "{}",
+        signed.stdout
+    );
     assert!(signed.stdout.contains(&r.offline_id), "{}", signed.stdout);
     let bundle = r.json(&r.dir.join("wave-bundle.json"));
     assert_eq!(bundle["signatures"].as_array().unwrap().len(), 1);
@@ -264,10 +275,17 @@ fn a_wave_signed_offline_is_published_and_meets_the_production_threshold() {
     assert_eq!(targets["signed"]["version"], 2);
     let signers = valid_signers(&prod, targets);
     assert!(signers.contains(&r.offline_id), "{signers:?}");
-    assert_eq!(signers.len() as u64, threshold, "online + offline: {signers:?}");
+    assert_eq!(
+        signers.len() as u64,
+        threshold,
+        "online + offline: {signers:?}"
+    );
     // Every CI target is in, tagged for production; the old one kept.
     for name in ci.as_object().unwrap().keys() {
-        assert_eq!(targets["signed"]["targets"][name]["custom"]["tags"], json!(["main"]));
+        assert_eq!(
+            targets["signed"]["targets"][name]["custom"]["tags"],
+            json!(["main"])
+        );
     }
     assert!(targets["signed"]["targets"]["main-lmp-1"].is_object());
     // The offline signature alone does not meet the threshold.
@@ -288,10 +306,15 @@ fn a_wave_signed_offline_is_published_and_meets_the_production_threshold() {
     // A second release prunes version 1, from the production targets the
     // first one left.
     r.add_ci_targets(3);
-    r.propose("w3", 3, &["--prune", "1"]).expect(0, "wave-propose w3");
+    r.propose("w3", 3, &["--prune", "1"])
+        .expect(0, "wave-propose w3");
     let s3 = r.sign("targets.tgz.age", "w3-bundle.json");
     s3.expect(0, "sign-wave w3");
-    assert!(s3.stdout.contains("2 added, 2 kept, 1 pruned"), "{}", s3.stdout);
+    assert!(
+        s3.stdout.contains("2 added, 2 kept, 1 pruned"),
+        "{}",
+        s3.stdout
+    );
     assert!(s3.stdout.contains("- pruned main-lmp-1"), "{}", s3.stdout);
     r.publish("w3-bundle.json").expect(0, "wave-publish w3");
 }
@@ -337,7 +360,10 @@ fn hostile_target_names_and_custom_fields_are_refused_or_shown_in_full() {
     let s = r.sign("targets.tgz.age", "b.json");
     s.expect(3, "sign-wave of hostile targets");
     assert!(!s.all().contains('\u{1b}'), "a raw ESC reached the screen");
-    assert!(!s.all().contains('\u{202e}'), "a raw bidi override reached the screen");
+    assert!(
+        !s.all().contains('\u{202e}'),
+        "a raw bidi override reached the screen"
+    );
     assert!(!r.dir.join("b.json").exists());
 
     // ASCII that is hostile in meaning: a custom field the usual summary
@@ -361,7 +387,11 @@ fn hostile_target_names_and_custom_fields_are_refused_or_shown_in_full() {
     r.propose("w5", 5, &[]).expect(0, "wave-propose w5");
     let s = r.sign("targets.tgz.age", "b5.json");
     s.expect(0, "sign-wave w5");
-    assert!(s.stdout.contains("hub.attacker.invalid/x@sha256:00"), "{}", s.stdout);
+    assert!(
+        s.stdout.contains("hub.attacker.invalid/x@sha256:00"),
+        "{}",
+        s.stdout
+    );
     assert!(!s.stdout.contains("not-signed-marker"), "{}", s.stdout);
     r.publish("b5.json").expect(0, "wave-publish w5");
     let served = r.json(&r.state.join("wave-targets/w5.json"));
@@ -431,12 +461,17 @@ fn keys_the_production_root_does_not_list_for_targets_are_refused() {
     // builds them, so that nothing else is wrong with the wave).
     let w = r.json(&r.dir.join("wave.json"));
     let mut targets = r.json(&r.state.join("prod-targets/main.json"))["signed"]["targets"].clone();
-    for (n, t) in r.json(&r.state.join("ci-targets/2.json")).as_object().unwrap() {
+    for (n, t) in r
+        .json(&r.state.join("ci-targets/2.json"))
+        .as_object()
+        .unwrap()
+    {
         let mut t = t.clone();
         t["custom"]["tags"] = json!(["main"]);
         targets[n] = t;
     }
-    let signed = json!({"_type": "Targets", "expires": w["expires"], "version": 2, "targets": targets});
+    let signed =
+        json!({"_type": "Targets", "expires": w["expires"], "version": 2, "targets": targets});
     let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
     let bytes = ceremony_tests::fioctl::targets_signed_bytes(&signed).unwrap();
     let sig = ed25519_dalek::Signer::sign(&key, &bytes);
@@ -450,13 +485,25 @@ fn keys_the_production_root_does_not_list_for_targets_are_refused() {
         )
         .unwrap_err();
     assert_eq!(e.status(), Some(422), "{}", e.text());
-    assert!(e.text().contains("not a targets key of the production root"), "{}", e.text());
+    assert!(
+        e.text()
+            .contains("not a targets key of the production root"),
+        "{}",
+        e.text()
+    );
     // The same targets signed offline by our signer are taken.
-    r.sign("targets.tgz.age", "good.json").expect(0, "sign-wave");
+    r.sign("targets.tgz.age", "good.json")
+        .expect(0, "sign-wave");
     r.publish("good.json").expect(0, "wave-publish");
     let served = r.json(&r.state.join("wave-targets/w2.json"));
-    assert_eq!(served["signed"], signed, "the targets built here are the ones signed");
+    assert_eq!(
+        served["signed"], signed,
+        "the targets built here are the ones signed"
+    );
 }
+
+/// One way to change a bundle after signing.
+type Tamper = fn(&mut Value);
 
 #[test]
 fn a_tampered_wave_bundle_is_refused_before_anything_is_sent() {
@@ -465,7 +512,7 @@ fn a_tampered_wave_bundle_is_refused_before_anything_is_sent() {
     r.sign("targets.tgz.age", "wave-bundle.json")
         .expect(0, "sign-wave");
     let good = r.json(&r.dir.join("wave-bundle.json"));
-    let tampers: [(&str, fn(&mut Value)); 3] = [
+    let tampers: [(&str, Tamper); 3] = [
         ("a signature byte", |b| {
             let s = b["signatures"][0]["sig"].as_str().unwrap().to_string();
             let mut raw = base64::engine::general_purpose::STANDARD.decode(s).unwrap();
@@ -500,7 +547,10 @@ fn a_tampered_wave_bundle_is_refused_before_anything_is_sent() {
             &[],
         );
         p.expect(3, what);
-        assert!(!r.state.join("waves/w2.json").exists(), "{what}: a wave was created");
+        assert!(
+            !r.state.join("waves/w2.json").exists(),
+            "{what}: a wave was created"
+        );
     }
     let log = std::fs::read_to_string(r.state.join("requests.log")).unwrap();
     assert!(!log.contains("POST /ota/factories/acme/waves/"), "{log}");
@@ -536,6 +586,9 @@ fn fioctls_waves_sign_on_our_wave_makes_the_very_signature_we_made() {
         .find(|s| s["keyid"] == id.as_str())
         .unwrap()
         .clone();
-    assert_eq!(theirs["sig"], ours["sig"], "fioctl and we signed other bytes");
+    assert_eq!(
+        theirs["sig"], ours["sig"],
+        "fioctl and we signed other bytes"
+    );
     assert_eq!(valid_signers(&r.prod_root(), &served).len(), 2);
 }

@@ -747,9 +747,11 @@ impl Sim {
                     .map(|v| answer(200, v))
                     .map_err(|e| error(400, e))
             }
-            ("GET", ["ota", "factories", _f, "targets", ""]) => waves::ci_targets(&self.dir, &r.query)
-                .map(|v| answer(200, v))
-                .map_err(|(s, m)| error(s, m)),
+            ("GET", ["ota", "factories", _f, "targets", ""]) => {
+                waves::ci_targets(&self.dir, &r.query)
+                    .map(|v| answer(200, v))
+                    .map_err(|(s, m)| error(s, m))
+            }
             (method, ["ota", "factories", _f, "waves", rest @ ..]) => self.waves(method, rest, r),
             ("GET", ["ota", "repo", _f, "api", "v1", "user_repo", file]) => {
                 let version = if *file == "root.json" {
@@ -1220,7 +1222,8 @@ impl Sim {
             if r.body.is_empty() {
                 return Ok(json!({}));
             }
-            serde_json::from_slice(&r.body).map_err(|e| error(400, format!("body is not JSON: {e}")))
+            serde_json::from_slice(&r.body)
+                .map_err(|e| error(400, format!("body is not JSON: {e}")))
         };
         let prod = || -> Result<Value, Response> {
             if self.no_prod() {
@@ -1239,7 +1242,9 @@ impl Sim {
                 waves::create(&dir, &body()?, &prod()?, &online, &now, write_atomic)
                     .map(|w| answer(201, w))
             }
-            ("GET", [name, ""] | [name]) => waves::get(&dir, name, &r.query).map(|w| answer(200, w)),
+            ("GET", [name, ""] | [name]) => {
+                waves::get(&dir, name, &r.query).map(|w| answer(200, w))
+            }
             ("POST", [name, "sign", ""] | [name, "sign"]) => {
                 waves::sign(&dir, name, &body()?, &prod()?, write_atomic).map(|w| answer(200, w))
             }

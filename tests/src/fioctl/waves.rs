@@ -17,8 +17,10 @@ impl Fioctl {
         let creds = self.read_creds(keys)?;
         let url = format!("{}/waves/{name}/?show-targets=1", self.factories());
         let body = self.api.get(&url).map_err(|e| self.die(&[], &e.text()))?;
-        let wave: Value = serde_json::from_slice(&body).map_err(|e| self.die(&[], &e.to_string()))?;
-        let meta = targets_signed_bytes(&wave["targets"]["signed"]).map_err(|e| self.die(&[], &e))?;
+        let wave: Value =
+            serde_json::from_slice(&body).map_err(|e| self.die(&[], &e.to_string()))?;
+        let meta =
+            targets_signed_bytes(&wave["targets"]["signed"]).map_err(|e| self.die(&[], &e))?;
         // signTargets
         let root = self
             .root_get(false, 0)
@@ -30,7 +32,10 @@ impl Fioctl {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| self.die(&[], "Failed to fetch online Targets public key"))?;
-        let online_pub = online["keyval"]["public"].as_str().unwrap_or("").to_string();
+        let online_pub = online["keyval"]["public"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let keys_map = root.signed.keys.clone().unwrap_or_default();
         let signer_kids: Vec<String> = root
             .signed

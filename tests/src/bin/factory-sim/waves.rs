@@ -123,9 +123,7 @@ pub fn add_ci_targets(
 /// `GET …/targets/?version=V`: the CI targets of V (all versions when none
 /// is named).
 pub fn ci_targets(dir: &Path, query: &str) -> Result<Value, Refusal> {
-    let version = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("version="));
+    let version = query.split('&').find_map(|kv| kv.strip_prefix("version="));
     let mut out = Map::new();
     let files: Vec<PathBuf> = match version {
         Some(v) => {
@@ -196,11 +194,7 @@ fn check_signatures(envelope: &Value, prod_root: &Value) -> Result<u64, Refusal>
 }
 
 /// Adds (or replaces) the server's online targets signature.
-fn add_online_signature(
-    dir: &Path,
-    envelope: &mut Value,
-    online_id: &str,
-) -> Result<(), Refusal> {
+fn add_online_signature(dir: &Path, envelope: &mut Value, online_id: &str) -> Result<(), Refusal> {
     let sec = read_json(&online_secret_file(dir, online_id))?.ok_or_else(|| {
         refuse(
             500,
@@ -263,12 +257,19 @@ pub fn create(
     if wave_file(dir, name).exists() {
         return Err(refuse(409, format!("a wave named {name} exists")));
     }
-    for e in std::fs::read_dir(dir.join("waves")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(dir.join("waves"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         if let Some(w) = read_json(&e.path())? {
             if w["tag"] == tag && w["status"] == "active" {
                 return Err(refuse(
                     409,
-                    format!("the wave {} is active for the tag {tag}: complete or cancel it first", w["name"]),
+                    format!(
+                        "the wave {} is active for the tag {tag}: complete or cancel it first",
+                        w["name"]
+                    ),
                 ));
             }
         }
@@ -283,9 +284,15 @@ pub fn create(
     }
     let expires = signed["expires"].as_str().unwrap_or("");
     if !accept::is_expiry_form(expires) || expires <= now {
-        return Err(refuse(400, format!("targets.signed.expires {expires:?}: a future YYYY-MM-DDTHH:MM:SSZ is expected")));
+        return Err(refuse(
+            400,
+            format!(
+                "targets.signed.expires {expires:?}: a future YYYY-MM-DDTHH:MM:SSZ is expected"
+            ),
+        ));
     }
-    let current = targets::list(dir, targets::PROD, &format!("tag={tag}")).map_err(|e| refuse(400, e))?;
+    let current =
+        targets::list(dir, targets::PROD, &format!("tag={tag}")).map_err(|e| refuse(400, e))?;
     let current = &current[tag];
     let cur_version = current["signed"]["version"].as_u64().unwrap_or(0);
     if version <= cur_version {
@@ -299,7 +306,10 @@ pub fn create(
     let ci = ci_targets(dir, &format!("version={version}"))?;
     let ci = ci.as_object().unwrap_or(&empty);
     if ci.is_empty() {
-        return Err(refuse(422, format!("there are no CI targets of version {version}")));
+        return Err(refuse(
+            422,
+            format!("there are no CI targets of version {version}"),
+        ));
     }
     for n in ci.keys() {
         if cur_targets.contains_key(n) {
@@ -315,7 +325,10 @@ pub fn create(
     for (n, t) in wave_targets {
         if let Some(c) = cur_targets.get(n) {
             if c != t {
-                return Err(refuse(422, format!("{n} differs from the production target of that name")));
+                return Err(refuse(
+                    422,
+                    format!("{n} differs from the production target of that name"),
+                ));
             }
         } else if let Some(c) = ci.get(n) {
             if without_tags(c) != without_tags(t) || t["custom"]["tags"] != json!([tag]) {
