@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 
 use ceremony::fsio::{self, WriteOptions};
 use ceremony::keys::Signer;
-use ceremony::transcript::event::{Command, Confirmation, Diff, Input, Signature, Start};
+use ceremony::transcript::event::{Command, Confirmation, Diff, Input, Signature, Start, Trust};
 use ceremony::transcript::{Event, TranscriptWriter};
 use ceremony::wave::{self, WaveBundle, WaveError, WaveProposal, WAVE_BUNDLE_FORMAT};
 use ceremony::Dialect;
@@ -180,6 +180,25 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
             role.keyids.join(", ")
         )));
     }
+
+    // First use: this archive holds no anchor for production roots, so the
+    // chain (verified from 1.root.json) is trusted on the operator's
+    // comparison of the root keys shown below, and recorded as such.
+    t.append(&Event::Trust(Trust {
+        chains: vec!["prod".into()],
+        first_use_confirmed: 1,
+        held: signers
+            .iter()
+            .map(|(id, h)| {
+                format!(
+                    "targets key {id} ({}) of production root v{}",
+                    h.description(),
+                    checked.prod_root.version().unwrap_or(0)
+                )
+            })
+            .collect(),
+        last_bundle_not_applied: Vec::new(),
+    }))?;
 
     // The review: everything signed, shown.
     let mut fingerprints: Vec<String> = checked

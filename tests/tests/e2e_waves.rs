@@ -257,7 +257,42 @@ fn a_wave_signed_offline_is_published_and_meets_the_production_threshold() {
     let bundle = r.json(&r.dir.join("wave-bundle.json"));
     assert_eq!(bundle["signatures"].as_array().unwrap().len(), 1);
     assert_eq!(bundle["signatures"][0]["keyid"], r.offline_id.as_str());
-    assert!(r.dir.join("wave-bundle.transcript.jsonl").exists());
+    // The transcript records what was shown, asked and signed, and ends
+    // with the head signed by the targets key, which the bundle carries.
+    let lines: Vec<Value> = std::fs::read_to_string(r.dir.join("wave-bundle.transcript.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            l["event"]["kind"]
+                .as_str()
+                .or(l["kind"].as_str())
+                .unwrap_or("?")
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "start",
+            "input",
+            "input",
+            "trust",
+            "diff",
+            "confirmation",
+            "signature",
+            "signed-head"
+        ],
+        "{lines:?}"
+    );
+    let shown = lines[4]["data"]["text"].as_str().unwrap();
+    for name in ci.as_object().unwrap().keys() {
+        assert!(shown.contains(name.as_str()), "{shown}");
+    }
+    assert_eq!(lines[7], bundle["transcript_head"]);
+    assert_eq!(lines[7]["signatures"][0]["keyid"], r.offline_id.as_str());
 
     let published = r.publish("wave-bundle.json");
     published.expect(0, "submitter wave-publish");
@@ -488,6 +523,23 @@ fn keys_the_production_root_does_not_list_for_targets_are_refused() {
     assert!(
         e.text()
             .contains("not a targets key of the production root"),
+        "{}",
+        e.text()
+    );
+    // With no offline signature, the server's online one alone does not
+    // meet the production targets threshold.
+    let mut unsigned = body.clone();
+    unsigned["targets"]["signatures"] = json!([]);
+    let e = Api::new(&r.sim.url, TOKEN)
+        .post(
+            &format!("{}/ota/factories/acme/waves/", r.sim.url),
+            Some(serde_json::to_vec(&unsigned).unwrap()),
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), Some(422), "{}", e.text());
+    assert!(
+        e.text()
+            .contains("1 valid signature(s) with the online one"),
         "{}",
         e.text()
     );
