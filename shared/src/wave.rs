@@ -578,3 +578,180 @@ impl WaveBundle {
         Ok(serde_json::json!({"signatures": self.signatures, "signed": checked.signed}))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{NewKeyType, PrivateKey};
+    use serde_json::json;
+
+    struct Fx {
+        root: Value,
+        targets_key: PrivateKey,
+        targets_id: String,
+    }
+
+    /// A production root v1: one root key, one targets key (threshold 1).
+    fn fx() -> Fx {
+        let d = Dialect::OtaTuf;
+        let root_key = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        let targets_key = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        let (r, t) = (
+            root_key.public_key().key_id(d),
+            targets_key.public_key().key_id(d),
+        );
+        let role = json!({"keyids": [t.clone()], "threshold": 1});
+        let mut root = RootMetadata::from_value(
+            json!({"signatures": [], "signed": {
+                "_type": "Root", "consistent_snapshot": false,
+                "expires": "2099-01-01T00:00:00Z", "version": 1,
+                "keys": {r.clone(): root_key.public_key().to_key_object(d),
+                         t.clone(): targets_key.public_key().to_key_object(d)},
+                "roles": {"root": {"keyids": [r.clone()], "threshold": 1},
+                    "snapshot": role, "timestamp": role, "targets": role},
+            }}),
+            d,
+        )
+        .unwrap();
+        root.sign(&r, &root_key).unwrap();
+        Fx {
+            root: root.envelope().clone(),
+            targets_key,
+            targets_id: t,
+        }
+    }
+
+    fn target(version: &str, sha: &str) -> Value {
+        json!({"length": 3, "hashes": {"sha256": sha.repeat(32)},
+               "custom": {"version": version, "tags": ["ci"], "hardwareIds": ["m"]}})
+    }
+
+    /// Production targets v1 holding `old-1`, signed by the targets key.
+    fn current(f: &Fx) -> Value {
+        let signed = json!({"_type": "Targets", "expires": "2099-01-01T00:00:00Z", "version": 1,
+            "targets": {"old-1": target("1", "aa")}});
+        let bytes = to_canonical_bytes(&signed, Dialect::OtaTuf).unwrap();
+        let sig = signature_entry(&f.targets_id, &f.targets_key, &bytes).unwrap();
+        json!({"signed": signed, "signatures": [sig]})
+    }
+
+    fn proposal(f: &Fx, version: u64, ci: Value) -> WaveProposal {
+        WaveProposal {
+            format: WAVE_PROPOSAL_FORMAT.into(),
+            factory: "acme".into(),
+            api: "https://api.example".into(),
+            name: "w".into(),
+            version,
+            tag: "main".into(),
+            expires: "2098-01-01T00:00:00Z".into(),
+            prune: Vec::new(),
+            prod_roots: vec![f.root.clone()],
+            current: Some(current(f)),
+            ci_targets: ci.as_object().unwrap().clone(),
+            created: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    #[test]
+    fn targets_keep_only_fioctls_fields_and_get_the_tag() {
+        let f = fx();
+        let mut t = target("2", "bb");
+        t["x-extra"] = json!("dropped");
+        let c = check(&proposal(&f, 2, json!({"new-2": t})), now()).unwrap();
+        let new = &c.signed["targets"]["new-2"];
+        assert_eq!(new["custom"]["tags"], json!(["main"]));
+        assert!(new.get("x-extra").is_none());
+        assert_eq!(c.signed["version"], 2);
+        assert_eq!(c.changes["old-1"].0, Change::Kept);
+        assert_eq!(c.changes["new-2"].0, Change::Added);
+        assert_eq!(c.current_signatures, 1);
+        assert_eq!(
+            c.canonical,
+            to_canonical_bytes(&c.signed, Dialect::OtaTuf).unwrap()
+        );
+    }
+
+    #[test]
+    fn what_fioctl_refuses_is_refused() {
+        let f = fx();
+        let refusal = |p: &WaveProposal| match check(p, now()) {
+            Err(WaveError::Refused(m)) => m,
+            other => panic!("not refused: {other:?}"),
+        };
+        let ci = json!({"new-2": target("2", "bb")});
+        assert!(refusal(&proposal(&f, 1, ci.clone())).contains("not above"));
+        assert!(refusal(&proposal(&f, 2, json!({}))).contains("no CI targets"));
+        let dup = json!({"old-1": target("2", "bb")});
+        assert!(refusal(&proposal(&f, 2, dup)).contains("already exists"));
+        let mut p = proposal(&f, 2, ci.clone());
+        p.prune = vec!["2".into()];
+        assert!(refusal(&p).contains("own version"));
+        p.prune = vec!["7".into()];
+        assert!(refusal(&p).contains("unable to prune"));
+        p.prune = vec!["1".into()];
+        let c = check(&p, now()).unwrap();
+        assert_eq!(c.changes["old-1"].0, Change::Pruned);
+        assert!(c.signed["targets"].get("old-1").is_none());
+        let mut bad_hash = target("2", "bb");
+        bad_hash["hashes"]["sha256"] = json!("zz");
+        assert!(refusal(&proposal(&f, 2, json!({"n": bad_hash}))).contains("64 hex"));
+        let mut p = proposal(&f, 2, ci.clone());
+        p.tag = "main/../x".into();
+        assert!(refusal(&p).contains("characters"));
+    }
+
+    #[test]
+    fn forged_roots_and_targets_are_refused() {
+        let f = fx();
+        let ci = json!({"new-2": target("2", "bb")});
+        // A root whose signed part changed after signing.
+        let mut p = proposal(&f, 2, ci.clone());
+        p.prod_roots[0]["signed"]["expires"] = json!("2099-06-01T00:00:00Z");
+        assert!(
+            matches!(check(&p, now()), Err(WaveError::Refused(m)) if m.contains("does not verify"))
+        );
+        // Production targets the Factory did not sign.
+        let mut p = proposal(&f, 2, ci.clone());
+        let cur = p.current.as_mut().unwrap();
+        cur["signed"]["targets"]["planted-1"] = target("1", "cc");
+        assert!(
+            matches!(check(&p, now()), Err(WaveError::Refused(m)) if m.contains("no valid signature"))
+        );
+        // A chain that does not start at 1.
+        let mut p = proposal(&f, 2, ci);
+        p.prod_roots[0]["signed"]["version"] = json!(2);
+        assert!(check(&p, now()).is_err());
+    }
+
+    #[test]
+    fn proposals_and_bundles_are_strict() {
+        let f = fx();
+        let p = proposal(&f, 2, json!({"new-2": target("2", "bb")}));
+        let mut v: Value = serde_json::from_slice(&p.to_bytes()).unwrap();
+        v["threshhold"] = json!(1);
+        let e = WaveProposal::from_slice(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("threshhold"), "{e}");
+        let bytes = p.to_bytes();
+        let c = check(&p, now()).unwrap();
+        let sig = signature_entry(&f.targets_id, &f.targets_key, &c.canonical).unwrap();
+        let b = WaveBundle {
+            format: WAVE_BUNDLE_FORMAT.into(),
+            proposal_sha256: crate::sha256::hex(&bytes),
+            name: "w".into(),
+            version: 2,
+            tag: "main".into(),
+            signed_sha256: c.signed_sha256.clone(),
+            signatures: vec![sig],
+            transcript_head: None,
+        };
+        let back = WaveBundle::from_slice(&b.to_bytes()).unwrap();
+        back.answers(&bytes, &p, &c).unwrap();
+        let mut other = bytes.clone();
+        other.push(b' ');
+        assert!(back.answers(&other, &p, &c).is_err());
+    }
+}
