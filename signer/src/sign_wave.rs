@@ -56,6 +56,12 @@ pub(crate) struct SignWaveArgs {
     /// A witness present, for the transcript (repeat for each).
     #[arg(long = "witness", value_name = "NAME")]
     pub(crate) witnesses: Vec<String>,
+    /// A production root you already trust (kept from the last root ceremony's
+    /// bundle, or from the Factory's history checked earlier): the proposal's
+    /// chain must hold it, byte for byte in its signed part. Without it the
+    /// chain is trusted on first use, on your comparison of its root keys.
+    #[arg(long, value_name = "N.root.json")]
+    pub(crate) trusted_root: Option<PathBuf>,
     /// Refuse to run while any network interface other than loopback is up.
     #[arg(long)]
     pub(crate) require_offline: bool,
@@ -181,12 +187,37 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         )));
     }
 
-    // First use: this archive holds no anchor for production roots, so the
-    // chain (verified from 1.root.json) is trusted on the operator's
-    // comparison of the root keys shown below, and recorded as such.
+    // Anchored by --trusted-root, else first use: the chain (verified from
+    // 1.root.json) is trusted on the operator's comparison of the root keys
+    // shown below, and recorded as such.
+    let anchored = match &args.trusted_root {
+        None => None,
+        Some(path) => {
+            let bytes =
+                archive::read_file_bounded(path, ceremony::crossing::MAX_CROSSING_FILE as u64)
+                    .with_context(|| format!("cannot read the trusted root {}", path.display()))?;
+            let trusted = ceremony::RootMetadata::from_slice(&bytes, Some(Dialect::OtaTuf))
+                .with_context(|| format!("{} is not a usable root", path.display()))?;
+            let v = trusted.version()?;
+            let same = v >= 1
+                && p.prod_roots.get(v as usize - 1).is_some_and(|r| {
+                    ceremony::RootMetadata::from_value(r.clone(), Dialect::OtaTuf)
+                        .ok()
+                        .and_then(|r| r.canonical_signed().ok())
+                        == trusted.canonical_signed().ok()
+                });
+            if !same {
+                return Err(refused(format!(
+                    "the proposal's production root chain does not hold the trusted root {} (version {v}):                      it is not the history of the Factory you trust. Nothing was signed or written",
+                    path.display()
+                )));
+            }
+            Some(v)
+        }
+    };
     t.append(&Event::Trust(Trust {
         chains: vec!["prod".into()],
-        first_use_confirmed: 1,
+        first_use_confirmed: usize::from(anchored.is_none()),
         held: signers
             .iter()
             .map(|(id, h)| {
@@ -209,8 +240,12 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         .collect();
     fingerprints.sort();
     let mut text = wave::render(&p, &checked);
+    let trust_text = match anchored {
+        Some(v) => format!("the chain holds your trusted root v{v}"),
+        None => "FIRST USE: compare these root keys with your records".into(),
+    };
     text.push_str(&format!(
-        "  verified under production root v{} (chain verified from 1.root.json); its root keys:\n{}\n",
+        "  verified under production root v{} (chain verified from 1.root.json; {trust_text}); its root keys:\n{}\n",
         checked.prod_root.version()?,
         fingerprints.join("\n")
     ));
@@ -230,8 +265,7 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         warnings: Vec::new(),
     }))?;
     let question = format!(
-        "\nCompare the production root keys above with your records. Sign these targets for the wave {}? \
-         Type \"yes\" or the version ({}):",
+        "\nSign these targets for the wave {}? Type \"yes\" or the version ({}):",
         ceremony::untrusted::escape(&p.name),
         p.version
     );

@@ -120,22 +120,23 @@ impl Release {
     }
 
     fn sign(&self, keys: &str, out: &str) -> ceremony_tests::cmd::Ran {
-        run(
-            "signer",
-            &self.dir,
-            [
-                "sign-wave",
-                "wave.json",
-                "--keys",
-                keys,
-                "-o",
-                out,
-                "--passphrase-file",
-                self.pass.to_str().unwrap(),
-                "--yes",
-            ],
-            &[],
-        )
+        self.sign_with(keys, out, &[])
+    }
+
+    fn sign_with(&self, keys: &str, out: &str, extra: &[&str]) -> ceremony_tests::cmd::Ran {
+        let mut args = vec![
+            "sign-wave",
+            "wave.json",
+            "--keys",
+            keys,
+            "-o",
+            out,
+            "--passphrase-file",
+            self.pass.to_str().unwrap(),
+            "--yes",
+        ];
+        args.extend_from_slice(extra);
+        run("signer", &self.dir, args, &[])
     }
 
     fn publish(&self, bundle: &str) -> ceremony_tests::cmd::Ran {
@@ -643,4 +644,50 @@ fn fioctls_waves_sign_on_our_wave_makes_the_very_signature_we_made() {
         "fioctl and we signed other bytes"
     );
     assert_eq!(valid_signers(&r.prod_root(), &served).len(), 2);
+}
+
+#[test]
+fn a_trusted_production_root_anchors_the_chain() {
+    let r = Release::new();
+    r.propose("w2", 2, &[]).expect(0, "wave-propose");
+    // Without one: first use, said on the screen.
+    let s = r.sign("targets.tgz.age", "first-use.json");
+    s.expect(0, "sign-wave");
+    assert!(s.stdout.contains("FIRST USE"), "{}", s.stdout);
+    // The Factory's own production root v2 (from the last root ceremony).
+    std::fs::copy(r.state.join("prod/2.root.json"), r.dir.join("trusted.json")).unwrap();
+    let s = r.sign_with(
+        "targets.tgz.age",
+        "anchored.json",
+        &["--trusted-root", "trusted.json"],
+    );
+    s.expect(0, "sign-wave --trusted-root");
+    assert!(
+        s.stdout.contains("holds your trusted root v2"),
+        "{}",
+        s.stdout
+    );
+    assert!(!s.stdout.contains("FIRST USE"), "{}", s.stdout);
+    // Another Factory's root: the chain is not the history trusted.
+    let other = r.dir.join("other");
+    run(
+        "factory-sim",
+        &r.dir,
+        ["init", other.to_str().unwrap()],
+        &[],
+    )
+    .expect(0, "init");
+    std::fs::copy(other.join("prod/1.root.json"), r.dir.join("foreign.json")).unwrap();
+    let s = r.sign_with(
+        "targets.tgz.age",
+        "foreign-bundle.json",
+        &["--trusted-root", "foreign.json"],
+    );
+    s.expect(3, "sign-wave with a foreign trusted root");
+    assert!(
+        s.all().contains("does not hold the trusted root"),
+        "{}",
+        s.all()
+    );
+    assert!(!r.dir.join("foreign-bundle.json").exists());
 }
