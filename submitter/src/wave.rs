@@ -184,14 +184,30 @@ pub fn publish(ctx: &Ctx, bundle_path: &Path, proposal: Option<&Path>) -> Result
         envelope["signatures"],
     );
     let url = format!("{}/ota/factories/{}/waves/", f.api, f.name);
-    let a = http.send("POST", &url, Some(body.as_bytes()))?;
-    crate::http::Http::expect_ok("POST", &url, a)?;
-    // Read it back: the server must serve exactly the targets signed, with
-    // our signatures among its own.
     let back_url = format!(
         "{}/ota/factories/{}/waves/{}/?show-targets=1",
         f.api, f.name, p.name
     );
+    // Running it again is safe: a wave already created from this bundle
+    // (an answer lost on the way back) is only read back.
+    match get_json(&f, &back_url)? {
+        Some(w) if w["targets"]["signed"] == checked.signed => {
+            println!("the wave {} exists already with these targets: reading it back", ceremony::untrusted::escape(&p.name));
+        }
+        Some(_) => {
+            return Err(VerificationFailed(format!(
+                "the Factory already has a wave named {} with other targets: choose another name and propose again",
+                ceremony::untrusted::escape(&p.name)
+            ))
+            .into())
+        }
+        None => {
+            let a = http.send("POST", &url, Some(body.as_bytes()))?;
+            crate::http::Http::expect_ok("POST", &url, a)?;
+        }
+    }
+    // Read it back: the server must serve exactly the targets signed, with
+    // our signatures among its own.
     let back = get_json(&f, &back_url)?.with_context(|| format!("GET {back_url}: not found"))?;
     if back["targets"]["signed"] != checked.signed {
         return Err(VerificationFailed(format!(

@@ -297,6 +297,16 @@ fn a_wave_signed_offline_is_published_and_meets_the_production_threshold() {
 
     let published = r.publish("wave-bundle.json");
     published.expect(0, "submitter wave-publish");
+    // Again (as after an answer lost on the way back): read back, not sent.
+    let again = r.publish("wave-bundle.json");
+    again.expect(0, "submitter wave-publish again");
+    assert!(again.stdout.contains("exists already"), "{}", again.all());
+    let log = std::fs::read_to_string(r.state.join("requests.log")).unwrap();
+    assert_eq!(
+        log.matches("POST /ota/factories/acme/waves/ ").count(),
+        1,
+        "{log}"
+    );
 
     // The device's view: the wave's targets as the server serves them,
     // under the production root, with this test's own verification.
