@@ -52,9 +52,11 @@ const MAX_ROOT: usize = 64 * 1024;
         It stands in for the FoundriesFactory API (api.foundries.io), a server that tests cannot \
         reach. It is NOT that server: it implements what tuf-ceremony and fioctl's `keys tuf` \
         commands use (root files, the root-update transaction with first-time, gen-online-keys, \
-        apply and cancel, ci-targets.pub, production and wave targets, the caller's identity), for \
+        apply and cancel, ci-targets.pub, production and wave targets, CI targets of a version, waves \
+        (create, get, sign, complete; the server adds its online targets signature), the caller's identity), for \
         any factory name, from the files in --state (ci/N.root.json, prod/N.root.json, \
-        prod-targets/TAG.json, wave-targets/NAME.json, transaction.json). The user with the token \
+        prod-targets/TAG.json, wave-targets/NAME.json, ci-targets/V.json (`factory-sim add-ci-targets`), \
+        waves/NAME.json, transaction.json). The user with the token \
         started every transaction, so a missing or empty txid is accepted. While the server still holds \
         the Factory's first root key (the root goes offline for the first time), a transaction stages the \
         production root with targets threshold 2, as fioctl makes it; `init --no-prod` makes a Factory \
