@@ -31,6 +31,7 @@ pub mod strict_json;
 pub mod transcript;
 pub mod transport;
 pub mod untrusted;
+pub mod wave;
 
 pub use dialect::Dialect;
 pub use root::RootMetadata;

@@ -15,6 +15,7 @@ mod pkcs11;
 mod qr_cmd;
 mod secrets;
 mod sign;
+mod sign_wave;
 
 use ceremony_cli::eprintln;
 use std::path::PathBuf;
@@ -85,6 +86,16 @@ enum Command {
         (root keys the archive records on a token sign there; add --token LABEL to make the new keys on a token)"
     )]
     Sign(sign::SignArgs),
+    /// Verify a wave proposal, show every target, and sign the wave's targets with the offline targets key(s).
+    #[command(
+        after_help = "The production release of fioctl's `waves init -k targets.tgz`, offline: the new production \
+        targets are computed here from what the server answered (the production targets of the tag, the CI targets \
+        of the version), shown in full, and signed with the targets keys the production root lists. The server adds \
+        its online targets signature when the wave is published.\n\n\
+        Exit status: 0 signed, 3 the proposal failed verification or no key of the archive may sign, 1 other errors.\n\n\
+        Example:\n  signer sign-wave wave.json --keys targets.tgz.age -o wave-bundle.json"
+    )]
+    SignWave(sign_wave::SignWaveArgs),
     /// Add a new root key to a new archive and export only its public key (multi-holder round 1).
     #[command(
         after_help = "Examples:\n  signer keygen --keys keys.tgz.age --type ed25519 -o alice.pubkey.json\n  \
@@ -141,6 +152,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::List(args) => commands::list(args),
         Command::Review(args) => sign::review(args),
         Command::Sign(args) => sign::sign(args),
+        Command::SignWave(args) => sign_wave::sign_wave(args),
         Command::Keygen(args) => commands::keygen(args),
         Command::Audit(args) => ceremony_cli::audit::run_dir(&args.metadata_dir, &args.report),
         Command::Qr(args) => ceremony_cli::qr::run(args),

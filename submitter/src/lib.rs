@@ -24,6 +24,7 @@ mod source;
 mod tls;
 mod token;
 mod upload;
+mod wave;
 
 use ceremony_cli::{eprintln, println};
 use std::path::PathBuf;
@@ -81,6 +82,25 @@ enum Command {
         submitter upload bundle.json --out-dir upload/        (a TUF repository served read-only over HTTP)"
     )]
     Upload(UploadCli),
+    /// Fetch what a new production wave needs signed and write a wave proposal for the signer.
+    #[command(
+        after_help = "What fioctl's `waves init` computes: the production targets of TAG plus the CI \
+        targets of VERSION (tags replaced by TAG), at VERSION, expiring in --expires-in days, less the --prune'd \
+        versions. The production root chain is fetched from 1.root.json and verified.\n\n\
+        Examples:\n  submitter wave-propose --factory acme wave-42 42 production -o wave.json\n  \
+        submitter wave-propose --factory acme wave-43 43 production --prune 1,2 -o wave.json\n  \
+        signer sign-wave wave.json --keys targets.tgz.age -o wave-bundle.json      (offline)\n  \
+        submitter wave-publish wave-bundle.json"
+    )]
+    WavePropose(WaveProposeCli),
+    /// Check a signed wave bundle against its proposal, create the wave, and read it back.
+    #[command(
+        after_help = "Nothing is sent when the bundle answers another proposal or a signature does \
+        not verify under the production root's targets role.\n\n\
+        Examples:\n  submitter wave-publish wave-bundle.json                 (wave.json beside it)\n  \
+        submitter wave-publish wave-bundle.json --proposal w.json"
+    )]
+    WavePublish(WavePublishCli),
     /// Cancel the open root-update transaction of a Factory.
     #[command(after_help = "Example:\n  submitter cancel --factory acme")]
     Cancel(CancelCli),
@@ -234,6 +254,44 @@ struct UploadCli {
     /// For a TUF repository served over HTTP: write N+1.root.json and root.json here instead of PUT.
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+#[derive(Args)]
+struct WaveProposeCli {
+    /// The FoundriesFactory.
+    #[arg(long, value_name = "F")]
+    factory: String,
+    /// The wave's name.
+    name: String,
+    /// The CI targets version to release.
+    version: u64,
+    /// The production tag (devices following it get the wave).
+    tag: String,
+    /// The new targets expire this many days from now (fioctl's --expires-days).
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    expires_in: i64,
+    /// Prune these old versions from the production targets (comma-separated or repeated).
+    #[arg(long, value_name = "V,...", value_delimiter = ',')]
+    prune: Vec<String>,
+    /// Where to write the wave proposal.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Overwrite the output file.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+#[derive(Args)]
+struct WavePublishCli {
+    /// The wave bundle from `signer sign-wave`.
+    bundle: PathBuf,
+    /// The wave proposal it answers (default: wave.json beside the bundle).
+    #[arg(long, value_name = "FILE")]
+    proposal: Option<PathBuf>,
     #[command(flatten)]
     net: NetArgs,
 }
@@ -413,6 +471,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             )?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::WavePropose(a) => wave::propose(
+            &Ctx { net: a.net },
+            wave::ProposeArgs {
+                factory: a.factory,
+                name: a.name,
+                version: a.version,
+                tag: a.tag,
+                expires_in: a.expires_in,
+                prune: a.prune,
+                output: a.output,
+                force: a.force,
+            },
+        ),
+        Command::WavePublish(a) => {
+            wave::publish(&Ctx { net: a.net }, &a.bundle, a.proposal.as_deref())
         }
         Command::Cancel(a) => {
             let ctx = Ctx { net: a.net };

@@ -7,7 +7,7 @@
 //! test instead of agreeing with itself.
 
 use base64::Engine as _;
-use rsa::pkcs1::EncodeRsaPrivateKey as _;
+use rsa::pkcs1::{DecodeRsaPrivateKey as _, EncodeRsaPrivateKey as _};
 use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _, Signer as _};
 use serde_json::{json, Value};
@@ -138,6 +138,27 @@ impl TestKey {
                 "keytype": "RSA",
                 "keyval": {"private": k.to_pkcs1_pem(LineEnding::LF).expect("PKCS#1 encodes").to_string()}
             }),
+        }
+    }
+
+    /// The key back from [`TestKey::ats_private`]'s form (factory-sim keeps
+    /// its online keys so, to sign as the server signs).
+    pub fn from_ats_private(v: &Value) -> Result<TestKey, String> {
+        let private = v["keyval"]["private"].as_str().ok_or("no keyval.private")?;
+        match v["keytype"].as_str() {
+            Some("ED25519") => {
+                let seed: [u8; 32] = hex::decode(private)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or("not a 32-byte hex Ed25519 seed")?;
+                Ok(TestKey::Ed25519(Box::new(
+                    ed25519_dalek::SigningKey::from_bytes(&seed),
+                )))
+            }
+            Some("RSA") => rsa::PrivateKey::from_pkcs1_pem(private)
+                .map(|k| TestKey::Rsa(Box::new(k)))
+                .map_err(|e| e.to_string()),
+            other => Err(format!("unknown key type {other:?}")),
         }
     }
 

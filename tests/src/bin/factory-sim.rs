@@ -35,6 +35,8 @@ mod accept;
 mod amendments;
 #[path = "factory-sim/targets.rs"]
 mod targets;
+#[path = "factory-sim/waves.rs"]
+mod waves;
 
 /// Larger request bodies are refused before they are read.
 const MAX_BODY: usize = 1024 * 1024;
@@ -50,9 +52,11 @@ const MAX_ROOT: usize = 64 * 1024;
         It stands in for the FoundriesFactory API (api.foundries.io), a server that tests cannot \
         reach. It is NOT that server: it implements what tuf-ceremony and fioctl's `keys tuf` \
         commands use (root files, the root-update transaction with first-time, gen-online-keys, \
-        apply and cancel, ci-targets.pub, production and wave targets, the caller's identity), for \
+        apply and cancel, ci-targets.pub, production and wave targets, CI targets of a version, waves \
+        (create, get, sign, complete; the server adds its online targets signature), the caller's identity), for \
         any factory name, from the files in --state (ci/N.root.json, prod/N.root.json, \
-        prod-targets/TAG.json, wave-targets/NAME.json, transaction.json). The user with the token \
+        prod-targets/TAG.json, wave-targets/NAME.json, ci-targets/V.json (`factory-sim add-ci-targets`), \
+        waves/NAME.json, transaction.json). The user with the token \
         started every transaction, so a missing or empty txid is accepted. While the server still holds \
         the Factory's first root key (the root goes offline for the first time), a transaction stages the \
         production root with targets threshold 2, as fioctl makes it; `init --no-prod` makes a Factory \
@@ -118,6 +122,20 @@ enum Command {
         #[arg(long)]
         no_prod: bool,
     },
+    /// Add the CI targets of a version (what `GET …/targets/?version=V`
+    /// answers and a wave releases): one per hardware id.
+    AddCiTargets {
+        /// The state folder made by `init`.
+        dir: PathBuf,
+        /// The version (CI build number).
+        version: u64,
+        /// The tag CI gave them.
+        #[arg(long, default_value = "main")]
+        tag: String,
+        /// Hardware ids (repeatable; default: sim-machine).
+        #[arg(long = "hardware-id", value_name = "ID")]
+        hardware: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -129,6 +147,19 @@ fn main() -> ExitCode {
             polis_id,
             no_prod,
         }) => init(&dir, key_type, &polis_id, no_prod),
+        Some(Command::AddCiTargets {
+            dir,
+            version,
+            tag,
+            mut hardware,
+        }) => {
+            if hardware.is_empty() {
+                hardware.push("sim-machine".into());
+            }
+            waves::add_ci_targets(&dir, version, &tag, &hardware, write_atomic).map(|names| {
+                println!("CI targets of version {version}: {}", names.join(", "));
+            })
+        }
         None => serve(cli),
     };
     match result {
@@ -198,6 +229,13 @@ fn init(dir: &Path, key_type: TestKeyType, polis_id: &str, no_prod: bool) -> Res
             .expect("made above")
             .1;
         targets::create(dir, "main", targets_key, &expires, write_atomic)?;
+    }
+    // The server signs with its online targets key (production targets,
+    // waves): keep its private half.
+    for (role, k) in &online {
+        if *role == "targets" {
+            waves::keep_online_secret(dir, k, &k.key_id(d), write_atomic)?;
+        }
     }
     let online_ids: Map<String, Value> = online
         .iter()
@@ -711,6 +749,12 @@ impl Sim {
                     .map(|v| answer(200, v))
                     .map_err(|e| error(400, e))
             }
+            ("GET", ["ota", "factories", _f, "targets", ""]) => {
+                waves::ci_targets(&self.dir, &r.query)
+                    .map(|v| answer(200, v))
+                    .map_err(|(s, m)| error(s, m))
+            }
+            (method, ["ota", "factories", _f, "waves", rest @ ..]) => self.waves(method, rest, r),
             ("GET", ["ota", "repo", _f, "api", "v1", "user_repo", file]) => {
                 let version = if *file == "root.json" {
                     Some(self.latest(chain))
@@ -1138,6 +1182,10 @@ impl Sim {
         for role in roles {
             let key = TestKey::generate(key_type);
             let (new_id, new_obj) = (key.key_id(d), key.key_object(d));
+            if role == "targets" {
+                waves::keep_online_secret(&self.dir, &key, &new_id, write_atomic)
+                    .map_err(|e| error(500, e))?;
+            }
             let old_id = tx.online[role].as_str().map(str::to_owned);
             for root in [&mut tx.ci, &mut tx.prod] {
                 let signed = &mut root["signed"];
@@ -1168,6 +1216,46 @@ impl Sim {
         }
         self.save_tx(Some(&tx))?;
         Ok(answer(200, json!({})))
+    }
+
+    /// `…/waves/…`: see `factory-sim/waves.rs`.
+    fn waves(&mut self, method: &str, rest: &[&str], r: &Request) -> Result<Response, Response> {
+        let body = || -> Result<Value, Response> {
+            if r.body.is_empty() {
+                return Ok(json!({}));
+            }
+            serde_json::from_slice(&r.body)
+                .map_err(|e| error(400, format!("body is not JSON: {e}")))
+        };
+        let prod = || -> Result<Value, Response> {
+            if self.no_prod() {
+                return Err(error(422, "this Factory has no production root"));
+            }
+            Ok(self.current("prod")?.2)
+        };
+        let now = accept::expiry_text(OffsetDateTime::now_utc());
+        let dir = self.dir.clone();
+        let result = match (method, rest) {
+            ("POST", [""] | []) => {
+                let online = self.online_keys()["targets"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                waves::create(&dir, &body()?, &prod()?, &online, &now, write_atomic)
+                    .map(|w| answer(201, w))
+            }
+            ("GET", [name, ""] | [name]) => {
+                waves::get(&dir, name, &r.query).map(|w| answer(200, w))
+            }
+            ("POST", [name, "sign", ""] | [name, "sign"]) => {
+                waves::sign(&dir, name, &body()?, &prod()?, write_atomic).map(|w| answer(200, w))
+            }
+            ("POST", [name, "complete", ""] | [name, "complete"]) => {
+                waves::complete(&dir, name, &prod()?, write_atomic).map(|w| answer(200, w))
+            }
+            _ => return Err(error(404, format!("no such endpoint: {method} {}", r.path))),
+        };
+        result.map_err(|(s, m)| error(s, m))
     }
 
     fn cancel(&mut self) -> Result<Response, Response> {

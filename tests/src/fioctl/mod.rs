@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod http;
 pub mod model;
 pub mod updates;
+pub mod waves;
 
 use std::collections::BTreeMap;
 use std::fmt;
