@@ -808,3 +808,339 @@ fn export_names_are_never_paths() {
     }
     report("export names", problems);
 }
+
+// ---------------------------------------------------------------------------
+// Upload of a co-signed (partial) bundle through a server that lies.
+
+mod upload {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    use ceremony::keys::PrivateKey;
+    use ceremony::RootMetadata;
+    use ceremony_tests::fixture::{write_passphrase, SignArgs};
+    use ceremony_tests::harness::{
+        factory_init, factory_sim, request_log, run, token_file, Ran, TOKEN,
+    };
+    use ceremony_tests::minisign::factory_first_root;
+    use ceremony_tests::ota::key;
+    use serde_json::{json, Value};
+
+    use super::D;
+
+    const REPO: &str = "/ota/repo/acme/api/v1/user_repo";
+
+    /// What the hostile server does to the next requests.
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Mode {
+        Honest,
+        /// The transaction's staged roots carry an extra signature under
+        /// the missing holder's key id that does not verify.
+        InvalidSignature,
+        /// The transaction's staged CI root has another body.
+        SwappedBody,
+        /// `POST …/apply` answers 200 without applying.
+        FakeApply,
+    }
+
+    /// A proxy in front of the simulator that behaves as `mode` says; the
+    /// requests it forwarded, as "METHOD path".
+    struct Proxy {
+        url: String,
+        mode: Arc<Mutex<Mode>>,
+        forwarded: Arc<Mutex<Vec<String>>>,
+    }
+
+    fn read_request(c: &TcpStream) -> Option<(Vec<String>, Vec<u8>)> {
+        let mut reader = BufReader::new(c.try_clone().ok()?);
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).ok()? == 0 || line.trim().is_empty() {
+                break;
+            }
+            head.push(line.trim_end().to_string());
+        }
+        let length: usize = head
+            .iter()
+            .filter_map(|h| h.split_once(':'))
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        Some((head, body))
+    }
+
+    fn answer(client: &mut TcpStream, status: &str, payload: &[u8]) {
+        let _ = write!(
+            client,
+            "{status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            payload.len()
+        );
+        let _ = client.write_all(payload);
+    }
+
+    fn proxy(upstream: &str, missing_id: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let up = upstream.trim_start_matches("http://").to_string();
+        let mode = Arc::new(Mutex::new(Mode::Honest));
+        let forwarded = Arc::new(Mutex::new(Vec::new()));
+        let (m, fw) = (mode.clone(), forwarded.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().take(400) {
+                let Ok(mut client) = client else { continue };
+                let Some((head, body)) = read_request(&client) else {
+                    continue;
+                };
+                let mode = *m.lock().unwrap();
+                let mut parts = head[0].split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap_or("").to_string(),
+                    parts.next().unwrap_or("").to_string(),
+                );
+                if mode == Mode::FakeApply && method == "POST" && path.ends_with("/apply") {
+                    answer(&mut client, "HTTP/1.1 200 OK", b"{}");
+                    continue;
+                }
+                fw.lock().unwrap().push(format!("{method} {path}"));
+                let mut server = TcpStream::connect(&up).unwrap();
+                for h in &head {
+                    if !h.to_ascii_lowercase().starts_with("connection:") {
+                        write!(server, "{h}\r\n").unwrap();
+                    }
+                }
+                write!(server, "Connection: close\r\n\r\n").unwrap();
+                server.write_all(&body).unwrap();
+                let mut raw = Vec::new();
+                server.read_to_end(&mut raw).unwrap();
+                let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                let status = String::from_utf8_lossy(&raw[..split])
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let mut payload = raw[split + 4..].to_vec();
+                let is_tx = method == "GET" && path.ends_with("/root/updates");
+                if is_tx && matches!(mode, Mode::InvalidSignature | Mode::SwappedBody) {
+                    if let Ok(mut v) = serde_json::from_slice::<Value>(&payload) {
+                        for name in ["ci-root", "prod-root"] {
+                            let Some(text) = v["updated"][name].as_str() else {
+                                continue;
+                            };
+                            let Ok(mut root) = serde_json::from_str::<Value>(text) else {
+                                continue;
+                            };
+                            if mode == Mode::InvalidSignature {
+                                root["signatures"].as_array_mut().unwrap().push(json!({
+                                    "keyid": missing_id, "method": "ed25519",
+                                    "sig": "A".repeat(86) + "==",
+                                }));
+                            } else if name == "ci-root" {
+                                root["signed"]["expires"] = json!("2099-01-01T00:00:00Z");
+                            }
+                            v["updated"][name] = json!(root.to_string());
+                        }
+                        payload = serde_json::to_vec(&v).unwrap();
+                    }
+                }
+                answer(&mut client, &status, &payload);
+            }
+        });
+        Proxy {
+            url,
+            mode,
+            forwarded,
+        }
+    }
+
+    fn call(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut s = TcpStream::connect(addr.trim_start_matches("http://")).unwrap();
+        let body = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nOSF-TOKEN: {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        s.write_all(&body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    fn id(k: &PrivateKey) -> String {
+        k.public_key().key_id(D)
+    }
+
+    fn staged(addr: &str) -> (Value, Value) {
+        let (_, v) = call(addr, "GET", &format!("{REPO}/root/updates"), None);
+        let root = |n: &str| serde_json::from_str(v["updated"][n].as_str().unwrap()).unwrap();
+        (root("ci-root"), root("prod-root"))
+    }
+
+    /// The other holder's `fioctl keys tuf updates sign` with `k`.
+    fn fioctl_sign(addr: &str, txid: &str, k: &PrivateKey) {
+        let (ci, prod) = staged(addr);
+        let sign = |v: Value| {
+            let mut r = RootMetadata::from_value(v, D).unwrap();
+            r.sign(&id(k), k).unwrap();
+            r.envelope().clone()
+        };
+        let body = json!({"txid": txid, "ci-root": sign(ci), "prod-root": sign(prod)});
+        let (st, v) = call(addr, "PUT", &format!("{REPO}/root/updates"), Some(&body));
+        assert_eq!(st, 200, "{v}");
+    }
+
+    #[test]
+    fn a_lying_server_never_gets_a_root_applied_below_threshold() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("factory");
+        factory_init(&state, "ed25519");
+        let (online, offline) = (tmp.path().join("online"), tmp.path().join("offline"));
+        std::fs::create_dir_all(&online).unwrap();
+        std::fs::create_dir_all(&offline).unwrap();
+        write_passphrase(&offline);
+        let token = token_file(&online).to_str().unwrap().to_string();
+        let sim = factory_sim(&state, &[]);
+        let a = factory_first_root(&state);
+        let x = key(false);
+        let p = proxy(&sim.url, id(&x));
+        let set = |m: Mode| *p.mode.lock().unwrap() = m;
+
+        // Another admin stages v2: root keys A and X, threshold 2 of 2.
+        let (st, v) = call(
+            &sim.url,
+            "POST",
+            &format!("{REPO}/root/updates"),
+            Some(&json!({"message": "add X", "first-time": false})),
+        );
+        assert_eq!(st, 201, "{v}");
+        let txid = v["txid"].as_str().unwrap().to_string();
+        let (mut ci, prod) = staged(&sim.url);
+        ci["signed"]["keys"][id(&x)] = x.public_key().to_key_object(D);
+        ci["signed"]["roles"]["root"] = json!({"keyids": [id(&a), id(&x)], "threshold": 2});
+        ci["signatures"] = json!([]);
+        let mut prod_new = ci.clone();
+        prod_new["signed"]["roles"]["targets"]["threshold"] =
+            prod["signed"]["roles"]["targets"]["threshold"].clone();
+        let (st, v) = call(
+            &sim.url,
+            "PUT",
+            &format!("{REPO}/root/updates"),
+            Some(&json!({"txid": txid, "ci-root": ci, "prod-root": prod_new})),
+        );
+        assert_eq!(st, 200, "{v}");
+
+        // We hold A: propose (through the proxy), sign: a partial bundle.
+        run(
+            "signer",
+            &offline,
+            [
+                "import",
+                state.join("factory-keys.tgz").to_str().unwrap(),
+                "-o",
+                "keys.tgz.age",
+                "--passphrase-file",
+                "pass.txt",
+            ],
+            &[],
+        )
+        .expect(0, "import");
+        let submitter = |args: &[&str]| -> Ran {
+            let mut all: Vec<&str> = args.to_vec();
+            all.extend(["--token-file", &token]);
+            run("submitter", &online, all, &[])
+        };
+        submitter(&[
+            "propose", "--factory", "acme", "--api", &p.url, "--txid", &txid, "--sign-staged",
+            "-o", "proposal.json",
+        ])
+        .expect(0, "propose --sign-staged");
+        std::fs::copy(online.join("proposal.json"), offline.join("proposal.json")).unwrap();
+        run("signer", &offline, SignArgs::new().extra(["--force"]), &[])
+            .expect(0, "signer sign");
+        std::fs::copy(offline.join("bundle.json"), online.join("bundle.json")).unwrap();
+
+        let problems = Vec::new();
+        let applied = || state.join("ci/2.root.json").exists() || state.join("prod/2.root.json").exists();
+        let applies_forwarded = || {
+            p.forwarded
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.ends_with("/apply"))
+                .count()
+        };
+        let problems = std::cell::RefCell::new(problems);
+        let check = |name: &str, mode: Mode, want_ok: bool, never: &[&str]| {
+            let mut problems = problems.borrow_mut();
+            set(mode);
+            let before = p.forwarded.lock().unwrap().len();
+            let out = submitter(&["upload", "bundle.json"]);
+            let puts = p.forwarded.lock().unwrap()[before..]
+                .iter()
+                .filter(|r| r.starts_with("PUT "))
+                .count();
+            println!("case {name:?}: exit {} puts {puts}", out.code);
+            if want_ok != (out.code == 0) || out.code == 101 {
+                problems.push(format!("{name}: exit {}: {}", out.code, super::last_lines(&out.all(), 4)));
+            }
+            for n in never {
+                if out.stdout.contains(n) {
+                    problems.push(format!("{name}: says {n:?}"));
+                }
+            }
+            problems.extend(super::raw_problems(name, out.all().as_bytes()));
+            puts
+        };
+
+        // An invalid signature for the missing holder: not counted, never
+        // applied.
+        check(
+            "invalid signature served for the missing key",
+            Mode::InvalidSignature,
+            true,
+            &["uploaded and applied", "already applied"],
+        );
+        if applied() || applies_forwarded() > 0 {
+            problems.borrow_mut().push("applied below threshold (invalid signature counted)".into());
+        }
+        // The staged body swapped: refused, nothing PUT.
+        let puts = check(
+            "staged body swapped",
+            Mode::SwappedBody,
+            false,
+            &["uploaded and applied"],
+        );
+        if puts > 0 {
+            problems.borrow_mut().push("staged body swapped: the union was PUT anyway".into());
+        }
+        // The other holder signs with fioctl (straight to the simulator); the
+        // server then claims an apply it never made.
+        fioctl_sign(&sim.url, &txid, &x);
+        check(
+            "apply claimed, not made",
+            Mode::FakeApply,
+            false,
+            &["uploaded and applied"],
+        );
+        if applied() {
+            problems.borrow_mut().push("fake apply: yet applied".into());
+        }
+        // The control: an honest server applies.
+        check("honest", Mode::Honest, true, &[]);
+        if !applied() {
+            problems.borrow_mut().push("honest: not applied".into());
+        }
+        let _ = request_log(&state);
+        super::report("lying server", problems.into_inner());
+    }
+}
