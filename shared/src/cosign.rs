@@ -270,4 +270,43 @@ mod tests {
         let changed = root(2, &[&a], 1);
         assert!(unite(&changed, &ours).is_none());
     }
+
+    #[test]
+    fn a_production_root_is_derived_when_only_its_targets_role_and_version_differ() {
+        let (a, t, offline, extra) = (key(), key(), key(), key());
+        let with = |edit: &dyn Fn(&mut Value)| {
+            let mut env = root(2, &[&a], 1).envelope().clone();
+            env["signed"]["keys"][id(&t)] = t.public_key().to_key_object(Dialect::OtaTuf);
+            env["signed"]["roles"]["targets"] = json!({"keyids": [id(&t)], "threshold": 1});
+            edit(&mut env);
+            RootMetadata::from_value(env, Dialect::OtaTuf).unwrap()
+        };
+        let ci = with(&|_| {});
+        // fioctl's production root: its own version, targets threshold and
+        // an offline targets key.
+        let prod = with(&|e| {
+            e["signed"]["version"] = json!(7);
+            e["signed"]["keys"][id(&offline)] =
+                offline.public_key().to_key_object(Dialect::OtaTuf);
+            e["signed"]["roles"]["targets"] =
+                json!({"keyids": [id(&t), id(&offline)], "threshold": 2});
+        });
+        assert!(prod_not_derived(&ci, &prod).is_empty());
+        let hostile = with(&|e| {
+            e["signed"]["keys"][id(&extra)] = extra.public_key().to_key_object(Dialect::OtaTuf);
+            e["signed"]["roles"]["root"]["keyids"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!(id(&extra)));
+            e["signed"]["expires"] = json!("2099-01-01T00:00:00Z");
+        });
+        assert_eq!(
+            prod_not_derived(&ci, &hostile),
+            vec![
+                "expires".to_string(),
+                format!("keys.{}", id(&extra)),
+                "roles.root".to_string()
+            ]
+        );
+    }
 }
