@@ -1144,3 +1144,161 @@ mod upload {
         super::report("lying server", problems.into_inner());
     }
 }
+
+// ---------------------------------------------------------------------------
+// No production root: what the online side may claim about it.
+
+mod no_prod {
+    use std::path::Path;
+
+    use ceremony_tests::cmd::TestCommand;
+    use ceremony_tests::fixture::SignArgs;
+    use ceremony_tests::harness::{factory_sim, passphrase_file, run, token_file, Ran};
+    use serde_json::Value;
+
+    fn json(p: &Path) -> Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    }
+
+    /// A Factory (with or without a production root), our archive of its
+    /// first key, and a signed bundle of `--rotate-all` whose proposal
+    /// `edit` changed on the online machine before it was signed.
+    fn signed(dir: &Path, no_prod: bool, edit: impl FnOnce(&mut Value)) -> (ceremony_tests::harness::Server, Vec<String>) {
+        let state = dir.join("factory");
+        let mut init = TestCommand::new("factory-sim", dir);
+        init.arg("init").arg(&state);
+        if no_prod {
+            init.arg("--no-prod");
+        }
+        init.expect(0, "factory-sim init");
+        let tok = token_file(dir).to_str().unwrap().to_string();
+        let pass = passphrase_file(dir).to_str().unwrap().to_string();
+        let sim = factory_sim(&state, &[]);
+        run(
+            "signer",
+            dir,
+            [
+                "import",
+                state.join("factory-keys.tgz").to_str().unwrap(),
+                "-o",
+                "keys.tgz.age",
+                "--passphrase-file",
+                &pass,
+            ],
+            &[],
+        )
+        .expect(0, "import");
+        run(
+            "submitter",
+            dir,
+            [
+                "propose", "--factory", "acme", "--rotate-all", "-o", "proposal.json", "--api",
+                &sim.url, "--token-file", &tok,
+            ],
+            &[],
+        )
+        .expect(0, "propose");
+        let mut p = json(&dir.join("proposal.json"));
+        edit(&mut p);
+        std::fs::remove_file(dir.join("proposal.json")).unwrap();
+        std::fs::write(dir.join("proposal.json"), serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+        let s = run(
+            "signer",
+            dir,
+            SignArgs::new().passphrase_file(Some(&pass)),
+            &[],
+        );
+        let mut problems = Vec::new();
+        if s.code != 0 {
+            // Refused offline: fine, as long as nothing was written.
+            if dir.join("bundle.json").exists() {
+                problems.push("refused, yet bundle.json was written".into());
+            }
+        }
+        (sim, problems)
+    }
+
+    /// The proposal names the simulator: `sim` is kept running meanwhile.
+    fn upload(dir: &Path, _sim: &ceremony_tests::harness::Server) -> Ran {
+        let tok = dir.join("token");
+        run(
+            "submitter",
+            dir,
+            [
+                "upload",
+                "bundle.json",
+                "--token-file",
+                tok.to_str().unwrap(),
+            ],
+            &[],
+        )
+    }
+
+    fn nothing_applied(state: &Path) -> Vec<String> {
+        ["ci/2.root.json", "prod/2.root.json", "prod/1.root.json"]
+            .iter()
+            .filter(|f| state.join(f).exists())
+            .map(|f| format!("{f} was published"))
+            .collect()
+    }
+
+    #[test]
+    fn no_production_root_claims_and_swapped_production_roots() {
+        let mut problems = Vec::new();
+
+        // 1. The online machine drops the prod chain of a Factory that has
+        //    one: whatever the signer makes, the upload must not publish a
+        //    "first" production root over the real one.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let (sim, mut p) = signed(dir, false, |p| {
+            p["chains"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|c| c["name"] != "prod");
+        });
+        if dir.join("bundle.json").exists() {
+            let up = upload(dir, &sim);
+            println!("case \"prod chain dropped\": upload exit {}: {}", up.code, super::last_lines(&up.all(), 2));
+            if up.code == 0 || up.code == 101 {
+                p.push(format!("upload exit {}: {}", up.code, super::last_lines(&up.all(), 3)));
+            }
+            p.extend(
+                nothing_applied(&dir.join("factory"))
+                    .into_iter()
+                    .filter(|f| !f.starts_with("prod/1")),
+            );
+        }
+        problems.extend(p.into_iter().map(|x| format!("prod chain dropped: {x}")));
+
+        // 2. A Factory with no production root: the bundle's prod root is
+        //    replaced by its CI root (validly signed, but targets threshold
+        //    1 where the derived one has 2).
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let (sim, mut p) = signed(dir, true, |_| {});
+        if !dir.join("bundle.json").exists() {
+            p.push("the honest no-prod rotation was not signed".into());
+        } else {
+            let mut b = json(&dir.join("bundle.json"));
+            let roots = b["roots"].as_array_mut().unwrap();
+            let ci = roots.iter().find(|r| r["name"] == "ci").unwrap()["root"].clone();
+            for r in roots.iter_mut() {
+                if r["name"] == "prod" {
+                    r["root"] = ci.clone();
+                }
+            }
+            std::fs::remove_file(dir.join("bundle.json")).unwrap();
+            std::fs::write(dir.join("bundle.json"), serde_json::to_vec_pretty(&b).unwrap())
+                .unwrap();
+            let up = upload(dir, &sim);
+            println!("case \"prod root swapped for CI\": upload exit {}: {}", up.code, super::last_lines(&up.all(), 2));
+            if up.code == 0 || up.code == 101 {
+                p.push(format!("upload exit {}: {}", up.code, super::last_lines(&up.all(), 3)));
+            }
+            p.extend(nothing_applied(&dir.join("factory")));
+        }
+        problems.extend(p.into_iter().map(|x| format!("no-prod swapped: {x}")));
+        super::report("no production root", problems);
+    }
+}
