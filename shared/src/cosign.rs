@@ -286,8 +286,7 @@ mod tests {
         // an offline targets key.
         let prod = with(&|e| {
             e["signed"]["version"] = json!(7);
-            e["signed"]["keys"][id(&offline)] =
-                offline.public_key().to_key_object(Dialect::OtaTuf);
+            e["signed"]["keys"][id(&offline)] = offline.public_key().to_key_object(Dialect::OtaTuf);
             e["signed"]["roles"]["targets"] =
                 json!({"keyids": [id(&t), id(&offline)], "threshold": 2});
         });

@@ -54,7 +54,12 @@ fn bundle_roots(s: &Signed, c_out: &str) -> Vec<(String, Value)> {
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .map(|r| (r["name"].as_str().unwrap_or("").to_string(), r["root"].clone()))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or("").to_string(),
+                r["root"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -65,10 +70,9 @@ fn bundle_roots(s: &Signed, c_out: &str) -> Vec<(String, Value)> {
 fn signatures_sound(s: &Signed) -> Vec<String> {
     let mut p = Vec::new();
     let screen = s.talk.screens.last().cloned().unwrap_or_default();
-    let proposal: Value = serde_json::from_slice(
-        &std::fs::read(s.dir.join("proposal.json")).unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null);
+    let proposal: Value =
+        serde_json::from_slice(&std::fs::read(s.dir.join("proposal.json")).unwrap_or_default())
+            .unwrap_or(Value::Null);
     for (name, root) in bundle_roots(s, "bundle.json") {
         let Some(chain) = proposal["chains"]
             .as_array()
@@ -113,10 +117,9 @@ fn oracle_shown(s: &str) -> String {
 /// The bundle says it is partial: the new root's own threshold is not met
 /// by this holder.
 fn partial(s: &Signed) -> Vec<String> {
-    let b: Value = serde_json::from_slice(
-        &std::fs::read(s.dir.join("bundle.json")).unwrap_or_default(),
-    )
-    .unwrap_or(Value::Null);
+    let b: Value =
+        serde_json::from_slice(&std::fs::read(s.dir.join("bundle.json")).unwrap_or_default())
+            .unwrap_or(Value::Null);
     if b["complete"] == json!(true) {
         vec!["the bundle claims complete, though the new root's keys did not sign".into()]
     } else {
@@ -711,7 +714,7 @@ fn first_time_key_paths_that_exist_or_point_elsewhere() {
 // file names.
 
 fn list_names(dir: &Path) -> Vec<String> {
-    list_dir(dir).into_iter().map(|(n, _)| n).collect()
+    list_dir(dir).into_keys().collect()
 }
 
 #[test]
@@ -721,18 +724,11 @@ fn export_names_are_never_paths() {
     let d = f.case(&["keys.tgz.age", "new.tgz.age"]);
     let out_dir = d.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    for bad in [
-        "../escape",
-        "a/b",
-        "/etc/passwd",
-        "..",
-        "\u{1b}[2Jid",
-        "",
-    ] {
+    for bad in ["../escape", "a/b", "/etc/passwd", "..", "\u{1b}[2Jid", ""] {
         let out = ceremony_tests::cmd::run_in(
             d.path(),
             "signer",
-            &[
+            [
                 "export",
                 "anchored.tgz.age",
                 "--passphrase-file",
@@ -764,7 +760,7 @@ fn export_names_are_never_paths() {
     let first = ceremony_tests::cmd::run_in(
         d.path(),
         "signer",
-        &[
+        [
             "export",
             "anchored.tgz.age",
             "--passphrase-file",
@@ -788,7 +784,7 @@ fn export_names_are_never_paths() {
     let again = ceremony_tests::cmd::run_in(
         d.path(),
         "signer",
-        &[
+        [
             "export",
             "anchored.tgz.age",
             "--passphrase-file",
@@ -800,7 +796,10 @@ fn export_names_are_never_paths() {
     );
     for n in &made {
         if std::fs::read(each.join(n)).unwrap_or_default() != b"mine" {
-            problems.push(format!("--each overwrote {n} (exit {:?})", again.status.code()));
+            problems.push(format!(
+                "--each overwrote {n} (exit {:?})",
+                again.status.code()
+            ));
         }
     }
     if again.status.code() == Some(0) && list_names(&each).len() == made.len() {
@@ -1060,17 +1059,25 @@ mod upload {
             run("submitter", &online, all, &[])
         };
         submitter(&[
-            "propose", "--factory", "acme", "--api", &p.url, "--txid", &txid, "--sign-staged",
-            "-o", "proposal.json",
+            "propose",
+            "--factory",
+            "acme",
+            "--api",
+            &p.url,
+            "--txid",
+            &txid,
+            "--sign-staged",
+            "-o",
+            "proposal.json",
         ])
         .expect(0, "propose --sign-staged");
         std::fs::copy(online.join("proposal.json"), offline.join("proposal.json")).unwrap();
-        run("signer", &offline, SignArgs::new().extra(["--force"]), &[])
-            .expect(0, "signer sign");
+        run("signer", &offline, SignArgs::new().extra(["--force"]), &[]).expect(0, "signer sign");
         std::fs::copy(offline.join("bundle.json"), online.join("bundle.json")).unwrap();
 
         let problems = Vec::new();
-        let applied = || state.join("ci/2.root.json").exists() || state.join("prod/2.root.json").exists();
+        let applied =
+            || state.join("ci/2.root.json").exists() || state.join("prod/2.root.json").exists();
         let applies_forwarded = || {
             p.forwarded
                 .lock()
@@ -1091,7 +1098,11 @@ mod upload {
                 .count();
             println!("case {name:?}: exit {} puts {puts}", out.code);
             if want_ok != (out.code == 0) || out.code == 101 {
-                problems.push(format!("{name}: exit {}: {}", out.code, super::last_lines(&out.all(), 4)));
+                problems.push(format!(
+                    "{name}: exit {}: {}",
+                    out.code,
+                    super::last_lines(&out.all(), 4)
+                ));
             }
             for n in never {
                 if out.stdout.contains(n) {
@@ -1111,7 +1122,9 @@ mod upload {
             &["uploaded and applied", "already applied"],
         );
         if applied() || applies_forwarded() > 0 {
-            problems.borrow_mut().push("applied below threshold (invalid signature counted)".into());
+            problems
+                .borrow_mut()
+                .push("applied below threshold (invalid signature counted)".into());
         }
         // The staged body swapped: refused, nothing PUT.
         let puts = check(
@@ -1121,7 +1134,9 @@ mod upload {
             &["uploaded and applied"],
         );
         if puts > 0 {
-            problems.borrow_mut().push("staged body swapped: the union was PUT anyway".into());
+            problems
+                .borrow_mut()
+                .push("staged body swapped: the union was PUT anyway".into());
         }
         // The other holder signs with fioctl (straight to the simulator); the
         // server then claims an apply it never made.
@@ -1163,7 +1178,11 @@ mod no_prod {
     /// A Factory (with or without a production root), our archive of its
     /// first key, and a signed bundle of `--rotate-all` whose proposal
     /// `edit` changed on the online machine before it was signed.
-    fn signed(dir: &Path, no_prod: bool, edit: impl FnOnce(&mut Value)) -> (ceremony_tests::harness::Server, Vec<String>) {
+    fn signed(
+        dir: &Path,
+        no_prod: bool,
+        edit: impl FnOnce(&mut Value),
+    ) -> (ceremony_tests::harness::Server, Vec<String>) {
         let state = dir.join("factory");
         let mut init = TestCommand::new("factory-sim", dir);
         init.arg("init").arg(&state);
@@ -1192,8 +1211,16 @@ mod no_prod {
             "submitter",
             dir,
             [
-                "propose", "--factory", "acme", "--rotate-all", "-o", "proposal.json", "--api",
-                &sim.url, "--token-file", &tok,
+                "propose",
+                "--factory",
+                "acme",
+                "--rotate-all",
+                "-o",
+                "proposal.json",
+                "--api",
+                &sim.url,
+                "--token-file",
+                &tok,
             ],
             &[],
         )
@@ -1201,7 +1228,11 @@ mod no_prod {
         let mut p = json(&dir.join("proposal.json"));
         edit(&mut p);
         std::fs::remove_file(dir.join("proposal.json")).unwrap();
-        std::fs::write(dir.join("proposal.json"), serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+        std::fs::write(
+            dir.join("proposal.json"),
+            serde_json::to_vec_pretty(&p).unwrap(),
+        )
+        .unwrap();
         let s = run(
             "signer",
             dir,
@@ -1259,9 +1290,17 @@ mod no_prod {
         });
         if dir.join("bundle.json").exists() {
             let up = upload(dir, &sim);
-            println!("case \"prod chain dropped\": upload exit {}: {}", up.code, super::last_lines(&up.all(), 2));
+            println!(
+                "case \"prod chain dropped\": upload exit {}: {}",
+                up.code,
+                super::last_lines(&up.all(), 2)
+            );
             if up.code == 0 || up.code == 101 {
-                p.push(format!("upload exit {}: {}", up.code, super::last_lines(&up.all(), 3)));
+                p.push(format!(
+                    "upload exit {}: {}",
+                    up.code,
+                    super::last_lines(&up.all(), 3)
+                ));
             }
             p.extend(
                 nothing_applied(&dir.join("factory"))
@@ -1289,12 +1328,23 @@ mod no_prod {
                 }
             }
             std::fs::remove_file(dir.join("bundle.json")).unwrap();
-            std::fs::write(dir.join("bundle.json"), serde_json::to_vec_pretty(&b).unwrap())
-                .unwrap();
+            std::fs::write(
+                dir.join("bundle.json"),
+                serde_json::to_vec_pretty(&b).unwrap(),
+            )
+            .unwrap();
             let up = upload(dir, &sim);
-            println!("case \"prod root swapped for CI\": upload exit {}: {}", up.code, super::last_lines(&up.all(), 2));
+            println!(
+                "case \"prod root swapped for CI\": upload exit {}: {}",
+                up.code,
+                super::last_lines(&up.all(), 2)
+            );
             if up.code == 0 || up.code == 101 {
-                p.push(format!("upload exit {}: {}", up.code, super::last_lines(&up.all(), 3)));
+                p.push(format!(
+                    "upload exit {}: {}",
+                    up.code,
+                    super::last_lines(&up.all(), 3)
+                ));
             }
             p.extend(nothing_applied(&dir.join("factory")));
         }
