@@ -1352,3 +1352,61 @@ mod no_prod {
         super::report("no production root", problems);
     }
 }
+
+/// The staged roots re-add a root key this archive holds but retired (the
+/// v1 key, rotated away at v2): the signer would sign with it. The operator
+/// must be told, before the confirmation, that this holder signs with that
+/// key ("<entry> is root key <id> of the staged root"), or it is refused.
+#[test]
+fn sign_staged_never_signs_with_a_retired_key_unannounced() {
+    let f = factory();
+    let mut p = f.anchored.clone();
+    p["change"] = json!({"sign_staged": true});
+    let old = f.root_key.public_key();
+    let old_id = old.key_id(D);
+    let mut ci = p["chains"][0]["current"].clone();
+    ci["signatures"] = json!([]);
+    ci["signed"]["version"] = json!(3);
+    ci["signed"]["x-changelog"] = json!({"message": "re-add a key"});
+    ci["signed"]["keys"][&old_id] = old.to_key_object(D);
+    ci["signed"]["roles"]["root"]["keyids"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(old_id));
+    let mut prod = ci.clone();
+    prod["signed"]["roles"]["targets"] = p["chains"][1]["current"]["signed"]["roles"]["targets"].clone();
+    p["chains"][0]["staged"] = ci;
+    p["chains"][1]["staged"] = prod;
+    let announced = move |s: &Signed| -> Vec<String> {
+        let screen = s.talk.screens.last().cloned().unwrap_or_default();
+        let signed_by_old = bundle_roots(s, "bundle.json").iter().any(|(_, r)| {
+            r["signatures"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["keyid"] == old_id.as_str()))
+        });
+        let told = screen.lines().any(|l| {
+            let l = l.to_lowercase();
+            l.contains(&old_id) && l.contains("is root key")
+        });
+        if signed_by_old && !told {
+            vec![format!("signed with the retired key {old_id}, never announced as signing")]
+        } else {
+            Vec::new()
+        }
+    };
+    let cases = vec![Case::new(
+        "staged re-adds our retired v1 root key",
+        p,
+        either(&["retired", "rotated away", "old key"]),
+    )
+    .anchored()
+    .check(move |s| {
+        let mut p = signatures_sound(s);
+        p.extend(announced(s));
+        p
+    })];
+    report(
+        "retired keys",
+        run_cases(cases, || f.case(&["new.tgz.age"])),
+    );
+}
