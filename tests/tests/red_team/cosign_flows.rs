@@ -1374,7 +1374,8 @@ fn sign_staged_never_signs_with_a_retired_key_unannounced() {
         .unwrap()
         .push(json!(old_id));
     let mut prod = ci.clone();
-    prod["signed"]["roles"]["targets"] = p["chains"][1]["current"]["signed"]["roles"]["targets"].clone();
+    prod["signed"]["roles"]["targets"] =
+        p["chains"][1]["current"]["signed"]["roles"]["targets"].clone();
     p["chains"][0]["staged"] = ci;
     p["chains"][1]["staged"] = prod;
     let announced = move |s: &Signed| -> Vec<String> {
@@ -1389,7 +1390,9 @@ fn sign_staged_never_signs_with_a_retired_key_unannounced() {
             l.contains(&old_id) && l.contains("is root key")
         });
         if signed_by_old && !told {
-            vec![format!("signed with the retired key {old_id}, never announced as signing")]
+            vec![format!(
+                "signed with the retired key {old_id}, never announced as signing"
+            )]
         } else {
             Vec::new()
         }
