@@ -111,6 +111,62 @@ pub fn unite(server: &RootMetadata, ours: &RootMetadata) -> Option<RootMetadata>
     Some(out)
 }
 
+/// Where a staged production root differs from the staged CI root beyond
+/// what fioctl's `genProdTufRoot` changes (a copy of the CI root with its
+/// own targets role, the keys only that role uses, and the production
+/// chain's version): the differing members of `signed` by name
+/// (`roles.root`, `keys.<id>`, `expires`; escaped), empty when it is
+/// derived. Signing staged roots as they are, the server could otherwise
+/// slip a root key or an expiry into production that the CI diff beside it
+/// does not have.
+pub fn prod_not_derived(ci: &RootMetadata, prod: &RootMetadata) -> Vec<String> {
+    let comparable = |r: &RootMetadata| -> serde_json::Map<String, Value> {
+        let mut s = r.envelope()["signed"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        s.remove("version");
+        if let Some(roles) = s.get_mut("roles").and_then(Value::as_object_mut) {
+            roles.remove("targets");
+        }
+        // Keys no remaining role lists are the targets role's own.
+        let used: Vec<String> = s
+            .get("roles")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|roles| roles.values())
+            .filter_map(|r| r.get("keyids").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|id| id.as_str().map(str::to_string))
+            .collect();
+        if let Some(keys) = s.get_mut("keys").and_then(Value::as_object_mut) {
+            keys.retain(|id, _| used.contains(id));
+        }
+        s
+    };
+    let (a, b) = (comparable(ci), comparable(prod));
+    let mut out = Vec::new();
+    let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for name in names {
+        let (x, y) = (a.get(name), b.get(name));
+        if x == y {
+            continue;
+        }
+        match (x.and_then(Value::as_object), y.and_then(Value::as_object)) {
+            (Some(x), Some(y)) if name == "roles" || name == "keys" => {
+                let inner: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in inner {
+                    if x.get(k) != y.get(k) {
+                        out.push(format!("{}.{}", name, crate::untrusted::escape(k)));
+                    }
+                }
+            }
+            _ => out.push(crate::untrusted::escape(name).into_owned()),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +269,43 @@ mod tests {
         assert_eq!(ids, want);
         let changed = root(2, &[&a], 1);
         assert!(unite(&changed, &ours).is_none());
+    }
+
+    #[test]
+    fn a_production_root_is_derived_when_only_its_targets_role_and_version_differ() {
+        let (a, t, offline, extra) = (key(), key(), key(), key());
+        let with = |edit: &dyn Fn(&mut Value)| {
+            let mut env = root(2, &[&a], 1).envelope().clone();
+            env["signed"]["keys"][id(&t)] = t.public_key().to_key_object(Dialect::OtaTuf);
+            env["signed"]["roles"]["targets"] = json!({"keyids": [id(&t)], "threshold": 1});
+            edit(&mut env);
+            RootMetadata::from_value(env, Dialect::OtaTuf).unwrap()
+        };
+        let ci = with(&|_| {});
+        // fioctl's production root: its own version, targets threshold and
+        // an offline targets key.
+        let prod = with(&|e| {
+            e["signed"]["version"] = json!(7);
+            e["signed"]["keys"][id(&offline)] = offline.public_key().to_key_object(Dialect::OtaTuf);
+            e["signed"]["roles"]["targets"] =
+                json!({"keyids": [id(&t), id(&offline)], "threshold": 2});
+        });
+        assert!(prod_not_derived(&ci, &prod).is_empty());
+        let hostile = with(&|e| {
+            e["signed"]["keys"][id(&extra)] = extra.public_key().to_key_object(Dialect::OtaTuf);
+            e["signed"]["roles"]["root"]["keyids"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!(id(&extra)));
+            e["signed"]["expires"] = json!("2099-01-01T00:00:00Z");
+        });
+        assert_eq!(
+            prod_not_derived(&ci, &hostile),
+            vec![
+                "expires".to_string(),
+                format!("keys.{}", id(&extra)),
+                "roles.root".to_string()
+            ]
+        );
     }
 }

@@ -183,10 +183,24 @@ pub fn plan(
         )));
     }
     if proposal.change.sign_staged {
-        return build_order(proposal)?
+        let plans: Vec<ChainPlan> = build_order(proposal)?
             .into_iter()
             .map(|(_, chain)| plan_staged(proposal, chain))
-            .collect();
+            .collect::<Result<_, _>>()?;
+        let named = |n: ChainName| plans.iter().find(|p| p.name == n.as_str());
+        if let (Some(ci), Some(prod)) = (named(ChainName::Ci), named(ChainName::Prod)) {
+            let differs = crate::cosign::prod_not_derived(&ci.new, &prod.new);
+            if !differs.is_empty() {
+                return Err(RotationError::Change(format!(
+                    "prod: the staged production root differs from the staged CI root in {}, \
+                     not only in its targets role and version as fioctl derives it; refused: \
+                     ask the server (or the holder who staged it) to stage production roots \
+                     derived from CI",
+                    differs.join(", ")
+                )));
+            }
+        }
+        return Ok(plans);
     }
     let mut plans: Vec<ChainPlan> = Vec::new();
     for (name, chain) in build_order(proposal)? {
@@ -679,6 +693,23 @@ pub fn guard_rails(plan: &ChainPlan, now: OffsetDateTime) -> Vec<String> {
                 plan.name,
                 format_expires(exp)
             ));
+        }
+    }
+    // A role other than root whose threshold goes down: the server's to
+    // stage (fioctl keeps the staged production targets threshold), and
+    // production targets at 1 need no offline key any more.
+    for role in plan.current.role_names() {
+        if role == "root" {
+            continue;
+        }
+        if let (Ok(old), Ok(new)) = (plan.current.role(&role), plan.new.role(&role)) {
+            if new.threshold < old.threshold {
+                warnings.push(format!(
+                    "{}: the {role} threshold is lowered from {} to {}: fewer keys sign \
+                     {role} metadata from now on",
+                    plan.name, old.threshold, new.threshold
+                ));
+            }
         }
     }
     // A key that signed the current root and is removed without replacement.

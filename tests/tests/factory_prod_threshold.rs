@@ -11,7 +11,7 @@ use std::path::Path;
 
 use ceremony::rules::{check_step, WarningKind};
 use ceremony::{Dialect, RootMetadata};
-use ceremony_tests::cmd::{ok, signer, TestCommand};
+use ceremony_tests::cmd::{ok, signer, text, TestCommand};
 use ceremony_tests::fixture::{write_passphrase, SignArgs, IMPORT};
 use ceremony_tests::ota::{
     ats_pair, factory_proposal, in_days, key, ota_root, rotate_change, sign_root, write_proposal,
@@ -264,7 +264,14 @@ fn a_threshold_the_server_staged_for_prod_is_kept_and_shown_as_the_servers() {
     staged.clear_signatures();
     p.chains[1].staged = Some(staged.envelope().clone());
     write_proposal(dir, "proposal.json", &p);
-    let all = ok(&signer(dir, SignArgs::new()));
+    // Production targets at 1 no longer need an offline key: a guard rail,
+    // signed only with --force, the warning on the screen.
+    let refused = signer(dir, SignArgs::new());
+    assert_ne!(refused.status.code(), Some(0), "{}", text(&refused));
+    let warning = "prod: the targets threshold is lowered from 2 to 1";
+    assert!(text(&refused).contains(warning), "{}", text(&refused));
+    let all = ok(&signer(dir, SignArgs::new().extra(["--force"])));
+    assert!(all.contains(&format!("WARNING: {warning}")), "{all}");
     assert_eq!(targets_threshold(&bundled(dir, "prod")), 1, "{all}");
     let (_, prod_part) = all.split_once("== chain prod: v2 -> v3 ==").expect(&all);
     let (server, ours) = prod_part.split_once("this ceremony's change").expect(&all);

@@ -18,6 +18,8 @@ mod oracle;
 
 #[path = "red_team/anchors.rs"]
 mod anchors;
+#[path = "red_team/cosign_flows.rs"]
+mod cosign_flows;
 #[path = "red_team/decoders.rs"]
 mod decoders;
 #[path = "red_team/escapes.rs"]

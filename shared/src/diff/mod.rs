@@ -96,6 +96,23 @@ pub enum KeyIdentityError {
         /// The id computed from the key.
         actual: String,
     },
+    /// One public key listed under two ids in one role.
+    #[error(
+        "the {which} root lists one key twice in role {role}, under ids {first} and {second}; \
+         devices (aktualizr, python-tuf) count signatures by key id, so one key holder could \
+         meet two of the role's threshold by copying a signature under the other id. Refused. \
+         Nothing was signed. Ask for a proposal that lists each key once"
+    )]
+    SameKeyTwice {
+        /// Which root.
+        which: String,
+        /// The role that lists it.
+        role: String,
+        /// The first id (escaped).
+        first: String,
+        /// The second id (escaped).
+        second: String,
+    },
 }
 
 fn esc(s: &str) -> String {
@@ -126,14 +143,39 @@ pub fn check_same_ids(
     Ok(())
 }
 
-/// In the TUF dialect, refuses a role's key whose id is not computed from
-/// the key: the sha256 of the canonical JSON of its key object as written
-/// (what python-tuf and securesystemslib compute), or of the key object
+/// Refuses, in any dialect, a role that lists one public key under two
+/// ids: the rules count it once, but a device counts signatures by id, so
+/// the threshold on the screen would not be the one devices enforce.
+fn check_each_key_once(root: &RootMetadata, which: &str) -> Result<(), KeyIdentityError> {
+    for role in root.role_names() {
+        let Ok(r) = root.role(&role) else { continue };
+        let mut seen: Vec<(&String, PublicKey)> = Vec::new();
+        for id in &r.keyids {
+            let Ok(key) = root.key(id) else { continue };
+            if let Some((first, _)) = seen.iter().find(|(i, k)| *i != id && *k == key) {
+                return Err(KeyIdentityError::SameKeyTwice {
+                    which: esc(which),
+                    role: esc(&role),
+                    first: esc(first),
+                    second: esc(id),
+                });
+            }
+            seen.push((id, key));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a role that lists one key under two ids (any dialect), and, in
+/// the TUF dialect, a role's key whose id is not computed from the key: the
+/// sha256 of the canonical JSON of its key object as written (what
+/// python-tuf and securesystemslib compute), or of the key object
 /// [`PublicKey::key_id`] writes. ota-tuf ids follow older fioctl schemes as
 /// well, so they are compared by content only ([`check_same_ids`]).
 /// Unreadable keys and missing entries are left to the rules, which refuse
 /// them with their own message.
 pub fn check_key_ids(root: &RootMetadata, which: &str) -> Result<(), KeyIdentityError> {
+    check_each_key_once(root, which)?;
     if root.dialect() != Dialect::Tuf {
         return Ok(());
     }

@@ -402,3 +402,23 @@ fn full_ids_and_fingerprints_and_provided_keys() {
     // The key id list is said by the role lines: nothing else printed.
     assert!(!text.contains("field signed.roles"), "{text}");
 }
+
+#[test]
+fn one_key_under_two_ids_in_a_role_is_refused_in_every_dialect() {
+    let k = keys();
+    for d in [Dialect::Tuf, Dialect::OtaTuf] {
+        let mut env = current().envelope().clone();
+        let twin = "ab".repeat(32);
+        env["signed"]["keys"][&twin] = k[0].to_key_object(d);
+        env["signed"]["roles"]["root"] = json!({"keyids": [id(&k[0]), twin], "threshold": 2});
+        let r = RootMetadata::from_value(env, d).unwrap();
+        let err = check_key_ids(&r, "new").unwrap_err();
+        assert!(
+            matches!(&err, KeyIdentityError::SameKeyTwice { role, second, .. }
+                if role == "root" && *second == twin),
+            "{d:?}: {err}"
+        );
+    }
+    // One key in two roles (snapshot and timestamp here) is not a twin.
+    assert!(check_key_ids(&current(), "current").is_ok());
+}
