@@ -1,0 +1,246 @@
+//! Offline targets keys in their own archive (issue 14 item 1): fioctl keeps
+//! them in a tarball of their own (`--targets-keys`,
+//! `tufrepo/keys/fioctl-targets-<keyid>.{pub,sec}`); `signer import` takes
+//! such a tarball (or only one role's keys of a tarball that holds both),
+//! `signer list` names the role, `signer export` writes them back with at
+//! most one active targets key per tarball, and a root ceremony given the
+//! targets archive instead of the root keys' says which archive it needs.
+//!
+//! The exported tarballs are read here by a reader written from fioctl's
+//! `findTufSigners` rules, not by the signer's keystore.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ceremony::keys::PrivateKey;
+use ceremony::Dialect;
+use ceremony_tests::prelude::*;
+use serde_json::Value;
+
+/// `fioctl-targets-<ota-tuf key id>`, fioctl's name for a targets key.
+fn targets_stem(k: &PrivateKey) -> String {
+    format!("fioctl-targets-{}", k.public_key().key_id(Dialect::OtaTuf))
+}
+
+/// The `.sec` files of a tarball whose `.pub` beside them holds one of
+/// `wanted`'s public keys (fioctl's match: the trimmed `keyval.public`).
+fn signers(files: &BTreeMap<String, Vec<u8>>, wanted: &[&PrivateKey]) -> Vec<String> {
+    let wanted: Vec<String> = wanted
+        .iter()
+        .map(|k| {
+            let o = k.public_key().to_key_object(Dialect::OtaTuf);
+            o["keyval"]["public"].as_str().unwrap().trim().to_string()
+        })
+        .collect();
+    let mut found = Vec::new();
+    for (name, bytes) in files {
+        let Some(stem) = name.strip_suffix(".pub") else {
+            continue;
+        };
+        let key: Value = serde_json::from_slice(bytes).unwrap();
+        let probe = key["keyval"]["public"].as_str().unwrap().trim();
+        if wanted.iter().any(|w| w == probe) {
+            let sec = format!("{stem}.sec");
+            let sec_key: Value = serde_json::from_slice(&files[&sec]).unwrap();
+            assert!(sec_key["keyval"]["private"].is_string(), "{sec}");
+            found.push(sec);
+        }
+    }
+    found
+}
+
+fn import(d: &Path, tarball: &str, out: &str, role: Option<&str>) -> std::process::Output {
+    let mut args = vec![
+        "import",
+        tarball,
+        "-o",
+        out,
+        "--passphrase-file",
+        "pass.txt",
+    ];
+    if let Some(r) = role {
+        args.extend(["--role", r]);
+    }
+    signer(d, args)
+}
+
+fn listing(d: &Path, archive: &str) -> Value {
+    let out = signer(
+        d,
+        ["list", archive, "--json", "--passphrase-file", "pass.txt"],
+    );
+    ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+}
+
+fn export(d: &Path, archive: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec![
+        "export",
+        archive,
+        "--plaintext",
+        "--passphrase-file",
+        "pass.txt",
+    ];
+    all.extend_from_slice(args);
+    signer(d, all)
+}
+
+#[test]
+fn a_targets_tarball_imports_lists_and_exports_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_passphrase(d);
+    let t = key(false);
+    write_fioctl_tgz(&d.join("targets.tgz"), &ats_pair(&targets_stem(&t), &t));
+    let said = ok(&import(d, "targets.tgz", "targets.tgz.age", None));
+    assert!(said.contains("targets"), "{said}");
+
+    let l = listing(d, "targets.tgz.age");
+    let keys = l["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{l}");
+    assert_eq!(keys[0]["role"], "targets", "{l}");
+    assert_eq!(
+        keys[0]["fingerprint"].as_str().unwrap(),
+        t.public_key().fingerprint(),
+        "{l}"
+    );
+
+    ok(&export(d, "targets.tgz.age", &["-o", "back.tgz"]));
+    let files = tgz_entries(&std::fs::read(d.join("back.tgz")).unwrap());
+    assert_eq!(
+        signers(&files, &[&t]),
+        vec![format!("tufrepo/keys/{}.sec", targets_stem(&t))]
+    );
+    // No root key came from anywhere.
+    assert!(!files.keys().any(|n| n.contains("root")), "{files:?}");
+}
+
+#[test]
+fn one_role_of_a_tarball_holding_both_is_taken_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_passphrase(d);
+    let root = key(false);
+    let t = key(false);
+    let mut files = ats_pair("first-root", &root);
+    files.extend(ats_pair(&targets_stem(&t), &t));
+    write_fioctl_tgz(&d.join("both.tgz"), &files);
+
+    ok(&import(d, "both.tgz", "targets.tgz.age", Some("targets")));
+    ok(&import(d, "both.tgz", "root.tgz.age", Some("root")));
+    let targets = decrypt_archive(&d.join("targets.tgz.age"));
+    let roots = decrypt_archive(&d.join("root.tgz.age"));
+    assert_eq!(
+        signers(&targets, &[&t, &root]).len(),
+        1,
+        "{:?}",
+        targets.keys()
+    );
+    assert_eq!(signers(&targets, &[&t]).len(), 1);
+    assert!(!targets.contains_key("tufrepo/keys/first-root.sec"));
+    assert!(!targets.contains_key("tufrepo/keys/first-root.pub"));
+    assert_eq!(
+        signers(&roots, &[&t, &root]),
+        vec!["tufrepo/keys/first-root.sec"]
+    );
+    let roles: Vec<Value> = listing(d, "targets.tgz.age")["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["role"].clone())
+        .collect();
+    assert_eq!(roles, vec![Value::from("targets")]);
+
+    // Without --role both are imported, and the operator is told how to
+    // keep them apart.
+    let said = ok(&import(d, "both.tgz", "mixed.tgz.age", None));
+    assert!(
+        said.contains("--role root") && said.contains("--role targets"),
+        "{said}"
+    );
+
+    // A role the tarball has no key of is refused, nothing written.
+    write_fioctl_tgz(&d.join("root-only.tgz"), &ats_pair("first-root", &root));
+    let out = import(d, "root-only.tgz", "none.tgz.age", Some("targets"));
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("holds no targets key"), "{said}");
+    assert!(!d.join("none.tgz.age").exists());
+    // Only root and targets are roles.
+    let out = import(d, "both.tgz", "x.tgz.age", Some("snapshot"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn two_targets_keys_export_one_per_tarball() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_passphrase(d);
+    let (a, b) = (key(false), key(false));
+    let mut files = ats_pair(&targets_stem(&a), &a);
+    files.extend(ats_pair(&targets_stem(&b), &b));
+    write_fioctl_tgz(&d.join("targets.tgz"), &files);
+    ok(&import(d, "targets.tgz", "targets.tgz.age", None));
+
+    // The archive has signed nothing: both count as active, and fioctl
+    // refuses a tarball with two active targets keys.
+    let out = export(d, "targets.tgz.age", &["-o", "all.tgz"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("2 active targets keys"), "{said}");
+    for k in [&a, &b] {
+        assert!(said.contains(&k.public_key().fingerprint()), "{said}");
+    }
+    assert!(!d.join("all.tgz").exists());
+
+    ok(&export(d, "targets.tgz.age", &["--each", "holders"]));
+    let mut held = Vec::new();
+    for e in std::fs::read_dir(d.join("holders")).unwrap() {
+        let files = tgz_entries(&std::fs::read(e.unwrap().path()).unwrap());
+        let s = signers(&files, &[&a, &b]);
+        assert_eq!(s.len(), 1, "{s:?}");
+        held.extend(s);
+    }
+    held.sort();
+    let mut want = vec![
+        format!("tufrepo/keys/{}.sec", targets_stem(&a)),
+        format!("tufrepo/keys/{}.sec", targets_stem(&b)),
+    ];
+    want.sort();
+    assert_eq!(held, want);
+
+    let id = a.public_key().key_id(Dialect::OtaTuf);
+    ok(&export(
+        d,
+        "targets.tgz.age",
+        &["--key", &id, "-o", "a.tgz"],
+    ));
+    let files = tgz_entries(&std::fs::read(d.join("a.tgz")).unwrap());
+    assert_eq!(
+        signers(&files, &[&a, &b]),
+        vec![format!("tufrepo/keys/{}.sec", targets_stem(&a))]
+    );
+}
+
+#[test]
+fn a_root_ceremony_given_the_targets_archive_names_the_archive_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = OtaFactory::new(false);
+    write_passphrase(d);
+    let t = key(false);
+    write_fioctl_tgz(&d.join("targets.tgz"), &ats_pair(&targets_stem(&t), &t));
+    ok(&import(d, "targets.tgz", "targets.tgz.age", None));
+    write_proposal(d, "proposal.json", &f.rotation());
+    let out = signer(
+        d,
+        SignArgs::new()
+            .keys("targets.tgz.age")
+            .passphrase_file(Some("pass.txt")),
+    );
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("only offline targets keys"), "{said}");
+    assert!(said.contains("--keys ROOT.tgz.age"), "{said}");
+    assert!(!d.join("bundle.json").exists());
+}
