@@ -244,3 +244,112 @@ fn a_root_ceremony_given_the_targets_archive_names_the_archive_it_needs() {
     assert!(said.contains("--keys ROOT.tgz.age"), "{said}");
     assert!(!d.join("bundle.json").exists());
 }
+
+/// A Factory whose root key is imported into `keys.tgz.age`, and a
+/// proposal (`proposal.json`) to take its targets key offline: one new
+/// offline targets key beside the online one.
+fn targets_rotation(d: &Path) -> OtaFactory {
+    use ceremony::proposal::{Change, KeyRole, Rotate};
+    let f = OtaFactory::new(false);
+    f.import(d, Vec::new());
+    let change = Change {
+        role: KeyRole::Targets,
+        online_targets_key: Some(f.online.key_id(Dialect::OtaTuf)),
+        rotate: Some(Rotate::All),
+        expires: in_days(365),
+        ..Change::default()
+    };
+    write_proposal(d, "proposal.json", &factory_proposal(&f.ci, &f.ci, change));
+    f
+}
+
+#[test]
+fn a_targets_rotation_puts_the_new_key_in_the_targets_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = targets_rotation(d);
+    let said = ok(&signer(
+        d,
+        SignArgs::new()
+            .new_archive(Some("keys2.tgz.age"))
+            .passphrase_file(Some("pass.txt"))
+            .extra(["--targets-keys", "targets.tgz.age"]),
+    ));
+    assert!(said.contains("offline targets key"), "{said}");
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(d.join("bundle.json")).unwrap()).unwrap();
+    // The one new key: in the targets archive, as a targets key, and in
+    // both roots' targets role beside the online key.
+    let targets = decrypt_archive(&d.join("targets.tgz.age"));
+    let secs: Vec<&String> = targets.keys().filter(|n| n.ends_with(".sec")).collect();
+    assert_eq!(secs.len(), 1, "{:?}", targets.keys());
+    assert!(
+        secs[0].starts_with("tufrepo/keys/fioctl-targets-"),
+        "{secs:?}"
+    );
+    let new_id = secs[0]
+        .trim_start_matches("tufrepo/keys/fioctl-targets-")
+        .trim_end_matches(".sec")
+        .to_string();
+    let online = f.online.key_id(Dialect::OtaTuf);
+    let roots = bundle["roots"].as_array().unwrap();
+    assert_eq!(roots.len(), 2, "{bundle}");
+    for r in roots {
+        let root = &r["root"]["signed"];
+        let ids: Vec<&str> = root["roles"]["targets"]["keyids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![online.as_str(), new_id.as_str()], "{r}");
+        // The root keys are those of before.
+        assert_eq!(
+            root["roles"]["root"]["keyids"],
+            serde_json::json!([f.root_key_id()]),
+            "{r}"
+        );
+    }
+    // The root keys' new archive has no targets key; its root key is kept.
+    let roots_archive = decrypt_archive(&d.join("keys2.tgz.age"));
+    assert!(
+        !roots_archive.keys().any(|n| n.contains("targets")),
+        "{:?}",
+        roots_archive.keys()
+    );
+    assert!(roots_archive.contains_key("tufrepo/keys/first-root.sec"));
+}
+
+#[test]
+fn a_targets_rotation_needs_the_targets_archive_and_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    targets_rotation(d);
+    let out = signer(d, SignArgs::new().passphrase_file(Some("pass.txt")));
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("--targets-keys TARGETS.tgz.age"), "{said}");
+    assert!(!d.join("bundle.json").exists());
+    // The root keys' archive is not the targets keys'.
+    let out = signer(
+        d,
+        SignArgs::new()
+            .passphrase_file(Some("pass.txt"))
+            .extra(["--targets-keys", "keys.tgz.age"]),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // A root rotation takes no targets archive.
+    let f = OtaFactory::new(false);
+    write_proposal(d, "root.json", &f.rotation());
+    let out = signer(
+        d,
+        SignArgs::new()
+            .proposal("root.json")
+            .passphrase_file(Some("pass.txt"))
+            .extra(["--targets-keys", "t.tgz.age"]),
+    );
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("changes the root keys"), "{said}");
+    assert!(!d.join("bundle.json").exists());
+}

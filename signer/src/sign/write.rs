@@ -38,7 +38,8 @@ pub(super) fn write(
     write_anchors(c, opened, plans, anchoring)?;
     // The archive of the new-keys step is this run's own file: the final one
     // is a superset and replaces it.
-    let replace = if c.to_generate > 0 {
+    // New offline targets keys went to their own archive, not this one.
+    let replace = if c.to_generate > 0 && c.targets_archive.is_none() {
         Replace::OwnFile
     } else {
         Replace::Never
