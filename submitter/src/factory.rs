@@ -53,6 +53,9 @@ pub struct Transaction {
     pub updated_prod: Option<FetchedRoot>,
     /// `issues.errors`, as the server words them.
     pub errors: Vec<String>,
+    /// `updated.online-keys.targets`: the online targets key id, as the
+    /// server names it (fioctl's only way to tell it from offline ones).
+    pub online_targets: Option<String>,
 }
 
 /// Checks a Factory name before it goes into a URL.
@@ -203,6 +206,11 @@ impl Factory<'_> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            online_targets: v
+                .pointer("/updated/online-keys/targets")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
         })
     }
 
