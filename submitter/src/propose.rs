@@ -71,7 +71,11 @@ fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
         ))
         .into());
     }
-    if args.targets && args.threshold.is_some_and(|t| t < MIN_PROD_TARGETS_THRESHOLD) {
+    if args.targets
+        && args
+            .threshold
+            .is_some_and(|t| t < MIN_PROD_TARGETS_THRESHOLD)
+    {
         return Err(UsageError(format!(
             "--role targets --threshold {}: the production targets threshold must be at least \
              {MIN_PROD_TARGETS_THRESHOLD} while the online key signs CI targets (fioctl's rule)",
@@ -441,6 +445,14 @@ fn propose_repo(
     if args.txid.is_some() {
         return Err(UsageError("--txid is for a FoundriesFactory (--factory)".into()).into());
     }
+    if args.targets {
+        return Err(UsageError(
+            "--role targets is for a FoundriesFactory's offline targets keys (--factory); a TUF \
+             repository's root rotation changes its root keys"
+                .into(),
+        )
+        .into());
+    }
     let repo = Repo::parse(repo);
     let http = ctx.http(None)?;
     let trusted = match &args.trusted {
@@ -801,7 +813,12 @@ fn targets_change(
         ))
         .into());
     }
-    let offline: Vec<String> = role.keyids.iter().filter(|k| *k != online).cloned().collect();
+    let offline: Vec<String> = role
+        .keyids
+        .iter()
+        .filter(|k| *k != online)
+        .cloned()
+        .collect();
     let resolve = |given: &[String], flag: &str| -> Result<Vec<String>> {
         let mut out: Vec<String> = Vec::new();
         for g in given {
@@ -834,9 +851,10 @@ fn targets_change(
                     .into())
                 }
                 _ => {
-                    return Err(
-                        UsageError(format!("{flag} {g}: ambiguous prefix; give more digits")).into(),
-                    )
+                    return Err(UsageError(format!(
+                        "{flag} {g}: ambiguous prefix; give more digits"
+                    ))
+                    .into())
                 }
             }
         }
@@ -852,7 +870,10 @@ fn targets_change(
     let remove_keys = resolve(&args.remove, "--remove")?;
     if let Some(Rotate::Keys(r)) = &rotate {
         if let Some(both) = remove_keys.iter().find(|k| r.contains(k)) {
-            return Err(UsageError(format!("key {both} is both rotated and removed: choose one")).into());
+            return Err(UsageError(format!(
+                "key {both} is both rotated and removed: choose one"
+            ))
+            .into());
         }
     }
     if matches!(rotate, Some(Rotate::All)) && !remove_keys.is_empty() {
