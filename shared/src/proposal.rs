@@ -287,6 +287,11 @@ pub struct Proposal {
     /// The caller's FoundriesFactory user id, for `x-key-owners`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polis_id: Option<String>,
+    /// A targets key rotation's production and wave targets, as fetched:
+    /// those a replaced offline targets key signed are re-signed by the new
+    /// one ([`crate::resign`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resign: Option<crate::resign::Resign>,
 }
 
 impl Proposal {
@@ -415,6 +420,26 @@ impl Proposal {
                 "change: {why}. Refused: the proposal was tampered with or written by another tool"
             )))
         };
+        if let Some(r) = &self.resign {
+            if c.role.is_root() || c.rotate.is_none() {
+                return refuse(
+                    "it carries production targets to re-sign, which only a rotation of the \
+                     offline targets keys does"
+                        .into(),
+                );
+            }
+            if let Some(n) = r
+                .prod
+                .keys()
+                .chain(r.waves.keys())
+                .find(|n| !crate::resign::valid_name(n))
+            {
+                return refuse(format!(
+                    "resign names targets {}: only letters, digits, '.', '_' and '-' are names",
+                    quote_name(n)
+                ));
+            }
+        }
         if c.role.is_root() {
             if c.online_targets_key.is_some() {
                 return refuse(
@@ -521,7 +546,7 @@ impl Proposal {
 /// field is (`change.provided_keys[0]`), which serde's message does not.
 /// `proposal_field_lists_match_the_types` keeps these lists true.
 const PROPOSAL_FIELDS: &[&str] = &[
-    "format", "dialect", "target", "txid", "created", "chains", "change", "polis_id",
+    "format", "dialect", "target", "txid", "created", "chains", "change", "polis_id", "resign",
 ];
 const CHAIN_FIELDS: &[&str] = &["name", "current", "staged", "history"];
 const HISTORY_FIELDS: &[&str] = &["version", "sha256"];
@@ -892,6 +917,7 @@ mod tests {
                 online_targets_key: Some("o".into()),
             },
             polis_id: Some("p".into()),
+            resign: Some(crate::resign::Resign::default()),
         };
         let v = serde_json::to_value(&full).unwrap();
         assert_eq!(keys(&v), sorted(PROPOSAL_FIELDS));

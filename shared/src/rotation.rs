@@ -905,6 +905,7 @@ mod tests {
                 ..Change::default()
             },
             polis_id: None,
+            resign: None,
         }
     }
 

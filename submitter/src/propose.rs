@@ -520,6 +520,7 @@ fn propose_repo(
         }],
         change,
         polis_id: None,
+        resign: None,
     })
 }
 
@@ -782,6 +783,7 @@ fn factory_proposal(
         chains,
         change,
         polis_id,
+        resign: None,
     })
 }
 
