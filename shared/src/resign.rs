@@ -233,6 +233,68 @@ pub fn selected(resign: &Resign, replaced: &[String]) -> (Vec<ToResign>, Vec<(Ki
     (chosen, left)
 }
 
+/// Checks signatures a bundle brings for `kind`: each names a file the
+/// proposal carries, each signature is by a targets key of `new_ci` and
+/// verifies over that file's canonical `signed`. Returns the problem, in
+/// words.
+pub fn check_signatures(
+    resign: Option<&Resign>,
+    kind: Kind,
+    sigs: &BTreeMap<String, Vec<Value>>,
+    new_ci: &crate::root::RootMetadata,
+) -> Result<(), String> {
+    let files = match (resign, kind) {
+        (Some(r), Kind::Prod) => &r.prod,
+        (Some(r), Kind::Wave) => &r.waves,
+        (None, _) if sigs.is_empty() => return Ok(()),
+        (None, _) => return Err("the bundle signs targets the proposal does not carry".into()),
+    };
+    let targets = new_ci.role("targets").map_err(|e| e.to_string())?.keyids;
+    for (name, list) in sigs {
+        let Some(envelope) = files.get(name) else {
+            return Err(format!(
+                "the bundle signs {} {}, which the proposal does not carry",
+                kind.describe(),
+                escape(name)
+            ));
+        };
+        let t = ToResign {
+            kind,
+            name: name.clone(),
+            envelope: envelope.clone(),
+        };
+        let message = t.message().map_err(|e| e.to_string())?;
+        for s in list {
+            let keyid = s.get("keyid").and_then(Value::as_str).unwrap_or("");
+            let bad = |why: &str| {
+                format!(
+                    "{} {}: the signature by {}: {why}",
+                    kind.describe(),
+                    escape(name),
+                    escape(keyid)
+                )
+            };
+            if !targets.iter().any(|k| k == keyid) {
+                return Err(bad("not a targets key of the new CI root"));
+            }
+            let key = new_ci.key(keyid).map_err(|e| bad(&e.to_string()))?;
+            let raw = s
+                .get("sig")
+                .and_then(Value::as_str)
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .ok_or_else(|| bad("no base64 sig"))?;
+            key.verify(
+                Dialect::OtaTuf,
+                &message,
+                &raw,
+                s.get("method").and_then(Value::as_str),
+            )
+            .map_err(|e| bad(&format!("does not verify: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

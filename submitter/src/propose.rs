@@ -771,6 +771,24 @@ fn factory_proposal(
     } else {
         change(args, checked, &ci, Dialect::OtaTuf)?
     };
+    // A targets key rotation re-signs the production and wave targets the
+    // replaced key signed: they cross as served, the signer chooses.
+    let resign = if change.role == KeyRole::Targets && change.rotate.is_some() {
+        eprintln!("reading the production and wave targets of Factory {name}…");
+        let r = ceremony::resign::Resign {
+            prod: factory.targets_list("prod-targets")?,
+            waves: factory.targets_list("wave-targets")?,
+        };
+        eprintln!(
+            "  {} production and {} wave targets file(s): the signer re-signs those a replaced \
+             offline targets key signed",
+            r.prod.len(),
+            r.waves.len()
+        );
+        Some(r)
+    } else {
+        None
+    };
     Ok(Proposal {
         format: PROPOSAL_FORMAT.to_string(),
         dialect: Dialect::OtaTuf,
@@ -783,7 +801,7 @@ fn factory_proposal(
         chains,
         change,
         polis_id,
-        resign: None,
+        resign,
     })
 }
 

@@ -345,6 +345,48 @@ fn a_factory_takes_its_targets_key_offline_and_rotates_it() {
         files.keys()
     );
 
+    // Production targets the offline key signed (as a wave or
+    // `sign-prod-targets` would have): tag main, with the online key's
+    // signature and the offline key's; tag beta with the online key's only.
+    let seed = {
+        let sec: Value = serde_json::from_slice(&files[&sec]).unwrap();
+        let hex = sec["keyval"]["private"]
+            .as_str()
+            .unwrap()
+            .trim()
+            .to_string();
+        let bytes = hex_or_b64(&hex[..64]);
+        <[u8; 32]>::try_from(bytes.as_slice()).unwrap()
+    };
+    let offline_key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let main_path = f.state.join("prod-targets/main.json");
+    let mut main = read(&main_path);
+    let sig = {
+        use ed25519_dalek::Signer as _;
+        offline_key.sign(&canonical(&main["signed"]))
+    };
+    main["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "keyid": first_offline,
+            "method": "ed25519",
+            "sig": base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+        }));
+    std::fs::write(&main_path, serde_json::to_vec_pretty(&main).unwrap()).unwrap();
+    let mut beta = read(&main_path);
+    beta["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["keyid"] != first_offline.as_str());
+    std::fs::write(
+        f.state.join("prod-targets/beta.json"),
+        serde_json::to_vec_pretty(&beta).unwrap(),
+    )
+    .unwrap();
+    // Under prod v3 (online + offline key, threshold 2) main is valid.
+    assert_eq!(valid_signers(&main, &prod, "targets"), 2);
+
     // Rotating it: the offline key is replaced, the online one stays.
     let screen = f.round(
         "targets2",
@@ -361,6 +403,22 @@ fn a_factory_takes_its_targets_key_offline_and_rotates_it() {
         ],
     );
     assert!(screen.contains(&first_offline), "{screen}");
+    // The screen shows the re-signed file in full, and the one left.
+    assert!(screen.contains("PRODUCTION TARGETS RE-SIGNED"), "{screen}");
+    assert!(
+        screen.contains("production targets of tag main: version 1"),
+        "{screen}"
+    );
+    for (name, t) in main["signed"]["targets"].as_object().unwrap() {
+        assert!(screen.contains(&format!("target {name}")), "{screen}");
+        let sha = t["hashes"]["sha256"].as_str().unwrap();
+        assert!(screen.contains(sha), "{screen}");
+    }
+    assert!(
+        screen
+            .contains("not re-signed (no replaced key signed it): production targets of tag beta"),
+        "{screen}"
+    );
     let ci4 = f.root("ci", 4);
     let t2 = ids(&ci4, "targets");
     assert_eq!(t2.len(), 2, "{t2:?}");
@@ -371,6 +429,28 @@ fn a_factory_takes_its_targets_key_offline_and_rotates_it() {
         ci4["signed"]["x-key-owners"].get(&t2[1]).is_some(),
         "{}",
         ci4["signed"]["x-key-owners"]
+    );
+    // A production device under prod v4: main holds the online key's and
+    // the new key's signatures, a threshold of v4's targets role.
+    let prod4 = f.root("prod", 4);
+    let main4 = read(&main_path);
+    assert!(
+        main4["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["keyid"] == t2[1].as_str()),
+        "{main4}"
+    );
+    let t = prod4["signed"]["roles"]["targets"]["threshold"]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(t, 2);
+    assert!(valid_signers(&main4, &prod4, "targets") >= t, "{main4}");
+    let beta4 = read(&f.state.join("prod-targets/beta.json"));
+    assert!(
+        valid_signers(&beta4, &prod4, "targets") < t,
+        "beta was not re-signed"
     );
     // The targets archive it started from is unchanged beside the new one.
     assert!(f.offline.join("targets-1.tgz.age").exists());

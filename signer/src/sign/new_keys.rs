@@ -29,6 +29,9 @@ pub(super) struct NewKeys {
     /// Where the new keys are (or that none was made), for a ceremony that
     /// stops after this step.
     pub(super) saved_note: String,
+    /// The targets keys' new archive, as saved: a targets change's new keys
+    /// sign the production targets it re-signs.
+    pub(super) targets: Option<Opened>,
 }
 
 /// Makes the keys this holder generates and saves them in the new archive.
@@ -85,6 +88,7 @@ pub(super) fn make(
         );
         return Ok(NewKeys {
             keys: new_keys,
+            targets: Some(targets),
             saved_note: format!(
                 "the new offline targets key(s) are saved in {};{kept} {} is unchanged",
                 to.display(),
@@ -172,6 +176,7 @@ pub(super) fn make(
     Ok(NewKeys {
         keys: new_keys,
         saved_note,
+        targets: None,
     })
 }
 

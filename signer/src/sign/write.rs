@@ -34,6 +34,7 @@ pub(super) fn write(
     plans: &Plans,
     anchoring: &[ChainAnchoring],
     completion: Completion,
+    resigned: super::resign::Signatures,
 ) -> Result<ExitCode> {
     write_anchors(c, opened, plans, anchoring)?;
     // The archive of the new-keys step is this run's own file: the final one
@@ -76,13 +77,14 @@ pub(super) fn write(
     };
 
     let (complete, missing) = (completion.complete, completion.missing.clone());
-    let bundle = Bundle::from_plans(
+    let mut bundle = Bundle::from_plans(
         &c.proposal,
         &c.proposal_sha,
         plans,
         completion,
         Some(signed_head),
     );
+    (bundle.targets_signatures, bundle.waves_signatures) = resigned;
     // Mode 0600 and read back before it gets its name, as every file the
     // signer writes to the stick.
     let check = |back: &[u8]| {
