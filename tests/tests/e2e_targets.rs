@@ -106,6 +106,59 @@ impl Factory {
         run("submitter", &self.online, args, &[])
     }
 
+    /// propose and sign, then an upload the server refuses with `what`;
+    /// the transaction is cancelled after.
+    fn round_refused(&self, name: &str, change: &[&str], sign: &[&str], what: &str) {
+        self.propose(name, change).expect(0, "propose");
+        let proposal = format!("{name}.proposal.json");
+        let bundle = format!("{name}.bundle.json");
+        std::fs::copy(self.online.join(&proposal), self.offline.join(&proposal)).unwrap();
+        run(
+            "signer",
+            &self.offline,
+            SignArgs::new()
+                .proposal(&proposal)
+                .out(&bundle)
+                .keys(sign[1])
+                .new_archive(Some(sign[3]))
+                .passphrase_file(Some(&self.pass))
+                .extra(&sign[4..]),
+            &[],
+        )
+        .expect(0, "sign");
+        std::fs::copy(self.offline.join(&bundle), self.online.join(&bundle)).unwrap();
+        let up = run(
+            "submitter",
+            &self.online,
+            [
+                "upload",
+                &bundle,
+                "--proposal",
+                &proposal,
+                "--token-file",
+                &self.tok,
+            ],
+            &[],
+        );
+        assert_ne!(up.code, 0, "{}", up.all());
+        assert!(up.all().contains(what), "{what}: {}", up.all());
+        run(
+            "submitter",
+            &self.online,
+            [
+                "cancel",
+                "--factory",
+                "acme",
+                "--api",
+                &self.sim.url,
+                "--token-file",
+                &self.tok,
+            ],
+            &[],
+        )
+        .expect(0, "cancel");
+    }
+
     /// propose, sign, upload: one ceremony; returns the signer's screen.
     /// `sign` is `--keys K --new-archive N` and more flags.
     fn round(&self, name: &str, change: &[&str], sign: &[&str]) -> String {
@@ -456,7 +509,48 @@ fn a_factory_takes_its_targets_key_offline_and_rotates_it() {
     assert!(f.offline.join("targets-1.tgz.age").exists());
     assert!(f.offline.join("targets-2.tgz.age").exists());
 
-    // Add one, then production threshold 3.
+    // The server refuses: a targets rotation while a wave is active; a
+    // production root under which main, valid now, would no longer be (a
+    // threshold of 3 that main's two signatures do not meet).
+    let wave = f.state.join("wave-targets/w1.json");
+    std::fs::create_dir_all(wave.parent().unwrap()).unwrap();
+    std::fs::copy(&main_path, &wave).unwrap();
+    f.round_refused(
+        "wave-active",
+        &["--role", "targets", "--rotate-all"],
+        &[
+            "--keys",
+            "keys-4.tgz.age",
+            "--new-archive",
+            "x1.tgz.age",
+            "--targets-keys",
+            "targets-2.tgz.age",
+            "--new-targets-archive",
+            "x1t.tgz.age",
+        ],
+        "not allowed while a wave is active (w1)",
+    );
+    std::fs::remove_file(&wave).unwrap();
+    f.round_refused(
+        "threshold3",
+        &["--role", "targets", "--add", "1", "--threshold", "3"],
+        &[
+            "--keys",
+            "keys-4.tgz.age",
+            "--new-archive",
+            "x3.tgz.age",
+            "--targets-keys",
+            "targets-2.tgz.age",
+            "--new-targets-archive",
+            "x3t.tgz.age",
+        ],
+        "would not meet the new production root's targets threshold",
+    );
+    assert!(!f.state.join("ci/5.root.json").exists());
+
+    // Add one, then production threshold 3: main is no longer among the
+    // production targets (the release was withdrawn), so nothing breaks.
+    std::fs::remove_file(&main_path).unwrap();
     f.round(
         "targets3",
         &["--role", "targets", "--add", "1", "--threshold", "3"],

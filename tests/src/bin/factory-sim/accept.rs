@@ -73,7 +73,12 @@ pub fn expiry_text(now: time::OffsetDateTime) -> String {
 /// Whether `sig` (raw bytes) is a valid signature by the key object `key`
 /// over `message`: Ed25519 with a hex public key, or RSASSA-PSS-SHA256 with
 /// a PEM public key, the two key types ota-tuf issues.
-fn verifies(key: &Value, method: &str, message: &[u8], sig: &[u8]) -> Result<(), String> {
+pub(crate) fn verifies(
+    key: &Value,
+    method: &str,
+    message: &[u8],
+    sig: &[u8],
+) -> Result<(), String> {
     let public = key["keyval"]["public"]
         .as_str()
         .ok_or("the key has no public value")?;
