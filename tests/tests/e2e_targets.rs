@@ -651,3 +651,105 @@ fn targets_changes_that_break_a_rule_are_refused() {
     assert!(out.all().contains("--targets-keys"), "{}", out.all());
     assert!(!f.offline.join("t.bundle.json").exists());
 }
+
+#[test]
+fn fioctl_rotates_the_targets_key_we_exported_and_we_rotate_after_it() {
+    use ceremony_tests::fioctl::Fioctl;
+    let f = Factory::root_offline();
+    let online_key = f.online_targets_key();
+    f.round(
+        "targets1",
+        &["--role", "targets", "--rotate-all"],
+        &[
+            "--keys",
+            "keys-2.tgz.age",
+            "--new-archive",
+            "keys-3.tgz.age",
+            "--targets-keys",
+            "targets-1.tgz.age",
+        ],
+    );
+    let ours = ids(&f.root("ci", 3), "targets")[1].clone();
+    // Both archives exported as the plain tarballs fioctl takes.
+    for (archive, out) in [
+        ("keys-3.tgz.age", "root.tgz"),
+        ("targets-1.tgz.age", "targets.tgz"),
+    ] {
+        run(
+            "signer",
+            &f.offline,
+            [
+                "export",
+                archive,
+                "--plaintext",
+                "-o",
+                out,
+                "--passphrase-file",
+                &f.pass,
+            ],
+            &[],
+        )
+        .expect(0, "export");
+    }
+    // fioctl's `keys tuf updates rotate-offline-key --role=targets -k
+    // root.tgz -K targets.tgz --sign`, then apply.
+    let mut fio = Fioctl::new(&f.sim.url, "acme", ceremony_tests::harness::TOKEN);
+    let init = fio
+        .updates_init("fioctl rotates the targets key", None)
+        .unwrap_or_else(|d| panic!("{d}\n{}", fio.out));
+    let (theirs, _) = fio
+        .rotate_offline_targets(
+            &init.txid,
+            Some(&f.offline.join("root.tgz")),
+            Some(&f.offline.join("targets.tgz")),
+            true,
+        )
+        .unwrap_or_else(|d| panic!("{d}\n{}", fio.out));
+    fio.updates_apply(&init.txid)
+        .unwrap_or_else(|d| panic!("{d}\n{}", fio.out));
+    let ci4 = f.root("ci", 4);
+    assert_eq!(
+        ids(&ci4, "targets"),
+        vec![online_key.clone(), theirs.clone()]
+    );
+    assert!(!ids(&ci4, "targets").contains(&ours));
+
+    // Our rotation after fioctl's: its targets tarball imported (targets
+    // keys only), the root keys' archive as it was.
+    run(
+        "signer",
+        &f.offline,
+        [
+            "import",
+            "targets.tgz",
+            "--role",
+            "targets",
+            "-o",
+            "targets-f.tgz.age",
+            "--passphrase-file",
+            &f.pass,
+        ],
+        &[],
+    )
+    .expect(0, "import fioctl's targets tarball");
+    f.round(
+        "after-fioctl",
+        &["--role", "targets", "--rotate", &theirs],
+        &[
+            "--keys",
+            "keys-3.tgz.age",
+            "--new-archive",
+            "keys-4.tgz.age",
+            "--targets-keys",
+            "targets-f.tgz.age",
+            "--new-targets-archive",
+            "targets-5.tgz.age",
+        ],
+    );
+    let ci5 = f.root("ci", 5);
+    let t = ids(&ci5, "targets");
+    assert_eq!(t.len(), 2, "{t:?}");
+    assert_eq!(t[0], online_key);
+    assert!(t[1] != theirs && t[1] != ours, "{t:?}");
+    device_walks_prod(&f, 5);
+}
