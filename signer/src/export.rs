@@ -49,7 +49,7 @@ impl Active {
 
     /// A role with more than one active key, if any: a single tarball
     /// holding all of them is one fioctl refuses.
-    pub fn crowded<'a>(&self, ka: &'a KeyArchive) -> Option<&'static str> {
+    pub fn crowded(&self, ka: &KeyArchive) -> Option<&'static str> {
         ROLES.into_iter().find(|r| self.of_role(ka, r).count() > 1)
     }
 }

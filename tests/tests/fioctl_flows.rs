@@ -569,7 +569,8 @@ fn rotate_offline_targets_key_resigns_production_targets() {
     );
     ok!(f, f.updates_apply(&init.txid));
     let new_key = tuf(&fx.root("prod", 4)).signed.keys.unwrap()[&second].clone();
-    for p in [&path] {
+    {
+        let p = &path;
         let t: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
         let sig = t["signatures"]
             .as_array()

@@ -79,10 +79,9 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
                 self_check::check(&mut c.transcript, plan, c.now, &mut completion)?;
             }
             step = Step::Signing;
-            let resigned = resign::sign(&targets_shown, &plans, new.targets.as_ref())?;
-            (completion, resigned)
+            c.resigned = resign::sign(&targets_shown, &plans, new.targets.as_ref())?;
+            completion
         };
-        let (completion, resigned) = completion;
         // Write the archive, the transcript's end and the bundle.
         step = Step::Write;
         write::write(
@@ -93,7 +92,6 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
             &plans,
             &anchoring,
             completion,
-            resigned,
         )
     })();
     result.map_err(|e| write::stopped(&mut c.transcript, step, e, &new.saved_note))

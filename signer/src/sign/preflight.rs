@@ -54,6 +54,9 @@ pub(super) struct Ceremony {
     /// keys): the targets archive to read, if it exists, and the file to
     /// write.
     pub(super) targets_archive: Option<TargetsArchive>,
+    /// A targets rotation's signatures of production and wave targets, once
+    /// made, for the bundle.
+    pub(super) resigned: super::resign::Signatures,
 }
 
 /// The targets keys' archive of a targets change that makes keys.
@@ -163,6 +166,7 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
         provided,
         to_generate,
         targets_archive,
+        resigned: Default::default(),
     })
 }
 

@@ -34,7 +34,6 @@ pub(super) fn write(
     plans: &Plans,
     anchoring: &[ChainAnchoring],
     completion: Completion,
-    resigned: super::resign::Signatures,
 ) -> Result<ExitCode> {
     write_anchors(c, opened, plans, anchoring)?;
     // The archive of the new-keys step is this run's own file: the final one
@@ -84,7 +83,7 @@ pub(super) fn write(
         completion,
         Some(signed_head),
     );
-    (bundle.targets_signatures, bundle.waves_signatures) = resigned;
+    (bundle.targets_signatures, bundle.waves_signatures) = std::mem::take(&mut c.resigned);
     // Mode 0600 and read back before it gets its name, as every file the
     // signer writes to the stick.
     let check = |back: &[u8]| {
