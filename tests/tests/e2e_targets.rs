@@ -483,6 +483,21 @@ fn a_factory_takes_its_targets_key_offline_and_rotates_it() {
         "{}",
         ci4["signed"]["x-key-owners"]
     );
+    // The transcript records each re-signed file by the hash of what was
+    // signed (the canonical `signed`, computed here).
+    let transcript =
+        std::fs::read_to_string(f.offline.join("targets2.bundle.transcript.jsonl")).unwrap();
+    let entry: Value = transcript
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e.to_string().contains("targets-signed"))
+        .unwrap_or_else(|| panic!("no targets-signed entry:\n{transcript}"));
+    let want = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(canonical(&main["signed"])))
+    };
+    assert!(entry.to_string().contains(&want), "{entry}");
+    assert!(entry.to_string().contains("\"main\""), "{entry}");
     // A production device under prod v4: main holds the online key's and
     // the new key's signatures, a threshold of v4's targets role.
     let prod4 = f.root("prod", 4);

@@ -79,7 +79,12 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
                 self_check::check(&mut c.transcript, plan, c.now, &mut completion)?;
             }
             step = Step::Signing;
-            c.resigned = resign::sign(&targets_shown, &plans, new.targets.as_ref())?;
+            c.resigned = resign::sign(
+                &mut c.transcript,
+                &targets_shown,
+                &plans,
+                new.targets.as_ref(),
+            )?;
             completion
         };
         // Write the archive, the transcript's end and the bundle.

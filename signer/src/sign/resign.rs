@@ -14,6 +14,8 @@ use serde_json::Value;
 use ceremony::proposal::{KeyRole, Rotate};
 use ceremony::resign::{selected, Kind, ToResign};
 use ceremony::rotation::Plans;
+use ceremony::transcript::event::Output;
+use ceremony::transcript::{Event, TranscriptWriter};
 
 use super::preflight::Ceremony;
 use super::refused;
@@ -79,7 +81,12 @@ pub(super) fn show(c: &Ceremony, plans: &Plans) -> Result<Shown> {
 /// made (their private halves are in the targets keys' new archive), after
 /// rendering each again from the value signed and comparing it with what
 /// was shown.
-pub(super) fn sign(shown: &Shown, plans: &Plans, targets: Option<&Opened>) -> Result<Signatures> {
+pub(super) fn sign(
+    t_log: &mut TranscriptWriter,
+    shown: &Shown,
+    plans: &Plans,
+    targets: Option<&Opened>,
+) -> Result<Signatures> {
     let mut prod = BTreeMap::new();
     let mut waves = BTreeMap::new();
     if shown.files.is_empty() {
@@ -122,6 +129,15 @@ pub(super) fn sign(shown: &Shown, plans: &Plans, targets: Option<&Opened>) -> Re
         for (keyid, key) in &signers {
             sigs.push(t.sign(keyid, *key)?);
         }
+        t_log.append(&Event::Output(Output::TargetsSigned {
+            kind: match t.kind {
+                Kind::Prod => "prod".into(),
+                Kind::Wave => "wave".into(),
+            },
+            name: t.name.clone(),
+            signed_sha256: ceremony::sha256::hex(&t.message()?),
+            keyids: signers.iter().map(|(id, _)| id.clone()).collect(),
+        }))?;
         let map = match t.kind {
             Kind::Prod => &mut prod,
             Kind::Wave => &mut waves,
