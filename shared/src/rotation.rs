@@ -170,6 +170,32 @@ pub fn keys_needed(proposal: &Proposal) -> Result<usize, RotationError> {
     Ok(rotated + proposal.change.add_keys as usize)
 }
 
+/// The offline targets keys a targets rotation replaces, whose signatures
+/// mark the production and wave targets to re-sign: those it names, or
+/// every offline targets key of the CI root it builds on (staged, else
+/// current). None for any other change (a key only removed re-signs
+/// nothing, as fioctl's `delete-offline-key`).
+pub fn replaced_targets_keys(proposal: &Proposal) -> Result<Vec<String>, RotationError> {
+    let c = &proposal.change;
+    if c.role != KeyRole::Targets {
+        return Ok(Vec::new());
+    }
+    match &c.rotate {
+        None => Ok(Vec::new()),
+        Some(Rotate::Keys(ids)) => Ok(ids.clone()),
+        Some(Rotate::All) => {
+            let Some(ci) = proposal.chain(ChainName::Ci.as_str()) else {
+                return Ok(Vec::new());
+            };
+            let base = match proposal.staged_root(ci)? {
+                Some(s) => s,
+                None => proposal.current_root(ci)?,
+            };
+            offline_targets_keys(proposal, &base)
+        }
+    }
+}
+
 /// The offline targets keys of `root`: its targets role but the online key
 /// the proposal names, which must be in it (else the server and the root
 /// disagree about which key is online, and nothing is changed).

@@ -353,3 +353,203 @@ fn a_targets_rotation_needs_the_targets_archive_and_only_it() {
     assert!(said.contains("changes the root keys"), "{said}");
     assert!(!d.join("bundle.json").exists());
 }
+
+/// A Factory whose CI root has an offline targets key `old` beside the
+/// online one, its root key in `keys.tgz.age`, and a proposal rotating
+/// `old` that carries `prod` as the production targets fetched.
+fn rotation_with_prod_targets(d: &Path, prod: Value) -> (OtaFactory, PrivateKey) {
+    use ceremony::proposal::{Change, KeyRole, Rotate};
+    use ceremony::root::RoleKeys;
+    let mut f = OtaFactory::new(false);
+    let old = key(false);
+    let d_ = Dialect::OtaTuf;
+    let old_id = old.public_key().key_id(d_);
+    f.ci.insert_key(&old_id, &old.public_key());
+    f.ci.set_role(
+        "targets",
+        &RoleKeys {
+            keyids: vec![f.online.key_id(d_), old_id.clone()],
+            threshold: 1,
+        },
+    );
+    f.ci.clear_signatures();
+    sign_root(&mut f.ci, &[&f.root_key]);
+    f.import(d, Vec::new());
+    let change = Change {
+        role: KeyRole::Targets,
+        online_targets_key: Some(f.online.key_id(d_)),
+        rotate: Some(Rotate::Keys(vec![old_id])),
+        expires: in_days(365),
+        ..Change::default()
+    };
+    let mut p = factory_proposal(&f.ci, &f.ci, change);
+    p.resign = Some(serde_json::from_value(serde_json::json!({"prod": prod})).unwrap());
+    write_proposal(d, "proposal.json", &p);
+    (f, old)
+}
+
+fn prod_file(signed_by: &str, custom_name: &str) -> Value {
+    serde_json::json!({
+        "signatures": [{"keyid": signed_by, "method": "ed25519", "sig": "AA=="}],
+        "signed": {"_type": "Targets", "version": 7, "expires": "2031-01-01T00:00:00Z",
+            "targets": {"main-lmp-42": {"length": 1234,
+                "hashes": {"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+                "custom": {"name": custom_name, "version": "42", "hardwareIds": ["m"]}}}}
+    })
+}
+
+fn sign_targets(d: &Path) -> std::process::Output {
+    signer(
+        d,
+        SignArgs::new()
+            .new_archive(Some("keys2.tgz.age"))
+            .passphrase_file(Some("pass.txt"))
+            .extra(["--targets-keys", "targets.tgz.age"]),
+    )
+}
+
+#[test]
+fn the_re_signed_production_targets_are_shown_in_full_and_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The offline key is made with the Factory: the files it signed are
+    // written into the proposal once it exists.
+    let real = d.join("real");
+    std::fs::create_dir(&real).unwrap();
+    let (f, old) = rotation_with_prod_targets(&real, serde_json::json!({}));
+    let old_id = old.public_key().key_id(Dialect::OtaTuf);
+    let mut p: ceremony::proposal::Proposal = ceremony::proposal::Proposal::from_slice(
+        &std::fs::read(real.join("proposal.json")).unwrap(),
+    )
+    .unwrap();
+    p.resign = Some(
+        serde_json::from_value(serde_json::json!({
+            "prod": {"main": prod_file(&old_id, "main-lmp"), "other": prod_file("ffff", "x")},
+            "waves": {"w2": prod_file(&old_id, "main-lmp")},
+        }))
+        .unwrap(),
+    );
+    std::fs::remove_file(real.join("proposal.json")).unwrap();
+    write_proposal(&real, "proposal.json", &p);
+    let out = sign_targets(&real);
+    let screen = ok(&out);
+    for want in [
+        "PRODUCTION TARGETS RE-SIGNED",
+        "production targets of tag main: version 7, expires \"2031-01-01T00:00:00Z\", 1 target(s)",
+        "targets of wave w2: version 7",
+        "target main-lmp-42",
+        "sha256 \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\", length 1234",
+        "custom: {\"name\":\"main-lmp\",\"version\":\"42\",\"hardwareIds\":[\"m\"]}",
+        "not re-signed (no replaced key signed it): production targets of tag other",
+    ] {
+        assert!(screen.contains(want), "{want}\n{screen}");
+    }
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(real.join("bundle.json")).unwrap()).unwrap();
+    let new_id = bundle["new_keys"][0]["keyid"].as_str().unwrap().to_string();
+    let new_key =
+        ceremony::keys::PublicKey::from_key_object(&bundle["new_keys"][0]["key"], Dialect::OtaTuf)
+            .unwrap();
+    for (field, name) in [("targets_signatures", "main"), ("waves_signatures", "w2")] {
+        let sigs = bundle[field][name]
+            .as_array()
+            .unwrap_or_else(|| panic!("{field}: {bundle}"));
+        assert_eq!(sigs.len(), 1);
+        assert_eq!(sigs[0]["keyid"], new_id.as_str());
+        let raw = unbase64(sigs[0]["sig"].as_str().unwrap());
+        let signed = prod_file(&old_id, "main-lmp")["signed"].clone();
+        new_key
+            .verify(
+                Dialect::OtaTuf,
+                &aktualizr_canonical(&signed),
+                &raw,
+                Some("ed25519"),
+            )
+            .unwrap();
+    }
+    assert!(
+        bundle["targets_signatures"].get("other").is_none(),
+        "{bundle}"
+    );
+    drop(f);
+}
+
+#[test]
+fn production_targets_that_cannot_be_shown_or_signed_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path();
+    let (_f, old) = rotation_with_prod_targets(real, serde_json::json!({}));
+    let old_id = old.public_key().key_id(Dialect::OtaTuf);
+    let base: ceremony::proposal::Proposal = ceremony::proposal::Proposal::from_slice(
+        &std::fs::read(real.join("proposal.json")).unwrap(),
+    )
+    .unwrap();
+    let cases = [
+        // A control character in a custom field: devices canonicalise it
+        // differently; shown escaped, refused before the confirmation.
+        (
+            serde_json::json!({"main": prod_file(&old_id, "evil\u{1b}[2J")}),
+            "is not allowed in ota-tuf metadata",
+        ),
+        // Not targets metadata.
+        (
+            serde_json::json!({"main": {"signatures": [{"keyid": old_id}], "signed": {"_type": "Root", "targets": {}}}}),
+            "is not \"Targets\"",
+        ),
+    ];
+    for (i, (prod, what)) in cases.into_iter().enumerate() {
+        let sub = real.join(format!("c{i}"));
+        std::fs::create_dir(&sub).unwrap();
+        for f in ["keys.tgz.age", "pass.txt"] {
+            std::fs::copy(real.join(f), sub.join(f)).unwrap();
+        }
+        let mut p = base.clone();
+        p.resign = Some(serde_json::from_value(serde_json::json!({ "prod": prod })).unwrap());
+        write_proposal(&sub, "proposal.json", &p);
+        let out = sign_targets(&sub);
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{said}");
+        assert!(said.contains(what), "{what}: {said}");
+        assert!(!said.contains('\u{1b}'), "{said}");
+        // Refused before any key is made: nothing written.
+        let mut left: Vec<String> = std::fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["keys.tgz.age", "pass.txt", "proposal.json"],
+            "{said}"
+        );
+    }
+    // A name that is not a tag or wave name is refused with the proposal.
+    let mut p = base.clone();
+    p.resign = Some(
+        serde_json::from_value(serde_json::json!({"prod": {"../x": prod_file(&old_id, "a")}}))
+            .unwrap(),
+    );
+    let bytes = p.to_bytes();
+    let e = ceremony::proposal::Proposal::from_slice(&bytes)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("only letters, digits"), "{e}");
+}
+
+/// Standard base64, padded (the signer crate has no base64 dependency).
+fn unbase64(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter(|&c| c != b'=') {
+        let v = A.iter().position(|&a| a == c).expect("base64") as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}

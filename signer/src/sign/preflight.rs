@@ -132,6 +132,7 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
     let provided = provided_keys(&proposal)?;
     let to_generate = keys_to_generate(&proposal, provided.len())?;
     let targets_archive = targets_archive(args, &proposal, to_generate, &new_archive, now)?;
+    super::resign::preflight(&proposal)?;
     check_proposal_roots(&proposal)?;
     let (dry_plans, _) = placeholder_plans(&proposal, &provided, to_generate, now)?;
     check_new_roots(

@@ -11,7 +11,7 @@ use anyhow::Result;
 use ceremony_cli::println;
 use serde_json::Value;
 
-use ceremony::proposal::{KeyRole, Rotate};
+use ceremony::proposal::KeyRole;
 use ceremony::resign::{selected, Kind, ToResign};
 use ceremony::rotation::Plans;
 use ceremony::transcript::event::Output;
@@ -29,9 +29,23 @@ pub(super) struct Shown {
 /// The signatures for the PUT: production by tag, waves by name.
 pub(super) type Signatures = (BTreeMap<String, Vec<Value>>, BTreeMap<String, Vec<Value>>);
 
+/// Refuses, before any key is made, a targets file this rotation would
+/// re-sign but could not show or sign.
+pub(super) fn preflight(proposal: &ceremony::proposal::Proposal) -> Result<()> {
+    let Some(resign) = &proposal.resign else {
+        return Ok(());
+    };
+    let replaced = ceremony::rotation::replaced_targets_keys(proposal)?;
+    for t in selected(resign, &replaced).0 {
+        t.render().map_err(|e| refused(e.to_string()))?;
+        t.message().map_err(|e| refused(e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// Shows the targets files this rotation re-signs, in full, and names the
 /// ones it leaves (signed by no replaced key). Nothing for any other change.
-pub(super) fn show(c: &Ceremony, plans: &Plans) -> Result<Shown> {
+pub(super) fn show(c: &Ceremony) -> Result<Shown> {
     let change = &c.proposal.change;
     let Some(resign) = &c.proposal.resign else {
         return Ok(Shown { files: Vec::new() });
@@ -41,10 +55,7 @@ pub(super) fn show(c: &Ceremony, plans: &Plans) -> Result<Shown> {
     }
     // The replaced keys are the offline targets keys the rotation takes
     // out (fioctl: the old offline key); a key only removed re-signs nothing.
-    let replaced: Vec<String> = match &change.rotate {
-        Some(Rotate::Keys(ids)) => ids.clone(),
-        _ => plans.first().removed.clone(),
-    };
+    let replaced = ceremony::rotation::replaced_targets_keys(&c.proposal)?;
     let (chosen, left) = selected(resign, &replaced);
     println!();
     println!(
