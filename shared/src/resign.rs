@@ -364,4 +364,54 @@ mod tests {
         };
         assert!(bad.render().is_err());
     }
+
+    #[test]
+    fn a_bundle_s_signatures_are_checked_against_the_files_and_the_new_root() {
+        let d = Dialect::OtaTuf;
+        let (new, other) = (
+            PrivateKey::generate(NewKeyType::Ed25519).unwrap(),
+            PrivateKey::generate(NewKeyType::Ed25519).unwrap(),
+        );
+        let id = new.public_key().key_id(d);
+        let root = crate::root::RootMetadata::from_value(
+            json!({"signatures": [], "signed": {"_type": "Root", "version": 2,
+                "expires": "2030-01-01T00:00:00Z",
+                "keys": {id.clone(): new.public_key().to_key_object(d)},
+                "roles": {"root": {"keyids": [id], "threshold": 1},
+                    "targets": {"keyids": [id], "threshold": 1},
+                    "snapshot": {"keyids": [id], "threshold": 1},
+                    "timestamp": {"keyids": [id], "threshold": 1}}}}),
+            d,
+        )
+        .unwrap();
+        let mut clean = file("old");
+        clean["signed"]["targets"]["a-1"]["custom"]["name"] = json!("a");
+        let r = Resign {
+            prod: BTreeMap::from([("main".into(), clean.clone())]),
+            waves: BTreeMap::new(),
+        };
+        let t = ToResign {
+            kind: Kind::Prod,
+            name: "main".into(),
+            envelope: clean,
+        };
+        let good = BTreeMap::from([("main".to_string(), vec![t.sign(&id, &new).unwrap()])]);
+        check_signatures(Some(&r), Kind::Prod, &good, &root).unwrap();
+        // By a key the new root's targets role does not list.
+        let other_id = other.public_key().key_id(d);
+        let stranger =
+            BTreeMap::from([("main".to_string(), vec![t.sign(&other_id, &other).unwrap()])]);
+        let e = check_signatures(Some(&r), Kind::Prod, &stranger, &root).unwrap_err();
+        assert!(e.contains("not a targets key"), "{e}");
+        // Under the right id, but another key's signature.
+        let forged = BTreeMap::from([("main".to_string(), vec![t.sign(&id, &other).unwrap()])]);
+        let e = check_signatures(Some(&r), Kind::Prod, &forged, &root).unwrap_err();
+        assert!(e.contains("does not verify"), "{e}");
+        // A file the proposal does not carry, or as a wave.
+        let e = check_signatures(Some(&r), Kind::Wave, &good, &root).unwrap_err();
+        assert!(e.contains("does not carry"), "{e}");
+        let e = check_signatures(None, Kind::Prod, &good, &root).unwrap_err();
+        assert!(e.contains("does not carry"), "{e}");
+        check_signatures(None, Kind::Prod, &BTreeMap::new(), &root).unwrap();
+    }
 }
