@@ -431,6 +431,8 @@ fn the_re_signed_production_targets_are_shown_in_full_and_signed() {
     );
     std::fs::remove_file(real.join("proposal.json")).unwrap();
     write_proposal(&real, "proposal.json", &p);
+    // `signer review` shows them the same way, with no key at hand.
+    let review = ok(&signer(&real, ["review", "proposal.json"]));
     let out = sign_targets(&real);
     let screen = ok(&out);
     for want in [
@@ -443,6 +445,7 @@ fn the_re_signed_production_targets_are_shown_in_full_and_signed() {
         "not re-signed (no replaced key signed it): production targets of tag other",
     ] {
         assert!(screen.contains(want), "{want}\n{screen}");
+        assert!(review.contains(want), "{want}\n{review}");
     }
     let bundle: Value =
         serde_json::from_slice(&std::fs::read(real.join("bundle.json")).unwrap()).unwrap();

@@ -64,7 +64,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
             // whether the anchor goes into the roots.
             let anchored = !c.proposal.change.sign_staged && confirm::will_anchor(&plans, &held);
             let shown = build::show(&mut c, &plans, anchored)?;
-            let targets_shown = resign::show(&c)?;
+            let targets_shown = resign::show(&c.proposal)?;
             step = Step::Confirmation;
             confirm::server(&args, &mut c, &shown)?;
             let anchor = confirm::confirm(&args, &mut c, &plans)?;

@@ -11,13 +11,12 @@ use anyhow::Result;
 use ceremony_cli::println;
 use serde_json::Value;
 
-use ceremony::proposal::KeyRole;
+use ceremony::proposal::{KeyRole, Proposal};
 use ceremony::resign::{selected, Kind, ToResign};
 use ceremony::rotation::Plans;
 use ceremony::transcript::event::Output;
 use ceremony::transcript::{Event, TranscriptWriter};
 
-use super::preflight::Ceremony;
 use super::refused;
 use crate::commands::Opened;
 
@@ -31,7 +30,7 @@ pub(super) type Signatures = (BTreeMap<String, Vec<Value>>, BTreeMap<String, Vec
 
 /// Refuses, before any key is made, a targets file this rotation would
 /// re-sign but could not show or sign.
-pub(super) fn preflight(proposal: &ceremony::proposal::Proposal) -> Result<()> {
+pub(super) fn preflight(proposal: &Proposal) -> Result<()> {
     let Some(resign) = &proposal.resign else {
         return Ok(());
     };
@@ -45,9 +44,9 @@ pub(super) fn preflight(proposal: &ceremony::proposal::Proposal) -> Result<()> {
 
 /// Shows the targets files this rotation re-signs, in full, and names the
 /// ones it leaves (signed by no replaced key). Nothing for any other change.
-pub(super) fn show(c: &Ceremony) -> Result<Shown> {
-    let change = &c.proposal.change;
-    let Some(resign) = &c.proposal.resign else {
+pub(super) fn show(proposal: &Proposal) -> Result<Shown> {
+    let change = &proposal.change;
+    let Some(resign) = &proposal.resign else {
         return Ok(Shown { files: Vec::new() });
     };
     if change.role != KeyRole::Targets || change.rotate.is_none() {
@@ -55,7 +54,7 @@ pub(super) fn show(c: &Ceremony) -> Result<Shown> {
     }
     // The replaced keys are the offline targets keys the rotation takes
     // out (fioctl: the old offline key); a key only removed re-signs nothing.
-    let replaced = ceremony::rotation::replaced_targets_keys(&c.proposal)?;
+    let replaced = ceremony::rotation::replaced_targets_keys(proposal)?;
     let (chosen, left) = selected(resign, &replaced);
     println!();
     println!(

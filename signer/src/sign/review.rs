@@ -66,6 +66,8 @@ pub(crate) fn review(args: ReviewArgs) -> Result<ExitCode> {
             print_history(chain);
         }
     }
+    // A targets rotation's production targets, as `signer sign` shows them.
+    super::resign::show(&proposal)?;
     println!();
     // What `signer sign` would refuse before making a key, said here too
     // (after the change is shown, so that the operator sees what is wrong).
