@@ -37,9 +37,9 @@ fn read(p: &Path) -> Value {
 }
 
 impl Factory {
-    /// A Factory whose first root key is imported offline into
-    /// `keys-1.tgz.age`, and rotated once (the root goes offline; production
-    /// targets threshold 2).
+    /// A Factory whose root goes offline by the first-time flow: the first
+    /// root key the server hands out imported offline into `keys-1.tgz.age`,
+    /// and rotated out (production targets threshold 2).
     fn root_offline() -> Factory {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
@@ -60,12 +60,26 @@ impl Factory {
             pass,
             sim,
         };
+        // The first-time flow: the server hands out the first root key
+        // with the transaction; it crosses as a tarball, is imported, and
+        // the rotation takes it out.
+        f.propose(
+            "root",
+            &[
+                "--first-time",
+                "--first-root-key",
+                "first.tgz",
+                "--rotate-all",
+            ],
+        )
+        .expect(0, "propose --first-time");
+        std::fs::copy(f.online.join("first.tgz"), f.offline.join("first.tgz")).unwrap();
         run(
             "signer",
             &f.offline,
             [
                 "import",
-                f.state.join("factory-keys.tgz").to_str().unwrap(),
+                "first.tgz",
                 "--role",
                 "root",
                 "-o",
@@ -76,9 +90,8 @@ impl Factory {
             &[],
         )
         .expect(0, "signer import");
-        f.round(
+        f.sign_and_upload(
             "root",
-            &["--rotate-all"],
             &[
                 "--keys",
                 "keys-1.tgz.age",
@@ -163,6 +176,11 @@ impl Factory {
     /// `sign` is `--keys K --new-archive N` and more flags.
     fn round(&self, name: &str, change: &[&str], sign: &[&str]) -> String {
         self.propose(name, change).expect(0, "propose");
+        self.sign_and_upload(name, sign)
+    }
+
+    /// sign and upload the proposal `name` made; returns the signer's screen.
+    fn sign_and_upload(&self, name: &str, sign: &[&str]) -> String {
         let proposal = format!("{name}.proposal.json");
         let bundle = format!("{name}.bundle.json");
         std::fs::copy(self.online.join(&proposal), self.offline.join(&proposal)).unwrap();
