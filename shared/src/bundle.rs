@@ -5,6 +5,8 @@
 //! several people each holder writes a partial bundle, and `submitter merge`
 //! combines them until every threshold is met.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -67,6 +69,15 @@ pub struct Bundle {
     /// The ceremony transcript's signed head, where one was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript_head: Option<Value>,
+    /// A targets key rotation's signatures of production targets by the new
+    /// offline targets key: `{tag: [signature]}`, PUT as fioctl's
+    /// `targets-signatures` ([`crate::resign`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub targets_signatures: BTreeMap<String, Vec<Value>>,
+    /// The same for waves' targets: `{wave: [signature]}`, PUT as
+    /// `waves-signatures`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub waves_signatures: BTreeMap<String, Vec<Value>>,
 }
 
 /// Room, in a bundle's size bound, for what is not known before signing:
@@ -122,6 +133,8 @@ impl Bundle {
             complete: completion.complete,
             missing: completion.missing,
             transcript_head,
+            targets_signatures: BTreeMap::new(),
+            waves_signatures: BTreeMap::new(),
         }
     }
 

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod proposal;
 pub mod pubkey;
 pub mod report;
+pub mod resign;
 pub mod root;
 pub mod rotation;
 pub mod rules;

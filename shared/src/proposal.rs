@@ -145,6 +145,40 @@ pub enum Rotate {
     All,
 }
 
+/// Which role's keys a change edits: the root keys (the default), or a
+/// Factory's offline targets keys (fioctl's `--role=targets`), which live in
+/// `roles.targets` beside the online targets key and are kept in their own
+/// archive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyRole {
+    /// `roles.root`.
+    #[default]
+    Root,
+    /// `roles.targets`, but for the online key.
+    Targets,
+}
+
+impl KeyRole {
+    /// Whether this is the root role (left out of a proposal when so).
+    pub fn is_root(&self) -> bool {
+        *self == KeyRole::Root
+    }
+
+    /// The role's name in a root.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Root => "root",
+            KeyRole::Targets => "targets",
+        }
+    }
+}
+
+/// The lowest production targets threshold fioctl's `set-threshold
+/// --role=targets` accepts: production targets need the online key and an
+/// offline one while the online key signs CI.
+pub const MIN_PROD_TARGETS_THRESHOLD: u64 = 2;
+
 /// A public key made elsewhere (`signer keygen` on another holder's laptop)
 /// that the new root must list.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -195,6 +229,17 @@ pub struct Change {
     /// holder's signatures: no other change field may be set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sign_staged: bool,
+    /// Whose keys `rotate`, `add_keys`, `remove_keys` and `threshold` are
+    /// about. For [`KeyRole::Targets`], `threshold` is the production root's
+    /// targets threshold (fioctl sets no other), and the keys are the
+    /// offline targets keys.
+    #[serde(default, skip_serializing_if = "KeyRole::is_root")]
+    pub role: KeyRole,
+    /// The Factory's online targets key id, as the server names it in the
+    /// transaction (`updated.online-keys.targets`): never rotated or
+    /// removed by a targets change. Required for one; nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_targets_key: Option<String>,
 }
 
 impl Change {
@@ -214,6 +259,8 @@ impl Change {
         mark(!self.expires.is_empty(), "expires");
         mark(self.message.is_some(), "message");
         mark(!self.provided_keys.is_empty(), "provided_keys");
+        mark(!self.role.is_root(), "role");
+        mark(self.online_targets_key.is_some(), "online_targets_key");
         set
     }
 }
@@ -240,6 +287,11 @@ pub struct Proposal {
     /// The caller's FoundriesFactory user id, for `x-key-owners`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polis_id: Option<String>,
+    /// A targets key rotation's production and wave targets, as fetched:
+    /// those a replaced offline targets key signed are re-signed by the new
+    /// one ([`crate::resign`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resign: Option<crate::resign::Resign>,
 }
 
 impl Proposal {
@@ -320,7 +372,7 @@ impl Proposal {
                         .into(),
                 ));
             }
-            return Ok(());
+            return self.check_targets_change();
         }
         let refuse = |why: String| {
             Err(CrossingError::Refused(format!(
@@ -351,6 +403,101 @@ impl Proposal {
         }
         if self.chain(ChainName::Ci.as_str()).is_none() {
             return refuse("the proposal has no ci chain".into());
+        }
+        Ok(())
+    }
+
+    /// A change of the offline targets keys is a Factory's, names the
+    /// online targets key (which it must leave alone), changes something,
+    /// asks for no production targets threshold under
+    /// [`MIN_PROD_TARGETS_THRESHOLD`], and takes no provided keys (those
+    /// are root keys made by `signer keygen`). A root change names no
+    /// online targets key.
+    fn check_targets_change(&self) -> Result<(), CrossingError> {
+        let c = &self.change;
+        let refuse = |why: String| {
+            Err(CrossingError::Refused(format!(
+                "change: {why}. Refused: the proposal was tampered with or written by another tool"
+            )))
+        };
+        if let Some(r) = &self.resign {
+            if c.role.is_root() || c.rotate.is_none() {
+                return refuse(
+                    "it carries production targets to re-sign, which only a rotation of the \
+                     offline targets keys does"
+                        .into(),
+                );
+            }
+            if let Some(n) = r
+                .prod
+                .keys()
+                .chain(r.waves.keys())
+                .find(|n| !crate::resign::valid_name(n))
+            {
+                return refuse(format!(
+                    "resign names targets {}: only letters, digits, '.', '_' and '-' are names",
+                    quote_name(n)
+                ));
+            }
+        }
+        if c.role.is_root() {
+            if c.online_targets_key.is_some() {
+                return refuse(
+                    "online_targets_key is set, but the change is to the root keys".into(),
+                );
+            }
+            return Ok(());
+        }
+        if !matches!(self.target, Target::Factory { .. }) || self.dialect != Dialect::OtaTuf {
+            return refuse(format!(
+                "role \"targets\" is for a FoundriesFactory's offline targets keys, not a {} \
+                 repository's",
+                self.dialect
+            ));
+        }
+        let Some(online) = c.online_targets_key.as_deref() else {
+            return refuse(
+                "a targets change needs online_targets_key (the server's \
+                 updated.online-keys.targets), so that the online key is left alone"
+                    .into(),
+            );
+        };
+        if online.is_empty() {
+            return refuse("online_targets_key is empty".into());
+        }
+        if c.rotate.is_none()
+            && c.add_keys == 0
+            && c.remove_keys.is_empty()
+            && c.threshold.is_none()
+        {
+            return refuse(
+                "a targets change that rotates, adds, removes nothing and sets no threshold".into(),
+            );
+        }
+        if !c.provided_keys.is_empty() {
+            return refuse(
+                "provided_keys are root keys; a targets change makes its keys offline".into(),
+            );
+        }
+        if let Some(Rotate::Keys(ids)) = &c.rotate {
+            if ids.iter().any(|id| id == online) {
+                return refuse(format!(
+                    "it rotates the online targets key {online}, which the server holds"
+                ));
+            }
+        }
+        if c.remove_keys.iter().any(|id| id == online) {
+            return refuse(format!(
+                "it removes the online targets key {online}, which the server holds"
+            ));
+        }
+        if let Some(t) = c.threshold {
+            if t < MIN_PROD_TARGETS_THRESHOLD {
+                return refuse(format!(
+                    "a production targets threshold of {t}: it must be at least \
+                     {MIN_PROD_TARGETS_THRESHOLD} while the online key signs CI targets"
+                ));
+            }
         }
         Ok(())
     }
@@ -399,7 +546,7 @@ impl Proposal {
 /// field is (`change.provided_keys[0]`), which serde's message does not.
 /// `proposal_field_lists_match_the_types` keeps these lists true.
 const PROPOSAL_FIELDS: &[&str] = &[
-    "format", "dialect", "target", "txid", "created", "chains", "change", "polis_id",
+    "format", "dialect", "target", "txid", "created", "chains", "change", "polis_id", "resign",
 ];
 const CHAIN_FIELDS: &[&str] = &["name", "current", "staged", "history"];
 const HISTORY_FIELDS: &[&str] = &["version", "sha256"];
@@ -413,6 +560,8 @@ const CHANGE_FIELDS: &[&str] = &[
     "message",
     "provided_keys",
     "sign_staged",
+    "role",
+    "online_targets_key",
 ];
 const PROVIDED_KEY_FIELDS: &[&str] = &["key", "holder"];
 
@@ -764,8 +913,11 @@ mod tests {
                     holder: Some("h".into()),
                 }],
                 sign_staged: true,
+                role: KeyRole::Targets,
+                online_targets_key: Some("o".into()),
             },
             polis_id: Some("p".into()),
+            resign: Some(crate::resign::Resign::default()),
         };
         let v = serde_json::to_value(&full).unwrap();
         assert_eq!(keys(&v), sorted(PROPOSAL_FIELDS));
@@ -785,5 +937,75 @@ mod tests {
             let kind = tv["kind"].as_str().unwrap().to_string();
             assert_eq!(keys(&tv), sorted(target_fields(Some(&kind)).unwrap()));
         }
+    }
+
+    #[test]
+    fn targets_changes_are_checked() {
+        let targets = |f: &dyn Fn(&mut Value)| {
+            edit(&factory(), |v| {
+                v["change"]["role"] = json!("targets");
+                v["change"]["online_targets_key"] = json!("0123");
+                f(v)
+            })
+        };
+        let p = parse(&targets(&|_| {})).unwrap();
+        assert_eq!(p.change.role, KeyRole::Targets);
+        let refused = |v: Value, what: &str| {
+            let e = parse(&v).unwrap_err().to_string();
+            assert!(e.contains(what), "{what}: {e}");
+        };
+        refused(
+            targets(&|v| {
+                v["change"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("online_targets_key")
+                    .map(drop)
+                    .unwrap()
+            }),
+            "needs online_targets_key",
+        );
+        refused(
+            targets(&|v| v["change"]["rotate"] = json!({"keys": ["0123"]})),
+            "rotates the online",
+        );
+        refused(
+            targets(&|v| v["change"]["remove_keys"] = json!(["0123"])),
+            "removes the online",
+        );
+        refused(
+            targets(&|v| v["change"]["threshold"] = json!(1)),
+            "at least 2",
+        );
+        refused(
+            targets(&|v| {
+                v["change"].as_object_mut().unwrap().remove("rotate");
+            }),
+            "rotates, adds, removes nothing",
+        );
+        refused(
+            targets(&|v| v["change"]["provided_keys"] = json!([{"key": {}}])),
+            "provided_keys are root keys",
+        );
+        // A TUF repository has no targets change, and a root change names
+        // no online targets key.
+        refused(
+            edit(&tuf(), |v| {
+                v["change"]["role"] = json!("targets");
+                v["change"]["online_targets_key"] = json!("0123");
+                v["change"].as_object_mut().unwrap().remove("provided_keys");
+            }),
+            "not a tuf repository",
+        );
+        refused(
+            edit(&factory(), |v| {
+                v["change"]["online_targets_key"] = json!("0123")
+            }),
+            "the change is to the root keys",
+        );
+        refused(
+            edit(&factory(), |v| v["change"]["role"] = json!("snapshot")),
+            "unknown variant",
+        );
     }
 }

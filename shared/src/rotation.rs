@@ -16,7 +16,7 @@ use crate::crossing::CrossingError;
 use crate::dialect::Dialect;
 use crate::keys::KeyType;
 use crate::keys::{NewKeyType, PublicKey};
-use crate::proposal::{Chain, ChainName, Proposal, Rotate, Target};
+use crate::proposal::{Chain, ChainName, KeyRole, Proposal, Rotate, Target};
 use crate::root::{format_expires, parse_expires, RoleKeys, RootError, RootMetadata};
 use crate::rules::next_version;
 
@@ -156,12 +156,64 @@ pub fn keys_needed(proposal: &Proposal) -> Result<usize, RotationError> {
         .first()
         .ok_or_else(|| RotationError::Change("the proposal names no chain".into()))?;
     let current = proposal.current_root(chain)?;
-    let rotated = match &proposal.change.rotate {
-        None => 0,
-        Some(Rotate::All) => current.role("root")?.keyids.len(),
-        Some(Rotate::Keys(ids)) => ids.len(),
+    let rotated = match (&proposal.change.rotate, proposal.change.role) {
+        (None, _) => 0,
+        (Some(Rotate::All), KeyRole::Root) => current.role("root")?.keyids.len(),
+        // Every offline targets key replaced by one new key; where the
+        // online key is the only one, the first offline key is made.
+        (Some(Rotate::All), KeyRole::Targets) => {
+            let base = proposal.staged_root(chain)?.unwrap_or(current);
+            offline_targets_keys(proposal, &base)?.len().max(1)
+        }
+        (Some(Rotate::Keys(ids)), _) => ids.len(),
     };
     Ok(rotated + proposal.change.add_keys as usize)
+}
+
+/// The offline targets keys a targets rotation replaces, whose signatures
+/// mark the production and wave targets to re-sign: those it names, or
+/// every offline targets key of the CI root it builds on (staged, else
+/// current). None for any other change (a key only removed re-signs
+/// nothing, as fioctl's `delete-offline-key`).
+pub fn replaced_targets_keys(proposal: &Proposal) -> Result<Vec<String>, RotationError> {
+    let c = &proposal.change;
+    if c.role != KeyRole::Targets {
+        return Ok(Vec::new());
+    }
+    match &c.rotate {
+        None => Ok(Vec::new()),
+        Some(Rotate::Keys(ids)) => Ok(ids.clone()),
+        Some(Rotate::All) => {
+            let Some(ci) = proposal.chain(ChainName::Ci.as_str()) else {
+                return Ok(Vec::new());
+            };
+            let base = match proposal.staged_root(ci)? {
+                Some(s) => s,
+                None => proposal.current_root(ci)?,
+            };
+            offline_targets_keys(proposal, &base)
+        }
+    }
+}
+
+/// The offline targets keys of `root`: its targets role but the online key
+/// the proposal names, which must be in it (else the server and the root
+/// disagree about which key is online, and nothing is changed).
+pub fn offline_targets_keys(
+    proposal: &Proposal,
+    root: &RootMetadata,
+) -> Result<Vec<String>, RotationError> {
+    let online = proposal.change.online_targets_key.as_deref().unwrap_or("");
+    let ids = root.role("targets")?.keyids;
+    if !ids.iter().any(|id| id == online) {
+        return Err(RotationError::Change(format!(
+            "the online targets key {online} (the server's updated.online-keys.targets) is not in \
+             the root's targets role ({}): the server and its root disagree about which key is \
+             online. Nothing is changed; cancel the transaction and propose again",
+            ids.join(", ")
+        )));
+    }
+    Ok(ids.into_iter().filter(|id| id != online).collect())
 }
 
 /// Builds the new root of every chain of `proposal`, listing `new_keys` (in
@@ -208,7 +260,7 @@ pub fn plan(
         if name == ChainName::Prod {
             if let Some(ci) = plans.iter().find(|p| p.name == ChainName::Ci.as_str()) {
                 let staged = proposal.staged_root(chain)?;
-                let plan = derive_prod(ci, current, staged.as_ref())?;
+                let plan = derive_prod(ci, current, staged.as_ref(), prod_threshold(proposal)?)?;
                 plans.push(plan);
                 continue;
             }
@@ -230,7 +282,7 @@ pub fn plan(
                 // The CI root it replaces signs it, as fioctl signs both
                 // roots with the same keys.
                 current: ci.current.clone(),
-                new: first_prod_root(&ci.new)?,
+                new: with_prod_threshold(first_prod_root(&ci.new)?, prod_threshold(proposal)?)?,
                 added: ci.added.clone(),
                 removed: ci.removed.clone(),
             };
@@ -347,56 +399,10 @@ fn plan_chain(
         }
     };
 
-    let role = new.role("root")?;
-    let rotated: Vec<String> = match &change.rotate {
-        None => Vec::new(),
-        Some(Rotate::All) => role.keyids.clone(),
-        Some(Rotate::Keys(ids)) => ids.clone(),
+    let (added, removed) = match change.role {
+        KeyRole::Root => edit_root_role(proposal, name, current_version, &mut new, new_keys)?,
+        KeyRole::Targets => edit_targets_role(proposal, name, current_version, &mut new, new_keys)?,
     };
-    for id in rotated.iter().chain(&change.remove_keys) {
-        if !role.keyids.contains(id) {
-            return Err(RotationError::Change(format!(
-                "{name}: key {id} is not a root key of version {current_version}; root keys are: {}",
-                role.keyids.join(", ")
-            )));
-        }
-    }
-    let removed: Vec<String> = role
-        .keyids
-        .iter()
-        .filter(|id| rotated.contains(id) || change.remove_keys.contains(id))
-        .cloned()
-        .collect();
-
-    let mut keyids: Vec<String> = role
-        .keyids
-        .iter()
-        .filter(|id| !removed.contains(id))
-        .cloned()
-        .collect();
-    let mut added = Vec::new();
-    for key in new_keys {
-        let keyid = key.key_id(dialect);
-        if keyids.contains(&keyid) {
-            return Err(RotationError::Change(format!(
-                "{name}: new key {keyid} is already a root key"
-            )));
-        }
-        new.insert_key(&keyid, key);
-        keyids.push(keyid.clone());
-        added.push(AddedKey {
-            keyid,
-            key: key.clone(),
-        });
-    }
-    let threshold = change.threshold.unwrap_or(role.threshold);
-    if threshold == 0 || threshold > keyids.len() as u64 {
-        return Err(RotationError::Change(format!(
-            "{name}: a root threshold of {threshold} cannot work with {} root key(s)",
-            keyids.len()
-        )));
-    }
-    new.set_role("root", &RoleKeys { keyids, threshold });
 
     let expires = parse_expires(&change.expires)
         .map_err(|e| RotationError::Change(format!("the requested expiry {e}")))?;
@@ -464,6 +470,184 @@ fn plan_chain(
     })
 }
 
+/// Replaces, adds and removes root keys, and sets the root threshold.
+fn edit_root_role(
+    proposal: &Proposal,
+    name: &str,
+    current_version: u64,
+    new: &mut RootMetadata,
+    new_keys: &[PublicKey],
+) -> Result<(Vec<AddedKey>, Vec<String>), RotationError> {
+    let change = &proposal.change;
+    let dialect = proposal.dialect;
+    let role = new.role("root")?;
+    let rotated: Vec<String> = match &change.rotate {
+        None => Vec::new(),
+        Some(Rotate::All) => role.keyids.clone(),
+        Some(Rotate::Keys(ids)) => ids.clone(),
+    };
+    for id in rotated.iter().chain(&change.remove_keys) {
+        if !role.keyids.contains(id) {
+            return Err(RotationError::Change(format!(
+                "{name}: key {id} is not a root key of version {current_version}; root keys are: {}",
+                role.keyids.join(", ")
+            )));
+        }
+    }
+    let removed: Vec<String> = role
+        .keyids
+        .iter()
+        .filter(|id| rotated.contains(id) || change.remove_keys.contains(id))
+        .cloned()
+        .collect();
+
+    let mut keyids: Vec<String> = role
+        .keyids
+        .iter()
+        .filter(|id| !removed.contains(id))
+        .cloned()
+        .collect();
+    let mut added = Vec::new();
+    for key in new_keys {
+        let keyid = key.key_id(dialect);
+        if keyids.contains(&keyid) {
+            return Err(RotationError::Change(format!(
+                "{name}: new key {keyid} is already a root key"
+            )));
+        }
+        new.insert_key(&keyid, key);
+        keyids.push(keyid.clone());
+        added.push(AddedKey {
+            keyid,
+            key: key.clone(),
+        });
+    }
+    let threshold = change.threshold.unwrap_or(role.threshold);
+    if threshold == 0 || threshold > keyids.len() as u64 {
+        return Err(RotationError::Change(format!(
+            "{name}: a root threshold of {threshold} cannot work with {} root key(s)",
+            keyids.len()
+        )));
+    }
+    new.set_role("root", &RoleKeys { keyids, threshold });
+    Ok((added, removed))
+}
+
+/// Replaces, adds and removes offline targets keys in the CI root's
+/// targets role, as fioctl's `rotate-offline-key`, `add-offline-key` and
+/// `delete-offline-key --role=targets` do: the online targets key stays,
+/// the CI targets threshold stays (fioctl keeps it at 1; the production
+/// threshold is set where the production root is derived).
+fn edit_targets_role(
+    proposal: &Proposal,
+    name: &str,
+    current_version: u64,
+    new: &mut RootMetadata,
+    new_keys: &[PublicKey],
+) -> Result<(Vec<AddedKey>, Vec<String>), RotationError> {
+    let change = &proposal.change;
+    let dialect = proposal.dialect;
+    let role = new.role("targets")?;
+    let offline = offline_targets_keys(proposal, new)?;
+    let rotated: Vec<String> = match &change.rotate {
+        None => Vec::new(),
+        Some(Rotate::All) => offline.clone(),
+        Some(Rotate::Keys(ids)) => ids.clone(),
+    };
+    for id in rotated.iter().chain(&change.remove_keys) {
+        if !offline.contains(id) {
+            return Err(RotationError::Change(format!(
+                "{name}: key {id} is not an offline targets key of version {current_version}; \
+                 offline targets keys are: {}",
+                if offline.is_empty() {
+                    "none (only the online key signs targets)".to_string()
+                } else {
+                    offline.join(", ")
+                }
+            )));
+        }
+    }
+    let removed: Vec<String> = offline
+        .iter()
+        .filter(|id| rotated.contains(id) || change.remove_keys.contains(id))
+        .cloned()
+        .collect();
+    let mut keyids: Vec<String> = role
+        .keyids
+        .iter()
+        .filter(|id| !removed.contains(id))
+        .cloned()
+        .collect();
+    let mut added = Vec::new();
+    for key in new_keys {
+        let keyid = key.key_id(dialect);
+        if keyids.contains(&keyid) || new.role("root")?.keyids.contains(&keyid) {
+            return Err(RotationError::Change(format!(
+                "{name}: new key {keyid} is already a key of the root"
+            )));
+        }
+        new.insert_key(&keyid, key);
+        keyids.push(keyid.clone());
+        added.push(AddedKey {
+            keyid,
+            key: key.clone(),
+        });
+    }
+    new.set_role(
+        "targets",
+        &RoleKeys {
+            keyids,
+            threshold: role.threshold,
+        },
+    );
+    Ok((added, removed))
+}
+
+/// The production targets threshold a targets change asks for
+/// (`set-threshold --role=targets`), if it asks for one.
+fn prod_threshold(proposal: &Proposal) -> Result<Option<u64>, RotationError> {
+    let c = &proposal.change;
+    if c.role != KeyRole::Targets {
+        return Ok(None);
+    }
+    if let Some(t) = c.threshold {
+        if t < crate::proposal::MIN_PROD_TARGETS_THRESHOLD {
+            return Err(RotationError::Change(format!(
+                "prod: a production targets threshold of {t}: it must be at least {} while the \
+                 online key signs CI targets",
+                crate::proposal::MIN_PROD_TARGETS_THRESHOLD
+            )));
+        }
+    }
+    Ok(c.threshold)
+}
+
+/// `prod` with the production targets threshold `asked` for, where one
+/// is: refused when its targets role has fewer keys, since no production
+/// targets could then ever be signed (a threshold above the key count
+/// that a root already has is kept as it is, as fioctl keeps it).
+fn with_prod_threshold(
+    mut prod: RootMetadata,
+    asked: Option<u64>,
+) -> Result<RootMetadata, RotationError> {
+    let Some(t) = asked else {
+        return Ok(prod);
+    };
+    let mut targets = prod.role("targets")?;
+    if t > targets.keyids.len() as u64 {
+        return Err(RotationError::Change(format!(
+            "prod: a production targets threshold of {t} cannot be met by the {} targets key(s) \
+             of the new root (the online key and {} offline); add offline targets keys in the \
+             same change (--add N) or ask for a lower threshold",
+            targets.keyids.len(),
+            targets.keyids.len().saturating_sub(1)
+        )));
+    }
+    targets.threshold = t;
+    prod.set_role("targets", &targets);
+    Ok(prod)
+}
+
 /// The targets threshold a Factory's production root gets when a change
 /// is made, as fioctl decides it (`finalizeTufRootChanges`, commit 5e30fc6):
 /// the production root the server staged keeps its threshold; with none
@@ -522,10 +706,17 @@ fn derive_prod(
     ci: &ChainPlan,
     current: RootMetadata,
     staged: Option<&RootMetadata>,
+    asked: Option<u64>,
 ) -> Result<ChainPlan, RotationError> {
     let mut new = ci.new.clone();
     let mut targets = new.role("targets")?;
-    targets.threshold = prod_targets_threshold(&ci.current, &current, staged)?;
+    targets.threshold = match asked {
+        Some(t) => t,
+        None => prod_targets_threshold(&ci.current, &current, staged)?,
+    };
+    new.set_role("targets", &targets);
+    let mut new = with_prod_threshold(new, asked)?;
+    let targets = new.role("targets")?;
     if targets.threshold == 0 {
         return Err(RotationError::Change(
             "prod: the production targets threshold would be 0; it must be at least 1".into(),
@@ -771,6 +962,7 @@ mod tests {
                 ..Change::default()
             },
             polis_id: None,
+            resign: None,
         }
     }
 
@@ -1073,5 +1265,166 @@ mod tests {
             matches!(err, RotationError::RootTooLarge { max: 65536, .. }),
             "{err}"
         );
+    }
+
+    /// A Factory whose CI root has the online targets key and `offline`
+    /// offline targets keys, and whose production root is the same with a
+    /// targets threshold of 2; a targets change of `change`.
+    fn targets_factory(offline: &[PublicKey], change: Change) -> (Proposal, String) {
+        let d = Dialect::OtaTuf;
+        let (rk, online) = (key(), key());
+        let mut ci = ota_root(2, &rk, &online);
+        for k in offline {
+            ci["signed"]["keys"][k.key_id(d)] = k.to_key_object(d);
+            ci["signed"]["roles"]["targets"]["keyids"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!(k.key_id(d)));
+        }
+        let prod = with_targets_threshold(ci.clone(), 2);
+        let mut p = factory(vec![chain("ci", ci, None), chain("prod", prod, None)]);
+        p.change = Change {
+            role: KeyRole::Targets,
+            online_targets_key: Some(online.key_id(d)),
+            expires: "2099-01-01T00:00:00Z".into(),
+            ..change
+        };
+        (p, online.key_id(d))
+    }
+
+    fn targets_ids(plan: &ChainPlan) -> Vec<String> {
+        plan.new.role("targets").unwrap().keyids
+    }
+
+    #[test]
+    fn a_targets_rotation_replaces_the_offline_key_and_keeps_the_online_one() {
+        let d = Dialect::OtaTuf;
+        let old = key();
+        let (p, online) = targets_factory(
+            std::slice::from_ref(&old),
+            Change {
+                rotate: Some(Rotate::All),
+                ..Change::default()
+            },
+        );
+        assert_eq!(keys_needed(&p).unwrap(), 1);
+        let new = key();
+        let plans = Plans::build(&p, std::slice::from_ref(&new), now()).unwrap();
+        for plan in plans.iter() {
+            assert_eq!(
+                targets_ids(plan),
+                vec![online.clone(), new.key_id(d)],
+                "{}",
+                plan.name
+            );
+            // The old key is gone from the keys too; the root role untouched.
+            assert!(plan.new.key(&old.key_id(d)).is_err(), "{}", plan.name);
+            assert_eq!(
+                plan.new.role("root").unwrap(),
+                plan.current.role("root").unwrap()
+            );
+            assert_eq!(plan.added.len(), 1);
+            assert_eq!(plan.removed, vec![old.key_id(d)]);
+        }
+        let ci = plans.first();
+        let prod = plans.iter().nth(1).unwrap();
+        assert_eq!(ci.new.role("targets").unwrap().threshold, 1);
+        assert_eq!(prod.new.role("targets").unwrap().threshold, 2);
+    }
+
+    #[test]
+    fn taking_the_targets_key_offline_the_first_time_adds_one() {
+        let d = Dialect::OtaTuf;
+        let (p, online) = targets_factory(
+            &[],
+            Change {
+                rotate: Some(Rotate::All),
+                ..Change::default()
+            },
+        );
+        assert_eq!(keys_needed(&p).unwrap(), 1);
+        let new = key();
+        let plans = Plans::build(&p, std::slice::from_ref(&new), now()).unwrap();
+        assert_eq!(targets_ids(plans.first()), vec![online, new.key_id(d)]);
+    }
+
+    #[test]
+    fn targets_add_remove_and_threshold() {
+        let d = Dialect::OtaTuf;
+        let (a, b) = (key(), key());
+        // Add one, with threshold 3 in production: online + a + new.
+        let (p, _) = targets_factory(
+            std::slice::from_ref(&a),
+            Change {
+                add_keys: 1,
+                threshold: Some(3),
+                ..Change::default()
+            },
+        );
+        let new = key();
+        let plans = Plans::build(&p, std::slice::from_ref(&new), now()).unwrap();
+        let prod = plans.iter().nth(1).unwrap();
+        assert_eq!(prod.new.role("targets").unwrap().threshold, 3);
+        assert_eq!(prod.new.role("targets").unwrap().keyids.len(), 3);
+        assert_eq!(plans.first().new.role("targets").unwrap().threshold, 1);
+        // Threshold 3 without a third key can never be met: refused.
+        let (p, _) = targets_factory(
+            std::slice::from_ref(&a),
+            Change {
+                threshold: Some(3),
+                ..Change::default()
+            },
+        );
+        let e = Plans::build(&p, &[], now()).unwrap_err().to_string();
+        assert!(e.contains("cannot be met") && e.contains("--add"), "{e}");
+        // Remove b of (a, b).
+        let (p, online) = targets_factory(
+            &[a.clone(), b.clone()],
+            Change {
+                remove_keys: vec![b.key_id(d)],
+                ..Change::default()
+            },
+        );
+        let plans = Plans::build(&p, &[], now()).unwrap();
+        assert_eq!(
+            targets_ids(plans.first()),
+            vec![online.clone(), a.key_id(d)]
+        );
+        // A key that is not an offline targets key: refused, naming them.
+        for bad in [online.clone(), key().key_id(d)] {
+            let (mut p, _) = targets_factory(
+                std::slice::from_ref(&a),
+                Change {
+                    rotate: Some(Rotate::Keys(vec![bad.clone()])),
+                    ..Change::default()
+                },
+            );
+            // (the proposal check refuses the online key first; the plan
+            // refuses it too)
+            p.change.online_targets_key = Some(online.clone());
+            let e = Plans::build(&p, std::slice::from_ref(&key()), now())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("not an offline targets key") || e.contains("online"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_targets_change_whose_online_key_is_not_in_the_root_is_refused() {
+        let (mut p, _) = targets_factory(
+            &[],
+            Change {
+                add_keys: 1,
+                ..Change::default()
+            },
+        );
+        p.change.online_targets_key = Some("ab".repeat(32));
+        let e = Plans::build(&p, std::slice::from_ref(&key()), now())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("disagree about which key is online"), "{e}");
     }
 }

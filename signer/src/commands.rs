@@ -2,6 +2,7 @@
 //! helpers every command uses to open and save an archive.
 
 use ceremony_cli::{eprintln, println};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -64,6 +65,12 @@ pub struct ImportArgs {
     /// A fioctl keys tarball (*.tgz), or the legacy example.tgz download.
     #[arg(value_name = "TARBALL")]
     pub tarball: Option<PathBuf>,
+    /// Take only the tarball's keys of this role: `targets` for the offline
+    /// targets keys (fioctl's `--targets-keys` tarball), `root` for the root
+    /// keys. A tarball fioctl wrote with both (no `--targets-keys`) is
+    /// imported twice, once per role, into two archives.
+    #[arg(long, value_name = "root|targets", value_parser = ["root", "targets"], requires = "tarball")]
+    pub role: Option<String>,
     /// A PKCS#8 PEM private key of a TUF repository (ed25519, ecdsa p256, rsa); repeatable.
     #[arg(long = "key", value_name = "KEY.pem")]
     pub keys: Vec<PathBuf>,
@@ -342,6 +349,35 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
             let entries = archive::read_tar_gz(&bytes)
                 .with_context(|| format!("cannot import {}", path.display()))?;
             let mut ka = KeyArchive::from_entries(entries)?;
+            let roles: BTreeSet<&str> = ka
+                .keys
+                .iter()
+                .map(|k| k.role.as_str())
+                .filter(|r| export::ROLES.contains(r))
+                .collect();
+            match args.role.as_deref() {
+                Some(role) => {
+                    if !roles.contains(role) {
+                        bail!(
+                            "{} holds no {role} key (keys it holds: {}); nothing was written",
+                            path.display(),
+                            if roles.is_empty() {
+                                "none".to_string()
+                            } else {
+                                roles.iter().copied().collect::<Vec<_>>().join(", ")
+                            }
+                        );
+                    }
+                    ka = KeyArchive::from_entries(ka.only_role(role)?)?;
+                }
+                None if roles.len() > 1 => eprintln!(
+                    "note: {} holds root and targets keys; to keep them apart, as fioctl's \
+                     --keys / --targets-keys do, import it twice instead: --role root -o \
+                     root.tgz.age and --role targets -o targets.tgz.age",
+                    path.display()
+                ),
+                None => {}
+            }
             let legacy = ka.entries().contains("tufrepo/keys/offline-root.sec");
             let origin = format!(
                 "imported from {}{}",
@@ -498,8 +534,10 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
     let mut opened = open_archive(&args.archive, &args.unlock)?;
     opened.archive.finish_entries()?;
     let ka = &opened.archive;
-    let active = export::active_root_keys(ka);
-    // (file, the active key it holds) for every tarball to write.
+    let active = export::active_keys(ka);
+    // (file, the active key it holds) for every tarball to write; a tarball
+    // holds every key but the other active keys of the kept key's role (and,
+    // with --each, every other active key: one active key per tarball).
     let plan: Vec<(PathBuf, Option<usize>)> = match (&args.each, &args.key, &args.output) {
         (Some(dir), _, _) => {
             let mut plan = Vec::new();
@@ -519,15 +557,25 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         }
         (None, Some(wanted), Some(o)) => {
             let i = export::pick(ka, &active.keys, wanted).map_err(UsageError)?;
+            let role = ka.keys[i].role.as_str();
+            if let Some(other) = export::ROLES
+                .into_iter()
+                .find(|r| *r != role && active.of_role(ka, r).count() > 1)
+            {
+                return Err(UsageError(format!(
+                    "the archive also holds several active {other} keys, and --key keeps only \
+                     one {role} key: use --each DIR for one tarball per key"
+                ))
+                .into());
+            }
             vec![(o.clone(), Some(i))]
         }
-        (None, None, Some(o)) => match active.keys.as_slice() {
-            [] => vec![(o.clone(), None)],
-            [one] => vec![(o.clone(), Some(*one))],
-            several => {
-                let listed: Vec<String> = several
-                    .iter()
-                    .map(|&i| {
+        (None, None, Some(o)) => match active.crowded(ka) {
+            None => vec![(o.clone(), None)],
+            Some(role) => {
+                let listed: Vec<String> = active
+                    .of_role(ka, role)
+                    .map(|i| {
                         let k = &ka.keys[i];
                         format!(
                             "  {} (fingerprint {}, {})",
@@ -538,10 +586,10 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
                     })
                     .collect();
                 return Err(UsageError(format!(
-                    "the archive holds {} active root keys ({}):\n{}\nfioctl refuses a tarball with \
+                    "the archive holds {} active {role} keys ({}):\n{}\nfioctl refuses a tarball with \
                      more than one active key per role. Choose: --key KEYID for one tarball holding \
                      that key, or --each DIR for one tarball per key (one per holder).",
-                    several.len(),
+                    listed.len(),
                     active.source,
                     listed.join("\n")
                 ))
@@ -552,8 +600,8 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
     };
     if plan.is_empty() {
         bail!(
-            "the archive holds no root key in a file (only on tokens, if any): there is nothing \
-             to write into per-key tarballs"
+            "the archive holds no root or targets key in a file (only on tokens, if any): there \
+             is nothing to write into per-key tarballs"
         );
     }
     if let Some(dir) = &args.each {
@@ -567,12 +615,15 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         archive::refuse_existing(path)?;
     }
     for (path, keep) in &plan {
-        let drop: Vec<usize> = active
-            .keys
-            .iter()
-            .copied()
-            .filter(|i| Some(*i) != *keep)
-            .collect();
+        let drop: Vec<usize> = match keep {
+            None => Vec::new(),
+            Some(k) => active
+                .keys
+                .iter()
+                .copied()
+                .filter(|i| i != k && (args.each.is_some() || ka.keys[*i].role == ka.keys[*k].role))
+                .collect(),
+        };
         let entries = export::without(ka, &drop)?;
         let gz = archive::write_tar_gz(&entries)?;
         archive::write_atomic(path, &gz, Replace::Never, &|back| {
@@ -584,14 +635,23 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
             "Wrote {} (plain gzip'd tarball, fioctl's layout, {held} key(s){}). It holds the \
              private keys UNENCRYPTED: keep it offline and destroy it when done.",
             path.display(),
-            match keep {
-                Some(i) => format!(", active root key {}", ka.keys[*i].shown_id()),
-                None => String::new(),
+            {
+                let held: Vec<String> = active
+                    .keys
+                    .iter()
+                    .filter(|i| !drop.contains(i))
+                    .map(|&i| format!("active {} key {}", ka.keys[i].role, ka.keys[i].shown_id()))
+                    .collect();
+                if held.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", held.join(", "))
+                }
             }
         );
     }
     if !active.keys.is_empty() {
-        println!("Active root keys from {}.", active.source);
+        println!("Active keys from {}.", active.source);
     }
     if !ka.token_keys.is_empty() {
         println!(

@@ -1,85 +1,139 @@
 //! Which keys an exported tarball may hold, by fioctl's rule: fioctl refuses
 //! a keys tarball with more than one *active* private key for the role it
-//! signs (`findTufSigners` / `FindOneTufSigner`: "Found more than one active
+//! signs (root, or targets) (`findTufSigners` / `FindOneTufSigner`: "Found more than one active
 //! private key"), a key being active when its id is in that root's role.
 //! Inactive keys stay in every tarball, as fioctl keeps them: its rotations
 //! add files and never remove the old ones.
 //!
-//! Which root keys are active: those of the roots this archive last signed
-//! (its trust anchors, the newest root of each chain). When the archive cannot
-//! tell (no anchor, or one it cannot read), every root key counts as active,
-//! so that a tarball is never made that fioctl would refuse.
+//! Which keys are active: those of the roots this archive last signed (its
+//! trust anchors, the newest root of each chain), in the role they sign:
+//! `roles.root` for root keys, `roles.targets` for offline targets keys
+//! (fioctl's targets tarball, `--targets-keys`, follows the same rule). When
+//! the archive cannot tell (no anchor, or one it cannot read), every key of
+//! that role counts as active, so that a tarball is never made that fioctl
+//! would refuse.
 
 use std::collections::BTreeSet;
 
 use zeroize::Zeroizing;
 
 use ceremony::keys::PublicKey;
+use ceremony::RootMetadata;
 
 use crate::archive::{ArchiveError, Entries};
 use crate::keystore::{KeyArchive, MANIFEST};
 
-/// The active root keys of an archive, and how we know.
+/// The roles whose keys fioctl looks up one at a time in a tarball.
+pub const ROLES: [&str; 2] = ["root", "targets"];
+
+/// The active keys of an archive, and how we know.
 pub struct Active {
-    /// Indices into [`KeyArchive::keys`] of the active root keys.
+    /// Indices into [`KeyArchive::keys`] of the active keys, root keys first.
     pub keys: Vec<usize>,
-    /// Where the answer comes from, for the operator.
+    /// Where the answer comes from, for the operator, per role that has keys.
     pub source: String,
 }
 
-/// Which of `ka`'s root keys are active.
-pub fn active_root_keys(ka: &KeyArchive) -> Active {
-    let roots: Vec<usize> = ka
-        .keys
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| k.role == "root")
-        .map(|(i, _)| i)
-        .collect();
-    let anchors = ka.anchors();
-    let every = |why: &str| Active {
-        keys: roots.clone(),
-        source: format!("{why}: every root key counts as active"),
-    };
-    if anchors.is_empty() {
-        return every("the archive has signed no root yet (no trust anchor)");
+impl Active {
+    /// The active keys that sign `role`.
+    pub fn of_role<'a>(
+        &'a self,
+        ka: &'a KeyArchive,
+        role: &'a str,
+    ) -> impl Iterator<Item = usize> + 'a {
+        self.keys
+            .iter()
+            .copied()
+            .filter(move |&i| ka.keys[i].role == role)
     }
-    let mut trusted: Vec<PublicKey> = Vec::new();
-    let mut described = Vec::new();
-    for a in &anchors {
-        let Ok((root, _)) = ka.anchor_roots(a) else {
-            return every(&format!(
-                "the trust anchor of {} is unreadable",
+
+    /// A role with more than one active key, if any: a single tarball
+    /// holding all of them is one fioctl refuses.
+    pub fn crowded(&self, ka: &KeyArchive) -> Option<&'static str> {
+        ROLES.into_iter().find(|r| self.of_role(ka, r).count() > 1)
+    }
+}
+
+/// The public keys of `role` in `root`.
+fn role_keys(root: &RootMetadata, role: &str) -> Option<Vec<PublicKey>> {
+    let ids = root.role(role).ok()?.keyids;
+    Some(ids.iter().filter_map(|id| root.key(id).ok()).collect())
+}
+
+/// Which of `ka`'s root and targets keys are active.
+pub fn active_keys(ka: &KeyArchive) -> Active {
+    let anchors = ka.anchors();
+    let mut keys = Vec::new();
+    let mut sources = Vec::new();
+    for role in ROLES {
+        let held: Vec<usize> = ka
+            .keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.role == role)
+            .map(|(i, _)| i)
+            .collect();
+        if held.is_empty() {
+            continue;
+        }
+        let mut every = |why: String| {
+            sources.push(format!(
+                "{role} keys: {why}: every {role} key counts as active"
+            ));
+            held.clone()
+        };
+        if anchors.is_empty() {
+            keys.extend(every(
+                "the archive has signed no root yet (no trust anchor)".into(),
+            ));
+            continue;
+        }
+        let mut trusted: Vec<PublicKey> = Vec::new();
+        let mut described = Vec::new();
+        let mut unknown = None;
+        for a in &anchors {
+            let Ok((root, _)) = ka.anchor_roots(a) else {
+                unknown = Some(format!(
+                    "the trust anchor of {} is unreadable",
+                    a.describe()
+                ));
+                break;
+            };
+            let Some(role_keys) = role_keys(&root, role) else {
+                unknown = Some(format!(
+                    "the trust anchor of {} has no usable {role} role",
+                    a.describe()
+                ));
+                break;
+            };
+            trusted.extend(role_keys);
+            described.push(format!(
+                "v{} of {}",
+                root.version().unwrap_or(0),
                 a.describe()
             ));
-        };
-        let Ok(keys) = root.root_keys() else {
-            return every(&format!(
-                "the trust anchor of {} has no usable root role",
-                a.describe()
-            ));
-        };
-        trusted.extend(keys.into_values());
-        described.push(format!(
-            "v{} of {}",
-            root.version().unwrap_or(0),
-            a.describe()
+        }
+        if let Some(why) = unknown {
+            keys.extend(every(why));
+            continue;
+        }
+        keys.extend(
+            held.into_iter()
+                .filter(|&i| trusted.contains(&ka.keys[i].public)),
+        );
+        sources.push(format!(
+            "{role} keys: the {role} role of the root(s) this archive signed last: {}",
+            described.join("; ")
         ));
     }
     Active {
-        keys: roots
-            .into_iter()
-            .filter(|&i| trusted.contains(&ka.keys[i].public))
-            .collect(),
-        source: format!(
-            "the root(s) this archive signed last: {}",
-            described.join("; ")
-        ),
+        keys,
+        source: sources.join("; "),
     }
 }
 
 /// The entries of a tarball that holds every key of `ka` but the active
-/// root keys in `drop` (their `.sec` and `.pub` files, and their manifest
+/// keys in `drop` (their `.sec` and `.pub` files, and their manifest
 /// records). `ka`'s entries must be finished ([`KeyArchive::finish_entries`]).
 pub fn without(ka: &KeyArchive, drop: &[usize]) -> Result<Entries, ArchiveError> {
     let mut gone: BTreeSet<String> = BTreeSet::new();
@@ -126,7 +180,7 @@ pub fn pick(ka: &KeyArchive, active: &[usize], wanted: &str) -> Result<usize, St
     match matches.as_slice() {
         [one] => Ok(*one),
         [] => Err(format!(
-            "--key {wanted}: not an active root key of this archive; active: {}",
+            "--key {wanted}: not an active root or targets key of this archive; active: {}",
             active
                 .iter()
                 .map(|&i| ka.keys[i].shown_id())

@@ -527,6 +527,38 @@ impl KeyArchive {
         &self.entries
     }
 
+    /// The entries of this archive with only the keys of `role`: the other
+    /// keys' files (`.sec`, `.pub`, `.pem`) and manifest records left out,
+    /// every other entry kept. Root and targets keys are kept apart this
+    /// way, as fioctl keeps them in two tarballs.
+    pub fn only_role(&self, role: &str) -> Result<Entries, ArchiveError> {
+        let mut gone: BTreeSet<String> = BTreeSet::new();
+        for k in self.keys.iter().filter(|k| k.role != role) {
+            gone.insert(k.entry.clone());
+            if let Some(stem) = k.entry.strip_suffix(".sec") {
+                gone.insert(format!("{stem}.pub"));
+            }
+        }
+        let mut out = Entries::new();
+        for name in self.entries.names() {
+            if gone.contains(name) || name == MANIFEST {
+                continue;
+            }
+            let data = self.entries.get(name).unwrap_or_default();
+            out.insert(name, Zeroizing::new(data.to_vec()))?;
+        }
+        if self.entries.contains(MANIFEST) {
+            let mut manifest = self.manifest.clone();
+            manifest.keys.retain(|k| !gone.contains(&k.entry));
+            manifest.token_keys.retain(|k| k.role == role);
+            let mut bytes = serde_json::to_vec_pretty(&manifest)
+                .map_err(|e| ArchiveError::Tarball(format!("cannot write the manifest: {e}")))?;
+            bytes.push(b'\n');
+            out.insert(MANIFEST, Zeroizing::new(bytes))?;
+        }
+        Ok(out)
+    }
+
     /// Records every held key missing from the manifest (keys of a plain
     /// fioctl tarball being imported).
     pub fn record_unlisted_keys(&mut self, origin: &str, dialect: Option<Dialect>, now: &str) {

@@ -10,6 +10,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use ceremony_cli::{eprintln, println};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use ceremony::bundle_check::{same_root, same_signed};
@@ -152,7 +153,12 @@ pub(crate) fn upload_partial(
         eprintln!("the transaction already holds these signatures");
     } else {
         let url = f.updates_url();
-        let a = f.put(&txid, united_ci.envelope(), united_prod.envelope())?;
+        let a = f.put(
+            &txid,
+            united_ci.envelope(),
+            united_prod.envelope(),
+            &(Value::Null, Value::Null),
+        )?;
         if !a.ok() {
             let status = a.status;
             let e = Http::expect_ok("PUT", &url, a).expect_err("not ok");

@@ -1,6 +1,7 @@
 //! The FoundriesFactory API, as fioctl uses it (reference/foundries-interop.md §4).
 
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 use ceremony::strict_json;
@@ -53,6 +54,9 @@ pub struct Transaction {
     pub updated_prod: Option<FetchedRoot>,
     /// `issues.errors`, as the server words them.
     pub errors: Vec<String>,
+    /// `updated.online-keys.targets`: the online targets key id, as the
+    /// server names it (fioctl's only way to tell it from offline ones).
+    pub online_targets: Option<String>,
 }
 
 /// Checks a Factory name before it goes into a URL.
@@ -203,7 +207,25 @@ impl Factory<'_> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            online_targets: v
+                .pointer("/updated/online-keys/targets")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
         })
+    }
+
+    /// `GET /ota/factories/F/prod-targets/` (`kind` `prod-targets`) or
+    /// `…/wave-targets/`: `{tag or wave: targets metadata}`, as served.
+    pub fn targets_list(&self, kind: &str) -> anyhow::Result<BTreeMap<String, Value>> {
+        let url = format!("{}/ota/factories/{}/{kind}/", self.api, self.name);
+        let body = self.http.get_required(&url)?;
+        let v = strict_json::from_slice(&body)
+            .map_err(|e| anyhow::anyhow!("GET {url}: the answer is not JSON: {e}"))?;
+        match v {
+            Value::Object(m) => Ok(m.into_iter().collect()),
+            _ => anyhow::bail!("GET {url}: the answer is not an object of targets"),
+        }
     }
 
     /// `GET /ota/factories/F/users/self/` → `polis-id`.
@@ -215,14 +237,26 @@ impl Factory<'_> {
         Ok(v.get("polis-id").and_then(Value::as_str).map(str::to_owned))
     }
 
-    /// `PUT …/root/updates` with both roots as objects.
+    /// `PUT …/root/updates` with both roots as objects, and, for a targets
+    /// key rotation, the production and wave targets signatures
+    /// (`targets-signatures`, `waves-signatures`: `{name: [signature]}`, as
+    /// fioctl sends them; left out when null).
     pub fn put(
         &self,
         txid: &str,
         ci: &Value,
         prod: &Value,
+        resigned: &(Value, Value),
     ) -> Result<crate::http::Answer, HttpError> {
-        let body = json!({"txid": txid, "ci-root": ci, "prod-root": prod});
+        let mut body = json!({"txid": txid, "ci-root": ci, "prod-root": prod});
+        for (field, v) in [
+            ("targets-signatures", &resigned.0),
+            ("waves-signatures", &resigned.1),
+        ] {
+            if !v.is_null() {
+                body[field] = v.clone();
+            }
+        }
         self.http.send(
             "PUT",
             &self.updates_url(),

@@ -171,6 +171,20 @@ struct ProposeCli {
     /// A root you already trust (TUF repository): the history is checked from the version after it.
     #[arg(long, value_name = "FILE")]
     trusted: Option<PathBuf>,
+    /// Whose keys --rotate, --rotate-all, --add, --remove and --threshold
+    /// change: the root keys, or a Factory's offline targets keys (as fioctl's
+    /// --role=targets: the online targets key is never touched, --threshold
+    /// is the production targets threshold, at least 2; the new keys go into
+    /// the signer's --targets-keys archive).
+    #[arg(
+        long,
+        value_name = "root|targets",
+        value_parser = ["root", "targets"],
+        default_value = "root",
+        requires = "factory",
+        conflicts_with_all = ["first_time", "provided_key", "sign_staged"]
+    )]
+    role: String,
     /// Replace this root key with a new one (key id, or a unique prefix of 8+ digits; repeatable).
     #[arg(long, value_name = "KEYID", conflicts_with = "rotate_all")]
     rotate: Vec<String>,
@@ -429,6 +443,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     repo: a.repo,
                     dialect: a.dialect,
                     trusted: a.trusted,
+                    targets: a.role == "targets",
                     rotate: a.rotate,
                     rotate_all: a.rotate_all,
                     add: a.add,

@@ -10,7 +10,10 @@ use time::OffsetDateTime;
 
 use ceremony::bundle_check::same_root;
 use ceremony::keys::NewKeyType;
-use ceremony::proposal::{Chain, Change, Proposal, ProvidedKey, Rotate, Target, PROPOSAL_FORMAT};
+use ceremony::proposal::{
+    Chain, Change, KeyRole, Proposal, ProvidedKey, Rotate, Target, MIN_PROD_TARGETS_THRESHOLD,
+    PROPOSAL_FORMAT,
+};
 use ceremony::pubkey::PubkeyFile;
 use ceremony::root::format_expires;
 use ceremony::rules::next_version;
@@ -28,6 +31,8 @@ pub struct ProposeArgs {
     pub repo: Option<String>,
     pub dialect: Option<Dialect>,
     pub trusted: Option<PathBuf>,
+    /// `--role targets`: the change is to the offline targets keys.
+    pub targets: bool,
     pub rotate: Vec<String>,
     pub rotate_all: bool,
     pub add: u32,
@@ -64,6 +69,32 @@ fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
             "--expires-in {} is out of range: give a number of days from 1 to 3650",
             args.expires_in
         ))
+        .into());
+    }
+    if args.targets
+        && args
+            .threshold
+            .is_some_and(|t| t < MIN_PROD_TARGETS_THRESHOLD)
+    {
+        return Err(UsageError(format!(
+            "--role targets --threshold {}: the production targets threshold must be at least \
+             {MIN_PROD_TARGETS_THRESHOLD} while the online key signs CI targets (fioctl's rule)",
+            args.threshold.unwrap_or(0)
+        ))
+        .into());
+    }
+    if args.targets
+        && !args.rotate_all
+        && args.rotate.is_empty()
+        && args.add == 0
+        && args.remove.is_empty()
+        && args.threshold.is_none()
+    {
+        return Err(UsageError(
+            "--role targets: say what to change: --rotate-all, --rotate KEYID, --add N, --remove \
+             KEYID or --threshold N"
+                .into(),
+        )
         .into());
     }
     if args.threshold == Some(0) {
@@ -236,7 +267,7 @@ fn change(
         expires: c.expires.clone(),
         message: args.message.clone(),
         provided_keys,
-        sign_staged: false,
+        ..Change::default()
     })
 }
 
@@ -262,6 +293,18 @@ pub fn run(ctx: &Ctx, args: ProposeArgs) -> Result<()> {
         fsio::write_new(&args.output, &bytes, &WriteOptions::public())?;
     }
     print_summary(&proposal, &args.output);
+    if proposal.change.role == KeyRole::Targets {
+        println!(
+            "next: carry {} to the offline machine, then `signer sign {} --keys ROOT.tgz.age \
+             --targets-keys TARGETS.tgz.age -o bundle.json` (the roots are signed by the root \
+             keys; new offline targets keys go into the targets keys' archive)",
+            args.output.display(),
+            args.output
+                .file_name()
+                .map_or("proposal.json".into(), |n| n.to_string_lossy().into_owned())
+        );
+        return Ok(());
+    }
     match (&args.first_root_key, first_key) {
         (Some(path), Some(id)) => print_first_time(&proposal, &args.output, path, &id),
         _ => print_next(&args.output),
@@ -338,7 +381,17 @@ fn print_summary(p: &Proposal, out: &std::path::Path) {
     }
     let c = &p.change;
     let mut what = Vec::new();
+    if c.role == KeyRole::Targets {
+        what.push(format!(
+            "the offline targets keys (the online targets key {} stays; threshold = production \
+             targets threshold)",
+            ceremony::untrusted::escape(c.online_targets_key.as_deref().unwrap_or(""))
+        ));
+    }
     match &c.rotate {
+        Some(Rotate::All) if c.role == KeyRole::Targets => {
+            what.push("rotate every offline targets key".to_string())
+        }
         Some(Rotate::All) => what.push("rotate every root key".to_string()),
         Some(Rotate::Keys(k)) => what.push(format!(
             "rotate {}",
@@ -391,6 +444,14 @@ fn propose_repo(
 ) -> Result<Proposal> {
     if args.txid.is_some() {
         return Err(UsageError("--txid is for a FoundriesFactory (--factory)".into()).into());
+    }
+    if args.targets {
+        return Err(UsageError(
+            "--role targets is for a FoundriesFactory's offline targets keys (--factory); a TUF \
+             repository's root rotation changes its root keys"
+                .into(),
+        )
+        .into());
     }
     let repo = Repo::parse(repo);
     let http = ctx.http(None)?;
@@ -459,6 +520,7 @@ fn propose_repo(
         }],
         change,
         polis_id: None,
+        resign: None,
     })
 }
 
@@ -698,8 +760,34 @@ fn factory_proposal(
     let ci = ci_current.expect("ci chain read");
     let change = if args.sign_staged {
         sign_staged_change(&chains, txid)?
+    } else if args.targets {
+        // The keys are edited in the staged CI root where there is one,
+        // as the signer builds on it.
+        let base = match &tx.updated_ci {
+            Some(s) => s.root.clone(),
+            None => ci.clone(),
+        };
+        targets_change(args, checked, &base, tx.online_targets.as_deref(), name)?
     } else {
         change(args, checked, &ci, Dialect::OtaTuf)?
+    };
+    // A targets key rotation re-signs the production and wave targets the
+    // replaced key signed: they cross as served, the signer chooses.
+    let resign = if change.role == KeyRole::Targets && change.rotate.is_some() {
+        eprintln!("reading the production and wave targets of Factory {name}…");
+        let r = ceremony::resign::Resign {
+            prod: factory.targets_list("prod-targets")?,
+            waves: factory.targets_list("wave-targets")?,
+        };
+        eprintln!(
+            "  {} production and {} wave targets file(s): the signer re-signs those a replaced \
+             offline targets key signed",
+            r.prod.len(),
+            r.waves.len()
+        );
+        Some(r)
+    } else {
+        None
     };
     Ok(Proposal {
         format: PROPOSAL_FORMAT.to_string(),
@@ -713,6 +801,138 @@ fn factory_proposal(
         chains,
         change,
         polis_id,
+        resign,
+    })
+}
+
+/// The change of `--role targets`, as fioctl's `--role=targets` commands
+/// make it: ids resolved among the offline targets keys (the targets role
+/// but the online key the server names), the production targets threshold
+/// checked against the keys the change leaves.
+fn targets_change(
+    args: &ProposeArgs,
+    c: &Checked,
+    ci: &RootMetadata,
+    online: Option<&str>,
+    name: &str,
+) -> Result<Change> {
+    let Some(online) = online else {
+        bail!(
+            "the transaction of Factory {name} does not name its online targets key \
+             (updated.online-keys.targets): without it the offline targets keys cannot be told \
+             from the online one, and nothing is proposed (fioctl refuses too: \"Unable to find \
+             online Target key for Factory\")"
+        );
+    };
+    let role = ci.role("targets")?;
+    if !role.keyids.iter().any(|k| k == online) {
+        return Err(VerificationFailed(format!(
+            "the server names {online} as the online targets key, but the CI root's targets role \
+             does not list it ({}): the server contradicts its root; nothing was written",
+            role.keyids.join(", ")
+        ))
+        .into());
+    }
+    let offline: Vec<String> = role
+        .keyids
+        .iter()
+        .filter(|k| *k != online)
+        .cloned()
+        .collect();
+    let resolve = |given: &[String], flag: &str| -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for g in given {
+            let g = g.to_ascii_lowercase();
+            if g == online || (g.len() >= 8 && online.starts_with(&g)) {
+                return Err(UsageError(format!(
+                    "{flag} {g}: that is the online targets key, which the server holds; only \
+                     offline targets keys are rotated or removed"
+                ))
+                .into());
+            }
+            let m: Vec<&String> = offline
+                .iter()
+                .filter(|id| **id == g || (g.len() >= 8 && id.starts_with(&g)))
+                .collect();
+            match m.as_slice() {
+                [one] if !out.contains(one) => out.push((*one).clone()),
+                [one] => return Err(UsageError(format!("{flag} names key {one} twice")).into()),
+                [] => {
+                    return Err(UsageError(format!(
+                        "{flag} {g}: not an offline targets key of CI v{}; offline targets keys \
+                         are: {}",
+                        ci.version().unwrap_or(0),
+                        if offline.is_empty() {
+                            "none (only the online key signs targets)".to_string()
+                        } else {
+                            offline.join(", ")
+                        }
+                    ))
+                    .into())
+                }
+                _ => {
+                    return Err(UsageError(format!(
+                        "{flag} {g}: ambiguous prefix; give more digits"
+                    ))
+                    .into())
+                }
+            }
+        }
+        Ok(out)
+    };
+    let rotate = if args.rotate_all {
+        Some(Rotate::All)
+    } else if !args.rotate.is_empty() {
+        Some(Rotate::Keys(resolve(&args.rotate, "--rotate")?))
+    } else {
+        None
+    };
+    let remove_keys = resolve(&args.remove, "--remove")?;
+    if let Some(Rotate::Keys(r)) = &rotate {
+        if let Some(both) = remove_keys.iter().find(|k| r.contains(k)) {
+            return Err(UsageError(format!(
+                "key {both} is both rotated and removed: choose one"
+            ))
+            .into());
+        }
+    }
+    if matches!(rotate, Some(Rotate::All)) && !remove_keys.is_empty() {
+        return Err(UsageError("--remove cannot be combined with --rotate-all".into()).into());
+    }
+    let rotated = match &rotate {
+        None => 0,
+        Some(Rotate::All) => offline.len().max(1),
+        Some(Rotate::Keys(k)) => k.len(),
+    };
+    let after_offline = offline.len().saturating_sub(match &rotate {
+        Some(Rotate::All) => offline.len(),
+        Some(Rotate::Keys(k)) => k.len(),
+        None => 0,
+    }) - remove_keys.len().min(offline.len())
+        + rotated
+        + args.add as usize;
+    if let Some(t) = args.threshold {
+        if t as usize > after_offline + 1 {
+            return Err(UsageError(format!(
+                "--threshold {t}: the production targets role would have {} key(s) (the online \
+                 key and {after_offline} offline), which cannot meet it; add offline targets keys \
+                 in the same change (--add N)",
+                after_offline + 1
+            ))
+            .into());
+        }
+    }
+    Ok(Change {
+        rotate,
+        add_keys: args.add,
+        remove_keys,
+        key_type: c.key_type.clone(),
+        threshold: args.threshold,
+        expires: c.expires.clone(),
+        message: args.message.clone(),
+        role: KeyRole::Targets,
+        online_targets_key: Some(online.to_string()),
+        ..Change::default()
     })
 }
 

@@ -12,6 +12,7 @@ use ceremony_cli::{eprintln, println};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use ceremony::bundle::Bundle;
@@ -42,6 +43,37 @@ pub struct Checked {
     /// holders' signatures is still put into the transaction, keeping the
     /// signatures there, and applied once both thresholds are met.
     pub complete: bool,
+    /// A targets key rotation's signatures of production and wave targets,
+    /// checked against the proposal's files and the new CI root, for the
+    /// PUT (`targets-signatures`, `waves-signatures`).
+    pub resigned: (Value, Value),
+}
+
+/// The bundle's signatures of production and wave targets, checked: each
+/// by a targets key of the new CI root, over a file the proposal carries.
+fn resigned(
+    proposal: &Proposal,
+    bundle: &ceremony::bundle::Bundle,
+    chains: &[(String, RootMetadata, RootMetadata)],
+) -> Result<(Value, Value)> {
+    use ceremony::resign::{check_signatures, Kind};
+    if bundle.targets_signatures.is_empty() && bundle.waves_signatures.is_empty() {
+        return Ok((Value::Null, Value::Null));
+    }
+    let Some((_, _, new_ci)) = chains.iter().find(|(n, _, _)| n == "ci") else {
+        bail!("the bundle signs production targets, but has no CI root");
+    };
+    for (kind, sigs) in [
+        (Kind::Prod, &bundle.targets_signatures),
+        (Kind::Wave, &bundle.waves_signatures),
+    ] {
+        check_signatures(proposal.resign.as_ref(), kind, sigs, new_ci)
+            .map_err(|e| VerificationFailed(format!("the bundle's targets signatures: {e}")))?;
+    }
+    Ok((
+        serde_json::to_value(&bundle.targets_signatures)?,
+        serde_json::to_value(&bundle.waves_signatures)?,
+    ))
 }
 
 /// Where the proposal of a bundle is: `--proposal`, else `proposal.json`
@@ -113,10 +145,12 @@ pub fn check_offline(
             status.problems().join("; ")
         );
         let chains = ceremony::bundle_check::chain_pairs(&proposal, &bundle)?;
+        let resigned = resigned(&proposal, &bundle, &chains)?;
         return Ok(Checked {
             proposal,
             chains,
             complete: false,
+            resigned,
         });
     }
     if !status.complete() {
@@ -136,10 +170,12 @@ pub fn check_offline(
         eprintln!("note: the bundle says it is incomplete, but every threshold is met; going on");
     }
     let chains = ceremony::bundle_check::chain_pairs(&proposal, &bundle)?;
+    let resigned = resigned(&proposal, &bundle, &chains)?;
     Ok(Checked {
         proposal,
         chains,
         complete: true,
+        resigned,
     })
 }
 
@@ -687,7 +723,7 @@ fn upload_factory(f: &Factory, c: &Checked, now: OffsetDateTime, again: &str) ->
              proposal was cancelled or has ended. Nothing was uploaded. Make a new proposal (`submitter propose`)."
         ),
         Staged::Ours => eprintln!("the transaction already holds the roots of this bundle"),
-        Staged::Other => put(f, &ours, &txid, again)?,
+        Staged::Other => put(f, &ours, &txid, again, &c.resigned)?,
     }
 
     // 3. Apply.
@@ -704,9 +740,16 @@ fn upload_factory(f: &Factory, c: &Checked, now: OffsetDateTime, again: &str) ->
     Ok(())
 }
 
-fn put(f: &Factory, ours: &Ours, txid: &str, again: &str) -> Result<()> {
+fn put(f: &Factory, ours: &Ours, txid: &str, again: &str, resigned: &(Value, Value)) -> Result<()> {
     let url = f.updates_url();
-    let send = || f.put(txid, ours.new_ci.envelope(), ours.new_prod.envelope());
+    let send = || {
+        f.put(
+            txid,
+            ours.new_ci.envelope(),
+            ours.new_prod.envelope(),
+            resigned,
+        )
+    };
     let first = send();
     let err = match first {
         Ok(a) if a.ok() => {

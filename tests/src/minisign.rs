@@ -76,6 +76,8 @@ pub fn make_bundle(
         complete: false,
         missing: Vec::new(),
         transcript_head: None,
+        targets_signatures: Default::default(),
+        waves_signatures: Default::default(),
     };
     let status = bundle_status(&proposal, &bundle, now).expect("status");
     bundle.complete = status.complete();

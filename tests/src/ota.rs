@@ -110,6 +110,7 @@ pub fn factory_proposal(ci: &RootMetadata, prod: &RootMetadata, change: Change) 
         ],
         change,
         polis_id: None,
+        resign: None,
     }
 }
 

@@ -61,6 +61,7 @@ fn rotate_once(dir: &Path, rotate: Rotate, held: &mut Vec<PrivateKey>) -> u64 {
             ..Change::default()
         },
         polis_id: None,
+        resign: None,
     };
     let needed = ceremony::rotation::keys_needed(&proposal).unwrap();
     let new_keys: Vec<PrivateKey> = (0..needed)

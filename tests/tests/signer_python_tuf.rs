@@ -96,6 +96,7 @@ fn rotate_from(current_version: u64, rotate: &str) {
             ..Change::default()
         },
         polis_id: None,
+        resign: None,
     };
     std::fs::write(dir.join("proposal.json"), proposal.to_bytes()).unwrap();
 

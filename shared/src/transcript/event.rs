@@ -434,6 +434,18 @@ pub enum Output {
         /// sha256 of the canonical `signed` part, which the signatures cover.
         signed_sha256: String,
     },
+    /// Production or wave targets re-signed by new offline targets keys
+    /// (a Factory's targets key rotation); the signatures go into the bundle.
+    TargetsSigned {
+        /// `prod` (a production tag) or `wave`.
+        kind: String,
+        /// The tag or wave name.
+        name: String,
+        /// sha256 of the canonical `signed` part that was shown and signed.
+        signed_sha256: String,
+        /// The new offline targets keys that signed it.
+        keyids: Vec<String>,
+    },
 }
 
 /// The `abort` entry: where the ceremony stopped, and why.

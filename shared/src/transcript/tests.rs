@@ -450,6 +450,8 @@ fn bundle_of(root: &RootMetadata, head: &serde_json::Value) -> Vec<u8> {
         complete: true,
         missing: vec![],
         transcript_head: Some(head.clone()),
+        targets_signatures: Default::default(),
+        waves_signatures: Default::default(),
     }
     .to_bytes()
 }

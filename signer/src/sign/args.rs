@@ -32,6 +32,17 @@ pub(crate) struct SignArgs {
     /// The key archive (it is never changed).
     #[arg(long = "keys", value_name = "keys.tgz.age")]
     pub(crate) keys: PathBuf,
+    /// The offline targets keys' own archive (as fioctl's --targets-keys), for
+    /// a change of the targets keys that makes new ones: they go into a new
+    /// archive beside it (it is never changed), or into this file when it
+    /// does not exist yet (the first offline targets key), protected as
+    /// --keys is. The roots are still signed by the root keys of --keys.
+    #[arg(long = "targets-keys", value_name = "targets.tgz.age")]
+    pub(crate) targets_keys: Option<PathBuf>,
+    /// Where to write the targets keys' new archive (default:
+    /// <name>-<UTC time>.tgz.age beside --targets-keys).
+    #[arg(long, value_name = "PATH", requires = "targets_keys")]
+    pub(crate) new_targets_archive: Option<PathBuf>,
     /// The bundle to write (must not exist).
     #[arg(short = 'o', long = "output", value_name = "bundle.json")]
     pub(crate) output: PathBuf,

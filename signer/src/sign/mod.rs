@@ -28,6 +28,7 @@ mod confirm;
 mod new_keys;
 mod preflight;
 mod proof;
+mod resign;
 mod review;
 mod self_check;
 mod signing;
@@ -63,6 +64,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
             // whether the anchor goes into the roots.
             let anchored = !c.proposal.change.sign_staged && confirm::will_anchor(&plans, &held);
             let shown = build::show(&mut c, &plans, anchored)?;
+            let targets_shown = resign::show(&c.proposal)?;
             step = Step::Confirmation;
             confirm::server(&args, &mut c, &shown)?;
             let anchor = confirm::confirm(&args, &mut c, &plans)?;
@@ -76,6 +78,13 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
                 step = Step::SelfCheck;
                 self_check::check(&mut c.transcript, plan, c.now, &mut completion)?;
             }
+            step = Step::Signing;
+            c.resigned = resign::sign(
+                &mut c.transcript,
+                &targets_shown,
+                &plans,
+                new.targets.as_ref(),
+            )?;
             completion
         };
         // Write the archive, the transcript's end and the bundle.

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use ceremony::bundle::Bundle;
 use ceremony::keys::{NewKeyType, PublicKey};
-use ceremony::proposal::Proposal;
+use ceremony::proposal::{KeyRole, Proposal};
 use ceremony::rotation::{self, Plans};
 use ceremony::rules::{check_step, next_version, Rule};
 use ceremony::transcript::event::{Command, Input, Start};
@@ -50,6 +50,22 @@ pub(super) struct Ceremony {
     /// The current root of the proposal's first chain: what an archive that
     /// holds none of its keys is shown.
     pub(super) first_current: RootMetadata,
+    /// Where new offline targets keys go (a targets change that makes
+    /// keys): the targets archive to read, if it exists, and the file to
+    /// write.
+    pub(super) targets_archive: Option<TargetsArchive>,
+    /// A targets rotation's signatures of production and wave targets, once
+    /// made, for the bundle.
+    pub(super) resigned: super::resign::Signatures,
+}
+
+/// The targets keys' archive of a targets change that makes keys.
+pub(super) struct TargetsArchive {
+    /// `--targets-keys`, when the file exists (its keys are kept).
+    pub(super) from: Option<PathBuf>,
+    /// The archive to write: a successor beside it, or `--targets-keys`
+    /// itself when it did not exist.
+    pub(super) to: PathBuf,
 }
 
 /// Runs the preflight of `signer sign` and starts the transcript.
@@ -115,6 +131,8 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
     let key_type = new_key_type(&proposal, args.key_type)?;
     let provided = provided_keys(&proposal)?;
     let to_generate = keys_to_generate(&proposal, provided.len())?;
+    let targets_archive = targets_archive(args, &proposal, to_generate, &new_archive, now)?;
+    super::resign::preflight(&proposal)?;
     check_proposal_roots(&proposal)?;
     let (dry_plans, _) = placeholder_plans(&proposal, &provided, to_generate, now)?;
     check_new_roots(
@@ -148,7 +166,79 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
         key_type,
         provided,
         to_generate,
+        targets_archive,
+        resigned: Default::default(),
     })
+}
+
+/// Which archive new offline targets keys go to: root and targets keys are
+/// kept apart, as fioctl keeps them (`--keys`, `--targets-keys`), so a
+/// targets change that makes keys needs `--targets-keys`, and only it may
+/// have one. Checked before anything is opened: the file to write is free.
+fn targets_archive(
+    args: &SignArgs,
+    proposal: &Proposal,
+    to_generate: usize,
+    new_archive: &Path,
+    now: OffsetDateTime,
+) -> Result<Option<TargetsArchive>> {
+    let targets = proposal.change.role == KeyRole::Targets;
+    if !targets {
+        if args.targets_keys.is_some() {
+            return Err(UsageError(
+                "--targets-keys is for a change of the offline targets keys; this proposal \
+                 changes the root keys, which come from --keys alone"
+                    .into(),
+            )
+            .into());
+        }
+        return Ok(None);
+    }
+    if to_generate == 0 {
+        return Ok(None);
+    }
+    if args.token.token.is_some() {
+        return Err(UsageError(
+            "--token makes root keys on a token; the new offline targets keys are made in \
+             memory and kept in the targets keys' archive (--targets-keys)"
+                .into(),
+        )
+        .into());
+    }
+    let Some(path) = &args.targets_keys else {
+        return Err(UsageError(format!(
+            "this proposal makes {to_generate} new offline targets key(s); they go into the \
+             targets keys' own archive, not the root keys' (--keys): give --targets-keys \
+             TARGETS.tgz.age (from `signer import TARGETS.tgz --role targets -o \
+             TARGETS.tgz.age`, or a new file name for the first offline targets key)"
+        ))
+        .into());
+    };
+    if path == &args.keys {
+        return Err(UsageError(
+            "--targets-keys names the root keys' archive (--keys): the targets keys are kept \
+             in an archive of their own"
+                .into(),
+        )
+        .into());
+    }
+    let exists = std::fs::symlink_metadata(path).is_ok();
+    let to = match (&args.new_targets_archive, exists) {
+        (Some(p), _) => p.clone(),
+        (None, true) => commands::default_successor(path, now),
+        (None, false) => path.clone(),
+    };
+    archive::refuse_existing(&to)?;
+    if to == new_archive || to == args.output {
+        return Err(UsageError(
+            "the targets keys' new archive names the same file as -o or --new-archive".into(),
+        )
+        .into());
+    }
+    Ok(Some(TargetsArchive {
+        from: exists.then(|| path.clone()),
+        to,
+    }))
 }
 
 /// What can be known of the new roots before any key is made, and would

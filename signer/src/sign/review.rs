@@ -14,7 +14,7 @@ use ceremony::diff::{
     Script,
 };
 use ceremony::keys::{NewKeyType, PublicKey};
-use ceremony::proposal::{Chain, Proposal, Rotate};
+use ceremony::proposal::{Chain, KeyRole, Proposal, Rotate};
 use ceremony::rotation::{self, ChainPlan, Plans};
 use ceremony::untrusted::escape;
 use ceremony::{Dialect, RootMetadata};
@@ -66,6 +66,8 @@ pub(crate) fn review(args: ReviewArgs) -> Result<ExitCode> {
             print_history(chain);
         }
     }
+    // A targets rotation's production targets, as `signer sign` shows them.
+    super::resign::show(&proposal)?;
     println!();
     // What `signer sign` would refuse before making a key, said here too
     // (after the change is shown, so that the operator sees what is wrong).
@@ -115,10 +117,25 @@ fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
             .into();
     }
     let mut parts = Vec::new();
+    // A targets change edits the offline targets keys (never the online
+    // one) and the production targets threshold.
+    let (keys, threshold) = match c.role {
+        KeyRole::Root => ("root key", "root threshold".to_string()),
+        KeyRole::Targets => (
+            "offline targets key",
+            "production targets threshold".to_string(),
+        ),
+    };
+    if c.role == KeyRole::Targets {
+        parts.push(format!(
+            "change the offline targets keys (the online targets key {} stays)",
+            name_shown(c.online_targets_key.as_deref().unwrap_or(""))
+        ));
+    }
     match &c.rotate {
-        Some(Rotate::All) => parts.push("rotate every root key".to_string()),
+        Some(Rotate::All) => parts.push(format!("rotate every {keys}")),
         Some(Rotate::Keys(ids)) => parts.push(format!(
-            "rotate root key(s) {}",
+            "rotate {keys}(s) {}",
             ids.iter()
                 .map(|i| name_shown(i))
                 .collect::<Vec<_>>()
@@ -127,11 +144,11 @@ fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
         None => {}
     }
     if c.add_keys > 0 {
-        parts.push(format!("add {} root key(s)", c.add_keys));
+        parts.push(format!("add {} {keys}(s)", c.add_keys));
     }
     if !c.remove_keys.is_empty() {
         parts.push(format!(
-            "remove root key(s) {}",
+            "remove {keys}(s) {}",
             c.remove_keys
                 .iter()
                 .map(|i| name_shown(i))
@@ -140,7 +157,7 @@ fn describe_change(p: &Proposal, key_type: NewKeyType) -> String {
         ));
     }
     if let Some(t) = c.threshold {
-        parts.push(format!("root threshold {t}"));
+        parts.push(format!("{threshold} {t}"));
     }
     parts.push(format!("expires {}", c.expires));
     parts.push(format!("new keys {key_type}"));

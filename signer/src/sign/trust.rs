@@ -574,6 +574,18 @@ fn check_holds_a_key(
             relevant.push(format!("{name} is one of the provided new keys"));
         }
     }
+    let targets_only = !ka.keys.is_empty()
+        && ka.token_keys.is_empty()
+        && ka.keys.iter().all(|k| k.role == "targets");
+    if relevant.is_empty() && targets_only {
+        return Err(refused(format!(
+            "this archive holds only offline targets keys ({} of them): the roots are signed by \
+             root keys, which come from the root keys' archive. Give that one as --keys \
+             ROOT.tgz.age; the targets keys' archive is for --targets-keys.\n{}",
+            ka.keys.len(),
+            fingerprints_of(first_current)
+        )));
+    }
     if relevant.is_empty() {
         return Err(refused(format!(
             "none of the {} key(s) in this archive is a root key of the proposal's current root \

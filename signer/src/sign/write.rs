@@ -38,7 +38,8 @@ pub(super) fn write(
     write_anchors(c, opened, plans, anchoring)?;
     // The archive of the new-keys step is this run's own file: the final one
     // is a superset and replaces it.
-    let replace = if c.to_generate > 0 {
+    // New offline targets keys went to their own archive, not this one.
+    let replace = if c.to_generate > 0 && c.targets_archive.is_none() {
         Replace::OwnFile
     } else {
         Replace::Never
@@ -75,13 +76,14 @@ pub(super) fn write(
     };
 
     let (complete, missing) = (completion.complete, completion.missing.clone());
-    let bundle = Bundle::from_plans(
+    let mut bundle = Bundle::from_plans(
         &c.proposal,
         &c.proposal_sha,
         plans,
         completion,
         Some(signed_head),
     );
+    (bundle.targets_signatures, bundle.waves_signatures) = std::mem::take(&mut c.resigned);
     // Mode 0600 and read back before it gets its name, as every file the
     // signer writes to the stick.
     let check = |back: &[u8]| {

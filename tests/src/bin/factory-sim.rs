@@ -1051,6 +1051,20 @@ impl Sim {
             }
             new_roots.push(v.clone());
         }
+        // A targets key rotation (or deletion) while a wave is active is
+        // refused, as fioctl documents the server does.
+        let (_, _, current_ci) = self.base("ci")?;
+        let waves = targets::active_waves(&self.dir);
+        if !waves.is_empty() && targets::takes_out_a_targets_key(&current_ci, &new_roots[0]) {
+            return Err(error(
+                422,
+                format!(
+                    "a TUF targets key rotation is not allowed while a wave is active ({}): \
+                     complete or cancel the wave first",
+                    waves.join(", ")
+                ),
+            ));
+        }
         // Signatures of existing production (wave) targets by a new targets
         // key: kept until apply; a PUT without them (a co-signer adding root
         // signatures) keeps the ones PUT before.
@@ -1104,6 +1118,10 @@ impl Sim {
                         "issues": issues,
                     }),
                 ));
+            }
+            if chain == "prod" && !first_prod {
+                targets::check_prod_targets(&self.dir, &current, v, &tx.targets_sigs)
+                    .map_err(|e| answer(422, json!({"message": e, "issues": [e]})))?;
             }
             if first_prod {
                 // The simulator's model of a Factory's first production

@@ -164,3 +164,113 @@ pub fn add_signatures(
     }
     Ok(())
 }
+
+/// How many distinct keys of `root`'s targets role made a valid signature
+/// over `meta`'s `signed` (the simulator's own check, aktualizr's canonical
+/// form), counting `extra` signatures beside the file's own.
+pub fn targets_signers(meta: &Value, extra: &[Value], root: &Value) -> usize {
+    use base64::Engine as _;
+    let role = &root["signed"]["roles"]["targets"];
+    let ids = crate::accept::key_ids(role);
+    let message = ceremony_tests::ota::aktualizr_canonical(&meta["signed"]);
+    let mut seen: Vec<String> = Vec::new();
+    for s in meta["signatures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(extra)
+    {
+        let Some(id) = s["keyid"].as_str() else {
+            continue;
+        };
+        if seen.iter().any(|x| x == id) || !ids.iter().any(|x| x == id) {
+            continue;
+        }
+        let Some(raw) = s["sig"]
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        else {
+            continue;
+        };
+        let key = &root["signed"]["keys"][id];
+        if crate::accept::verifies(key, s["method"].as_str().unwrap_or(""), &message, &raw).is_ok()
+        {
+            seen.push(id.to_string());
+        }
+    }
+    seen.len()
+}
+
+fn meets(meta: &Value, extra: &[Value], root: &Value) -> bool {
+    let t = root["signed"]["roles"]["targets"]["threshold"]
+        .as_u64()
+        .unwrap_or(1);
+    targets_signers(meta, extra, root) as u64 >= t.max(1)
+}
+
+/// The waves whose targets are served (`wave-targets/`): active waves.
+pub fn active_waves(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join(WAVE))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.strip_suffix(".json")
+                .filter(|s| valid_name(s))
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether the new CI root takes a key out of the targets role (a targets
+/// key rotation or deletion), which fioctl says the server refuses while a
+/// wave is active (`tuf_updates_rotate_offline_key.go`, "If there is an
+/// active Wave, the TUF targets rotation is not allowed";
+/// `tuf_updates_delete_offline_key.go` likewise for deletion).
+pub fn takes_out_a_targets_key(current_ci: &Value, new_ci: &Value) -> bool {
+    let new = crate::accept::key_ids(&new_ci["signed"]["roles"]["targets"]);
+    crate::accept::key_ids(&current_ci["signed"]["roles"]["targets"])
+        .iter()
+        .any(|id| !new.contains(id))
+}
+
+/// Refuses applying a production root under which a production targets
+/// file that meets the current production root's targets threshold would
+/// no longer meet it, even with the signatures staged for it: production
+/// devices would refuse the release they run. (A file that meets neither,
+/// such as one only the online key signed under a threshold of 2, is no
+/// change and not refused.) A production root whose targets threshold is
+/// above its targets key count is not checked: it is what fioctl makes when
+/// a Factory's root goes offline while its targets key is online (threshold
+/// 2, one key), which the server accepts, and nothing could meet it anyway.
+pub fn check_prod_targets(
+    dir: &Path,
+    current_prod: &Value,
+    new_prod: &Value,
+    staged: &Value,
+) -> Result<(), String> {
+    let role = &new_prod["signed"]["roles"]["targets"];
+    let keys = crate::accept::key_ids(role).len() as u64;
+    if role["threshold"].as_u64().unwrap_or(1) > keys {
+        return Ok(());
+    }
+    let all = list(dir, PROD, "")?;
+    for (name, meta) in all.as_object().into_iter().flatten() {
+        let extra: Vec<Value> = staged[name.as_str()]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if meets(meta, &[], current_prod) && !meets(meta, &extra, new_prod) {
+            return Err(format!(
+                "production targets {name:?} would not meet the new production root's targets \
+                 threshold ({}) with its signatures: re-sign them with the new targets key \
+                 (targets-signatures)",
+                new_prod["signed"]["roles"]["targets"]["threshold"]
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! Production and wave targets re-signed by a new offline targets key: a
+//! Factory's targets key rotation re-signs, in the same transaction, every
+//! production targets file (`GET /ota/factories/F/prod-targets/`) and every
+//! wave's targets (`…/wave-targets/`) that the replaced offline key signed
+//! (fioctl's `excludeTargetsWithoutKeySigInplace` and `signProdTargets`),
+//! and PUTs the signatures beside the roots as `targets-signatures` /
+//! `waves-signatures`: `{tag or wave name: [signature]}`.
+//!
+//! The files come from the online side, as fetched: hostile. What is signed
+//! is the canonical form of each file's `signed` exactly as it came (what a
+//! device verifies); what is shown is rendered from that same value,
+//! escaped, in full: every target with its name, sha256, length and custom
+//! fields, and the file's version and expiry.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::canonical::to_canonical_bytes;
+use crate::dialect::Dialect;
+use crate::keys::{sign_checked, KeyError, Signer};
+use crate::untrusted::{escape, escape_json};
+
+/// The production and wave targets a proposal carries, as fetched, by tag
+/// (production) and by wave name.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resign {
+    /// `GET …/prod-targets/`: `{tag: targets metadata}`.
+    #[serde(default)]
+    pub prod: BTreeMap<String, Value>,
+    /// `GET …/wave-targets/`: `{wave name: targets metadata}`.
+    #[serde(default)]
+    pub waves: BTreeMap<String, Value>,
+}
+
+/// Production or wave targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A production tag's targets: `targets-signatures`.
+    Prod,
+    /// A wave's targets: `waves-signatures`.
+    Wave,
+}
+
+impl Kind {
+    /// How the review names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Prod => "production targets of tag",
+            Kind::Wave => "targets of wave",
+        }
+    }
+}
+
+/// Why a targets file cannot be re-signed.
+#[derive(Debug, Error)]
+pub enum ResignError {
+    /// Its shape is not that of targets metadata.
+    #[error("{what} {name}: {problem}")]
+    Shape {
+        /// Production or wave.
+        what: &'static str,
+        /// The tag or wave name, escaped.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Signing failed.
+    #[error("signing {name}: {source}")]
+    Key {
+        /// The tag or wave name, escaped.
+        name: String,
+        /// The key's error.
+        #[source]
+        source: KeyError,
+    },
+}
+
+/// A name fioctl and the server use as a map key and a query parameter:
+/// letters, digits, `.`, `_`, `-`, not starting with a dot, at most 128.
+pub fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 128
+        && !n.starts_with('.')
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// One targets file to re-sign.
+#[derive(Clone, Debug)]
+pub struct ToResign {
+    /// Production or wave.
+    pub kind: Kind,
+    /// The tag or wave name.
+    pub name: String,
+    /// The file as fetched.
+    pub envelope: Value,
+}
+
+impl ToResign {
+    fn shape(&self, problem: impl Into<String>) -> ResignError {
+        ResignError::Shape {
+            what: self.kind.describe(),
+            name: escape(&self.name).into_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The canonical bytes of `signed`, as fetched: what the signature
+    /// covers and a device verifies.
+    pub fn message(&self) -> Result<Vec<u8>, ResignError> {
+        let signed = self
+            .envelope
+            .get("signed")
+            .filter(|s| s.is_object())
+            .ok_or_else(|| self.shape("no \"signed\" object"))?;
+        to_canonical_bytes(signed, Dialect::OtaTuf).map_err(|e| self.shape(e.to_string()))
+    }
+
+    /// The review's lines for this file: its version, expiry and every
+    /// target in full (name, sha256, length, custom fields), every string
+    /// escaped. Refuses a file whose shape is not targets metadata, so that
+    /// nothing is signed that could not be shown.
+    pub fn render(&self) -> Result<Vec<String>, ResignError> {
+        let signed = self
+            .envelope
+            .get("signed")
+            .and_then(Value::as_object)
+            .ok_or_else(|| self.shape("no \"signed\" object"))?;
+        if signed.get("_type").and_then(Value::as_str) != Some("Targets") {
+            return Err(self.shape("its \"_type\" is not \"Targets\""));
+        }
+        let targets = signed
+            .get("targets")
+            .and_then(Value::as_object)
+            .ok_or_else(|| self.shape("no \"targets\" object"))?;
+        let mut out = vec![format!(
+            "{} {}: version {}, expires {}, {} target(s)",
+            self.kind.describe(),
+            escape(&self.name),
+            signed.get("version").map_or("(none)".into(), compact),
+            signed.get("expires").map_or("(none)".into(), compact),
+            targets.len()
+        )];
+        // Every other field of `signed` is signed too: shown as it is.
+        for (k, v) in signed {
+            if !matches!(k.as_str(), "_type" | "version" | "expires" | "targets") {
+                out.push(format!("  field {}: {}", escape(k), compact(v)));
+            }
+        }
+        for (name, t) in targets {
+            let sha = t.pointer("/hashes/sha256").map_or("(none)".into(), compact);
+            out.push(format!("  target {}", escape(name)));
+            out.push(format!(
+                "    sha256 {sha}, length {}",
+                t.get("length").map_or("(none)".into(), compact)
+            ));
+            if let Some(obj) = t.as_object() {
+                for (k, v) in obj {
+                    if k == "length" || k == "hashes" {
+                        continue;
+                    }
+                    out.push(format!("    {}: {}", escape(k), compact(v)));
+                }
+                if let Some(h) = obj.get("hashes").and_then(Value::as_object) {
+                    for (k, v) in h.iter().filter(|(k, _)| *k != "sha256") {
+                        out.push(format!("    hash {}: {}", escape(k), compact(v)));
+                    }
+                }
+            } else {
+                out.push(format!("    (not an object) {}", compact(t)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A signature of this file's `signed` by `signer`, listed under
+    /// `keyid`, as fioctl sends it: `{"keyid", "method", "sig"}`; verified
+    /// in software before it is returned.
+    pub fn sign(&self, keyid: &str, signer: &dyn Signer) -> Result<Value, ResignError> {
+        let message = self.message()?;
+        let sig = sign_checked(signer, &message).map_err(|source| ResignError::Key {
+            name: escape(&self.name).into_owned(),
+            source,
+        })?;
+        Ok(serde_json::json!({
+            "keyid": keyid,
+            "method": signer.method(Dialect::OtaTuf),
+            "sig": base64::engine::general_purpose::STANDARD.encode(&sig),
+        }))
+    }
+}
+
+/// A JSON value on one line, escaped.
+fn compact(v: &Value) -> String {
+    escape_json(&v.to_string()).into_owned()
+}
+
+/// Whether `envelope` carries a signature listed under `keyid`.
+fn signed_by(envelope: &Value, keyid: &str) -> bool {
+    envelope
+        .get("signatures")
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.iter()
+                .any(|s| s.get("keyid").and_then(Value::as_str) == Some(keyid))
+        })
+}
+
+/// The files of `resign` a replaced offline targets key in `replaced`
+/// signed, production first, each kind by name: what fioctl re-signs.
+/// Where no key is replaced (the first offline targets key) none is.
+pub fn selected(resign: &Resign, replaced: &[String]) -> (Vec<ToResign>, Vec<(Kind, String)>) {
+    let mut chosen = Vec::new();
+    let mut left = Vec::new();
+    for (kind, map) in [(Kind::Prod, &resign.prod), (Kind::Wave, &resign.waves)] {
+        for (name, envelope) in map {
+            if replaced.iter().any(|id| signed_by(envelope, id)) {
+                chosen.push(ToResign {
+                    kind,
+                    name: name.clone(),
+                    envelope: envelope.clone(),
+                });
+            } else {
+                left.push((kind, name.clone()));
+            }
+        }
+    }
+    (chosen, left)
+}
+
+/// Checks signatures a bundle brings for `kind`: each names a file the
+/// proposal carries, each signature is by a targets key of `new_ci` and
+/// verifies over that file's canonical `signed`. Returns the problem, in
+/// words.
+pub fn check_signatures(
+    resign: Option<&Resign>,
+    kind: Kind,
+    sigs: &BTreeMap<String, Vec<Value>>,
+    new_ci: &crate::root::RootMetadata,
+) -> Result<(), String> {
+    let files = match (resign, kind) {
+        (Some(r), Kind::Prod) => &r.prod,
+        (Some(r), Kind::Wave) => &r.waves,
+        (None, _) if sigs.is_empty() => return Ok(()),
+        (None, _) => return Err("the bundle signs targets the proposal does not carry".into()),
+    };
+    let targets = new_ci.role("targets").map_err(|e| e.to_string())?.keyids;
+    for (name, list) in sigs {
+        let Some(envelope) = files.get(name) else {
+            return Err(format!(
+                "the bundle signs {} {}, which the proposal does not carry",
+                kind.describe(),
+                escape(name)
+            ));
+        };
+        let t = ToResign {
+            kind,
+            name: name.clone(),
+            envelope: envelope.clone(),
+        };
+        let message = t.message().map_err(|e| e.to_string())?;
+        for s in list {
+            let keyid = s.get("keyid").and_then(Value::as_str).unwrap_or("");
+            let bad = |why: &str| {
+                format!(
+                    "{} {}: the signature by {}: {why}",
+                    kind.describe(),
+                    escape(name),
+                    escape(keyid)
+                )
+            };
+            if !targets.iter().any(|k| k == keyid) {
+                return Err(bad("not a targets key of the new CI root"));
+            }
+            let key = new_ci.key(keyid).map_err(|e| bad(&e.to_string()))?;
+            let raw = s
+                .get("sig")
+                .and_then(Value::as_str)
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .ok_or_else(|| bad("no base64 sig"))?;
+            key.verify(
+                Dialect::OtaTuf,
+                &message,
+                &raw,
+                s.get("method").and_then(Value::as_str),
+            )
+            .map_err(|e| bad(&format!("does not verify: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{NewKeyType, PrivateKey};
+    use serde_json::json;
+
+    fn file(sig_by: &str) -> Value {
+        json!({"signatures": [{"keyid": sig_by, "method": "ed25519", "sig": "x"}],
+            "signed": {"_type": "Targets", "version": 3, "expires": "2030-01-01T00:00:00Z",
+            "targets": {"a-1": {"length": 5, "hashes": {"sha256": "ab"},
+                "custom": {"name": "a\u{1b}[2J", "version": "1"}}}}})
+    }
+
+    #[test]
+    fn only_files_a_replaced_key_signed_are_chosen() {
+        let r = Resign {
+            prod: BTreeMap::from([("main".into(), file("old")), ("other".into(), file("on"))]),
+            waves: BTreeMap::from([("w1".into(), file("old"))]),
+        };
+        let (chosen, left) = selected(&r, &["old".into()]);
+        let names: Vec<&str> = chosen.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["main", "w1"]);
+        assert_eq!(chosen[1].kind, Kind::Wave);
+        assert_eq!(left, vec![(Kind::Prod, "other".to_string())]);
+        assert!(selected(&r, &[]).0.is_empty());
+    }
+
+    #[test]
+    fn render_shows_everything_escaped_and_sign_covers_signed() {
+        let t = ToResign {
+            kind: Kind::Prod,
+            name: "main".into(),
+            envelope: file("old"),
+        };
+        let text = t.render().unwrap().join("\n");
+        assert!(
+            text.contains("version 3") && text.contains("2030-01-01T00:00:00Z"),
+            "{text}"
+        );
+        assert!(
+            text.contains("target a-1") && text.contains("sha256 \"ab\", length 5"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains("custom"), "{text}");
+        let key = PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        // What devices would canonicalise differently is never signed.
+        assert!(t.sign("kid", &key).is_err());
+        let mut clean = t.clone();
+        clean.envelope["signed"]["targets"]["a-1"]["custom"]["name"] = json!("a");
+        let t = clean;
+        let sig = t.sign("kid", &key).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(sig["sig"].as_str().unwrap())
+            .unwrap();
+        key.public_key()
+            .verify(
+                Dialect::OtaTuf,
+                &t.message().unwrap(),
+                &raw,
+                Some("ed25519"),
+            )
+            .unwrap();
+        let bad = ToResign {
+            envelope: json!({"signed": {"_type": "Root", "targets": {}}}),
+            ..t
+        };
+        assert!(bad.render().is_err());
+    }
+
+    #[test]
+    fn a_bundle_s_signatures_are_checked_against_the_files_and_the_new_root() {
+        let d = Dialect::OtaTuf;
+        let (new, other) = (
+            PrivateKey::generate(NewKeyType::Ed25519).unwrap(),
+            PrivateKey::generate(NewKeyType::Ed25519).unwrap(),
+        );
+        let id = new.public_key().key_id(d);
+        let root = crate::root::RootMetadata::from_value(
+            json!({"signatures": [], "signed": {"_type": "Root", "version": 2,
+                "expires": "2030-01-01T00:00:00Z",
+                "keys": {id.clone(): new.public_key().to_key_object(d)},
+                "roles": {"root": {"keyids": [id], "threshold": 1},
+                    "targets": {"keyids": [id], "threshold": 1},
+                    "snapshot": {"keyids": [id], "threshold": 1},
+                    "timestamp": {"keyids": [id], "threshold": 1}}}}),
+            d,
+        )
+        .unwrap();
+        let mut clean = file("old");
+        clean["signed"]["targets"]["a-1"]["custom"]["name"] = json!("a");
+        let r = Resign {
+            prod: BTreeMap::from([("main".into(), clean.clone())]),
+            waves: BTreeMap::new(),
+        };
+        let t = ToResign {
+            kind: Kind::Prod,
+            name: "main".into(),
+            envelope: clean,
+        };
+        let good = BTreeMap::from([("main".to_string(), vec![t.sign(&id, &new).unwrap()])]);
+        check_signatures(Some(&r), Kind::Prod, &good, &root).unwrap();
+        // By a key the new root's targets role does not list.
+        let other_id = other.public_key().key_id(d);
+        let stranger =
+            BTreeMap::from([("main".to_string(), vec![t.sign(&other_id, &other).unwrap()])]);
+        let e = check_signatures(Some(&r), Kind::Prod, &stranger, &root).unwrap_err();
+        assert!(e.contains("not a targets key"), "{e}");
+        // Under the right id, but another key's signature.
+        let forged = BTreeMap::from([("main".to_string(), vec![t.sign(&id, &other).unwrap()])]);
+        let e = check_signatures(Some(&r), Kind::Prod, &forged, &root).unwrap_err();
+        assert!(e.contains("does not verify"), "{e}");
+        // A file the proposal does not carry, or as a wave.
+        let e = check_signatures(Some(&r), Kind::Wave, &good, &root).unwrap_err();
+        assert!(e.contains("does not carry"), "{e}");
+        let e = check_signatures(None, Kind::Prod, &good, &root).unwrap_err();
+        assert!(e.contains("does not carry"), "{e}");
+        check_signatures(None, Kind::Prod, &BTreeMap::new(), &root).unwrap();
+    }
+}
