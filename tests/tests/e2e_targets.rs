@@ -786,3 +786,283 @@ fn fioctl_rotates_the_targets_key_we_exported_and_we_rotate_after_it() {
     assert!(t[1] != theirs && t[1] != ours, "{t:?}");
     device_walks_prod(&f, 5);
 }
+
+impl Factory {
+    /// One production release with our tools: CI targets of `version` made
+    /// by the simulated CI, `submitter wave-propose`, `signer sign-wave`
+    /// with the targets archive `keys`, `submitter wave-publish`, then the
+    /// wave completed (its targets become the production targets of
+    /// `main`). Returns the signer's screen.
+    fn release(&self, version: u64, keys: &str) -> String {
+        let v = version.to_string();
+        let name = format!("w{version}");
+        run(
+            "factory-sim",
+            &self.online,
+            [
+                "add-ci-targets",
+                self.state.to_str().unwrap(),
+                &v,
+                "--hardware-id",
+                "sim-machine",
+            ],
+            &[],
+        )
+        .expect(0, "factory-sim add-ci-targets");
+        let proposal = format!("{name}.wave.json");
+        let bundle = format!("{name}.wave-bundle.json");
+        run(
+            "submitter",
+            &self.online,
+            [
+                "wave-propose",
+                "--factory",
+                "acme",
+                "--api",
+                &self.sim.url,
+                "--token-file",
+                &self.tok,
+                &name,
+                &v,
+                "main",
+                "-o",
+                &proposal,
+            ],
+            &[],
+        )
+        .expect(0, "wave-propose");
+        std::fs::copy(self.online.join(&proposal), self.offline.join(&proposal)).unwrap();
+        let signed = run(
+            "signer",
+            &self.offline,
+            [
+                "sign-wave",
+                &proposal,
+                "--keys",
+                keys,
+                "-o",
+                &bundle,
+                "--passphrase-file",
+                &self.pass,
+                "--yes",
+            ],
+            &[],
+        );
+        signed.expect(0, "sign-wave");
+        std::fs::copy(self.offline.join(&bundle), self.online.join(&bundle)).unwrap();
+        run(
+            "submitter",
+            &self.online,
+            [
+                "wave-publish",
+                &bundle,
+                "--proposal",
+                &proposal,
+                "--api",
+                &self.sim.url,
+                "--token-file",
+                &self.tok,
+            ],
+            &[],
+        )
+        .expect(0, "wave-publish");
+        ceremony_tests::fioctl::http::Api::new(&self.sim.url, ceremony_tests::harness::TOKEN)
+            .post(
+                &format!("{}/ota/factories/acme/waves/{name}/complete/", self.sim.url),
+                None,
+            )
+            .unwrap_or_else(|e| panic!("complete {name}: {}", e.text()));
+        signed.stdout
+    }
+
+    /// The newest production root.
+    fn prod_now(&self) -> (u64, Value) {
+        let n = (1..)
+            .take_while(|n| self.state.join(format!("prod/{n}.root.json")).exists())
+            .last()
+            .unwrap();
+        (n, self.root("prod", n))
+    }
+
+    /// A production device's check of the production targets of `main`:
+    /// a threshold of the newest production root's targets keys signed it.
+    fn device_accepts_main(&self, what: &str) {
+        let (n, prod) = self.prod_now();
+        let main = read(&self.state.join("prod-targets/main.json"));
+        let threshold = prod["signed"]["roles"]["targets"]["threshold"]
+            .as_u64()
+            .unwrap() as usize;
+        assert!(
+            threshold >= 2,
+            "{what}: prod v{n} targets threshold {threshold}"
+        );
+        assert!(
+            valid_signers(&main, &prod, "targets") >= threshold,
+            "{what}: main (version {}) under prod v{n}: {}",
+            main["signed"]["version"],
+            main["signatures"]
+        );
+    }
+}
+
+/// A Factory whose root and targets keys are both offline, with our tools
+/// only: the targets key taken offline, a release, the targets key
+/// rotated (production targets re-signed), a release with the new key, a
+/// root rotation, a third release. After each step a production device
+/// (this file's own code) walks the production roots and accepts the
+/// production targets, and `submitter audit` holds.
+#[test]
+fn root_and_targets_keys_offline_rotated_and_released_several_times() {
+    let f = Factory::root_offline();
+    let audit = || {
+        run(
+            "submitter",
+            &f.online,
+            [
+                "audit",
+                "--factory",
+                "acme",
+                "--api",
+                &f.sim.url,
+                "--token-file",
+                &f.tok,
+            ],
+            &[],
+        )
+        .expect(0, "submitter audit");
+    };
+    f.round(
+        "t1",
+        &[
+            "--role",
+            "targets",
+            "--rotate-all",
+            "--message",
+            "targets offline",
+        ],
+        &[
+            "--keys",
+            "keys-2.tgz.age",
+            "--new-archive",
+            "keys-3.tgz.age",
+            "--targets-keys",
+            "targets-1.tgz.age",
+        ],
+    );
+    let first_offline = ids(&f.root("prod", 3), "targets")[1].clone();
+
+    let screen = f.release(2, "targets-1.tgz.age");
+    assert!(screen.contains("+ added  sim-machine-lmp-2"), "{screen}");
+    f.device_accepts_main("after release 2");
+    device_walks_prod(&f, 3);
+    audit();
+
+    let screen = f.round(
+        "t2",
+        &["--role", "targets", "--rotate", &first_offline],
+        &[
+            "--keys",
+            "keys-3.tgz.age",
+            "--new-archive",
+            "keys-4.tgz.age",
+            "--targets-keys",
+            "targets-1.tgz.age",
+            "--new-targets-archive",
+            "targets-2.tgz.age",
+        ],
+    );
+    assert!(screen.contains("PRODUCTION TARGETS RE-SIGNED"), "{screen}");
+    assert!(
+        screen.contains("production targets of tag main: version 2"),
+        "{screen}"
+    );
+    assert!(!ids(&f.root("prod", 4), "targets").contains(&first_offline));
+    f.device_accepts_main("after the targets rotation");
+
+    f.release(3, "targets-2.tgz.age");
+    f.device_accepts_main("after release 3");
+    // The retired targets key cannot make a release any more.
+    run(
+        "factory-sim",
+        &f.online,
+        [
+            "add-ci-targets",
+            f.state.to_str().unwrap(),
+            "4",
+            "--hardware-id",
+            "sim-machine",
+        ],
+        &[],
+    )
+    .expect(0, "factory-sim add-ci-targets");
+    run(
+        "submitter",
+        &f.online,
+        [
+            "wave-propose",
+            "--factory",
+            "acme",
+            "--api",
+            &f.sim.url,
+            "--token-file",
+            &f.tok,
+            "w4",
+            "4",
+            "main",
+            "-o",
+            "w4.wave.json",
+        ],
+        &[],
+    )
+    .expect(0, "wave-propose w4");
+    std::fs::copy(
+        f.online.join("w4.wave.json"),
+        f.offline.join("w4.wave.json"),
+    )
+    .unwrap();
+    let retired = run(
+        "signer",
+        &f.offline,
+        [
+            "sign-wave",
+            "w4.wave.json",
+            "--keys",
+            "targets-1.tgz.age",
+            "-o",
+            "w4.wave-bundle.json",
+            "--passphrase-file",
+            &f.pass,
+            "--yes",
+        ],
+        &[],
+    );
+    assert_ne!(retired.code, 0, "{}", retired.all());
+    assert!(
+        retired
+            .all()
+            .contains("holds no targets key that production root v4 lists"),
+        "{}",
+        retired.all()
+    );
+    assert!(!f.offline.join("w4.wave-bundle.json").exists());
+
+    f.round(
+        "r2",
+        &["--rotate-all", "--message", "yearly root rotation"],
+        &[
+            "--keys",
+            "keys-4.tgz.age",
+            "--new-archive",
+            "keys-5.tgz.age",
+        ],
+    );
+    let (n, _) = f.prod_now();
+    assert_eq!(n, 5);
+    device_walks_prod(&f, 5);
+    f.device_accepts_main("after the root rotation");
+
+    f.release(5, "targets-2.tgz.age");
+    f.device_accepts_main("after release 5");
+    device_walks_prod(&f, 5);
+    audit();
+}
