@@ -208,7 +208,7 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
                 });
             if !same {
                 return Err(refused(format!(
-                    "the proposal's production root chain does not hold the trusted root {} (version {v}):                      it is not the history of the Factory you trust. Nothing was signed or written",
+                    "the proposal's production root chain does not hold the trusted root {} (version {v}): it is not the history of the Factory you trust. Nothing was signed or written",
                     path.display()
                 )));
             }

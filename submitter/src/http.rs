@@ -245,7 +245,7 @@ impl Http {
                 }
                 _ => {
                     let hint = format!(
-                        "the server redirected this request to {}; the submitter follows only a GET to the same                          scheme, host and port, so that the credential goes nowhere else: give the URL it redirects to                          (--api) if that host is the Factory API",
+                        "the server redirected this request to {}; the submitter follows only a GET to the same scheme, host and port, so that the credential goes nowhere else: give the URL it redirects to (--api) if that host is the Factory API",
                         ceremony::untrusted::escape(next)
                     );
                     return Ok(Answer {

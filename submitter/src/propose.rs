@@ -131,14 +131,14 @@ fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
         // keys be overwritten; and the server hands the key out only once.
         if fsio::refuse_existing(k).is_err() {
             return Err(UsageError(format!(
-                "--first-root-key {}: the file exists; it is never overwritten (it may hold                  another Factory's keys): choose a new name",
+                "--first-root-key {}: the file exists; it is never overwritten (it may hold another Factory's keys): choose a new name",
                 k.display()
             ))
             .into());
         }
         if !args.rotate_all && args.rotate.is_empty() && args.remove.is_empty() {
             return Err(UsageError(
-                "--first-time: the first rotation must take the first root key out of the root                  (--rotate-all, or --rotate/--remove with its id): the server holds a copy of it"
+                "--first-time: the first rotation must take the first root key out of the root (--rotate-all, or --rotate/--remove with its id): the server holds a copy of it"
                     .into(),
             )
             .into());

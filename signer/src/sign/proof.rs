@@ -38,7 +38,7 @@ pub(super) fn check(plan: &ChainPlan, shown: &Shown, anchor: Option<&str>) -> Re
         // already held a transcript marker of its own.
         if transcript::anchor_of(&expected).as_deref() != Some(anchor) {
             return Err(fail(
-                "the shown root already holds a transcript marker, so the anchor would not name                  this ceremony alone"
+                "the shown root already holds a transcript marker, so the anchor would not name this ceremony alone"
                     .into(),
             ));
         }
