@@ -246,6 +246,28 @@ fn show_proposal(p: &Proposal, sha: &str) -> (String, Value) {
     }
     let c = &p.change;
     let _ = writeln!(out, "change:");
+    if !c.role.is_root() {
+        let _ = writeln!(
+            out,
+            "  role:       {} (the online key {} stays)",
+            c.role.as_str(),
+            c.online_targets_key.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(r) = &p.resign {
+        for (kind, files) in [
+            ("production targets of tag", &r.prod),
+            ("targets of wave", &r.waves),
+        ] {
+            for (name, meta) in files {
+                let _ = writeln!(
+                    out,
+                    "  carried for re-signing: {kind} {name} (version {})",
+                    meta["signed"]["version"]
+                );
+            }
+        }
+    }
     if c.sign_staged {
         let _ = writeln!(
             out,

@@ -978,6 +978,14 @@ fn root_and_targets_keys_offline_rotated_and_released_several_times() {
     );
     assert!(!ids(&f.root("prod", 4), "targets").contains(&first_offline));
     f.device_accepts_main("after the targets rotation");
+    let show = run("submitter", &f.online, ["show", "t2.proposal.json"], &[]);
+    show.expect(0, "submitter show");
+    for want in [
+        "role:       targets (the online key ",
+        "carried for re-signing: production targets of tag main (version 2)",
+    ] {
+        assert!(show.stdout.contains(want), "{want}\n{}", show.all());
+    }
 
     f.release(3, "targets-2.tgz.age");
     f.device_accepts_main("after release 3");
