@@ -10,7 +10,6 @@
 
 use anyhow::{anyhow, bail, Result};
 use ceremony_cli::{eprintln, println};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use ceremony::bundle_check::{same_root, same_signed};
@@ -157,7 +156,10 @@ pub(crate) fn upload_partial(
             &txid,
             united_ci.envelope(),
             united_prod.envelope(),
-            &(Value::Null, Value::Null),
+            // A targets change's re-signed targets go with the roots; a
+            // holder adding only root signatures sends none, and the server
+            // keeps those PUT before.
+            &c.resigned,
         )?;
         if !a.ok() {
             let status = a.status;
