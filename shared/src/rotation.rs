@@ -481,47 +481,17 @@ fn edit_root_role(
     let change = &proposal.change;
     let dialect = proposal.dialect;
     let role = new.role("root")?;
-    let rotated: Vec<String> = match &change.rotate {
-        None => Vec::new(),
-        Some(Rotate::All) => role.keyids.clone(),
-        Some(Rotate::Keys(ids)) => ids.clone(),
-    };
-    for id in rotated.iter().chain(&change.remove_keys) {
-        if !role.keyids.contains(id) {
-            return Err(RotationError::Change(format!(
-                "{name}: key {id} is not a root key of version {current_version}; root keys are: {}",
-                role.keyids.join(", ")
-            )));
-        }
-    }
-    let removed: Vec<String> = role
-        .keyids
-        .iter()
-        .filter(|id| rotated.contains(id) || change.remove_keys.contains(id))
-        .cloned()
-        .collect();
-
-    let mut keyids: Vec<String> = role
-        .keyids
-        .iter()
-        .filter(|id| !removed.contains(id))
-        .cloned()
-        .collect();
-    let mut added = Vec::new();
-    for key in new_keys {
-        let keyid = key.key_id(dialect);
-        if keyids.contains(&keyid) {
-            return Err(RotationError::Change(format!(
-                "{name}: new key {keyid} is already a root key"
-            )));
-        }
-        new.insert_key(&keyid, key);
-        keyids.push(keyid.clone());
-        added.push(AddedKey {
-            keyid,
-            key: key.clone(),
-        });
-    }
+    let removed = taken_out(change, &role.keyids).map_err(|id| {
+        RotationError::Change(format!(
+            "{name}: key {id} is not a root key of version {current_version}; root keys are: {}",
+            role.keyids.join(", ")
+        ))
+    })?;
+    let mut keyids = without(&role.keyids, &removed);
+    let taken = keyids.clone();
+    let added = add_new_keys(new, dialect, &mut keyids, new_keys, &taken).map_err(|keyid| {
+        RotationError::Change(format!("{name}: new key {keyid} is already a root key"))
+    })?;
     let threshold = change.threshold.unwrap_or(role.threshold);
     if threshold == 0 || threshold > keyids.len() as u64 {
         return Err(RotationError::Change(format!(
@@ -531,6 +501,62 @@ fn edit_root_role(
     }
     new.set_role("root", &RoleKeys { keyids, threshold });
     Ok((added, removed))
+}
+
+/// The ids `change` takes out of `replaceable` (rotated or removed), in
+/// `replaceable`'s order; `Err` with the first id it names that is not
+/// there.
+fn taken_out(
+    change: &crate::proposal::Change,
+    replaceable: &[String],
+) -> Result<Vec<String>, String> {
+    let rotated: Vec<String> = match &change.rotate {
+        None => Vec::new(),
+        Some(Rotate::All) => replaceable.to_vec(),
+        Some(Rotate::Keys(ids)) => ids.clone(),
+    };
+    if let Some(id) = rotated
+        .iter()
+        .chain(&change.remove_keys)
+        .find(|id| !replaceable.contains(id))
+    {
+        return Err(id.clone());
+    }
+    Ok(replaceable
+        .iter()
+        .filter(|id| rotated.contains(id) || change.remove_keys.contains(id))
+        .cloned()
+        .collect())
+}
+
+/// `ids` without those in `out`, in order.
+fn without(ids: &[String], out: &[String]) -> Vec<String> {
+    ids.iter().filter(|id| !out.contains(id)).cloned().collect()
+}
+
+/// Lists `new_keys` in `new` and appends their ids to `keyids`; `Err` with
+/// the id of a new key that is in `taken` (or given twice).
+fn add_new_keys(
+    new: &mut RootMetadata,
+    dialect: Dialect,
+    keyids: &mut Vec<String>,
+    new_keys: &[PublicKey],
+    taken: &[String],
+) -> Result<Vec<AddedKey>, String> {
+    let mut added = Vec::new();
+    for key in new_keys {
+        let keyid = key.key_id(dialect);
+        if taken.contains(&keyid) || keyids.contains(&keyid) {
+            return Err(keyid);
+        }
+        new.insert_key(&keyid, key);
+        keyids.push(keyid.clone());
+        added.push(AddedKey {
+            keyid,
+            key: key.clone(),
+        });
+    }
+    Ok(added)
 }
 
 /// Replaces, adds and removes offline targets keys in the CI root's
@@ -549,50 +575,25 @@ fn edit_targets_role(
     let dialect = proposal.dialect;
     let role = new.role("targets")?;
     let offline = offline_targets_keys(proposal, new)?;
-    let rotated: Vec<String> = match &change.rotate {
-        None => Vec::new(),
-        Some(Rotate::All) => offline.clone(),
-        Some(Rotate::Keys(ids)) => ids.clone(),
-    };
-    for id in rotated.iter().chain(&change.remove_keys) {
-        if !offline.contains(id) {
-            return Err(RotationError::Change(format!(
-                "{name}: key {id} is not an offline targets key of version {current_version}; \
-                 offline targets keys are: {}",
-                if offline.is_empty() {
-                    "none (only the online key signs targets)".to_string()
-                } else {
-                    offline.join(", ")
-                }
-            )));
-        }
-    }
-    let removed: Vec<String> = offline
-        .iter()
-        .filter(|id| rotated.contains(id) || change.remove_keys.contains(id))
-        .cloned()
-        .collect();
-    let mut keyids: Vec<String> = role
-        .keyids
-        .iter()
-        .filter(|id| !removed.contains(id))
-        .cloned()
-        .collect();
-    let mut added = Vec::new();
-    for key in new_keys {
-        let keyid = key.key_id(dialect);
-        if keyids.contains(&keyid) || new.role("root")?.keyids.contains(&keyid) {
-            return Err(RotationError::Change(format!(
-                "{name}: new key {keyid} is already a key of the root"
-            )));
-        }
-        new.insert_key(&keyid, key);
-        keyids.push(keyid.clone());
-        added.push(AddedKey {
-            keyid,
-            key: key.clone(),
-        });
-    }
+    let removed = taken_out(change, &offline).map_err(|id| {
+        RotationError::Change(format!(
+            "{name}: key {id} is not an offline targets key of version {current_version}; \
+             offline targets keys are: {}",
+            if offline.is_empty() {
+                "none (only the online key signs targets)".to_string()
+            } else {
+                offline.join(", ")
+            }
+        ))
+    })?;
+    let mut keyids = without(&role.keyids, &removed);
+    let mut taken = keyids.clone();
+    taken.extend(new.role("root")?.keyids);
+    let added = add_new_keys(new, dialect, &mut keyids, new_keys, &taken).map_err(|keyid| {
+        RotationError::Change(format!(
+            "{name}: new key {keyid} is already a key of the root"
+        ))
+    })?;
     new.set_role(
         "targets",
         &RoleKeys {
