@@ -200,8 +200,8 @@ fn compact(v: &Value) -> String {
     escape_json(&v.to_string()).into_owned()
 }
 
-/// Whether `envelope` carries a signature listed under `keyid`.
-fn signed_by(envelope: &Value, keyid: &str) -> bool {
+/// Whether `envelope` lists a signature under `keyid`.
+fn listed(envelope: &Value, keyid: &str) -> bool {
     envelope
         .get("signatures")
         .and_then(Value::as_array)
@@ -211,20 +211,64 @@ fn signed_by(envelope: &Value, keyid: &str) -> bool {
         })
 }
 
+/// Whether a signature of `t` listed under `keyid` verifies under that
+/// key of `by`. The claim alone ("signed by the old key") is the online
+/// side's word: were it enough, any targets file the server made up would
+/// get the new offline key's signature.
+fn verified_by(t: &ToResign, keyid: &str, by: &crate::root::RootMetadata) -> bool {
+    let (Ok(key), Ok(message)) = (by.key(keyid), t.message()) else {
+        return false;
+    };
+    t.envelope
+        .get("signatures")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|s| s.get("keyid").and_then(Value::as_str) == Some(keyid))
+        .any(|s| {
+            s.get("sig")
+                .and_then(Value::as_str)
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .is_some_and(|raw| {
+                    key.verify(
+                        Dialect::OtaTuf,
+                        &message,
+                        &raw,
+                        s.get("method").and_then(Value::as_str),
+                    )
+                    .is_ok()
+                })
+        })
+}
+
 /// The files of `resign` a replaced offline targets key in `replaced`
-/// signed, production first, each kind by name: what fioctl re-signs.
-/// Where no key is replaced (the first offline targets key) none is.
-pub fn selected(resign: &Resign, replaced: &[String]) -> (Vec<ToResign>, Vec<(Kind, String)>) {
+/// signed, production first, each kind by name: what fioctl re-signs,
+/// except that the old key's signature must verify (under its key in
+/// `by`, the current CI root), not merely be listed. Where no key is
+/// replaced (the first offline targets key) none is.
+pub fn selected(
+    resign: &Resign,
+    replaced: &[String],
+    by: &crate::root::RootMetadata,
+) -> (Vec<ToResign>, Vec<(Kind, String)>) {
     let mut chosen = Vec::new();
     let mut left = Vec::new();
     for (kind, map) in [(Kind::Prod, &resign.prod), (Kind::Wave, &resign.waves)] {
         for (name, envelope) in map {
-            if replaced.iter().any(|id| signed_by(envelope, id)) {
-                chosen.push(ToResign {
-                    kind,
-                    name: name.clone(),
-                    envelope: envelope.clone(),
-                });
+            let t = ToResign {
+                kind,
+                name: name.clone(),
+                envelope: envelope.clone(),
+            };
+            // A file that cannot be shown or canonicalised is kept among the chosen,
+            // to be refused whole before any key is made, whatever it claims.
+            let claims = replaced.iter().any(|id| listed(&t.envelope, id));
+            if claims
+                && (t.render().is_err()
+                    || t.message().is_err()
+                    || replaced.iter().any(|id| verified_by(&t, id, by)))
+            {
+                chosen.push(t);
             } else {
                 left.push((kind, name.clone()));
             }
@@ -308,18 +352,67 @@ mod tests {
                 "custom": {"name": "a\u{1b}[2J", "version": "1"}}}}})
     }
 
+    /// `file(keyid)` with a real signature by `key` under `keyid` (its
+    /// name made printable so that its canonical form exists).
+    fn signed_file(key: &PrivateKey, keyid: &str) -> Value {
+        let mut f = file(keyid);
+        f["signed"]["targets"]["a-1"]["custom"]["name"] = json!("a");
+        let t = ToResign {
+            kind: Kind::Prod,
+            name: "x".into(),
+            envelope: f.clone(),
+        };
+        f["signatures"] = json!([t.sign(keyid, key).unwrap()]);
+        f
+    }
+
     #[test]
     fn only_files_a_replaced_key_signed_are_chosen() {
-        let r = Resign {
-            prod: BTreeMap::from([("main".into(), file("old")), ("other".into(), file("on"))]),
-            waves: BTreeMap::from([("w1".into(), file("old"))]),
+        let d = Dialect::OtaTuf;
+        let (old, on) = (
+            PrivateKey::generate(NewKeyType::Ed25519).unwrap(),
+            PrivateKey::generate(NewKeyType::Ed25519).unwrap(),
+        );
+        let (old_id, on_id) = (old.public_key().key_id(d), on.public_key().key_id(d));
+        let ci = crate::root::RootMetadata::from_value(
+            json!({"signatures": [], "signed": {"_type": "Root", "version": 2,
+                "expires": "2030-01-01T00:00:00Z",
+                "keys": {old_id.clone(): old.public_key().to_key_object(d),
+                    on_id.clone(): on.public_key().to_key_object(d)},
+                "roles": {"root": {"keyids": [on_id], "threshold": 1},
+                    "targets": {"keyids": [on_id, old_id], "threshold": 1},
+                    "snapshot": {"keyids": [on_id], "threshold": 1},
+                    "timestamp": {"keyids": [on_id], "threshold": 1}}}}),
+            d,
+        )
+        .unwrap();
+        // A file that only claims the old key's signature: the online side's
+        // word, which must not get a file the new key's signature.
+        let claimed = {
+            let mut f = signed_file(&on, &old_id);
+            f["signed"]["version"] = json!(4);
+            f
         };
-        let (chosen, left) = selected(&r, &["old".into()]);
+        let r = Resign {
+            prod: BTreeMap::from([
+                ("main".into(), signed_file(&old, &old_id)),
+                ("other".into(), signed_file(&on, &on_id)),
+                ("claimed".into(), claimed),
+            ]),
+            waves: BTreeMap::from([("w1".into(), signed_file(&old, &old_id))]),
+        };
+        let (chosen, left) = selected(&r, std::slice::from_ref(&old_id), &ci);
         let names: Vec<&str> = chosen.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["main", "w1"]);
         assert_eq!(chosen[1].kind, Kind::Wave);
-        assert_eq!(left, vec![(Kind::Prod, "other".to_string())]);
-        assert!(selected(&r, &[]).0.is_empty());
+        assert_eq!(
+            left,
+            vec![
+                (Kind::Prod, "claimed".to_string()),
+                (Kind::Prod, "other".to_string())
+            ]
+        );
+        assert!(selected(&r, &[], &ci).0.is_empty());
     }
 
     #[test]

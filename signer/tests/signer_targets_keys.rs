@@ -398,6 +398,20 @@ fn prod_file(signed_by: &str, custom_name: &str) -> Value {
     })
 }
 
+/// `prod_file` with a real signature by `key` (the old offline key), over
+/// the canonical form a device checks.
+fn signed_prod_file(key: &PrivateKey, custom_name: &str) -> Value {
+    let id = key.public_key().key_id(Dialect::OtaTuf);
+    let mut f = prod_file(&id, custom_name);
+    let t = ceremony::resign::ToResign {
+        kind: ceremony::resign::Kind::Prod,
+        name: "main".into(),
+        envelope: f.clone(),
+    };
+    f["signatures"] = serde_json::json!([t.sign(&id, key).unwrap()]);
+    f
+}
+
 fn sign_targets(d: &Path) -> std::process::Output {
     signer(
         d,
@@ -424,8 +438,8 @@ fn the_re_signed_production_targets_are_shown_in_full_and_signed() {
     .unwrap();
     p.resign = Some(
         serde_json::from_value(serde_json::json!({
-            "prod": {"main": prod_file(&old_id, "main-lmp"), "other": prod_file("ffff", "x")},
-            "waves": {"w2": prod_file(&old_id, "main-lmp")},
+            "prod": {"main": signed_prod_file(&old, "main-lmp"), "other": prod_file("ffff", "x")},
+            "waves": {"w2": signed_prod_file(&old, "main-lmp")},
         }))
         .unwrap(),
     );

@@ -35,7 +35,7 @@ pub(super) fn preflight(proposal: &Proposal) -> Result<()> {
         return Ok(());
     };
     let replaced = ceremony::rotation::replaced_targets_keys(proposal)?;
-    for t in selected(resign, &replaced).0 {
+    for t in selected(resign, &replaced, &current_ci(proposal)?).0 {
         t.render().map_err(|e| refused(e.to_string()))?;
         t.message().map_err(|e| refused(e.to_string()))?;
     }
@@ -55,7 +55,7 @@ pub(super) fn show(proposal: &Proposal) -> Result<Shown> {
     // The replaced keys are the offline targets keys the rotation takes
     // out (fioctl: the old offline key); a key only removed re-signs nothing.
     let replaced = ceremony::rotation::replaced_targets_keys(proposal)?;
-    let (chosen, left) = selected(resign, &replaced);
+    let (chosen, left) = selected(resign, &replaced, &current_ci(proposal)?);
     println!();
     println!(
         "PRODUCTION TARGETS RE-SIGNED BY THE NEW OFFLINE TARGETS KEY ({} file(s), signed by a \
@@ -161,4 +161,13 @@ pub(super) fn sign(
         signers.len()
     );
     Ok((prod, waves))
+}
+
+/// The current CI root, whose offline targets keys signed the files a
+/// rotation re-signs.
+fn current_ci(proposal: &Proposal) -> Result<ceremony::RootMetadata> {
+    let chain = proposal
+        .chain(ceremony::proposal::ChainName::Ci.as_str())
+        .ok_or_else(|| refused("a targets change needs the Factory's ci chain".to_string()))?;
+    Ok(proposal.current_root(chain)?)
 }
