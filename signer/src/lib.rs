@@ -9,6 +9,7 @@ mod anchors;
 mod archive;
 mod commands;
 mod export;
+mod interrupt;
 mod keystore;
 mod machine;
 mod pkcs11;
@@ -140,7 +141,12 @@ pub fn main() -> ExitCode {
         eprintln!("warning: {problem}");
     }
     match ceremony_cli::exit::parse_args::<Cli>() {
-        Ok(cli) => ceremony_cli::exit::finish(run(cli)),
+        Ok(cli) => {
+            // Before any prompt: Ctrl-C at one is then an abort the command
+            // records, with the terminal restored.
+            interrupt::install();
+            interrupt::finish(run(cli))
+        }
         Err(code) => code,
     }
 }

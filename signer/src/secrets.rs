@@ -3,7 +3,7 @@
 //! hardening the process so that secrets do not end up in a core dump.
 
 use ceremony_cli::{eprint, eprintln};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
 use crate::archive::Protection;
+use crate::interrupt::{Aborted, PromptError};
 
 /// Disables core dumps (RLIMIT_CORE = 0) and marks the process not dumpable
 /// (which also keeps other processes of the same user from attaching to it).
@@ -62,11 +63,14 @@ pub fn passphrase_from_file(path: &Path) -> Result<SecretString> {
     Ok(SecretString::from(line.to_owned()))
 }
 
-fn prompt(text: &str) -> Result<SecretString> {
-    let typed = rpassword::prompt_password(text).map_err(|e| {
-        anyhow!(
+/// Asks for a passphrase without echo; Ctrl-C or end of input there is the
+/// operator's abort ([`crate::interrupt::Aborted`]).
+fn prompt(text: &str, at: &str) -> Result<SecretString> {
+    let typed = crate::interrupt::hidden(text, at).map_err(|e| match e {
+        PromptError::Aborted(a) => anyhow::Error::new(a),
+        PromptError::Io(e) => anyhow!(
             "cannot ask for the passphrase ({e}): there is no terminal; use --passphrase-file FILE"
-        )
+        ),
     })?;
     let typed = Zeroizing::new(typed);
     if typed.is_empty() {
@@ -79,7 +83,10 @@ fn prompt(text: &str) -> Result<SecretString> {
 pub fn existing_passphrase(file: Option<&Path>, archive: &Path) -> Result<SecretString> {
     match file {
         Some(f) => passphrase_from_file(f),
-        None => prompt(&format!("Passphrase for {}: ", archive.display())),
+        None => prompt(
+            &format!("Passphrase for {}: ", archive.display()),
+            &format!("the passphrase prompt for {}", archive.display()),
+        ),
     }
 }
 
@@ -88,8 +95,9 @@ pub fn new_passphrase(file: Option<&Path>, archive: &Path) -> Result<SecretStrin
     let p = match file {
         Some(f) => passphrase_from_file(f)?,
         None => {
-            let a = prompt(&format!("New passphrase for {}: ", archive.display()))?;
-            let b = prompt("Type it again: ")?;
+            let at = format!("the new passphrase prompt for {}", archive.display());
+            let a = prompt(&format!("New passphrase for {}: ", archive.display()), &at)?;
+            let b = prompt("Type it again: ", &at)?;
             if a.expose_secret() != b.expose_secret() {
                 bail!("the two passphrases differ; nothing was written");
             }
@@ -196,6 +204,8 @@ pub fn unlock_protection(
 /// Asks the human to type one of `accepted` (compared after trimming,
 /// case-insensitively). `yes` skips the question (scripts and tests) and
 /// says so. Reads the terminal, never a pipe: a confirmation must be typed.
+/// Any other answer, end of input or Ctrl-C is the operator's abort
+/// ([`Aborted`]).
 pub fn confirm(question: &str, accepted: &[&str], yes: bool) -> Result<String> {
     if yes {
         eprintln!("{question} [accepted by --yes]");
@@ -210,24 +220,25 @@ pub fn confirm(question: &str, accepted: &[&str], yes: bool) -> Result<String> {
     }
     eprint!("{question} ");
     std::io::stderr().flush().ok();
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the confirmation")?;
+    let at = crate::interrupt::question_name(question);
+    let line = crate::interrupt::line(&at).map_err(|e| match e {
+        PromptError::Aborted(a) => anyhow::Error::new(a),
+        PromptError::Io(e) => anyhow::Error::new(e).context("cannot read the confirmation"),
+    })?;
     let answer = line.trim();
     if accepted.iter().any(|a| a.eq_ignore_ascii_case(answer)) {
         Ok(answer.to_string())
     } else {
-        bail!(
-            "not confirmed (you typed {:?}; expected {})",
-            answer,
-            accepted
+        Err(Aborted::AnsweredNo {
+            at,
+            typed: answer.to_string(),
+            expected: accepted
                 .iter()
                 .map(|a| format!("{a:?}"))
                 .collect::<Vec<_>>()
-                .join(" or ")
-        )
+                .join(" or "),
+        }
+        .into())
     }
 }
 

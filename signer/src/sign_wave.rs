@@ -24,7 +24,9 @@ use time::OffsetDateTime;
 
 use ceremony::fsio::{self, WriteOptions};
 use ceremony::keys::Signer;
-use ceremony::transcript::event::{Command, Confirmation, Diff, Input, Signature, Start, Trust};
+use ceremony::transcript::event::{
+    Abort, Command, Confirmation, Diff, Input, Signature, Start, Step, Trust,
+};
 use ceremony::transcript::{Event, TranscriptWriter};
 use ceremony::wave::{self, WaveBundle, WaveError, WaveProposal, WAVE_BUNDLE_FORMAT};
 use ceremony::Dialect;
@@ -77,6 +79,32 @@ fn wave_err(e: WaveError) -> anyhow::Error {
     match e {
         WaveError::Refused(m) => refused(format!("{m}. Nothing was signed or written")),
         e => anyhow::Error::new(e).context("the wave proposal is not usable"),
+    }
+}
+
+/// The operator's abort at a prompt (Ctrl-C, "no", end of input) is
+/// recorded: the transcript goes to disk, ending with an abort entry; any
+/// other error leaves no file, as before. Nothing is written before the
+/// signatures, so there is nothing else to remove.
+fn operator_abort(t: &mut TranscriptWriter, step: Step, e: anyhow::Error) -> anyhow::Error {
+    if crate::interrupt::aborted(&e).is_none() {
+        return e;
+    }
+    let reason = format!(
+        "{}; nothing was signed and no bundle was written",
+        ceremony_cli::exit::render_chain(e.as_ref())
+    );
+    match t
+        .persist()
+        .and_then(|()| t.append(&Event::Abort(Abort { step, reason })))
+    {
+        Ok(_) => e.context(format!(
+            "nothing was signed; the transcript {} records the abort",
+            t.path().display()
+        )),
+        Err(err) => e.context(format!(
+            "nothing was signed; the abort could not be recorded in the transcript: {err}"
+        )),
     }
 }
 
@@ -153,7 +181,8 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
 
     // The keys: offline targets keys the production root lists for
     // targets. Refused before anything is asked when there is none.
-    let opened = commands::open_archive(&args.keys, &args.unlock)?;
+    let opened = commands::open_archive(&args.keys, &args.unlock)
+        .map_err(|e| operator_abort(&mut t, Step::Trust, e))?;
     let archive_bytes = archive::read_file_bounded(&args.keys, archive::MAX_FILE)?;
     t.append(&Event::Input(Input::Archive {
         path: args.keys.display().to_string(),
@@ -269,7 +298,8 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         ceremony::untrusted::escape(&p.name),
         p.version
     );
-    let typed = secrets::confirm(&question, &["yes", &p.version.to_string()], args.yes)?;
+    let typed = secrets::confirm(&question, &["yes", &p.version.to_string()], args.yes)
+        .map_err(|e| operator_abort(&mut t, Step::Confirmation, e))?;
     t.append(&Event::Confirmation(Confirmation {
         question: question.trim().to_string(),
         typed,

@@ -458,11 +458,20 @@ pub struct Abort {
     pub reason: String,
 }
 
-/// The steps of `signer sign` after the transcript is on disk (the new keys
-/// are saved): the only ones that can end a transcript with an abort.
+/// The step of `signer sign` (or `sign-wave`) that was running when the
+/// ceremony stopped. An error ends the transcript with an abort only once
+/// the transcript is on disk; the operator's own abort at a prompt (Ctrl-C,
+/// "no", end of input) is always recorded, at any step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
+    /// Opening the key archive (its passphrase) and checking the
+    /// proposal's roots against its trust anchors (a first use is asked).
+    Trust,
+    /// Opening the PKCS#11 tokens whose keys must sign (their PINs).
+    Tokens,
+    /// Making the new keys.
+    NewKeys,
     /// Building the new roots and showing the diff.
     Review,
     /// Asking "Sign this?".
@@ -479,6 +488,9 @@ impl Step {
     /// The step as the transcript writes it.
     pub fn name(self) -> &'static str {
         match self {
+            Step::Trust => "trust",
+            Step::Tokens => "tokens",
+            Step::NewKeys => "new-keys",
             Step::Review => "review",
             Step::Confirmation => "confirmation",
             Step::Signing => "signing",

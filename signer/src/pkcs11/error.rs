@@ -235,6 +235,9 @@ pub(crate) enum TokenError {
     },
     #[error("an empty PIN is not accepted (type the token's user PIN)")]
     EmptyPin,
+    /// Ctrl-C or end of input at the PIN prompt.
+    #[error("{0}")]
+    Aborted(#[source] crate::interrupt::Aborted),
 
     /// Any other PKCS#11 call that failed; `action` says which, in words.
     #[error("{action}: {}", explain(source))]

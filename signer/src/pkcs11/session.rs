@@ -15,6 +15,7 @@ use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::error::Purpose;
+use crate::interrupt::PromptError;
 use super::{KeyProtection, Module, TokenError, TokenIdentity, TokenRef};
 
 /// The largest PIN file read: a PIN is a line, anything larger is the
@@ -281,8 +282,14 @@ fn read_pin(file: Option<&Path>, token_label: &str) -> Result<SecretString, Toke
         return Ok(SecretString::from(line.to_owned()));
     }
     let typed = Zeroizing::new(
-        rpassword::prompt_password(format!("PIN of token {token_label:?}: "))
-            .map_err(|source| TokenError::NoTerminal { source })?,
+        crate::interrupt::hidden(
+            &format!("PIN of token {token_label:?}: "),
+            &format!("the PIN prompt of token {token_label:?}"),
+        )
+        .map_err(|e| match e {
+            PromptError::Aborted(a) => TokenError::Aborted(a),
+            PromptError::Io(source) => TokenError::NoTerminal { source },
+        })?,
     );
     if typed.is_empty() {
         return Err(TokenError::EmptyPin);

@@ -22,6 +22,7 @@ use ceremony::RootMetadata;
 
 use crate::VerificationFailed;
 
+mod abort;
 mod args;
 mod build;
 mod confirm;
@@ -44,13 +45,19 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
     // Preflight: the outputs are free, the machine offline (or recorded as
     // not), the proposal sound; no key is needed yet.
     let mut c = preflight::run(&args, now)?;
+    // From here on the operator may abort at a prompt (the passphrase, a
+    // first use, a PIN, the confirmations): that is recorded, whatever the
+    // step (see `abort`).
     // Trust: the archive, and the proposal's roots against its anchors.
-    let (mut opened, anchoring) = trust::check(&args, &mut c)?;
+    let (mut opened, anchoring) =
+        trust::check(&args, &mut c).map_err(|e| abort::stopped(&mut c, Step::Trust, e, None))?;
     // Token keys that must sign: opened and test-signed before anything is
     // generated or written.
-    let mut tokens = signing::open(&args, &mut c, &opened)?;
+    let mut tokens = signing::open(&args, &mut c, &opened)
+        .map_err(|e| abort::stopped(&mut c, Step::Tokens, e, None))?;
     // New keys: made, then saved at once in a complete new archive.
-    let new = new_keys::make(&args, &mut c, &mut opened, tokens.as_mut())?;
+    let new = new_keys::make(&args, &mut c, &mut opened, tokens.as_mut())
+        .map_err(|e| abort::stopped(&mut c, Step::NewKeys, e, None))?;
 
     // From here on an error is recorded in the transcript, with the step
     // that was running, and says where the new keys are.
@@ -99,7 +106,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
             completion,
         )
     })();
-    result.map_err(|e| write::stopped(&mut c.transcript, step, e, &new.saved_note))
+    result.map_err(|e| abort::stopped(&mut c, step, e, Some(&new.saved_note)))
 }
 
 /// A refusal: the proposal, the archive or the result does not verify
