@@ -9,28 +9,32 @@
 //! Why the answer is read on a helper thread: std's `read_line` retries a
 //! read that a signal interrupted (EINTR), so a main thread blocked on the
 //! keyboard never sees Ctrl-C; and rpassword turns echo off and puts it back
-//! only when its own read returns. So the main thread waits on a channel that
-//! both the reader thread and one signal thread (a
-//! [`signal_hook::iterator::Signals`]: its handler only writes to a pipe, all
-//! else runs on an ordinary thread) feed. A signal at a prompt wins: the
+//! only when its own read returns. So the main thread waits for the reader
+//! thread's answer on a channel, and looks, every few milliseconds, at a flag
+//! the signal handler sets ([`signal_hook::flag`]: the handler only stores
+//! the signal's number in an atomic). signal-hook's own iterator would wake
+//! the main thread through a Unix socket pair (`socketpair`, `send`, `recv`),
+//! which the signer must not even import (`tests/offline_symbols.rs`); a
+//! flag needs no file descriptor at all. A signal at a prompt wins: the
 //! terminal settings saved before the prompt are put back, and the prompt
 //! returns [`Aborted::Signal`]. The reader thread is left blocked in its
 //! read; the process ends soon after (nothing is asked after an abort).
 //!
 //! A signal outside a prompt (key generation, signing) ends the process as
-//! if no handler were installed: the transcript is then cut short, which
-//! `verify-transcript` reports as incomplete.
+//! if no handler were installed (signal-hook's conditional default action):
+//! the transcript is then cut short, which `verify-transcript` reports as
+//! incomplete.
 
 use std::io::{self, BufRead};
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::Duration;
 
 use ceremony_cli::eprintln;
 use rustix::termios::{OptionalActions, Termios};
 use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 use thiserror::Error;
 
 /// The operator stopped the ceremony at a prompt.
@@ -99,40 +103,66 @@ pub fn aborted(e: &anyhow::Error) -> Option<&Aborted> {
     e.chain().find_map(|c| c.downcast_ref::<Aborted>())
 }
 
-/// What the thread reading an answer, or the signal thread, says.
-enum Message<T> {
-    Answer(io::Result<T>),
-    Signal(i32),
+/// The last signal the handler saw at a prompt (0: none since the prompt
+/// began).
+static SIGNALLED: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+
+/// True outside prompts: a signal then has its default action.
+static OUTSIDE_PROMPT: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// How often a waiting prompt looks at [`SIGNALLED`].
+const POLL: Duration = Duration::from_millis(20);
+
+/// Installs the handlers for SIGINT and SIGTERM. Called once, before
+/// anything is asked; if they cannot be installed, a signal ends the
+/// process as before (and the terminal may keep echo off), which is said.
+pub fn install() {
+    let signalled = Arc::new(AtomicUsize::new(0));
+    let outside = Arc::new(AtomicBool::new(true));
+    let installed = [SIGINT, SIGTERM].iter().try_for_each(|&signal| {
+        signal_hook::flag::register_conditional_default(signal, Arc::clone(&outside))?;
+        signal_hook::flag::register_usize(signal, Arc::clone(&signalled), signal as usize)
+            .map(|_| ())
+    });
+    if let Err(e) = installed {
+        eprintln!(
+            "warning: cannot handle Ctrl-C ({e}): an interrupted prompt is not recorded, and the \
+             terminal may need `stty sane`"
+        );
+        return;
+    }
+    let _ = SIGNALLED.set(signalled);
+    let _ = OUTSIDE_PROMPT.set(outside);
 }
 
-/// Where the signal thread sends a signal while a prompt waits; `None`
-/// between prompts.
-static WAITING: Mutex<Option<mpsc::Sender<Message<String>>>> = Mutex::new(None);
+/// Marks the time of one prompt: signals are the prompt's to handle while
+/// this lives.
+struct AtPrompt;
 
-/// Starts the signal thread. Called once, before anything is asked; if the
-/// handler cannot be installed, a signal ends the process as before (and
-/// the terminal may keep echo off), which is said.
-pub fn install() {
-    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "warning: cannot handle Ctrl-C ({e}): an interrupted prompt is not recorded, and \
-                 the terminal may need `stty sane`"
-            );
-            return;
+impl AtPrompt {
+    fn begin() -> AtPrompt {
+        if let Some(s) = SIGNALLED.get() {
+            s.store(0, Ordering::SeqCst);
         }
-    };
-    std::thread::spawn(move || {
-        for signal in signals.forever() {
-            let waiting = WAITING.lock().map(|w| w.clone()).unwrap_or(None);
-            let delivered = waiting.is_some_and(|tx| tx.send(Message::Signal(signal)).is_ok());
-            if !delivered {
-                // No prompt is waiting: the signal's own default action.
-                let _ = signal_hook::low_level::emulate_default_handler(signal);
-            }
+        if let Some(o) = OUTSIDE_PROMPT.get() {
+            o.store(false, Ordering::SeqCst);
         }
-    });
+        AtPrompt
+    }
+
+    /// The signal received since the prompt began, if any.
+    fn signal(&self) -> Option<i32> {
+        let s = SIGNALLED.get()?.load(Ordering::SeqCst);
+        (s != 0).then_some(s as i32)
+    }
+}
+
+impl Drop for AtPrompt {
+    fn drop(&mut self) {
+        if let Some(o) = OUTSIDE_PROMPT.get() {
+            o.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// The terminal's settings before a prompt, put back when a signal ends it.
@@ -165,37 +195,53 @@ impl Saved {
 }
 
 /// Runs `read` on a helper thread and waits for its answer or a signal.
-fn wait(at: &str, tty: bool, read: fn(String) -> io::Result<String>, arg: String) -> Result<String, PromptError> {
+fn wait(
+    at: &str,
+    tty: bool,
+    read: fn(String) -> io::Result<String>,
+    arg: String,
+) -> Result<String, PromptError> {
     let saved = Saved::take(tty);
+    let prompt = AtPrompt::begin();
     let (tx, rx) = mpsc::channel();
-    if let Ok(mut w) = WAITING.lock() {
-        *w = Some(tx.clone());
-    }
     std::thread::spawn(move || {
-        let _ = tx.send(Message::Answer(read(arg)));
+        let _ = tx.send(read(arg));
     });
-    let message = rx.recv();
-    if let Ok(mut w) = WAITING.lock() {
-        *w = None;
+    let interrupted = |signal: i32| {
+        if let Some(s) = &saved {
+            s.restore();
+        }
+        // The cursor is still after the prompt.
+        eprintln!();
+        PromptError::Aborted(Aborted::Signal {
+            signal,
+            at: at.into(),
+        })
+    };
+    let answer = loop {
+        if let Some(signal) = prompt.signal() {
+            return Err(interrupted(signal));
+        }
+        match rx.recv_timeout(POLL) {
+            Ok(answer) => break answer,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break Err(io::Error::other("the prompt's reader ended"))
+            }
+        }
+    };
+    // rpassword does not retry a read the signal interrupted: its error
+    // (EINTR) can arrive before the flag is looked at; the handler set the
+    // flag before the read returned.
+    if let Some(signal) = prompt.signal() {
+        return Err(interrupted(signal));
     }
-    match message {
-        Ok(Message::Answer(Ok(answer))) => Ok(answer),
-        Ok(Message::Answer(Err(e))) if e.kind() == io::ErrorKind::UnexpectedEof => {
+    match answer {
+        Ok(answer) => Ok(answer),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
             Err(PromptError::Aborted(Aborted::EndOfInput { at: at.into() }))
         }
-        Ok(Message::Answer(Err(e))) => Err(PromptError::Io(e)),
-        Ok(Message::Signal(signal)) => {
-            if let Some(s) = &saved {
-                s.restore();
-            }
-            // The cursor is still after the prompt.
-            eprintln!();
-            Err(PromptError::Aborted(Aborted::Signal {
-                signal,
-                at: at.into(),
-            }))
-        }
-        Err(_) => Err(PromptError::Io(io::Error::other("the prompt's reader ended"))),
+        Err(e) => Err(PromptError::Io(e)),
     }
 }
 

@@ -58,6 +58,9 @@ pub struct PtyRun {
     pub raw: Vec<u8>,
     /// The rendered screen, as the terminal displays it.
     pub screen: String,
+    /// Whether the terminal echoes what is typed, once the program ended: a
+    /// program killed while echo was off (a passphrase prompt) leaves it off.
+    pub echo: bool,
 }
 
 impl Pty {
@@ -174,6 +177,28 @@ impl Pty {
         }
     }
 
+    /// Whether the terminal echoes what is typed now (ECHO in its termios:
+    /// on Linux the master reports the slave side's settings).
+    pub fn echo(&self) -> bool {
+        rustix::termios::tcgetattr(&self.master)
+            .expect("the terminal's settings")
+            .local_modes
+            .contains(rustix::termios::LocalModes::ECHO)
+    }
+
+    /// Types `bytes` as they are (0x03 is Ctrl-C, which a terminal turns
+    /// into SIGINT for its foreground process group, 0x04 Ctrl-D).
+    pub fn type_bytes(&mut self, bytes: &[u8]) {
+        self.master
+            .write_all(bytes)
+            .expect("typing on the terminal");
+    }
+
+    /// The program's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Types `line` and Enter.
     pub fn type_line(&mut self, line: &str) {
         self.master
@@ -241,11 +266,13 @@ impl Pty {
                 let _ = r.join();
             }
         }
+        let echo = self.echo();
         let s = lock.lock().unwrap();
         PtyRun {
             code: status.code().unwrap_or(-1),
             raw: s.raw.clone(),
             screen: s.parser.screen().contents(),
+            echo,
         }
     }
 }
@@ -259,21 +286,28 @@ impl Drop for Pty {
     }
 }
 
-/// Whether process `pid` is blocked in `read(0, …)` (from
-/// `/proc/PID/syscall`: the number of the system call, then its
-/// arguments). Independent of the prompt's wording.
+/// Whether a thread of process `pid` is blocked in `read(0, …)` (from
+/// `/proc/PID/task/TID/syscall`: the number of the system call, then its
+/// arguments). Independent of the prompt's wording, and of which thread
+/// reads: the signer reads its answers on a helper thread, so that Ctrl-C
+/// can end a prompt (`signer/src/interrupt.rs`).
 fn reads_stdin(pid: u32) -> bool {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };
-    let mut fields = text.split_whitespace();
     // x86_64: read is 0; aarch64: 63.
     let read_nr = if cfg!(target_arch = "aarch64") {
         "63"
     } else {
         "0"
     };
-    fields.next() == Some(read_nr) && fields.next() == Some("0x0")
+    tasks.flatten().any(|task| {
+        let Ok(text) = std::fs::read_to_string(task.path().join("syscall")) else {
+            return false;
+        };
+        let mut fields = text.split_whitespace();
+        fields.next() == Some(read_nr) && fields.next() == Some("0x0")
+    })
 }
 
 /// A program run on a pty that answers every question it asks with the
