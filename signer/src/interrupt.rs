@@ -267,17 +267,31 @@ pub fn line(at: &str) -> Result<String, PromptError> {
     wait(at, false, read, String::new())
 }
 
-/// Ends a command: an operator's abort with its own status and an
-/// `aborted: …` line; anything else as every command ends.
+/// Ends a command: an operator's abort with its own status, said first
+/// and then what was done about it (the contexts added on the way out,
+/// innermost first); anything else as every command ends.
 pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
-    match result {
-        Err(e) if aborted(&e).is_some() => {
-            let status = aborted(&e).map_or(1, Aborted::exit_status);
-            eprintln!("aborted: {}", ceremony_cli::exit::render_chain(e.as_ref()));
-            ExitCode::from(status)
+    let e = match result {
+        Ok(code) => return code,
+        Err(e) => e,
+    };
+    let Some(a) = aborted(&e) else {
+        return ceremony_cli::exit::finish(Err(e));
+    };
+    let mut line = a.to_string();
+    let contexts: Vec<String> = e
+        .chain()
+        .take_while(|c| c.downcast_ref::<Aborted>().is_none())
+        .map(ToString::to_string)
+        .collect();
+    for c in contexts.iter().rev() {
+        if !line.contains(c.as_str()) {
+            line.push_str("; ");
+            line.push_str(c);
         }
-        other => ceremony_cli::exit::finish(other),
     }
+    eprintln!("{line}");
+    ExitCode::from(a.exit_status())
 }
 
 /// The prompt a question answers, for the transcript: its last sentence up

@@ -394,13 +394,18 @@ fn first_use_of_another_target_asks_its_own_question() {
     let args = sign_with("other.json", "new.tgz.age", "o")
         .no_yes()
         .to_vec();
-    let before = hash_dir(d);
+    let before = list_dir(d);
     let out = signer_on_a_terminal(d, &args, "yes\n");
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("Type \"new target\""), "{t}");
     assert!(t.contains("not confirmed"), "{t}");
-    assert_eq!(hash_dir(d), before, "{t}");
+    // The operator's abort is recorded (issue 15): the transcript is the
+    // one new file; it is moved aside for the next run.
+    let mut after = list_dir(d);
+    assert!(after.remove("o.transcript.jsonl").is_some(), "{t}");
+    assert_eq!(after, before, "{t}");
+    std::fs::rename(d.join("o.transcript.jsonl"), d.join("aborted.jsonl")).unwrap();
 
     // Typing "new target" (then "yes" to the server's part, and the version
     // to sign) goes ahead.

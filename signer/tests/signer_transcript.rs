@@ -282,9 +282,11 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
         "{said}"
     );
     assert!(!d.join("bundle.json").exists(), "{said}");
+    // Its keys signed nothing: this run's new archive is removed (issue 15;
+    // it used to be kept).
     assert!(
-        d.join("keys2.tgz.age").exists(),
-        "the new key is kept: {said}"
+        !d.join("keys2.tgz.age").exists(),
+        "the new archive is left: {said}"
     );
     let t = ceremony::transcript::read(&std::fs::read(d.join("bundle.transcript.jsonl")).unwrap())
         .unwrap();
@@ -300,7 +302,7 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
         let out = verify(d, &[&["bundle.transcript.jsonl"][..], extra].concat());
         assert_eq!(out.status.code(), Some(3), "{}", text(&out));
         assert!(
-            text(&out).contains("aborted at confirmation: not confirmed"),
+            text(&out).contains("aborted at confirmation: aborted by the operator (answered no)"),
             "{}",
             text(&out)
         );
@@ -308,7 +310,7 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
     // The report says the same.
     let html = std::fs::read_to_string(d.join("aborted.html")).unwrap();
     assert!(
-        html.contains("<span class=\"fail\">transcript does NOT verify: the ceremony aborted at confirmation: not confirmed"),
+        html.contains("<span class=\"fail\">transcript does NOT verify: the ceremony aborted at confirmation: aborted by the operator (answered no)"),
         "{html}"
     );
 }

@@ -110,6 +110,9 @@ fn assert_clean_abort(
     how: &str,
 ) {
     let screen = &run.screen;
+    if std::env::var_os("SHOW_SCREEN").is_some() {
+        eprintln!("{screen}");
+    }
     assert_eq!(run.code, code, "{screen}");
     assert!(screen.contains(how), "{screen}");
     assert!(run.echo, "the terminal is left without echo:\n{screen}");

@@ -66,7 +66,8 @@ fn by_the_operator(c: &mut Ceremony, step: Step, e: anyhow::Error) -> anyhow::Er
     said.push(match recorded {
         Ok(_) => format!(
             "the transcript {} records the abort (`signer verify-transcript` reports it as aborted); \
-             run the same command again to start over",
+             to start over, run the same command again (with another --transcript, if it named \
+             this one)",
             c.transcript.path().display()
         ),
         Err(err) => format!("the abort could not be recorded in the transcript: {err}"),
