@@ -207,8 +207,9 @@ fn no_at_the_confirmation_aborts_cleanly() {
     again_it_signs(d, "second.jsonl");
 }
 
-#[test]
-fn ctrl_c_at_the_confirmation_aborts_cleanly() {
+/// Stops `signer sign` at its confirmation with `stop`, then checks the
+/// abort (`code`, `how`) and that the same command again signs.
+fn stopped_at_the_confirmation(stop: impl FnOnce(&mut Pty), code: i32, how: &str) {
     let dir = folder();
     let d = dir.path();
     let before = list_dir(d);
@@ -219,17 +220,9 @@ fn ctrl_c_at_the_confirmation_aborts_cleanly() {
     assert!(pty.wait_for_prompt_or_end(), "{}", pty.screen());
     // As above: this run's new archive, if it exists already, is removed.
     let archive_was_there = d.join("new.tgz.age").exists();
-    pty.type_bytes(&[0x03]);
+    stop(&mut pty);
     let run = pty.finish();
-    assert_clean_abort(
-        d,
-        &before,
-        &run,
-        130,
-        "first.jsonl",
-        Step::Confirmation,
-        "aborted by the operator (Ctrl-C)",
-    );
+    assert_clean_abort(d, &before, &run, code, "first.jsonl", Step::Confirmation, how);
     if archive_was_there {
         assert!(
             run.screen.contains("removed the new archive new.tgz.age"),
@@ -238,6 +231,63 @@ fn ctrl_c_at_the_confirmation_aborts_cleanly() {
         );
     }
     again_it_signs(d, "second.jsonl");
+}
+
+#[test]
+fn ctrl_c_at_the_confirmation_aborts_cleanly() {
+    stopped_at_the_confirmation(
+        |pty| pty.type_bytes(&[0x03]),
+        130,
+        "aborted by the operator (Ctrl-C) at the question \"Sign this?\"",
+    );
+}
+
+#[test]
+fn sigterm_at_the_confirmation_aborts_cleanly() {
+    stopped_at_the_confirmation(
+        |pty| signal(pty, rustix::process::Signal::TERM),
+        143,
+        "aborted by the operator (SIGTERM) at the question \"Sign this?\"",
+    );
+}
+
+/// Sends `sig` to the program on `pty`.
+fn signal(pty: &Pty, sig: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(pty.id() as i32).unwrap();
+    rustix::process::kill_process(pid, sig).unwrap();
+}
+
+#[test]
+fn ctrl_c_at_the_new_passphrase_of_import_restores_echo_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&TestCommand::new("tuf-repo-init", d)
+        .arg(d.join("repo"))
+        .output());
+    let pem = std::fs::read_dir(d.join("repo/keys"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let before = list_dir(d);
+    let args: Vec<String> = ["import", "--key", pem.to_str().unwrap(), "-o", "keys.tgz.age"]
+        .map(String::from)
+        .to_vec();
+    let mut pty = Pty::spawn(&mut on_its_terminal(d, &args));
+    pty.wait_for("New passphrase for keys.tgz.age:");
+    wait_echo_off(&pty);
+    pty.type_bytes(&[0x03]);
+    let run = pty.finish();
+    assert_eq!(run.code, 130, "{}", run.screen);
+    assert!(run.echo, "the terminal is left without echo:\n{}", run.screen);
+    assert!(
+        run.screen
+            .contains("aborted by the operator (Ctrl-C) at the new passphrase prompt for keys.tgz.age"),
+        "{}",
+        run.screen
+    );
+    assert_eq!(list_dir(d), before, "{}", run.screen);
 }
 
 #[test]
@@ -275,8 +325,7 @@ fn a_signer_killed_at_the_confirmation_leaves_an_incomplete_transcript_or_none()
     pty.type_line("yes");
     pty.wait_for("Sign this?");
     assert!(pty.wait_for_prompt_or_end(), "{}", pty.screen());
-    let pid = rustix::process::Pid::from_raw(pty.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    signal(&pty, rustix::process::Signal::KILL);
     let run = pty.finish();
     assert_eq!(run.code, -1, "{}", run.screen);
     assert!(!d.join("bundle.json").exists());

@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ceremony::transcript::event::{Abort, Step};
+use ceremony::transcript::event::{Abort, KeyGenerated, Step};
 use ceremony::transcript::Event;
 
 use super::preflight::Ceremony;
@@ -77,39 +77,45 @@ fn by_the_operator(c: &mut Ceremony, step: Step, e: anyhow::Error) -> anyhow::Er
 }
 
 /// Removes the new archives this run wrote (as its transcript records
-/// them, at the paths this ceremony chose) and says what was done with each.
+/// them, at the paths this ceremony chose) and says what was done with each,
+/// and where keys made on a token are (removing the archive does not
+/// remove them from the token).
 fn remove_own_archives(c: &Ceremony) -> Vec<String> {
     let ours: Vec<PathBuf> = std::iter::once(c.new_archive.clone())
         .chain(c.targets_archive.as_ref().map(|t| t.to.clone()))
         .collect();
-    let written = match written_archives(c.transcript.path()) {
-        Some(w) => w,
-        None => return Vec::new(),
+    let Some(entries) = this_runs_entries(c.transcript.path()) else {
+        return Vec::new();
     };
     let mut said = Vec::new();
-    for (path, sha256) in written {
-        let Some(path) = ours.iter().find(|p| p.display().to_string() == path) else {
-            continue;
-        };
-        said.push(remove_if_ours(path, &sha256));
+    for event in &entries {
+        match event {
+            Event::ArchiveWritten(a) => {
+                if let Some(path) = ours.iter().find(|p| p.display().to_string() == a.path) {
+                    said.push(remove_if_ours(path, &a.sha256));
+                }
+            }
+            Event::KeyGenerated(KeyGenerated {
+                keyid,
+                on_token: Some(t),
+                ..
+            }) => said.push(format!(
+                "the new key {keyid} stays on token {:?} (label {:?}): it signed nothing; delete \
+                 it with the token's own tools",
+                t.token_label, t.key_label
+            )),
+            _ => {}
+        }
     }
     said
 }
 
-/// Each archive this transcript records as written: its path and sha256.
-/// `None` when the transcript is not on disk (nothing was written).
-fn written_archives(transcript: &Path) -> Option<Vec<(String, String)>> {
+/// The entries of this run's transcript, read back from the disk. `None`
+/// when it is not there (nothing was written).
+fn this_runs_entries(transcript: &Path) -> Option<Vec<Event>> {
     let bytes = ceremony::fsio::read_bounded(transcript, 1 << 30).ok()?;
     let t = ceremony::transcript::read(&bytes).ok()?;
-    Some(
-        t.entries
-            .iter()
-            .filter_map(|e| match &e.event {
-                Event::ArchiveWritten(a) => Some((a.path.clone(), a.sha256.clone())),
-                _ => None,
-            })
-            .collect(),
-    )
+    Some(t.entries.into_iter().map(|e| e.event).collect())
 }
 
 /// Removes `path` when its bytes are still those recorded.
