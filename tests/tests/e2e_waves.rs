@@ -701,3 +701,42 @@ fn a_trusted_production_root_anchors_the_chain() {
     );
     assert!(!r.dir.join("foreign-bundle.json").exists());
 }
+
+#[test]
+fn a_wave_declined_at_the_confirmation_is_recorded_as_aborted() {
+    let r = Release::new();
+    r.propose("w2", 2, &[]).expect(0, "submitter wave-propose");
+    let args: Vec<String> = [
+        "sign-wave",
+        "wave.json",
+        "--keys",
+        "targets.tgz.age",
+        "-o",
+        "wave-bundle.json",
+        "--passphrase-file",
+        r.pass.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    // Answered "no" on a terminal: nothing signed, the abort recorded.
+    let out = ceremony_tests::cmd::signer_on_a_terminal(&r.dir, &args, "no\n");
+    let said = ceremony_tests::cmd::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("aborted by the operator (answered no)"),
+        "{said}"
+    );
+    assert!(!r.dir.join("wave-bundle.json").exists(), "{said}");
+    let verified = run(
+        "signer",
+        &r.dir,
+        ["verify-transcript", "wave-bundle.transcript.jsonl"],
+        &[],
+    );
+    verified.expect(3, "verify-transcript of an aborted wave");
+    let text = verified.all();
+    assert!(
+        text.contains("aborted at confirmation: aborted by the operator (answered no)"),
+        "{text}"
+    );
+}
