@@ -304,7 +304,10 @@ pub fn question_name(question: &str) -> String {
         .filter_map(|sep| q.rfind(sep).map(|i| i + sep.len()))
         .max()
         .unwrap_or(0);
-    format!("the question {:?}", ceremony::untrusted::escape(&q[start..]).into_owned())
+    format!(
+        "the question {:?}",
+        ceremony::untrusted::escape(&q[start..]).into_owned()
+    )
 }
 
 #[cfg(test)]
@@ -318,7 +321,9 @@ mod tests {
             "the question \"Sign this?\""
         );
         assert_eq!(
-            question_name("\nThe server prepared this; it did not. Accept the server's changes? Type"),
+            question_name(
+                "\nThe server prepared this; it did not. Accept the server's changes? Type"
+            ),
             "the question \"Accept the server's changes?\""
         );
     }
@@ -326,8 +331,22 @@ mod tests {
     #[test]
     fn exit_statuses() {
         let at = String::new();
-        assert_eq!(Aborted::Signal { signal: SIGINT, at: at.clone() }.exit_status(), 130);
-        assert_eq!(Aborted::Signal { signal: SIGTERM, at: at.clone() }.exit_status(), 143);
+        assert_eq!(
+            Aborted::Signal {
+                signal: SIGINT,
+                at: at.clone()
+            }
+            .exit_status(),
+            130
+        );
+        assert_eq!(
+            Aborted::Signal {
+                signal: SIGTERM,
+                at: at.clone()
+            }
+            .exit_status(),
+            143
+        );
         assert_eq!(Aborted::EndOfInput { at }.exit_status(), 1);
     }
 }

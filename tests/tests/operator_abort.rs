@@ -119,7 +119,10 @@ fn assert_clean_abort(
     // No bundle, no new archive: nothing but the transcript is new, and
     // the old archive is unchanged.
     let mut after = list_dir(d);
-    assert!(after.remove(transcript).is_some(), "no transcript: {screen}");
+    assert!(
+        after.remove(transcript).is_some(),
+        "no transcript: {screen}"
+    );
     assert_eq!(&after, before, "{screen}");
     assert!(!d.join("bundle.json").exists());
     assert!(!d.join("new.tgz.age").exists());
@@ -199,7 +202,9 @@ fn no_at_the_confirmation_aborts_cleanly() {
     // the confirmation, and the abort must remove it.
     if talk.observed[1] {
         assert!(
-            talk.run.screen.contains("removed the new archive new.tgz.age"),
+            talk.run
+                .screen
+                .contains("removed the new archive new.tgz.age"),
             "{}",
             talk.run.screen
         );
@@ -222,7 +227,15 @@ fn stopped_at_the_confirmation(stop: impl FnOnce(&mut Pty), code: i32, how: &str
     let archive_was_there = d.join("new.tgz.age").exists();
     stop(&mut pty);
     let run = pty.finish();
-    assert_clean_abort(d, &before, &run, code, "first.jsonl", Step::Confirmation, how);
+    assert_clean_abort(
+        d,
+        &before,
+        &run,
+        code,
+        "first.jsonl",
+        Step::Confirmation,
+        how,
+    );
     if archive_was_there {
         assert!(
             run.screen.contains("removed the new archive new.tgz.age"),
@@ -271,19 +284,30 @@ fn ctrl_c_at_the_new_passphrase_of_import_restores_echo_and_writes_nothing() {
         .unwrap()
         .path();
     let before = list_dir(d);
-    let args: Vec<String> = ["import", "--key", pem.to_str().unwrap(), "-o", "keys.tgz.age"]
-        .map(String::from)
-        .to_vec();
+    let args: Vec<String> = [
+        "import",
+        "--key",
+        pem.to_str().unwrap(),
+        "-o",
+        "keys.tgz.age",
+    ]
+    .map(String::from)
+    .to_vec();
     let mut pty = Pty::spawn(&mut on_its_terminal(d, &args));
     pty.wait_for("New passphrase for keys.tgz.age:");
     wait_echo_off(&pty);
     pty.type_bytes(&[0x03]);
     let run = pty.finish();
     assert_eq!(run.code, 130, "{}", run.screen);
-    assert!(run.echo, "the terminal is left without echo:\n{}", run.screen);
     assert!(
+        run.echo,
+        "the terminal is left without echo:\n{}",
         run.screen
-            .contains("aborted by the operator (Ctrl-C) at the new passphrase prompt for keys.tgz.age"),
+    );
+    assert!(
+        run.screen.contains(
+            "aborted by the operator (Ctrl-C) at the new passphrase prompt for keys.tgz.age"
+        ),
         "{}",
         run.screen
     );

@@ -769,3 +769,38 @@ fn hostile_characters_are_written_as_json_escapes_and_the_chain_holds() {
         other => panic!("read back as {other:?}"),
     }
 }
+
+#[test]
+fn an_abort_before_the_review_names_its_step() {
+    // The operator's abort at the passphrase, a first use or a PIN comes
+    // before the review: the entry names that step, as written and read.
+    for (step, name) in [
+        (Step::Trust, "trust"),
+        (Step::Tokens, "tokens"),
+        (Step::NewKeys, "new-keys"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = TranscriptWriter::create(&dir.path().join("t.jsonl")).unwrap();
+        w.append(&start("alice")).unwrap();
+        w.append(&Event::Abort(Abort {
+            step,
+            reason: "aborted by the operator (Ctrl-C) at the passphrase prompt for k.age".into(),
+        }))
+        .unwrap();
+        let bytes = std::fs::read(dir.path().join("t.jsonl")).unwrap();
+        assert!(
+            String::from_utf8_lossy(&bytes).contains(&format!("\"step\":\"{name}\"")),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        let v = verify(&bytes, &checks(&[], true));
+        assert_eq!(v.verdict(), Verdict::Aborted, "{}", v.summary());
+        assert!(
+            v.summary().contains(&format!(
+                "aborted at {name}: aborted by the operator (Ctrl-C)"
+            )),
+            "{}",
+            v.summary()
+        );
+    }
+}

@@ -15,8 +15,8 @@ use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::error::Purpose;
-use crate::interrupt::PromptError;
 use super::{KeyProtection, Module, TokenError, TokenIdentity, TokenRef};
+use crate::interrupt::PromptError;
 
 /// The largest PIN file read: a PIN is a line, anything larger is the
 /// wrong file.
