@@ -39,7 +39,9 @@ pub(crate) use ceremony_cli::exit::{UsageError, VerificationFailed};
         signer import factory-keys.tgz -o keys.tgz.age\n  \
         signer review proposal.json\n  \
         signer sign proposal.json --keys keys.tgz.age -o bundle.json\n\n\
-        Exit status: 0 ok, 1 error, 2 usage, 3 a verification failed."
+        Exit status: 0 ok, 1 error, 2 usage, 3 a verification failed; at a prompt, 1 for an\n\
+        answer other than the one asked (\"no\") and 130 for Ctrl-C (143 SIGTERM), with the\n\
+        terminal restored (sign and sign-wave record the abort in their transcript)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -81,7 +83,9 @@ enum Command {
     #[command(
         after_help = "The old archive is never changed: the new keys and the new trust anchor go to a\n\
         new archive (--new-archive, or keys-<UTC time>.tgz.age beside the old one).\n\n\
-        Exit status: 0 signed (complete or partial bundle), 3 the proposal failed verification, 1 other errors.\n\n\
+        Exit status: 0 signed (complete or partial bundle), 3 the proposal failed verification, 1 other errors;\n\
+        \"no\" (any other answer) at a prompt 1, Ctrl-C 130: the transcript records the abort, and a new archive\n\
+        this run wrote (its keys signed nothing) is removed.\n\n\
         Examples:\n  signer sign proposal.json --keys keys.tgz.age -o bundle.json\n  \
         signer sign proposal.json --keys keys.tgz.age -o bundle.json --pkcs11-module /usr/lib/softhsm/libsofthsm2.so\n    \
         (root keys the archive records on a token sign there; add --token LABEL to make the new keys on a token)"
