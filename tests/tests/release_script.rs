@@ -115,7 +115,11 @@ fn the_waits_are_not_silent() {
             .position(|l| l.starts_with(what))
             .unwrap_or_else(|| panic!(".ci/run no longer runs {what}"));
         assert!(
-            lines[..at].iter().rev().take(3).any(|l| l.starts_with("step ")),
+            lines[..at]
+                .iter()
+                .rev()
+                .take(3)
+                .any(|l| l.starts_with("step ")),
             ".ci/run runs {what} without saying so first"
         );
     }
