@@ -133,3 +133,4 @@ else
 fi
 
 say "Done: the root key was rotated offline; the old archive is untouched, the new one is offline/keys-2.tgz.age"
+note "to run the commands yourself: export PATH=\"$BIN:\$PATH\" (the README's walkthroughs take it from here)"
