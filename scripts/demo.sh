@@ -30,10 +30,14 @@ note() { printf '%s   %s%s\n' "$D" "$*" "$N"; }
 run() { printf '%s$ %s%s\n' "$B" "$*" "$N"; "$@"; }
 
 say "Building signer, submitter and the test tools (cargo build$([ "$PROFILE" = release ] && echo ' --release' || true))"
+note "a first build takes minutes; cargo shows its progress below; later runs take seconds"
+note "the binaries land in target/$PROFILE/"
+# cargo's own progress (Compiling ..., the [===> ] bar on a terminal) is the
+# progress: a --quiet build sat silent for ten minutes and looked hung.
 if [ "$PROFILE" = release ]; then
-  cargo build --quiet --release -p signer -p submitter -p ceremony-tests --bins
+  cargo build --release -p signer -p submitter -p ceremony-tests --bins
 else
-  cargo build --quiet -p signer -p submitter -p ceremony-tests --bins
+  cargo build -p signer -p submitter -p ceremony-tests --bins
 fi
 BIN="$PWD/target/$PROFILE"
 signer() { "$BIN/signer" "$@"; }
@@ -129,3 +133,4 @@ else
 fi
 
 say "Done: the root key was rotated offline; the old archive is untouched, the new one is offline/keys-2.tgz.age"
+note "to run the commands yourself: export PATH=\"$BIN:\$PATH\" (the README's walkthroughs take it from here)"

@@ -1,13 +1,20 @@
 //! The release and offline-test scripts are too slow for CI to run (a full
 //! optimised build, twice more for the reproducibility check; the signer's
 //! whole suite in a network namespace), so CI checks that they parse, that
-//! `--help` works, and, where shellcheck is installed, that it finds nothing.
+//! `--help` works, and, where shellcheck is installed, that it finds nothing;
+//! and that the scripts a newcomer waits on (demo.sh, .ci/run) do not build
+//! or install silently.
 
 use std::process::Command;
 
 use ceremony_tests::workspace_root;
 
-const SCRIPTS: &[&str] = &["scripts/release.sh", "scripts/test-offline.sh"];
+const SCRIPTS: &[&str] = &[
+    "scripts/release.sh",
+    "scripts/test-offline.sh",
+    "scripts/demo.sh",
+    ".ci/run",
+];
 
 #[test]
 fn the_scripts_parse() {
@@ -80,4 +87,44 @@ fn shellcheck_if_installed() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+}
+
+/// A `cargo build --quiet` sat silent for ten minutes and looked hung: the
+/// builds a person waits on show cargo's own progress, and every install
+/// step of CI says what it does before it starts.
+#[test]
+fn the_waits_are_not_silent() {
+    let demo = std::fs::read_to_string(workspace_root().join("scripts/demo.sh")).unwrap();
+    let builds: Vec<&str> = demo
+        .lines()
+        .filter(|l| l.trim_start().starts_with("cargo build"))
+        .collect();
+    assert!(!builds.is_empty(), "demo.sh builds nothing?");
+    for l in &builds {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        assert!(
+            !words.contains(&"--quiet") && !words.contains(&"-q"),
+            "demo.sh builds silently: {l}"
+        );
+    }
+    let ci = std::fs::read_to_string(workspace_root().join(".ci/run")).unwrap();
+    let lines: Vec<&str> = ci.lines().map(str::trim).collect();
+    for what in [".venv/bin/pip install", "apt-get update", "scripts/test.sh"] {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(what))
+            .unwrap_or_else(|| panic!(".ci/run no longer runs {what}"));
+        assert!(
+            lines[..at]
+                .iter()
+                .rev()
+                .take(3)
+                .any(|l| l.starts_with("step ")),
+            ".ci/run runs {what} without saying so first"
+        );
+    }
+    assert!(
+        !ci.contains("pip install --quiet"),
+        ".ci/run installs python-tuf silently"
+    );
 }

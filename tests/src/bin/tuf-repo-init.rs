@@ -30,8 +30,9 @@ use ceremony_tests::keygen::{TestKey, TestKeyType};
         all its root keys, with separate online keys for targets, snapshot and timestamp) and \
         the root private keys as unencrypted PKCS#8 PEM in DIR/keys/<keyid>.pem, for \
         `signer import --key`. Delete the PEM files once they are imported.",
-    after_help = "Example:\n  tuf-repo-init /tmp/repo --keys 3 --threshold 2\n  \
-        signer import --key /tmp/repo/keys/*.pem -o keys.tgz.age --passphrase-file pass.txt"
+    after_help = "Example:\n  tuf-repo-init /tmp/repo --keys 2 --threshold 2\n  \
+        signer import --key /tmp/repo/keys/KEYID1.pem --key /tmp/repo/keys/KEYID2.pem -o keys.tgz.age\n  \
+        (one --key per file, as tuf-repo-init prints them)"
 )]
 struct Cli {
     /// The repository folder to create (must not hold metadata/1.root.json yet).
@@ -136,14 +137,17 @@ fn run(cli: &Cli) -> Result<(), String> {
         cli.threshold,
         cli.keys
     );
+    // One `--key` per file: `--key DIR/*.pem` would pass every file after
+    // the first as the tarball argument.
+    let mut import = String::from("signer import");
     for k in &root_keys {
         let path = keydir.join(format!("{}.pem", k.key_id(d)));
         write_file(&path, k.pkcs8_pem().as_bytes(), 0o600)?;
         println!("  root key {} -> {}", k.key_id(d), path.display());
+        import.push_str(&format!(" --key {}", path.display()));
     }
     println!(
-        "  these PEM files are unencrypted: import them with `signer import --key {}/*.pem` and delete them",
-        keydir.display()
+        "  these PEM files are unencrypted: import them with `{import} -o keys.tgz.age` and delete them"
     );
     Ok(())
 }
