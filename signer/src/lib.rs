@@ -11,6 +11,7 @@ mod commands;
 mod export;
 mod keystore;
 mod machine;
+mod outputs;
 mod pkcs11;
 mod qr_cmd;
 mod secrets;

@@ -24,6 +24,7 @@ use ceremony::RootMetadata;
 use crate::factory::Factory;
 use crate::http::{Http, HttpError};
 use crate::source::Repo;
+use crate::state::Kind;
 use crate::{Ctx, UsageError, VerificationFailed};
 use ceremony::fsio::{self, WriteOptions};
 
@@ -77,22 +78,19 @@ fn resigned(
 }
 
 /// Where the proposal of a bundle is: `--proposal`, else `proposal.json`
-/// beside the bundle.
+/// beside the bundle (for commands that read a proposal before a bundle).
 pub fn proposal_path(bundle: &Path, given: Option<&Path>) -> PathBuf {
     match given {
         Some(p) => p.to_path_buf(),
-        None => bundle
-            .parent()
-            .map(|d| {
-                if d.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    d
-                }
-            })
-            .unwrap_or(Path::new("."))
-            .join("proposal.json"),
+        None => folder_of(bundle).join("proposal.json"),
     }
+}
+
+/// The folder a file is in (`.` for a bare name).
+fn folder_of(file: &Path) -> &Path {
+    file.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Reads a proposal file (exact bytes kept for its hash).
@@ -104,6 +102,43 @@ pub fn read_proposal(path: &Path) -> Result<(Vec<u8>, Proposal)> {
     let p = Proposal::from_slice(&bytes)
         .with_context(|| format!("{} is not a usable proposal", path.display()))?;
     Ok((bytes, p))
+}
+
+/// The proposal a bundle answers: `--proposal`, else the one whose sha256
+/// the bundle names, kept in the state folder by `propose` or found beside
+/// the bundle or here (`proposal*.json`, each hashed). A copy is used only
+/// when its bytes hash to the bundle's `proposal_sha256`.
+pub fn find_proposal(
+    bundle_path: &Path,
+    bundle: &Bundle,
+    given: Option<&Path>,
+) -> Result<(PathBuf, Vec<u8>, Proposal)> {
+    if let Some(p) = given {
+        let (bytes, proposal) = read_proposal(p)?;
+        return Ok((p.to_path_buf(), bytes, proposal));
+    }
+    let sha = &bundle.proposal_sha256;
+    let folders = [folder_of(bundle_path), Path::new(".")];
+    let folders: &[&Path] = if folders[0] == folders[1] {
+        &folders[..1]
+    } else {
+        &folders
+    };
+    let Some((path, bytes)) = crate::state::locate(Kind::Proposal, sha, "proposal", folders) else {
+        return Err(anyhow!(
+            "the proposal {} answers (sha256 {}) was not found: looked in {}. Give it with              --proposal FILE (the file `submitter propose` wrote); nothing was sent",
+            bundle_path.display(),
+            ceremony::untrusted::escape(sha),
+            crate::state::looked_in(Kind::Proposal, "proposal", folders)
+        ));
+    };
+    let proposal = Proposal::from_slice(&bytes)
+        .with_context(|| format!("{} is not a usable proposal", path.display()))?;
+    eprintln!(
+        "the proposal this bundle answers: {} (sha256 {sha})",
+        path.display()
+    );
+    Ok((path, bytes, proposal))
 }
 
 /// Reads a bundle file.
@@ -119,8 +154,7 @@ pub fn check_offline(
     now: OffsetDateTime,
 ) -> Result<Checked> {
     let bundle = read_bundle(bundle_path)?;
-    let ppath = proposal_path(bundle_path, proposal);
-    let (pbytes, proposal) = read_proposal(&ppath)?;
+    let (ppath, pbytes, proposal) = find_proposal(bundle_path, &bundle, proposal)?;
     check_answers(&pbytes, &proposal, &bundle).map_err(|e| {
         VerificationFailed(format!(
             "{} does not answer {}: {e}; nothing was sent",

@@ -39,11 +39,12 @@ pub(crate) use args::{ReviewArgs, SignArgs};
 pub(crate) use review::review;
 
 /// `signer sign`: from an untrusted proposal to a bundle of signed roots.
-pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
+pub(crate) fn sign(mut args: SignArgs) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
-    // Preflight: the outputs are free, the machine offline (or recorded as
-    // not), the proposal sound; no key is needed yet.
-    let mut c = preflight::run(&args, now)?;
+    // Preflight: the outputs are free (the bundle's name picked), the
+    // machine offline (or recorded as not), the proposal sound; no key is
+    // needed yet.
+    let mut c = preflight::run(&mut args, now)?;
     // Trust: the archive, and the proposal's roots against its anchors.
     let (mut opened, anchoring) = trust::check(&args, &mut c)?;
     // Token keys that must sign: opened and test-signed before anything is
