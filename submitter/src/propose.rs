@@ -537,7 +537,12 @@ fn propose_repo(
         "reading the root history from {} (from {start}.root.json until one is missing)…",
         repo.location("")
     );
-    let files = walk(|n| repo.fetch(&http, &format!("{n}.root.json")), start)?;
+    let files = walk(
+        |n| repo.fetch(&http, &format!("{n}.root.json")),
+        start,
+        &format!("the root history at {}", repo.location("")),
+        None,
+    )?;
     let hint = format!(
         "run `submitter audit --repo {}` for the full report",
         repo.location("")
@@ -757,7 +762,12 @@ fn factory_proposal(
             (&tx.current_ci, &tx.updated_ci)
         };
         eprintln!("reading the {chain} root history of Factory {name}…");
-        let files = walk(|n| Ok(factory.root(prod, Some(n))?), 1)?;
+        let files = walk(
+            |n| Ok(factory.root(prod, Some(n))?),
+            1,
+            &format!("the {chain} root history of Factory {name}"),
+            tx_current.as_ref().and_then(|c| c.root.version().ok()),
+        )?;
         if prod && files.is_empty() {
             // A Factory with no production root yet: the proposal holds the
             // CI chain only, and the signer derives the production root from

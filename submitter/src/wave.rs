@@ -90,6 +90,10 @@ pub fn propose(ctx: &Ctx, a: ProposeArgs) -> Result<ExitCode> {
     let current = f.current_root(true)?;
     let n = current.root.version()?;
     let mut prod_roots = Vec::new();
+    let mut progress = crate::source::Progress::new(
+        &format!("the prod root history of Factory {}", f.name),
+        Some(n),
+    );
     for k in 1..=n {
         let bytes = f
             .root(true, Some(k))?
@@ -98,7 +102,9 @@ pub fn propose(ctx: &Ctx, a: ProposeArgs) -> Result<ExitCode> {
             ceremony::strict_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not JSON", f.root_location(true, k)))?,
         );
+        progress.tick(k);
     }
+    progress.finish(n);
     let base = format!("{}/ota/factories/{}", f.api, f.name);
     let ci_url = format!("{base}/targets/?version={}", a.version);
     let ci_targets: Map<String, Value> = match get_json(&f, &ci_url)? {
