@@ -141,7 +141,7 @@ pub fn looked_in(kind: Kind, prefix: &str, folders: &[&Path]) -> String {
         None => places.push("no state folder (HOME and XDG_STATE_HOME unset)".into()),
     }
     for f in folders {
-        places.push(format!("{prefix}*.json in {}", f.display()));
+        places.push(format!("{prefix}*.json in the folder {}", f.display()));
     }
     places.join(", ")
 }

@@ -126,7 +126,8 @@ pub fn find_proposal(
     };
     let Some((path, bytes)) = crate::state::locate(Kind::Proposal, sha, "proposal", folders) else {
         return Err(anyhow!(
-            "the proposal {} answers (sha256 {}) was not found: looked in {}. Give it with              --proposal FILE (the file `submitter propose` wrote); nothing was sent",
+            "the proposal {} answers (sha256 {}) was not found; looked in: {}. Give it with \
+             --proposal FILE (the file `submitter propose` wrote); nothing was sent",
             bundle_path.display(),
             ceremony::untrusted::escape(sha),
             crate::state::looked_in(Kind::Proposal, "proposal", folders)

@@ -207,7 +207,7 @@ fn find_proposal(
     };
     crate::state::locate(crate::state::Kind::Wave, sha, "wave", &folders).with_context(|| {
         format!(
-            "the wave proposal {} answers (sha256 {}) was not found: looked in {}. Give it with \
+            "the wave proposal {} answers (sha256 {}) was not found; looked in: {}. Give it with \
              --proposal FILE (the file `submitter wave-propose` wrote); nothing was sent",
             bundle_path.display(),
             ceremony::untrusted::escape(sha),
