@@ -622,7 +622,34 @@ fn a_tampered_wave_bundle_is_refused_before_anything_is_sent() {
     let mut w = r.json(&path);
     w["expires"] = json!("2099-01-01T00:00:00Z");
     std::fs::write(&path, serde_json::to_vec_pretty(&w).unwrap()).unwrap();
-    r.publish("wave-bundle.json").expect(3, "edited proposal");
+    // Named with --proposal: without it, wave-publish would find the
+    // proposal the bundle answers (the copy wave-propose kept, by hash).
+    run(
+        "submitter",
+        &r.dir,
+        [
+            "wave-publish",
+            "wave-bundle.json",
+            "--proposal",
+            "wave.json",
+            "--api",
+            &r.sim.url,
+            "--token-file",
+            r.tok.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .expect(3, "edited proposal");
+    assert!(
+        !log_has_wave_post(&r.state),
+        "a wave was created from an edited proposal"
+    );
+}
+
+fn log_has_wave_post(state: &Path) -> bool {
+    std::fs::read_to_string(state.join("requests.log"))
+        .unwrap_or_default()
+        .contains("POST /ota/factories/acme/waves/")
 }
 
 #[test]
