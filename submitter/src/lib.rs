@@ -329,7 +329,8 @@ struct CancelCli {
 struct ShowCli {
     /// A proposal, bundle, public-key file or root.
     file: PathBuf,
-    /// For a bundle: the proposal to check it against (default: proposal.json beside it, if there).
+    /// For a bundle: the proposal to check it against (default: the one it answers, if found
+    /// as `upload` finds it: by sha256 in the state folder, or a proposal*.json beside it or here).
     #[arg(long, value_name = "FILE")]
     proposal: Option<PathBuf>,
     /// Dialect of a bare root (default: detected).
@@ -348,7 +349,8 @@ struct MergeCli {
     /// Where to write the merged bundle.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
-    /// The proposal they answer (default: proposal.json beside the first bundle).
+    /// The proposal they answer (default: the one the first bundle names by sha256, found as
+    /// `upload` finds it).
     #[arg(long, value_name = "FILE")]
     proposal: Option<PathBuf>,
     /// Overwrite the output file.

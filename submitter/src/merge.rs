@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use ceremony::bundle_check::merge;
 
-use crate::upload::{proposal_path, read_bundle, read_proposal};
+use crate::upload::{find_proposal, read_bundle};
 use crate::{UsageError, VerificationFailed};
 use ceremony::fsio::{self, WriteOptions};
 
@@ -33,8 +33,7 @@ pub fn run(
         .iter()
         .map(|p| read_bundle(p))
         .collect::<Result<Vec<_>>>()?;
-    let ppath = proposal_path(&inputs[0], proposal);
-    let (pbytes, p) = read_proposal(&ppath)?;
+    let (_, pbytes, p) = find_proposal(&inputs[0], &bundles[0], proposal)?;
     let merged = merge(&pbytes, &p, &bundles, OffsetDateTime::now_utc())
         .map_err(|e| VerificationFailed(format!("cannot merge: {e}")))?;
     let bytes = merged.to_bytes();

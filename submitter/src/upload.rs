@@ -77,15 +77,6 @@ fn resigned(
     ))
 }
 
-/// Where the proposal of a bundle is: `--proposal`, else `proposal.json`
-/// beside the bundle (for commands that read a proposal before a bundle).
-pub fn proposal_path(bundle: &Path, given: Option<&Path>) -> PathBuf {
-    match given {
-        Some(p) => p.to_path_buf(),
-        None => folder_of(bundle).join("proposal.json"),
-    }
-}
-
 /// The folder a file is in (`.` for a bare name).
 fn folder_of(file: &Path) -> &Path {
     file.parent()
