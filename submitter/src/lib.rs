@@ -548,7 +548,8 @@ fn save_from_qr(bytes: Vec<u8>, path: &std::path::Path) -> Result<PathBuf> {
     ceremony::fsio::write_new(path, &bytes, &ceremony::fsio::WriteOptions::public()).with_context(
         || {
             format!(
-                "cannot keep the bundle read from QR codes as {}",
+                "cannot keep the bundle read from QR codes as {} (an existing file is never \
+                 replaced: pick another name with --save-as)",
                 path.display()
             )
         },

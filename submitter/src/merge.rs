@@ -4,7 +4,7 @@
 use ceremony_cli::println;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use time::OffsetDateTime;
 
 use ceremony::bundle_check::merge;
@@ -40,7 +40,13 @@ pub fn run(
     if force {
         fsio::replace(output, &bytes, &WriteOptions::public())?;
     } else {
-        fsio::write_new(output, &bytes, &WriteOptions::public())?;
+        fsio::write_new(output, &bytes, &WriteOptions::public()).with_context(|| {
+            format!(
+                "cannot write the merged bundle {} (a bundle is never overwritten: pick another \
+                 name with -o, or pass --force)",
+                output.display()
+            )
+        })?;
     }
     println!(
         "merged {} bundles into {}: {}",
