@@ -20,6 +20,7 @@ pub mod diff;
 pub mod fsio;
 mod html;
 pub mod keys;
+pub mod names;
 pub mod proposal;
 pub mod pubkey;
 pub mod report;

@@ -67,11 +67,21 @@ pub enum ArchiveError {
         /// What exists.
         problem: String,
     },
-    /// The target exists already.
-    #[error(
-        "{0} exists already; an archive is never overwritten: pick another name with --new-archive (or -o)"
-    )]
+    /// The target exists already (found when writing: the name was taken
+    /// after the checks, see [`ArchiveError::Taken`]).
+    #[error("{0} exists already; it is never overwritten: pick another name")]
     Exists(PathBuf),
+    /// An output named on the command line exists already: the message
+    /// names the kind of file and the flag that picks another name.
+    #[error("{} exists already; {kind} is never overwritten: pick another name with {flag}", path.display())]
+    Taken {
+        /// The output.
+        path: PathBuf,
+        /// "a bundle", "an archive", …
+        kind: &'static str,
+        /// The flag that names it, with any way out: "-o", "--transcript".
+        flag: &'static str,
+    },
 }
 
 /// The entries of a tarball, by normalised name, contents in wiped buffers.
@@ -502,9 +512,19 @@ pub fn read_file_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ArchiveError>
     ceremony::fsio::read_bounded(path, max).map_err(|e| from_fs(path, e))
 }
 
-/// Refuses a target that exists (as anything, a dangling link included).
-pub fn refuse_existing(path: &Path) -> Result<(), ArchiveError> {
-    ceremony::fsio::refuse_existing(path).map_err(|e| from_fs(path, e))
+/// Refuses an output that exists (as anything, a dangling link included),
+/// saying what kind of file it is and which flag names another.
+pub fn refuse_taken(
+    path: &Path,
+    kind: &'static str,
+    flag: &'static str,
+) -> Result<(), ArchiveError> {
+    match ceremony::fsio::refuse_existing(path) {
+        Err(ceremony::fsio::FsError::Exists { path }) => {
+            Err(ArchiveError::Taken { path, kind, flag })
+        }
+        other => other.map_err(|e| from_fs(path, e)),
+    }
 }
 
 /// Whether an atomic write may replace a file this run wrote before.

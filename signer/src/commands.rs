@@ -332,7 +332,7 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
             .into())
         }
     };
-    archive::refuse_existing(&args.output)?;
+    archive::refuse_taken(&args.output, "an archive", "-o")?;
     let now = OffsetDateTime::now_utc();
     let now_s = now_text(now);
 
@@ -529,7 +529,7 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         .into());
     }
     if let Some(o) = &args.output {
-        archive::refuse_existing(o)?;
+        archive::refuse_taken(o, "a plain keys tarball", "-o")?;
     }
     let mut opened = open_archive(&args.archive, &args.unlock)?;
     opened.archive.finish_entries()?;
@@ -612,7 +612,11 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
     }
     // Every name is checked before anything is written: all or none.
     for (path, _) in &plan {
-        archive::refuse_existing(path)?;
+        archive::refuse_taken(
+            path,
+            "a plain keys tarball",
+            "-o (or another --each folder)",
+        )?;
     }
     for (path, keep) in &plan {
         let drop: Vec<usize> = match keep {
@@ -817,8 +821,8 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
         .new_archive
         .clone()
         .unwrap_or_else(|| default_successor(&args.keys, now));
-    archive::refuse_existing(&new_path)?;
-    archive::refuse_existing(&args.output)?;
+    archive::refuse_taken(&new_path, "an archive", "--new-archive")?;
+    archive::refuse_taken(&args.output, "a public-key file", "-o")?;
     if new_path == args.output {
         return Err(UsageError("-o and --new-archive name the same file".into()).into());
     }

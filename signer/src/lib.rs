@@ -12,6 +12,7 @@ mod export;
 mod interrupt;
 mod keystore;
 mod machine;
+mod outputs;
 mod pkcs11;
 mod qr_cmd;
 mod secrets;
@@ -37,8 +38,8 @@ pub(crate) use ceremony_cli::exit::{UsageError, VerificationFailed};
     about = "Offline TUF root-key ceremony: review, generate keys, sign. Never touches a network.",
     after_help = "Example (one holder, one ceremony):\n  \
         signer import factory-keys.tgz -o keys.tgz.age\n  \
-        signer review proposal.json\n  \
-        signer sign proposal.json --keys keys.tgz.age -o bundle.json\n\n\
+        signer review proposal-v7.json\n  \
+        signer sign proposal-v7.json --keys keys.tgz.age          (writes bundle-v7.json)\n\n\
         Exit status: 0 ok, 1 error, 2 usage, 3 a verification failed; at a prompt, 1 for an\n\
         answer other than the one asked (\"no\") and 130 for Ctrl-C (143 SIGTERM), with the\n\
         terminal restored (sign and sign-wave record the abort in their transcript)."
@@ -82,11 +83,14 @@ enum Command {
     /// Verify a proposal, generate the new key(s), sign the new root(s), write the bundle.
     #[command(
         after_help = "The old archive is never changed: the new keys and the new trust anchor go to a\n\
-        new archive (--new-archive, or keys-<UTC time>.tgz.age beside the old one).\n\n\
+        new archive (--new-archive, or keys-<UTC time>.tgz.age beside the old one). The bundle is\n\
+        bundle-v<N>.json here (N the new root's version) unless -o names it, with its transcript\n\
+        beside it; a default name that is taken (an earlier or aborted ceremony's) gives way to the\n\
+        next free one (bundle-v<N>-2.json, …), and the signer says which it picked.\n\n\
         Exit status: 0 signed (complete or partial bundle), 3 the proposal failed verification, 1 other errors;\n\
         \"no\" (any other answer) at a prompt 1, Ctrl-C 130: the transcript records the abort, and a new archive\n\
         this run wrote (its keys signed nothing) is removed.\n\n\
-        Examples:\n  signer sign proposal.json --keys keys.tgz.age -o bundle.json\n  \
+        Examples:\n  signer sign proposal-v7.json --keys keys.tgz.age\n  \
         signer sign proposal.json --keys keys.tgz.age -o bundle.json --pkcs11-module /usr/lib/softhsm/libsofthsm2.so\n    \
         (root keys the archive records on a token sign there; add --token LABEL to make the new keys on a token)"
     )]
@@ -98,7 +102,7 @@ enum Command {
         of the version), shown in full, and signed with the targets keys the production root lists. The server adds \
         its online targets signature when the wave is published.\n\n\
         Exit status: 0 signed, 3 the proposal failed verification or no key of the archive may sign, 1 other errors.\n\n\
-        Example:\n  signer sign-wave wave.json --keys targets.tgz.age -o wave-bundle.json"
+        Example:\n  signer sign-wave wave-v42.json --keys targets.tgz.age      (writes wave-bundle-v42.json)"
     )]
     SignWave(sign_wave::SignWaveArgs),
     /// Add a new root key to a new archive and export only its public key (multi-holder round 1).

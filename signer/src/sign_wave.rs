@@ -42,11 +42,13 @@ pub(crate) struct SignWaveArgs {
     /// The archive holding the offline targets key(s) (it is never changed).
     #[arg(long = "keys", value_name = "targets.tgz.age")]
     pub(crate) keys: PathBuf,
-    /// The wave bundle to write (must not exist).
+    /// The wave bundle to write (must not exist; default: wave-bundle-v<VERSION>.json here,
+    /// or the next free wave-bundle-v<VERSION>-2.json, … when an earlier one or its
+    /// transcript has that name).
     #[arg(short = 'o', long = "output", value_name = "wave-bundle.json")]
-    pub(crate) output: PathBuf,
-    /// Where to write the transcript (default: the bundle's name with
-    /// `.transcript.jsonl`; must not exist).
+    pub(crate) output: Option<PathBuf>,
+    /// Where to write the transcript (must not exist; default: the bundle's name with
+    /// `.transcript.jsonl`, or the next free -2, …).
     #[arg(long, value_name = "PATH")]
     pub(crate) transcript: Option<PathBuf>,
     /// Accept without asking: the first-use question and the typed confirmation.
@@ -111,20 +113,26 @@ fn operator_abort(t: &mut TranscriptWriter, step: Step, e: anyhow::Error) -> any
 /// `signer sign-wave`.
 pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
-    let transcript_path = args.transcript.clone().unwrap_or_else(|| {
-        let stem = args
-            .output
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "wave-bundle".into());
-        args.output
-            .with_file_name(format!("{stem}.transcript.jsonl"))
-    });
-    archive::refuse_existing(&args.output)?;
-    archive::refuse_existing(&transcript_path)?;
-    if transcript_path == args.output {
-        return Err(crate::UsageError("--transcript names the same file as -o".into()).into());
+    // The proposal: parsed strictly first (its version names the default
+    // bundle), then the chain verified, the targets computed here. Nothing
+    // is recorded or written yet.
+    let bytes =
+        archive::read_file_bounded(&args.proposal, ceremony::crossing::MAX_CROSSING_FILE as u64)
+            .with_context(|| {
+                format!("cannot read the wave proposal {}", args.proposal.display())
+            })?;
+    let proposal_sha = ceremony::sha256::hex(&bytes);
+    let p = WaveProposal::from_slice(&bytes).map_err(wave_err)?;
+    let outputs = crate::outputs::bundle_and_transcript(
+        args.output.as_deref(),
+        args.transcript.as_deref(),
+        &ceremony::names::wave_bundle_stem(p.version),
+        "a wave bundle",
+    )?;
+    for note in &outputs.picked {
+        eprintln!("{note}");
     }
+    let (output, transcript_path) = (outputs.bundle, outputs.transcript);
 
     // Nothing reaches the disk until the signatures exist: a refused wave
     // leaves no file.
@@ -140,7 +148,7 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         command: Command {
             proposal: args.proposal.display().to_string(),
             keys: args.keys.display().to_string(),
-            bundle: args.output.display().to_string(),
+            bundle: output.display().to_string(),
             new_archive: String::new(),
             yes: args.yes,
             force: false,
@@ -161,15 +169,6 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         );
     }
 
-    // The proposal: parsed strictly, the chain verified, the targets
-    // computed here.
-    let bytes =
-        archive::read_file_bounded(&args.proposal, ceremony::crossing::MAX_CROSSING_FILE as u64)
-            .with_context(|| {
-                format!("cannot read the wave proposal {}", args.proposal.display())
-            })?;
-    let proposal_sha = ceremony::sha256::hex(&bytes);
-    let p = WaveProposal::from_slice(&bytes).map_err(wave_err)?;
     t.append(&Event::Input(Input::Proposal {
         path: args.proposal.display().to_string(),
         sha256: proposal_sha.clone(),
@@ -339,14 +338,14 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         .map(|(id, h)| (id.clone(), &h.private as &dyn Signer))
         .collect();
     bundle.transcript_head = Some(t.finish(&keys)?);
-    fsio::write_new(&args.output, &bundle.to_bytes(), &WriteOptions::public())
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    fsio::write_new(&output, &bundle.to_bytes(), &WriteOptions::public())
+        .with_context(|| format!("cannot write {}", output.display()))?;
     println!(
         "wrote {} ({} offline signature(s)) and the transcript {}\nnext, online: submitter wave-publish {}",
-        args.output.display(),
+        output.display(),
         bundle.signatures.len(),
         transcript_path.display(),
-        args.output.display()
+        output.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -21,6 +21,7 @@ mod qr_cmd;
 mod qr_image;
 mod show;
 mod source;
+mod state;
 mod tls;
 mod token;
 mod upload;
@@ -49,9 +50,9 @@ pub(crate) use ceremony_cli::exit::{UsageError, VerificationFailed};
         FoundriesFactory or a TUF repository, writes the unsigned proposal that the offline `signer` signs, \
         uploads the signed bundle that comes back, and audits whole root histories. It never holds a private key.",
     after_help = "The ceremony:\n  \
-        submitter propose --factory F --rotate-all -o proposal.json      (online)\n  \
-        signer sign proposal.json --keys keys.tgz.age -o bundle.json     (offline)\n  \
-        submitter upload bundle.json                                     (online)\n  \
+        submitter propose --factory F --rotate-all          (online; writes proposal-v<N>.json)\n  \
+        signer sign proposal-v<N>.json --keys keys.tgz.age  (offline; writes bundle-v<N>.json)\n  \
+        submitter upload bundle-v<N>.json                   (online; finds its proposal)\n  \
         submitter audit --factory F\n\n\
         Exit status: 0 ok, 1 error, 2 usage error, 3 a verification failed (the message says which rule)."
 )]
@@ -64,12 +65,12 @@ struct Cli {
 enum Command {
     /// Fetch and verify the current root(s), and write an unsigned proposal for the signer.
     #[command(after_help = "Examples:\n  \
-        submitter propose --factory acme --rotate-all -o proposal.json\n  \
-        submitter propose --factory acme --txid 3f2a… -o proposal.json          (join an open transaction)\n  \
-        submitter propose --factory acme --txid 3f2a… --sign-staged -o proposal.json   (co-sign what is staged)\n  \
-        submitter propose --factory acme --first-time --first-root-key acme-first.tgz --rotate-all -o proposal.json   (the first rotation)\n  \
-        submitter propose --repo https://tuf.example.org/metadata/ --rotate 1a2b3c4d -o proposal.json\n  \
-        submitter propose --repo repo/metadata --add 1 --threshold 2 --provided-key alice.pub.json -o proposal.json")]
+        submitter propose --factory acme --rotate-all\n  \
+        submitter propose --factory acme --txid 3f2a…          (join an open transaction)\n  \
+        submitter propose --factory acme --txid 3f2a… --sign-staged   (co-sign what is staged)\n  \
+        submitter propose --factory acme --first-time --first-root-key acme-first.tgz --rotate-all   (the first rotation)\n  \
+        submitter propose --repo https://tuf.example.org/metadata/ --rotate 1a2b3c4d\n  \
+        submitter propose --repo repo/metadata --add 1 --threshold 2 --provided-key alice.pub.json")]
     Propose(ProposeCli),
     /// Check a signed bundle, upload it, and confirm the repository serves it.
     #[command(
@@ -77,7 +78,7 @@ enum Command {
         Factory, or misses a threshold (a partial Factory bundle goes into the transaction beside the other holders' \
         signatures, and is applied once every threshold is met). Running upload again is always safe: it looks at \
         the server first.\n\n\
-        Examples:\n  submitter upload bundle.json                       (proposal.json beside it)\n  \
+        Examples:\n  submitter upload bundle-v7.json                    (finds the proposal it answers)\n  \
         submitter upload bundle.json --proposal p.json\n  \
         submitter upload bundle.json --out-dir upload/        (a TUF repository served read-only over HTTP)"
     )]
@@ -87,17 +88,17 @@ enum Command {
         after_help = "What fioctl's `waves init` computes: the production targets of TAG plus the CI \
         targets of VERSION (tags replaced by TAG), at VERSION, expiring in --expires-in days, less the --prune'd \
         versions. The production root chain is fetched from 1.root.json and verified.\n\n\
-        Examples:\n  submitter wave-propose --factory acme wave-42 42 production -o wave.json\n  \
-        submitter wave-propose --factory acme wave-43 43 production --prune 1,2 -o wave.json\n  \
-        signer sign-wave wave.json --keys targets.tgz.age -o wave-bundle.json      (offline)\n  \
-        submitter wave-publish wave-bundle.json"
+        Examples:\n  submitter wave-propose --factory acme wave-42 42 production      (writes wave-v42.json)\n  \
+        submitter wave-propose --factory acme wave-43 43 production --prune 1,2\n  \
+        signer sign-wave wave-v42.json --keys targets.tgz.age      (offline; writes wave-bundle-v42.json)\n  \
+        submitter wave-publish wave-bundle-v42.json"
     )]
     WavePropose(WaveProposeCli),
     /// Check a signed wave bundle against its proposal, create the wave, and read it back.
     #[command(
         after_help = "Nothing is sent when the bundle answers another proposal or a signature does \
         not verify under the production root's targets role.\n\n\
-        Examples:\n  submitter wave-publish wave-bundle.json                 (wave.json beside it)\n  \
+        Examples:\n  submitter wave-publish wave-bundle-v42.json             (finds the proposal it answers)\n  \
         submitter wave-publish wave-bundle.json --proposal w.json"
     )]
     WavePublish(WavePublishCli),
@@ -237,9 +238,11 @@ struct ProposeCli {
     /// root key in (never overwritten), for `signer import` offline.
     #[arg(long, value_name = "F.tgz", requires = "first_time")]
     first_root_key: Option<PathBuf>,
-    /// Where to write the proposal.
+    /// Where to write the proposal (default: proposal-v<N>.json here, N the new root's
+    /// version, or the next free proposal-v<N>-2.json, …). A copy is kept in the state
+    /// folder ($XDG_STATE_HOME/tuf-ceremony/proposals/), where `upload` finds it.
     #[arg(short, long, value_name = "FILE")]
-    output: PathBuf,
+    output: Option<PathBuf>,
     /// Overwrite the output file.
     #[arg(long)]
     force: bool,
@@ -262,7 +265,8 @@ struct UploadCli {
     /// Where to keep the bundle read from QR codes (a new file).
     #[arg(long, value_name = "FILE", default_value = "bundle-from-qr.json")]
     save_as: PathBuf,
-    /// The proposal it answers (default: proposal.json beside the bundle).
+    /// The proposal it answers (default: the one whose sha256 the bundle names: the copy
+    /// `propose` kept in the state folder, else a proposal*.json beside the bundle or here).
     #[arg(long, value_name = "FILE")]
     proposal: Option<PathBuf>,
     /// For a TUF repository served over HTTP: write N+1.root.json and root.json here instead of PUT.
@@ -289,9 +293,10 @@ struct WaveProposeCli {
     /// Prune these old versions from the production targets (comma-separated or repeated).
     #[arg(long, value_name = "V,...", value_delimiter = ',')]
     prune: Vec<String>,
-    /// Where to write the wave proposal.
+    /// Where to write the wave proposal (default: wave-v<VERSION>.json here, or the next
+    /// free wave-v<VERSION>-2.json, …); a copy is kept in the state folder for `wave-publish`.
     #[arg(short, long, value_name = "FILE")]
-    output: PathBuf,
+    output: Option<PathBuf>,
     /// Overwrite the output file.
     #[arg(long)]
     force: bool,
@@ -303,7 +308,8 @@ struct WaveProposeCli {
 struct WavePublishCli {
     /// The wave bundle from `signer sign-wave`.
     bundle: PathBuf,
-    /// The wave proposal it answers (default: wave.json beside the bundle).
+    /// The wave proposal it answers (default: the one whose sha256 the bundle names: the
+    /// copy `wave-propose` kept in the state folder, else a wave*.json beside the bundle or here).
     #[arg(long, value_name = "FILE")]
     proposal: Option<PathBuf>,
     #[command(flatten)]
@@ -323,7 +329,8 @@ struct CancelCli {
 struct ShowCli {
     /// A proposal, bundle, public-key file or root.
     file: PathBuf,
-    /// For a bundle: the proposal to check it against (default: proposal.json beside it, if there).
+    /// For a bundle: the proposal to check it against (default: the one it answers, if found
+    /// as `upload` finds it: by sha256 in the state folder, or a proposal*.json beside it or here).
     #[arg(long, value_name = "FILE")]
     proposal: Option<PathBuf>,
     /// Dialect of a bare root (default: detected).
@@ -342,7 +349,8 @@ struct MergeCli {
     /// Where to write the merged bundle.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
-    /// The proposal they answer (default: proposal.json beside the first bundle).
+    /// The proposal they answer (default: the one the first bundle names by sha256, found as
+    /// `upload` finds it).
     #[arg(long, value_name = "FILE")]
     proposal: Option<PathBuf>,
     /// Overwrite the output file.
@@ -540,7 +548,8 @@ fn save_from_qr(bytes: Vec<u8>, path: &std::path::Path) -> Result<PathBuf> {
     ceremony::fsio::write_new(path, &bytes, &ceremony::fsio::WriteOptions::public()).with_context(
         || {
             format!(
-                "cannot keep the bundle read from QR codes as {}",
+                "cannot keep the bundle read from QR codes as {} (an existing file is never \
+                 replaced: pick another name with --save-as)",
                 path.display()
             )
         },

@@ -4,12 +4,12 @@
 use ceremony_cli::println;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use time::OffsetDateTime;
 
 use ceremony::bundle_check::merge;
 
-use crate::upload::{proposal_path, read_bundle, read_proposal};
+use crate::upload::{find_proposal, read_bundle};
 use crate::{UsageError, VerificationFailed};
 use ceremony::fsio::{self, WriteOptions};
 
@@ -33,15 +33,20 @@ pub fn run(
         .iter()
         .map(|p| read_bundle(p))
         .collect::<Result<Vec<_>>>()?;
-    let ppath = proposal_path(&inputs[0], proposal);
-    let (pbytes, p) = read_proposal(&ppath)?;
+    let (_, pbytes, p) = find_proposal(&inputs[0], &bundles[0], proposal)?;
     let merged = merge(&pbytes, &p, &bundles, OffsetDateTime::now_utc())
         .map_err(|e| VerificationFailed(format!("cannot merge: {e}")))?;
     let bytes = merged.to_bytes();
     if force {
         fsio::replace(output, &bytes, &WriteOptions::public())?;
     } else {
-        fsio::write_new(output, &bytes, &WriteOptions::public())?;
+        fsio::write_new(output, &bytes, &WriteOptions::public()).with_context(|| {
+            format!(
+                "cannot write the merged bundle {} (a bundle is never overwritten: pick another \
+                 name with -o, or pass --force)",
+                output.display()
+            )
+        })?;
     }
     println!(
         "merged {} bundles into {}: {}",

@@ -37,7 +37,8 @@ fn audit_fetched(
         None => 1,
     };
     let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let files = walk(&mut fetch, start)?;
+    let what = format!("the root history from {}", location(start));
+    let files = walk(&mut fetch, start, &what, None)?;
     for (n, bytes) in &files {
         std::fs::write(tmp.path().join(format!("{n}.root.json")), bytes)?;
     }

@@ -2,7 +2,7 @@
 //! unsigned proposal the offline signer works from.
 
 use ceremony_cli::{eprintln, println};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
@@ -48,7 +48,8 @@ pub struct ProposeArgs {
     /// `--first-time --first-root-key F.tgz`: the Factory's first rotation,
     /// and where the first root key the server hands out goes.
     pub first_root_key: Option<PathBuf>,
-    pub output: PathBuf,
+    /// `-o`; `None`: `proposal-v<N>.json` here, or the next free name.
+    pub output: Option<PathBuf>,
     pub force: bool,
 }
 
@@ -144,12 +145,19 @@ fn check_local(args: &ProposeArgs, now: OffsetDateTime) -> Result<Checked> {
             .into());
         }
     }
-    if args.output.exists() && !args.force {
-        bail!(
-            "{} already exists: a bundle may answer it (bundles name their proposal by hash); \
-             choose another -o or pass --force",
-            args.output.display()
-        );
+    if let Some(out) = args
+        .output
+        .as_deref()
+        .filter(|o| !ceremony::names::is_free(o))
+    {
+        if !args.force {
+            bail!(
+                "{} exists already; a proposal is never overwritten (a bundle may answer it: \
+                 bundles name their proposal by hash): pick another name with -o, or leave -o out \
+                 for a free default name (proposal-v<N>.json), or pass --force",
+                out.display()
+            );
+        }
     }
     Ok(Checked {
         key_type,
@@ -287,39 +295,92 @@ pub fn run(ctx: &Ctx, args: ProposeArgs) -> Result<()> {
     let bytes = proposal.to_bytes();
     // Check what we wrote reads back as a proposal.
     Proposal::from_slice(&bytes).context("internal error: the proposal does not read back")?;
-    if args.force {
-        fsio::replace(&args.output, &bytes, &WriteOptions::public())?;
-    } else {
-        fsio::write_new(&args.output, &bytes, &WriteOptions::public())?;
+    let version = new_version(&proposal);
+    let output = match &args.output {
+        Some(o) if args.force => {
+            fsio::replace(o, &bytes, &WriteOptions::public())?;
+            o.clone()
+        }
+        Some(o) => {
+            fsio::write_new(o, &bytes, &WriteOptions::public()).map_err(|e| match e {
+                fsio::FsError::Exists { path } => anyhow!(
+                    "{} exists already; a proposal is never overwritten: pick another name with -o",
+                    path.display()
+                ),
+                e => e.into(),
+            })?;
+            o.clone()
+        }
+        None => {
+            let stem = ceremony::names::proposal_stem(version);
+            let o = ceremony::names::free_in(Path::new(""), &stem, ".json").ok_or_else(|| {
+                anyhow!("{stem}.json and the numbered names after it are all taken: give -o")
+            })?;
+            fsio::write_new(&o, &bytes, &WriteOptions::public())?;
+            if o != Path::new(&format!("{stem}.json")) {
+                println!(
+                    "{stem}.json exists already (an earlier proposal for v{version}): this one is {}",
+                    o.display()
+                );
+            }
+            o
+        }
+    };
+    print_summary(&proposal, &output);
+    // A copy by hash, so that `upload` finds the proposal a bundle answers
+    // wherever the files are kept; the proposal written is what counts.
+    match crate::state::keep(crate::state::Kind::Proposal, &bytes) {
+        Ok(kept) => println!(
+            "  kept a copy as {} (`submitter upload` finds it by the bundle's proposal sha256)",
+            kept.display()
+        ),
+        Err(e) => eprintln!(
+            "warning: no copy kept in the state folder ({e:#}): give `submitter upload` the \
+             proposal with --proposal {}",
+            output.display()
+        ),
     }
-    print_summary(&proposal, &args.output);
+    let name = file_name(&output);
+    let bundle = format!("{}.json", ceremony::names::bundle_stem(version));
     if proposal.change.role == KeyRole::Targets {
         println!(
-            "next: carry {} to the offline machine, then `signer sign {} --keys ROOT.tgz.age \
-             --targets-keys TARGETS.tgz.age -o bundle.json` (the roots are signed by the root \
-             keys; new offline targets keys go into the targets keys' archive)",
-            args.output.display(),
-            args.output
-                .file_name()
-                .map_or("proposal.json".into(), |n| n.to_string_lossy().into_owned())
+            "next: carry {} to the offline machine, then `signer sign {name} --keys ROOT.tgz.age \
+             --targets-keys TARGETS.tgz.age` (the roots are signed by the root keys; new offline \
+             targets keys go into the targets keys' archive); it writes {bundle} (or the next \
+             free name, which it prints): bring that back and `submitter upload {bundle}`",
+            output.display(),
         );
         return Ok(());
     }
     match (&args.first_root_key, first_key) {
-        (Some(path), Some(id)) => print_first_time(&proposal, &args.output, path, &id),
-        _ => print_next(&args.output),
+        (Some(path), Some(id)) => print_first_time(&proposal, &output, path, &id, &bundle),
+        _ => print_next(&output, &bundle),
     }
     Ok(())
 }
 
+/// The version of the new root of the proposal's first chain (CI for a
+/// Factory): what the default names carry.
+fn new_version(p: &Proposal) -> u64 {
+    p.chains
+        .first()
+        .and_then(|c| p.current_root(c).ok())
+        .and_then(|r| r.version().ok())
+        .and_then(next_version)
+        .unwrap_or(0)
+}
+
+/// The name a file is carried under (the stick holds no folders of ours).
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// What the operator does with the first root key, in the order it is done.
-fn print_first_time(p: &Proposal, out: &std::path::Path, key: &std::path::Path, id: &str) {
-    let name = |p: &std::path::Path| {
-        p.file_name().map_or_else(
-            || p.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        )
-    };
+fn print_first_time(p: &Proposal, out: &Path, key: &Path, id: &str, bundle: &str) {
+    let name = file_name;
     let factory = match &p.target {
         Target::Factory { factory, .. } => factory.clone(),
         _ => String::new(),
@@ -337,7 +398,8 @@ fn print_first_time(p: &Proposal, out: &std::path::Path, key: &std::path::Path, 
     );
     println!(
         "  2. there: `signer import {} -o keys.tgz.age` (it encrypts the key), then \
-         `signer sign {} --keys keys.tgz.age -o bundle.json`",
+         `signer sign {} --keys keys.tgz.age` (it writes {bundle}, or the next free name, \
+         which it prints)",
         name(key),
         name(out)
     );
@@ -346,7 +408,7 @@ fn print_first_time(p: &Proposal, out: &std::path::Path, key: &std::path::Path, 
          it holds the root key in plain text",
         key.display()
     );
-    println!("  4. bring bundle.json back and `submitter upload bundle.json`");
+    println!("  4. bring {bundle} back and `submitter upload {bundle}`");
     println!(
         "until the rotation is applied, the server of Factory {factory} still holds the first \
          root key too; cancel with `submitter cancel --factory {factory}` if you do not go on"
@@ -426,12 +488,13 @@ fn print_summary(p: &Proposal, out: &std::path::Path) {
     }
 }
 
-fn print_next(out: &std::path::Path) {
+fn print_next(out: &Path, bundle: &str) {
+    let name = file_name(out);
     println!(
-        "next: carry {} to the offline machine, then `signer review {}` and `signer sign {} --keys KEYS.tgz.age -o bundle.json`",
+        "next: carry {} to the offline machine, then `signer review {name}` and `signer sign \
+         {name} --keys KEYS.tgz.age`; it writes {bundle} (or the next free name, which it \
+         prints): bring that back and `submitter upload {bundle}`",
         out.display(),
-        out.file_name().map_or("proposal.json".into(), |n| n.to_string_lossy().into_owned()),
-        out.file_name().map_or("proposal.json".into(), |n| n.to_string_lossy().into_owned()),
     );
 }
 
@@ -474,7 +537,12 @@ fn propose_repo(
         "reading the root history from {} (from {start}.root.json until one is missing)…",
         repo.location("")
     );
-    let files = walk(|n| repo.fetch(&http, &format!("{n}.root.json")), start)?;
+    let files = walk(
+        |n| repo.fetch(&http, &format!("{n}.root.json")),
+        start,
+        &format!("the root history at {}", repo.location("")),
+        None,
+    )?;
     let hint = format!(
         "run `submitter audit --repo {}` for the full report",
         repo.location("")
@@ -694,7 +762,12 @@ fn factory_proposal(
             (&tx.current_ci, &tx.updated_ci)
         };
         eprintln!("reading the {chain} root history of Factory {name}…");
-        let files = walk(|n| Ok(factory.root(prod, Some(n))?), 1)?;
+        let files = walk(
+            |n| Ok(factory.root(prod, Some(n))?),
+            1,
+            &format!("the {chain} root history of Factory {name}"),
+            tx_current.as_ref().and_then(|c| c.root.version().ok()),
+        )?;
         if prod && files.is_empty() {
             // A Factory with no production root yet: the proposal holds the
             // CI chain only, and the signer derives the production root from

@@ -18,7 +18,7 @@ use ceremony::rules::{check_step, ThresholdOf};
 use ceremony::untrusted::escape;
 use ceremony::{Dialect, RootMetadata};
 
-use crate::upload::{proposal_path, read_proposal};
+use crate::upload::find_proposal;
 use ceremony::fsio;
 
 /// Runs `show`.
@@ -39,13 +39,13 @@ pub fn run(
         }
         Some(ceremony::bundle::BUNDLE_FORMAT) => {
             let b = Bundle::from_slice(&bytes)?;
-            let ppath = proposal_path(file, proposal);
-            let p = if proposal.is_some() || ppath.exists() {
-                Some(read_proposal(&ppath)?)
-            } else {
-                None
+            // The proposal it answers, where it can be found (as upload
+            // finds it); without one the bundle is shown on its own.
+            let p = match proposal {
+                Some(_) => Some(find_proposal(file, &b, proposal)?),
+                None => find_proposal(file, &b, None).ok(),
             };
-            show_bundle(&b, p.as_ref().map(|(b, p)| (b.as_slice(), p, ppath.as_path())), now)?
+            show_bundle(&b, p.as_ref().map(|(path, b, p)| (b.as_slice(), p, path.as_path())), now)?
         }
         Some(ceremony::pubkey::PUBKEY_FORMAT) => {
             let k = PubkeyFile::from_slice(&bytes)?;

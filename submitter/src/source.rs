@@ -2,7 +2,9 @@
 //! over HTTP(S), a FoundriesFactory chain), and verifying a whole history
 //! before anything is built on it.
 
+use ceremony_cli::eprintln;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use time::OffsetDateTime;
@@ -86,21 +88,90 @@ impl Repo {
 }
 
 /// One downloaded history: `N.root.json` files from `start` until the first
-/// missing one.
+/// missing one. `what` names it in the progress lines ("the ci root
+/// history"); `last`, where the server said which version is current, gives
+/// the count to expect.
 pub fn walk(
     mut fetch: impl FnMut(u64) -> Result<Option<Vec<u8>>>,
     start: u64,
+    what: &str,
+    last: Option<u64>,
 ) -> Result<Vec<(u64, Vec<u8>)>> {
     let mut files = Vec::new();
     let mut n = start;
+    let total = last.map(|l| l.saturating_sub(start).saturating_add(1));
+    let mut progress = Progress::new(what, total);
     while n < start.saturating_add(MAX_HISTORY) {
         match fetch(n)? {
             Some(bytes) => files.push((n, bytes)),
             None => break,
         }
+        progress.tick(files.len() as u64);
         n += 1;
     }
+    progress.finish(files.len() as u64);
     Ok(files)
+}
+
+/// Progress of a download a person waits for, on standard error: nothing
+/// for one that is over within a second and small, then at most
+/// [`Progress::EVERY`] apart, and a last line once it is done.
+pub struct Progress {
+    what: String,
+    total: Option<u64>,
+    started: Instant,
+    last_shown: Option<Instant>,
+}
+
+impl Progress {
+    /// The least time between two lines.
+    pub const EVERY: Duration = Duration::from_millis(250);
+    /// A download that takes longer than this is shown.
+    pub const SLOW: Duration = Duration::from_secs(1);
+    /// A download of at least this many roots is shown however fast it is.
+    pub const LARGE: u64 = 100;
+
+    /// A download of `what`, `total` files if known.
+    pub fn new(what: &str, total: Option<u64>) -> Progress {
+        Progress {
+            what: what.to_string(),
+            total,
+            started: Instant::now(),
+            last_shown: None,
+        }
+    }
+
+    /// `done` files so far.
+    pub fn tick(&mut self, done: u64) {
+        let now = Instant::now();
+        let worth = now.duration_since(self.started) >= Self::SLOW || done >= Self::LARGE;
+        let due = self
+            .last_shown
+            .is_none_or(|t| now.duration_since(t) >= Self::EVERY);
+        if worth && due {
+            self.last_shown = Some(now);
+            eprintln!("{}: fetched {}…", self.what, self.count(done));
+        }
+    }
+
+    /// The download ended with `done` files (said only if progress was).
+    pub fn finish(&self, done: u64) {
+        if self.last_shown.is_some() {
+            eprintln!(
+                "{}: fetched {} in {:.1} s",
+                self.what,
+                self.count(done),
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    fn count(&self, done: u64) -> String {
+        match self.total {
+            Some(t) => format!("{done}/{t} roots"),
+            None => format!("{done} roots"),
+        }
+    }
 }
 
 /// A verified history.

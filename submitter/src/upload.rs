@@ -24,6 +24,7 @@ use ceremony::RootMetadata;
 use crate::factory::Factory;
 use crate::http::{Http, HttpError};
 use crate::source::Repo;
+use crate::state::Kind;
 use crate::{Ctx, UsageError, VerificationFailed};
 use ceremony::fsio::{self, WriteOptions};
 
@@ -76,23 +77,11 @@ fn resigned(
     ))
 }
 
-/// Where the proposal of a bundle is: `--proposal`, else `proposal.json`
-/// beside the bundle.
-pub fn proposal_path(bundle: &Path, given: Option<&Path>) -> PathBuf {
-    match given {
-        Some(p) => p.to_path_buf(),
-        None => bundle
-            .parent()
-            .map(|d| {
-                if d.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    d
-                }
-            })
-            .unwrap_or(Path::new("."))
-            .join("proposal.json"),
-    }
+/// The folder a file is in (`.` for a bare name).
+fn folder_of(file: &Path) -> &Path {
+    file.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Reads a proposal file (exact bytes kept for its hash).
@@ -104,6 +93,44 @@ pub fn read_proposal(path: &Path) -> Result<(Vec<u8>, Proposal)> {
     let p = Proposal::from_slice(&bytes)
         .with_context(|| format!("{} is not a usable proposal", path.display()))?;
     Ok((bytes, p))
+}
+
+/// The proposal a bundle answers: `--proposal`, else the one whose sha256
+/// the bundle names, kept in the state folder by `propose` or found beside
+/// the bundle or here (`proposal*.json`, each hashed). A copy is used only
+/// when its bytes hash to the bundle's `proposal_sha256`.
+pub fn find_proposal(
+    bundle_path: &Path,
+    bundle: &Bundle,
+    given: Option<&Path>,
+) -> Result<(PathBuf, Vec<u8>, Proposal)> {
+    if let Some(p) = given {
+        let (bytes, proposal) = read_proposal(p)?;
+        return Ok((p.to_path_buf(), bytes, proposal));
+    }
+    let sha = &bundle.proposal_sha256;
+    let folders = [folder_of(bundle_path), Path::new(".")];
+    let folders: &[&Path] = if folders[0] == folders[1] {
+        &folders[..1]
+    } else {
+        &folders
+    };
+    let Some((path, bytes)) = crate::state::locate(Kind::Proposal, sha, "proposal", folders) else {
+        return Err(anyhow!(
+            "the proposal {} answers (sha256 {}) was not found; looked in: {}. Give it with \
+             --proposal FILE (the file `submitter propose` wrote); nothing was sent",
+            bundle_path.display(),
+            ceremony::untrusted::escape(sha),
+            crate::state::looked_in(Kind::Proposal, "proposal", folders)
+        ));
+    };
+    let proposal = Proposal::from_slice(&bytes)
+        .with_context(|| format!("{} is not a usable proposal", path.display()))?;
+    eprintln!(
+        "the proposal this bundle answers: {} (sha256 {sha})",
+        path.display()
+    );
+    Ok((path, bytes, proposal))
 }
 
 /// Reads a bundle file.
@@ -119,8 +146,7 @@ pub fn check_offline(
     now: OffsetDateTime,
 ) -> Result<Checked> {
     let bundle = read_bundle(bundle_path)?;
-    let ppath = proposal_path(bundle_path, proposal);
-    let (pbytes, proposal) = read_proposal(&ppath)?;
+    let (ppath, pbytes, proposal) = find_proposal(bundle_path, &bundle, proposal)?;
     check_answers(&pbytes, &proposal, &bundle).map_err(|e| {
         VerificationFailed(format!(
             "{} does not answer {}: {e}; nothing was sent",
@@ -179,10 +205,168 @@ pub fn check_offline(
     })
 }
 
-/// Runs `upload`.
+/// Runs `upload`, and once the new roots are live says what the operator
+/// has now.
 pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
     let now = OffsetDateTime::now_utc();
     let checked = check_offline(&args.bundle, args.proposal.as_deref(), now)?;
+    let live = send(ctx, &args, &checked, now)?;
+    if let Some(live) = live {
+        closing_summary(&args.bundle, &checked, &live);
+    }
+    Ok(())
+}
+
+/// What is served after an upload, read back; `None` while the new roots
+/// are not live (a partial bundle waiting for other holders, files
+/// written for a repository's admin to copy).
+fn live_now(ctx: &Ctx, checked: &Checked) -> Result<Option<String>> {
+    match checked.proposal.target.clone() {
+        Target::Factory { factory, api } => {
+            let auth = ctx.auth()?;
+            let http = ctx.http(Some(auth))?;
+            let f = Factory {
+                http: &http,
+                api,
+                name: factory.clone(),
+            };
+            let (_, new_ci) = chain_roots(checked, "ci")?;
+            let (_, new_prod) = chain_roots(checked, "prod")?;
+            let o = observe(&f)?;
+            Ok(
+                (same_root(&o.ci, new_ci) && prod_is(&o.prod, new_prod)).then(|| {
+                    format!(
+                        "Factory {factory} serves CI root v{} and prod root v{}, the bundle's \
+                         (read back just now)",
+                        new_ci.version().unwrap_or(0),
+                        new_prod.version().unwrap_or(0)
+                    )
+                }),
+            )
+        }
+        Target::TufDir { path } => {
+            let (_, _, new) = &checked.chains[0];
+            let v = new.version()?;
+            let file = Path::new(&path).join(format!("{v}.root.json"));
+            let served = fsio::read_bounded(&file, 8 << 20)
+                .ok()
+                .and_then(|b| RootMetadata::from_slice(&b, Some(new.dialect())).ok());
+            Ok(served.filter(|r| same_root(r, new)).map(|_| {
+                format!(
+                    "{} holds root v{v}, the bundle's, as {v}.root.json and root.json (read back)",
+                    path
+                )
+            }))
+        }
+        Target::TufHttp { url } => {
+            let http = ctx.http(None)?;
+            let (_, _, new) = &checked.chains[0];
+            let v = new.version()?;
+            let name = format!("{v}.root.json");
+            let repo = Repo::parse(&url);
+            let served = repo
+                .fetch(&http, &name)?
+                .and_then(|b| RootMetadata::from_slice(&b, Some(new.dialect())).ok());
+            Ok(served.filter(|r| same_root(r, new)).map(|_| {
+                format!(
+                    "{} serves root v{v}, the bundle's (read back)",
+                    repo.location(&name)
+                )
+            }))
+        }
+    }
+}
+
+/// The end of a ceremony: what is live, which archive is current from now
+/// on, and which files to destroy or escrow. The archive's name is read
+/// from the transcript beside the bundle when that transcript's signed head
+/// is the one the bundle carries (it is this ceremony's); it is only shown,
+/// escaped.
+fn closing_summary(bundle_path: &Path, checked: &Checked, live: &str) {
+    let recorded = recorded_archives(bundle_path);
+    let version = checked
+        .chains
+        .first()
+        .and_then(|(_, _, new)| new.version().ok())
+        .unwrap_or(0);
+    println!();
+    println!("Done. Live now: {live}.");
+    match &recorded {
+        Some(r) => {
+            println!(
+                "Current archive from now on: {} (the new archive `signer sign` wrote, as its \
+                 transcript {} records): it holds the keys and the trust anchor of v{version}.",
+                ceremony::untrusted::escape(&r.new_archive),
+                r.transcript.display()
+            );
+            println!(
+                "Retire: {} (the archive it replaced; its anchor is superseded by v{version}): \
+                 destroy it once the current archive is escrowed.",
+                ceremony::untrusted::escape(&r.old_archive)
+            );
+        }
+        None => {
+            println!(
+                "Current archive from now on: the new archive `signer sign` wrote (it printed its \
+                 name: keys-<UTC time>.tgz.age beside the old one, or --new-archive); it holds the \
+                 keys and the trust anchor of v{version}."
+            );
+            println!(
+                "Retire: the archive given to `signer sign --keys` (superseded by v{version}): \
+                 destroy it once the current archive is escrowed."
+            );
+        }
+    }
+    println!(
+        "Escrow: a copy of the current archive (its passphrase kept apart), as your key-custody \
+         policy says; keep {} and its transcript with the ceremony's records.",
+        bundle_path.display()
+    );
+    println!(
+        "Destroy: any plain keys tarball on any disk (fioctl's factory-keys.tgz, a \
+         --first-root-key file, a `signer export` tarball): it holds root keys unencrypted."
+    );
+}
+
+/// The archives a bundle's own transcript names.
+struct Recorded {
+    transcript: PathBuf,
+    old_archive: String,
+    new_archive: String,
+}
+
+fn recorded_archives(bundle_path: &Path) -> Option<Recorded> {
+    use ceremony::transcript::Event;
+    let bundle = read_bundle(bundle_path).ok()?;
+    let head = bundle.transcript_head.as_ref()?;
+    let transcript = ceremony::names::transcript_for(bundle_path);
+    let bytes = fsio::read_bounded(&transcript, 64 << 20).ok()?;
+    let t = ceremony::transcript::read(&bytes).ok()?;
+    if t.signed_head.as_ref() != Some(head) {
+        return None;
+    }
+    let old_archive = t.entries.iter().find_map(|e| match &e.event {
+        Event::Start(s) => Some(s.command.keys.clone()),
+        _ => None,
+    })?;
+    let new_archive = t.entries.iter().rev().find_map(|e| match &e.event {
+        Event::ArchiveWritten(a) => Some(a.path.clone()),
+        _ => None,
+    })?;
+    Some(Recorded {
+        transcript,
+        old_archive,
+        new_archive,
+    })
+}
+
+/// Sends the bundle where its proposal says; what is live afterwards.
+fn send(
+    ctx: &Ctx,
+    args: &UploadArgs,
+    checked: &Checked,
+    now: OffsetDateTime,
+) -> Result<Option<String>> {
     for (name, cur, new) in &checked.chains {
         eprintln!(
             "checked {name}: v{} → v{}, {}, expires {}",
@@ -219,9 +403,9 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
             // keeps the signatures already staged, and is refused when the
             // staged body changed since the proposal.
             if checked.complete && !checked.proposal.change.sign_staged {
-                upload_factory(&f, &checked, now, &again)
+                upload_factory(&f, checked, now, &again)?
             } else {
-                crate::cosign::upload_partial(&f, &checked, now, &again)
+                crate::cosign::upload_partial(&f, checked, now, &again)?
             }
         }
         Target::TufDir { path } => {
@@ -233,7 +417,7 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
                 .into());
             }
             let (_, cur, new) = &checked.chains[0];
-            upload_dir(Path::new(&path), cur, new, now)
+            upload_dir(Path::new(&path), cur, new, now)?
         }
         Target::TufHttp { url } => {
             let http = ctx.http(None)?;
@@ -246,9 +430,15 @@ pub fn run(ctx: &Ctx, args: UploadArgs) -> Result<()> {
                 args.out_dir.as_deref(),
                 &args.bundle,
                 now,
-            )
+            )?
         }
     }
+    // The upload is done and confirmed; not being able to say what is live
+    // does not undo it.
+    Ok(live_now(ctx, checked).unwrap_or_else(|e| {
+        eprintln!("note: what is live now could not be read back ({e:#})");
+        None
+    }))
 }
 
 fn root_file_bytes(root: &RootMetadata) -> Vec<u8> {

@@ -33,7 +33,8 @@ pub struct ProposeArgs {
     pub tag: String,
     pub expires_in: i64,
     pub prune: Vec<String>,
-    pub output: PathBuf,
+    /// `-o`; `None`: `wave-v<version>.json` here, or the next free name.
+    pub output: Option<PathBuf>,
     pub force: bool,
 }
 
@@ -70,8 +71,14 @@ pub fn propose(ctx: &Ctx, a: ProposeArgs) -> Result<ExitCode> {
     if !(1..=3650).contains(&a.expires_in) {
         return Err(UsageError("--expires-in: 1 to 3650 days".into()).into());
     }
-    if !a.force {
-        fsio::refuse_existing(&a.output)?;
+    if let Some(o) = a.output.as_deref().filter(|_| !a.force) {
+        if !ceremony::names::is_free(o) {
+            bail!(
+                "{} exists already; a wave proposal is never overwritten: pick another name with \
+                 -o, or leave -o out for a free default name (wave-v<VERSION>.json), or pass --force",
+                o.display()
+            );
+        }
     }
     let http = ctx.http(Some(ctx.auth()?))?;
     let f = Factory {
@@ -83,6 +90,10 @@ pub fn propose(ctx: &Ctx, a: ProposeArgs) -> Result<ExitCode> {
     let current = f.current_root(true)?;
     let n = current.root.version()?;
     let mut prod_roots = Vec::new();
+    let mut progress = crate::source::Progress::new(
+        &format!("the prod root history of Factory {}", f.name),
+        Some(n),
+    );
     for k in 1..=n {
         let bytes = f
             .root(true, Some(k))?
@@ -91,7 +102,9 @@ pub fn propose(ctx: &Ctx, a: ProposeArgs) -> Result<ExitCode> {
             ceremony::strict_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not JSON", f.root_location(true, k)))?,
         );
+        progress.tick(k);
     }
+    progress.finish(n);
     let base = format!("{}/ota/factories/{}", f.api, f.name);
     let ci_url = format!("{base}/targets/?version={}", a.version);
     let ci_targets: Map<String, Value> = match get_json(&f, &ci_url)? {
@@ -124,31 +137,83 @@ pub fn propose(ctx: &Ctx, a: ProposeArgs) -> Result<ExitCode> {
     // to the offline machine.
     let checked = wave::check(&p, now).map_err(wave_err)?;
     let bytes = p.to_bytes();
-    if a.force {
-        fsio::replace(&a.output, &bytes, &WriteOptions::public())?;
-    } else {
-        fsio::write_new(&a.output, &bytes, &WriteOptions::public())?;
-    }
+    let output = match &a.output {
+        Some(o) if a.force => {
+            fsio::replace(o, &bytes, &WriteOptions::public())?;
+            o.clone()
+        }
+        Some(o) => {
+            fsio::write_new(o, &bytes, &WriteOptions::public())?;
+            o.clone()
+        }
+        None => {
+            let stem = ceremony::names::wave_stem(p.version);
+            let o = ceremony::names::free_in(Path::new(""), &stem, ".json").with_context(|| {
+                format!("{stem}.json and the numbered names after it are all taken: give -o")
+            })?;
+            fsio::write_new(&o, &bytes, &WriteOptions::public())?;
+            o
+        }
+    };
     println!("{}", wave::render(&p, &checked));
-    println!(
-        "wrote {}: take it to the offline machine and run\n  signer sign-wave {} --keys TARGETS.tgz.age -o wave-bundle.json",
-        a.output.display(),
-        a.output.display()
+    let kept = crate::state::keep(crate::state::Kind::Wave, &bytes);
+    let name = output.file_name().map_or_else(
+        || output.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
     );
+    let bundle = format!("{}.json", ceremony::names::wave_bundle_stem(p.version));
+    println!(
+        "wrote {}: take it to the offline machine and run\n  signer sign-wave {name} --keys TARGETS.tgz.age\n\
+         it writes {bundle} (or the next free name, which it prints); bring that back and run\n  \
+         submitter wave-publish {bundle}",
+        output.display(),
+    );
+    match kept {
+        Ok(k) => println!("kept a copy as {} (`wave-publish` finds it by the bundle's proposal sha256)", k.display()),
+        Err(e) => ceremony_cli::eprintln!(
+            "warning: no copy kept in the state folder ({e:#}): give `wave-publish` the proposal with --proposal {}",
+            output.display()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where the proposal of a wave bundle is: `--proposal`, else
-/// `wave.json` beside the bundle.
-fn proposal_path(bundle: &Path, given: Option<&Path>) -> PathBuf {
-    match given {
-        Some(p) => p.to_path_buf(),
-        None => bundle
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join("wave.json"),
+/// The wave proposal a bundle answers: `--proposal`, else the one whose
+/// sha256 the bundle names (kept by `wave-propose` in the state folder, or
+/// a `wave*.json` beside the bundle or here, each hashed).
+fn find_proposal(
+    bundle_path: &Path,
+    sha: &str,
+    given: Option<&Path>,
+) -> Result<(PathBuf, Vec<u8>)> {
+    let max = ceremony::crossing::MAX_CROSSING_FILE as u64;
+    if let Some(p) = given {
+        let bytes = fsio::read_bounded(p, max).with_context(|| {
+            format!(
+                "the wave proposal {} is needed to check the bundle",
+                p.display()
+            )
+        })?;
+        return Ok((p.to_path_buf(), bytes));
     }
+    let here = bundle_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let folders: Vec<&Path> = if here == Path::new(".") {
+        vec![here]
+    } else {
+        vec![here, Path::new(".")]
+    };
+    crate::state::locate(crate::state::Kind::Wave, sha, "wave", &folders).with_context(|| {
+        format!(
+            "the wave proposal {} answers (sha256 {}) was not found; looked in: {}. Give it with \
+             --proposal FILE (the file `submitter wave-propose` wrote); nothing was sent",
+            bundle_path.display(),
+            ceremony::untrusted::escape(sha),
+            crate::state::looked_in(crate::state::Kind::Wave, "wave", &folders)
+        )
+    })
 }
 
 /// `submitter wave-publish`.
@@ -156,13 +221,7 @@ pub fn publish(ctx: &Ctx, bundle_path: &Path, proposal: Option<&Path>) -> Result
     let max = ceremony::crossing::MAX_CROSSING_FILE as u64;
     let bundle = WaveBundle::from_slice(&fsio::read_bounded(bundle_path, max)?)
         .with_context(|| format!("{} is not a usable wave bundle", bundle_path.display()))?;
-    let ppath = proposal_path(bundle_path, proposal);
-    let pbytes = fsio::read_bounded(&ppath, max).with_context(|| {
-        format!(
-            "the wave proposal {} is needed to check the bundle (give it with --proposal FILE)",
-            ppath.display()
-        )
-    })?;
+    let (ppath, pbytes) = find_proposal(bundle_path, &bundle.proposal_sha256, proposal)?;
     let p = WaveProposal::from_slice(&pbytes)
         .with_context(|| format!("{} is not a usable wave proposal", ppath.display()))?;
     let checked = wave::check(&p, OffsetDateTime::now_utc()).map_err(wave_err)?;

@@ -41,6 +41,10 @@ impl TestCommand {
             .env_remove("OSF_TOKEN")
             .env_remove("TOKEN_HEADER")
             .env_remove("RUST_BACKTRACE")
+            // The submitter's state folder (kept proposals) is under HOME,
+            // never the machine's own.
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("TUF_CEREMONY_STATE_DIR")
             .env("FIOCTL_CONFIG", dir.join("no-fioctl-config.yaml"))
             .env("HOME", dir)
             .env(TEST_SCRYPT_LOG_N.0, TEST_SCRYPT_LOG_N.1)

@@ -110,6 +110,15 @@ fn ceremony_twice(key_type: &str) {
         );
         up.expect(0, "upload");
         assert!(up.stdout.contains("uploaded and applied"), "{}", up.all());
+        // The closing summary: what the Factory serves, read back.
+        let v = round + 1;
+        assert!(
+            up.stdout.contains(&format!(
+                "Live now: Factory acme serves CI root v{v} and prod root v{v}"
+            )),
+            "{}",
+            up.all()
+        );
         for c in ["ci", "prod"] {
             assert!(
                 state.join(format!("{c}/{}.root.json", round + 1)).exists(),

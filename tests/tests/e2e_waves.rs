@@ -622,7 +622,34 @@ fn a_tampered_wave_bundle_is_refused_before_anything_is_sent() {
     let mut w = r.json(&path);
     w["expires"] = json!("2099-01-01T00:00:00Z");
     std::fs::write(&path, serde_json::to_vec_pretty(&w).unwrap()).unwrap();
-    r.publish("wave-bundle.json").expect(3, "edited proposal");
+    // Named with --proposal: without it, wave-publish would find the
+    // proposal the bundle answers (the copy wave-propose kept, by hash).
+    run(
+        "submitter",
+        &r.dir,
+        [
+            "wave-publish",
+            "wave-bundle.json",
+            "--proposal",
+            "wave.json",
+            "--api",
+            &r.sim.url,
+            "--token-file",
+            r.tok.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .expect(3, "edited proposal");
+    assert!(
+        !log_has_wave_post(&r.state),
+        "a wave was created from an edited proposal"
+    );
+}
+
+fn log_has_wave_post(state: &Path) -> bool {
+    std::fs::read_to_string(state.join("requests.log"))
+        .unwrap_or_default()
+        .contains("POST /ota/factories/acme/waves/")
 }
 
 #[test]
@@ -738,5 +765,77 @@ fn a_wave_declined_at_the_confirmation_is_recorded_as_aborted() {
     assert!(
         text.contains("aborted at confirmation: aborted by the operator (answered no)"),
         "{text}"
+    );
+}
+
+/// The commands wave-propose and sign-wave print, run as printed (the
+/// archive, the passphrase and the Factory's API and token are the
+/// operator's to add), twice in one folder, after an aborted sign-wave left
+/// a transcript of the default name: default names carry the version, give
+/// way to the next free one, and wave-publish finds the proposal its bundle
+/// answers by hash.
+#[test]
+fn waves_by_the_printed_commands_in_one_folder_never_collide() {
+    let r = Release::new();
+    let net = [
+        "--api",
+        r.sim.url.as_str(),
+        "--token-file",
+        r.tok.to_str().unwrap(),
+    ];
+    let printed = |text: &str, prefix: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find_map(|l| l.find(prefix).map(|i| &l[i..]))
+            .unwrap_or_else(|| panic!("no {prefix:?} printed:\n{text}"));
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    let run_words = |words: &[String], extra: &[&str]| {
+        let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        run(&words[0], &r.dir, args, &[])
+    };
+    // Two tags: a tag's wave stays active until it is completed.
+    for (name, version, tag) in [("w2", 2u64, "main"), ("w3", 3, "beta")] {
+        if version == 3 {
+            r.add_ci_targets(3);
+            std::fs::write(r.dir.join("wave-bundle-v3.transcript.jsonl"), b"aborted\n").unwrap();
+        }
+        let v = version.to_string();
+        let mut args = vec!["wave-propose", "--factory", "acme", name, &v, tag];
+        args.extend_from_slice(&net);
+        let p = run("submitter", &r.dir, args, &[]);
+        p.expect(0, "wave-propose without -o");
+        assert!(
+            p.stdout.contains(&format!("wrote wave-v{version}.json")),
+            "{}",
+            p.all()
+        );
+        let mut sign = printed(&p.stdout, "signer sign-wave ");
+        for w in &mut sign {
+            if w == "TARGETS.tgz.age" {
+                *w = "targets.tgz.age".into();
+            }
+        }
+        let s = run_words(
+            &sign,
+            &["--passphrase-file", r.pass.to_str().unwrap(), "--yes"],
+        );
+        s.expect(0, "sign-wave as printed");
+        let bundle = if version == 3 {
+            "wave-bundle-v3-2.json"
+        } else {
+            "wave-bundle-v2.json"
+        };
+        assert!(s.stdout.contains(&format!("wrote {bundle}")), "{}", s.all());
+        let publish = printed(&s.stdout, "submitter wave-publish ");
+        assert_eq!(publish[2], bundle);
+        run_words(&publish, &net).expect(0, "wave-publish as printed");
+        assert!(r.state.join(format!("waves/{name}.json")).exists());
+    }
+    assert_eq!(
+        std::fs::read(r.dir.join("wave-bundle-v3.transcript.jsonl")).unwrap(),
+        b"aborted\n"
     );
 }

@@ -625,6 +625,38 @@ fn tokens_come_from_file_env_or_fioctl_config_and_are_never_printed() {
     assert!(r.stderr.contains("GET http://127.0.0.1"), "{}", r.all());
     assert!(r.stderr.contains("401"), "{}", r.all());
     assert!(r.stderr.contains("invalid API token"), "{}", r.all());
+    // Where the token came from, and how to get another (issue 15 item 6).
+    assert!(
+        r.stderr
+            .contains("the API token in the environment variable FIOCTL_TOKEN was refused"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr.contains("fioctl login") && r.stderr.contains("settings/tokens"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        !r.all().contains(wrong),
+        "the token was printed: {}",
+        r.all()
+    );
+    // From fioctl's config: the file and the entry are named.
+    std::fs::write(&cfg, format!("factory: acme\ntoken: {wrong}\n")).unwrap();
+    let r = audit(
+        &[("FIOCTL_CONFIG", cfg.to_str().unwrap())],
+        &["--retries", "0"],
+    );
+    r.expect(1, "wrong token in fioctl's config");
+    assert!(
+        r.stderr.contains(&format!(
+            "the API token `token:` in {} was refused",
+            cfg.display()
+        )),
+        "{}",
+        r.all()
+    );
     assert!(
         !r.all().contains(wrong),
         "the token was printed: {}",

@@ -72,8 +72,13 @@ pub fn print(report: &AuditReport, json: bool) -> Result<()> {
 pub fn write_html(report: &AuditReport, html: Option<&Path>) -> Result<()> {
     if let Some(path) = html {
         let page = ceremony::report::audit_html(report);
-        fsio::write_new(path, page.as_bytes(), &WriteOptions::public())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        fsio::write_new(path, page.as_bytes(), &WriteOptions::public()).with_context(|| {
+            format!(
+                "cannot write the HTML report {} (an existing file is never replaced: pick \
+                     another name with --html)",
+                path.display()
+            )
+        })?;
         eprintln!("report written to {}", path.display());
     }
     Ok(())

@@ -70,8 +70,13 @@ pub fn run(args: VerifyTranscriptArgs) -> Result<ExitCode> {
     print!("{}", v.summary());
     if let (Some(html), Some(t)) = (&args.html, &v.transcript) {
         let page = ceremony::report::transcript_html(t, &v);
-        fsio::write_new(html, page.as_bytes(), &WriteOptions::public())
-            .with_context(|| format!("cannot write {}", html.display()))?;
+        fsio::write_new(html, page.as_bytes(), &WriteOptions::public()).with_context(|| {
+            format!(
+                "cannot write the HTML report {} (an existing file is never replaced: pick \
+                     another name with --html)",
+                html.display()
+            )
+        })?;
         println!("report written to {}", html.display());
     }
     Ok(crate::audit::status(v.ok()))

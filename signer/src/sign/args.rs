@@ -43,8 +43,14 @@ pub(crate) struct SignArgs {
     /// <name>-<UTC time>.tgz.age beside --targets-keys).
     #[arg(long, value_name = "PATH", requires = "targets_keys")]
     pub(crate) new_targets_archive: Option<PathBuf>,
-    /// The bundle to write (must not exist).
+    /// The bundle to write (must not exist; default: bundle-v<N>.json in this folder, N the
+    /// new root's version, or the next free bundle-v<N>-2.json, … when an earlier ceremony's
+    /// bundle or transcript has that name).
     #[arg(short = 'o', long = "output", value_name = "bundle.json")]
+    pub(crate) given_output: Option<PathBuf>,
+    /// The bundle this run writes: `-o`, or the default name the preflight
+    /// picks once it has read the proposal. Every later step reads it here.
+    #[arg(skip)]
     pub(crate) output: PathBuf,
     /// Where to write the new archive (default: keys-<UTC time>.tgz.age beside the old).
     #[arg(long, value_name = "PATH")]
@@ -75,8 +81,9 @@ pub(crate) struct SignArgs {
     /// proposal's current root (N.root.json, or <chain>/N.root.json).
     #[arg(long, value_name = "DIR")]
     pub(crate) roots_dir: Option<PathBuf>,
-    /// Where to write the ceremony transcript (default: the bundle's name
-    /// with `.transcript.jsonl`; must not exist).
+    /// Where to write the ceremony transcript (must not exist; default: the
+    /// bundle's name with `.transcript.jsonl`, or the next free -2, … when an
+    /// aborted ceremony left one of that name).
     #[arg(long, value_name = "PATH")]
     pub(crate) transcript: Option<PathBuf>,
     /// Who runs the ceremony, for the transcript.

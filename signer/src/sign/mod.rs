@@ -40,11 +40,12 @@ pub(crate) use args::{ReviewArgs, SignArgs};
 pub(crate) use review::review;
 
 /// `signer sign`: from an untrusted proposal to a bundle of signed roots.
-pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
+pub(crate) fn sign(mut args: SignArgs) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
-    // Preflight: the outputs are free, the machine offline (or recorded as
-    // not), the proposal sound; no key is needed yet.
-    let mut c = preflight::run(&args, now)?;
+    // Preflight: the outputs are free (the bundle's name picked), the
+    // machine offline (or recorded as not), the proposal sound; no key is
+    // needed yet.
+    let mut c = preflight::run(&mut args, now)?;
     // From here on the operator may abort at a prompt (the passphrase, a
     // first use, a PIN, the confirmations): that is recorded, whatever the
     // step (see `abort`).

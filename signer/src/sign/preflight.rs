@@ -68,15 +68,30 @@ pub(super) struct TargetsArchive {
     pub(super) to: PathBuf,
 }
 
-/// Runs the preflight of `signer sign` and starts the transcript.
-pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
+/// Runs the preflight of `signer sign` and starts the transcript; fills in
+/// `args.output`, the bundle's path (the default name carries the new
+/// root's version, so the proposal is read first).
+pub(super) fn run(args: &mut SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
     let proposal_source = match (&args.proposal, &args.qr_text) {
         (_, Some(src)) => format!("QR frames from {}", src.display()),
         (Some(p), None) => p.display().to_string(),
         (None, None) => String::new(),
     };
     let now_s = commands::now_text(now);
-    let (new_archive, transcript_path) = free_paths(args, now)?;
+    // Nothing is written before the transcript's first durable write, so
+    // reading the proposal before the transcript starts changes no record.
+    let (proposal, proposal_sha) = match (&args.proposal, &args.qr_text) {
+        (_, Some(src)) => {
+            let bytes = crate::qr_cmd::read_text(src)?.bytes;
+            parse_proposal(&bytes, &proposal_source)?
+        }
+        (Some(path), None) => load_proposal(path)?,
+        (None, None) => {
+            return Err(UsageError("give the proposal file, or --qr-text".into()).into())
+        }
+    };
+    let (new_archive, transcript_path) = free_paths(args, &proposal, now)?;
+    let args = &*args;
 
     let mut t = TranscriptWriter::deferred(&transcript_path);
     let machine = machine::machine_state();
@@ -111,16 +126,6 @@ pub(super) fn run(args: &SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
         );
     }
 
-    let (proposal, proposal_sha) = match (&args.proposal, &args.qr_text) {
-        (_, Some(src)) => {
-            let bytes = crate::qr_cmd::read_text(src)?.bytes;
-            parse_proposal(&bytes, &proposal_source)?
-        }
-        (Some(path), None) => load_proposal(path)?,
-        (None, None) => {
-            return Err(UsageError("give the proposal file, or --qr-text".into()).into())
-        }
-    };
     t.append(&Event::Input(Input::Proposal {
         path: proposal_source,
         sha256: proposal_sha.clone(),
@@ -224,11 +229,19 @@ fn targets_archive(
     }
     let exists = std::fs::symlink_metadata(path).is_ok();
     let to = match (&args.new_targets_archive, exists) {
-        (Some(p), _) => p.clone(),
-        (None, true) => commands::default_successor(path, now),
+        (Some(p), _) => {
+            archive::refuse_taken(p, "an archive", "--new-targets-archive")?;
+            p.clone()
+        }
+        (None, true) => {
+            let (p, note) = crate::outputs::free_default(commands::default_successor(path, now))?;
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            p
+        }
         (None, false) => path.clone(),
     };
-    archive::refuse_existing(&to)?;
     if to == new_archive || to == args.output {
         return Err(UsageError(
             "the targets keys' new archive names the same file as -o or --new-archive".into(),
@@ -315,38 +328,59 @@ fn check_rules_before_signing(
     Ok(())
 }
 
-/// The new archive's and the transcript's paths; refuses any of the three
-/// outputs that exists, and two of them that name the same file.
-fn free_paths(args: &SignArgs, now: OffsetDateTime) -> Result<(PathBuf, PathBuf)> {
-    let new_path = args
-        .new_archive
-        .clone()
-        .unwrap_or_else(|| commands::default_successor(&args.keys, now));
-    archive::refuse_existing(&new_path)?;
-    archive::refuse_existing(&args.output)?;
+/// The bundle's (into `args.output`), the new archive's and the
+/// transcript's paths: names given are refused when taken, naming their
+/// flag; default names that are taken give way to the next free ones, and
+/// the operator is told which; two outputs may not name the same file.
+fn free_paths(
+    args: &mut SignArgs,
+    proposal: &Proposal,
+    now: OffsetDateTime,
+) -> Result<(PathBuf, PathBuf)> {
+    let new_path = match &args.new_archive {
+        Some(p) => {
+            archive::refuse_taken(p, "an archive", "--new-archive")?;
+            p.clone()
+        }
+        None => {
+            let (p, note) =
+                crate::outputs::free_default(commands::default_successor(&args.keys, now))?;
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            p
+        }
+    };
+    let outputs = crate::outputs::bundle_and_transcript(
+        args.given_output.as_deref(),
+        args.transcript.as_deref(),
+        &ceremony::names::bundle_stem(new_root_version(proposal)),
+        "a bundle",
+    )?;
+    for note in &outputs.picked {
+        eprintln!("{note}");
+    }
+    args.output = outputs.bundle;
     if new_path == args.output {
         return Err(UsageError("-o and --new-archive name the same file".into()).into());
     }
-    let transcript_path = args
-        .transcript
-        .clone()
-        .unwrap_or_else(|| default_transcript_path(&args.output));
-    archive::refuse_existing(&transcript_path)?;
-    if transcript_path == args.output || transcript_path == new_path {
-        return Err(
-            UsageError("--transcript names the same file as -o or --new-archive".into()).into(),
-        );
+    if outputs.transcript == new_path {
+        return Err(UsageError("--transcript names the same file as --new-archive".into()).into());
     }
-    Ok((new_path, transcript_path))
+    Ok((new_path, outputs.transcript))
 }
 
-/// `bundle.json` -> `bundle.transcript.jsonl`, beside it.
-fn default_transcript_path(bundle: &Path) -> PathBuf {
-    let stem = bundle
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bundle".into());
-    bundle.with_file_name(format!("{stem}.transcript.jsonl"))
+/// The version of the new root of the proposal's first chain (CI for a
+/// Factory), for the default names; 0 for a proposal too broken to say,
+/// which the checks that follow refuse anyway.
+fn new_root_version(proposal: &Proposal) -> u64 {
+    proposal
+        .chains
+        .first()
+        .and_then(|c| proposal.current_root(c).ok())
+        .and_then(|r| r.version().ok())
+        .and_then(next_version)
+        .unwrap_or(0)
 }
 
 /// The largest proposal read.

@@ -130,6 +130,14 @@ pub(super) fn write(
         c.transcript.path().display(),
         c.transcript.path().display()
     );
+    if complete {
+        // Runnable as printed, in the folder the bundle is carried to.
+        println!(
+            "Next, on the online machine: `submitter upload {}` (it finds the proposal this \
+             bundle answers).",
+            args.output.display()
+        );
+    }
     if args.qr {
         crate::qr_cmd::show_file(&args.output, &ceremony_cli::qr::ShowOptions::default())?;
     }
