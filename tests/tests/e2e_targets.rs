@@ -1074,3 +1074,168 @@ fn root_and_targets_keys_offline_rotated_and_released_several_times() {
     device_walks_prod(&f, 5);
     audit();
 }
+
+impl Factory {
+    /// The targets keys' holder's machine: a folder of its own, with only
+    /// the targets keys' archive (never the root keys').
+    fn targets_machine(&self, archive: &str) -> std::path::PathBuf {
+        let dir = self._tmp.path().join("targets-machine");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::rename(self.offline.join(archive), dir.join(archive)).unwrap();
+        dir
+    }
+
+    fn upload(&self, bundle: &str, proposal: &str) -> Ran {
+        run(
+            "submitter",
+            &self.online,
+            [
+                "upload",
+                bundle,
+                "--proposal",
+                proposal,
+                "--token-file",
+                &self.tok,
+            ],
+            &[],
+        )
+    }
+
+    /// Machine A's half of the targets rotation `name` (proposed already):
+    /// `signer sign --targets-keys` alone, the partial bundle uploaded, not
+    /// applied. Returns A's screen.
+    fn targets_half(&self, machine: &Path, name: &str, from: &str, to: &str) -> String {
+        let proposal = format!("{name}.proposal.json");
+        let bundle = format!("{name}.a.bundle.json");
+        std::fs::copy(self.online.join(&proposal), machine.join(&proposal)).unwrap();
+        let a = run(
+            "signer",
+            machine,
+            [
+                "sign",
+                &proposal,
+                "--targets-keys",
+                from,
+                "--new-targets-archive",
+                to,
+                "-o",
+                &bundle,
+                "--passphrase-file",
+                &self.pass,
+                "--yes",
+            ],
+            &[],
+        );
+        a.expect(0, "signer sign --targets-keys (machine A)");
+        std::fs::copy(machine.join(&bundle), self.online.join(&bundle)).unwrap();
+        let up = self.upload(&bundle, &proposal);
+        up.expect(0, "upload of machine A's partial bundle");
+        assert!(up.stdout.contains("uploaded, NOT applied"), "{}", up.all());
+        a.stdout
+    }
+
+    /// Machine B's proposal of the staged roots as they are.
+    fn propose_staged(&self, name: &str, txid: &str) -> Ran {
+        self.propose(name, &["--txid", txid, "--sign-staged"])
+    }
+
+    /// Machine B signs `name` (a sign-staged proposal) with the root keys.
+    fn root_half(&self, name: &str, keys: &str, new: &str) -> Ran {
+        let proposal = format!("{name}.proposal.json");
+        let bundle = format!("{name}.bundle.json");
+        std::fs::copy(self.online.join(&proposal), self.offline.join(&proposal)).unwrap();
+        let b = run(
+            "signer",
+            &self.offline,
+            SignArgs::new()
+                .proposal(&proposal)
+                .out(&bundle)
+                .keys(keys)
+                .new_archive(Some(new))
+                .passphrase_file(Some(&self.pass)),
+            &[],
+        );
+        if b.code == 0 {
+            std::fs::copy(self.offline.join(&bundle), self.online.join(&bundle)).unwrap();
+        }
+        b
+    }
+}
+
+fn txid_of(proposal: &Value) -> String {
+    proposal["txid"].as_str().unwrap().to_string()
+}
+
+/// A targets rotation on two offline machines: the targets keys' holder
+/// (machine A) makes the new offline targets key into the targets keys'
+/// new archive and re-signs the production targets, without the root keys;
+/// its partial bundle goes into the transaction; the root keys' holder
+/// (machine B) signs the staged roots as they are, and its upload applies
+/// them with A's targets signatures. No run is given both archives. A
+/// production device then walks the production roots, accepts the
+/// production targets, and a release signed offline with the new key.
+#[test]
+fn a_targets_rotation_split_over_two_offline_machines() {
+    let f = Factory::root_offline();
+    f.round(
+        "t1",
+        &["--role", "targets", "--rotate-all"],
+        &[
+            "--keys",
+            "keys-2.tgz.age",
+            "--new-archive",
+            "keys-3.tgz.age",
+            "--targets-keys",
+            "targets-1.tgz.age",
+        ],
+    );
+    f.release(2, "targets-1.tgz.age");
+    let old = ids(&f.root("prod", 3), "targets")[1].clone();
+    let a_dir = f.targets_machine("targets-1.tgz.age");
+
+    f.propose("t2", &["--role", "targets", "--rotate", &old])
+        .expect(0, "propose t2");
+    let txid = txid_of(&read(&f.online.join("t2.proposal.json")));
+    let screen = f.targets_half(&a_dir, "t2", "targets-1.tgz.age", "targets-2.tgz.age");
+    for want in [
+        "First use for chain ci",
+        "PRODUCTION TARGETS RE-SIGNED",
+        "production targets of tag main: version 2",
+        "PARTIAL bundle",
+    ] {
+        assert!(screen.contains(want), "{want}\n{screen}");
+    }
+    let a_bundle = read(&a_dir.join("t2.a.bundle.json"));
+    assert!(!a_bundle["targets_signatures"]["main"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Nothing of the roots' archive on A, nothing signed by a root key.
+    assert!(!a_dir.join("keys-3.tgz.age").exists());
+    assert_eq!(f.prod_now().0, 3, "applied without the root keys");
+
+    f.propose_staged("t2b", &txid)
+        .expect(0, "propose --sign-staged");
+    let b = f.root_half("t2b", "keys-3.tgz.age", "keys-4.tgz.age");
+    b.expect(0, "signer sign --keys (machine B)");
+    let up = f.upload("t2b.bundle.json", "t2b.proposal.json");
+    up.expect(0, "upload of machine B's bundle");
+    assert!(up.stdout.contains("uploaded and applied"), "{}", up.all());
+
+    let prod = f.root("prod", 4);
+    let new = ids(&prod, "targets");
+    assert!(!new.contains(&old), "{new:?}");
+    assert_eq!(new.len(), 2);
+    device_walks_prod(&f, 4);
+    f.device_accepts_main("after the split targets rotation");
+
+    // A release signed offline with the new key, on A's archive.
+    std::fs::copy(
+        a_dir.join("targets-2.tgz.age"),
+        f.offline.join("targets-2.tgz.age"),
+    )
+    .unwrap();
+    f.release(3, "targets-2.tgz.age");
+    f.device_accepts_main("after a release with the new targets key");
+    device_walks_prod(&f, 4);
+}

@@ -39,7 +39,9 @@ pub(super) fn write(
     // The archive of the new-keys step is this run's own file: the final one
     // is a superset and replaces it.
     // New offline targets keys went to their own archive, not this one.
-    let replace = if c.to_generate > 0 && c.targets_archive.is_none() {
+    // Without --keys the run's archive is the targets keys' own, which the
+    // new-keys step wrote.
+    let replace = if c.to_generate > 0 && (c.targets_archive.is_none() || args.targets_only()) {
         Replace::OwnFile
     } else {
         Replace::Never
@@ -123,7 +125,7 @@ pub(super) fn write(
         "New archive: {} (old keys, new keys, new trust anchor). From now on use it; keep {} \
          until the new root is live.",
         c.new_archive.display(),
-        args.keys.display()
+        args.archive().display()
     );
     println!(
         "Transcript: {} (verify with `signer verify-transcript {} --root <new root>`).",
