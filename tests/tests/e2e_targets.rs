@@ -1218,6 +1218,13 @@ fn a_targets_rotation_split_over_two_offline_machines() {
         .expect(0, "propose --sign-staged");
     let b = f.root_half("t2b", "keys-3.tgz.age", "keys-4.tgz.age");
     b.expect(0, "signer sign --keys (machine B)");
+    // B sees what the server applies with its roots: A's signatures, checked.
+    assert!(
+        b.stdout
+            .contains("PRODUCTION TARGETS RE-SIGNED IN THE TRANSACTION (1 file(s))"),
+        "{}",
+        b.all()
+    );
     let up = f.upload("t2b.bundle.json", "t2b.proposal.json");
     up.expect(0, "upload of machine B's bundle");
     assert!(up.stdout.contains("uploaded and applied"), "{}", up.all());
@@ -1238,4 +1245,78 @@ fn a_targets_rotation_split_over_two_offline_machines() {
     f.release(3, "targets-2.tgz.age");
     f.device_accepts_main("after a release with the new targets key");
     device_walks_prod(&f, 4);
+}
+
+/// The same split, with a server that swaps the targets key machine A made
+/// for one of its own in the staged roots: A's signatures of the production
+/// targets, which the server would apply with the roots, no longer verify
+/// under the staged CI root, and machine B refuses before any key or
+/// question (exit 3), writing nothing.
+#[test]
+fn a_staged_targets_key_swapped_by_the_server_is_refused_by_the_root_holder() {
+    use ceremony_tests::keygen::{TestKey, TestKeyType};
+    let f = Factory::root_offline();
+    f.round(
+        "t1",
+        &["--role", "targets", "--rotate-all"],
+        &[
+            "--keys",
+            "keys-2.tgz.age",
+            "--new-archive",
+            "keys-3.tgz.age",
+            "--targets-keys",
+            "targets-1.tgz.age",
+        ],
+    );
+    // A release signed by the offline targets key, which the rotation
+    // re-signs.
+    f.release(2, "targets-1.tgz.age");
+    let current = f.root("ci", 3);
+    let old = ids(&current, "targets")[1].clone();
+    let a_dir = f.targets_machine("targets-1.tgz.age");
+    f.propose("t2", &["--role", "targets", "--rotate", &old])
+        .expect(0, "propose t2");
+    let txid = txid_of(&read(&f.online.join("t2.proposal.json")));
+    f.targets_half(&a_dir, "t2", "targets-1.tgz.age", "targets-2.tgz.age");
+
+    // The server's swap, in both staged roots.
+    let d = ceremony::Dialect::OtaTuf;
+    let evil = TestKey::generate(TestKeyType::Ed25519);
+    let tx_path = f.state.join("transaction.json");
+    let mut tx = read(&tx_path);
+    let made = ids(&tx["ci-root"], "targets")
+        .into_iter()
+        .find(|id| !ids(&current, "targets").contains(id))
+        .expect("A's new targets key is staged");
+    for root in ["ci-root", "prod-root"] {
+        let signed = &mut tx[root]["signed"];
+        let keys = signed["keys"].as_object_mut().unwrap();
+        keys.remove(&made);
+        keys.insert(evil.key_id(d), evil.key_object(d));
+        for id in signed["roles"]["targets"]["keyids"].as_array_mut().unwrap() {
+            if id.as_str() == Some(made.as_str()) {
+                *id = Value::String(evil.key_id(d));
+            }
+        }
+    }
+    std::fs::write(&tx_path, serde_json::to_vec_pretty(&tx).unwrap()).unwrap();
+
+    f.propose_staged("t2b", &txid)
+        .expect(0, "propose --sign-staged");
+    let b = f.root_half("t2b", "keys-3.tgz.age", "keys-4.tgz.age");
+    assert_eq!(b.code, 3, "{}", b.all());
+    assert!(
+        b.all().contains("the transaction's targets signatures")
+            && b.all().contains("not a targets key of the new CI root"),
+        "{}",
+        b.all()
+    );
+    for never in [
+        "t2b.bundle.json",
+        "keys-4.tgz.age",
+        "t2b.bundle.transcript.jsonl",
+    ] {
+        assert!(!f.offline.join(never).exists(), "{never} written");
+    }
+    assert_eq!(f.prod_now().0, 3);
 }

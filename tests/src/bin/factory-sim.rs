@@ -963,6 +963,11 @@ impl Sim {
                         serde_json::to_string(&tx.prod).unwrap_or_default()
                     },
                     "online-keys": tx.online,
+                    // The production and wave targets signatures PUT so
+                    // far (fioctl's client reads neither; shown so that a
+                    // co-signer can check them under the staged roots).
+                    "targets-signatures": tx.targets_sigs,
+                    "waves-signatures": tx.waves_sigs,
                 },
                 "change-meta": {
                     "created-by": tx.meta["created-by"], "created-at": tx.meta["created-at"],
