@@ -931,6 +931,20 @@ fn targets_change(
     }) - remove_keys.len().min(offline.len())
         + rotated
         + args.add as usize;
+    // The production targets threshold is at least 2 (fioctl's
+    // set-threshold minimum) and the online key is one key: with no offline
+    // targets key left, no production release could meet it, and the server
+    // refuses the deletion. Refused here before the change is written.
+    if !offline.is_empty() && after_offline == 0 {
+        return Err(UsageError(format!(
+            "this change removes the last offline targets key ({}): the production targets \
+             (threshold at least 2) would then be signed by the online key alone, which no \
+             production release can meet, and the server refuses it. Add another offline \
+             targets key first (--add 1), or replace this one (--rotate ID)",
+            offline.join(", ")
+        ))
+        .into());
+    }
     if let Some(t) = args.threshold {
         if t as usize > after_offline + 1 {
             return Err(UsageError(format!(

@@ -1320,3 +1320,85 @@ fn a_staged_targets_key_swapped_by_the_server_is_refused_by_the_root_holder() {
     }
     assert_eq!(f.prod_now().0, 3);
 }
+
+/// Deleting the last offline targets key (fioctl's `delete-offline-key
+/// --role=targets`, our `propose --role targets --remove ID`): our propose
+/// refuses it, naming why, and writes no proposal; the server refuses a
+/// PUT of such roots (here sent as fioctl sends them), so a client that
+/// does not check gets nowhere either.
+#[test]
+fn the_last_offline_targets_key_is_not_deleted() {
+    let f = Factory::root_offline();
+    f.round(
+        "t1",
+        &["--role", "targets", "--rotate-all"],
+        &[
+            "--keys",
+            "keys-2.tgz.age",
+            "--new-archive",
+            "keys-3.tgz.age",
+            "--targets-keys",
+            "targets-1.tgz.age",
+        ],
+    );
+    let offline = ids(&f.root("ci", 3), "targets")[1].clone();
+    let out = f.propose("del", &["--role", "targets", "--remove", &offline]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.all().contains("removes the last offline targets key"),
+        "{}",
+        out.all()
+    );
+    assert!(!f.online.join("del.proposal.json").exists());
+    run(
+        "submitter",
+        &f.online,
+        [
+            "cancel",
+            "--factory",
+            "acme",
+            "--api",
+            &f.sim.url,
+            "--token-file",
+            &f.tok,
+        ],
+        &[],
+    )
+    .expect(0, "cancel");
+
+    // The server: the staged roots with the offline key taken out, PUT.
+    let mut fio =
+        ceremony_tests::fioctl::Fioctl::new(&f.sim.url, "acme", ceremony_tests::harness::TOKEN);
+    let txid = fio.updates_init("delete", None).expect("init").txid;
+    let api = ceremony_tests::fioctl::http::Api::new(&f.sim.url, ceremony_tests::harness::TOKEN);
+    let url = format!("{}/ota/repo/acme/api/v1/user_repo/root/updates", f.sim.url);
+    let tx: Value = serde_json::from_slice(
+        &api.get(&url)
+            .unwrap_or_else(|e| panic!("GET updates: {}", e.text())),
+    )
+    .unwrap();
+    let mut roots = Vec::new();
+    for field in ["ci-root", "prod-root"] {
+        let mut root: Value = serde_json::from_str(tx["updated"][field].as_str().unwrap()).unwrap();
+        root["signed"]["roles"]["targets"]["keyids"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|id| id.as_str() != Some(offline.as_str()));
+        root["signed"]["keys"]
+            .as_object_mut()
+            .unwrap()
+            .remove(&offline);
+        roots.push(root);
+    }
+    let body = serde_json::json!({"txid": txid, "ci-root": roots[0], "prod-root": roots[1]});
+    let put = api.put(&url, serde_json::to_vec(&body).unwrap());
+    let Err(e) = put else {
+        panic!("the server accepted the deletion of the last offline targets key");
+    };
+    assert_eq!(e.status(), Some(422), "{}", e.text());
+    assert!(
+        e.text().contains("last offline TUF targets key"),
+        "{}",
+        e.text()
+    );
+}

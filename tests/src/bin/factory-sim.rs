@@ -1070,6 +1070,21 @@ impl Sim {
                 ),
             ));
         }
+        // The last offline targets key is not deleted: the production
+        // targets threshold (at least 2, fioctl's minimum) could then be met
+        // by no release, the online key being one key.
+        if let Some(last) =
+            targets::takes_out_the_last_offline_key(&current_ci, &new_roots[0], &tx.online)
+        {
+            return Err(error(
+                422,
+                format!(
+                    "the last offline TUF targets key {last} cannot be deleted: production \
+                     targets would be signed by the online key alone, under a threshold of at \
+                     least 2; add another offline targets key first"
+                ),
+            ));
+        }
         // Signatures of existing production (wave) targets by a new targets
         // key: kept until apply; a PUT without them (a co-signer adding root
         // signatures) keeps the ones PUT before.

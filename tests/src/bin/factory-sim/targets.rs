@@ -237,6 +237,25 @@ pub fn takes_out_a_targets_key(current_ci: &Value, new_ci: &Value) -> bool {
         .any(|id| !new.contains(id))
 }
 
+/// The offline targets key `new_ci` takes out when it leaves none: the
+/// current CI root lists a targets key besides the online one (`online`:
+/// role -> key id), the new one lists none.
+pub fn takes_out_the_last_offline_key(
+    current_ci: &Value,
+    new_ci: &Value,
+    online: &Value,
+) -> Option<String> {
+    let online = online["targets"].as_str().unwrap_or("");
+    let offline = |root: &Value| -> Vec<String> {
+        crate::accept::key_ids(&root["signed"]["roles"]["targets"])
+            .into_iter()
+            .filter(|id| id != online)
+            .collect()
+    };
+    let before = offline(current_ci);
+    (!before.is_empty() && offline(new_ci).is_empty()).then(|| before.join(", "))
+}
+
 /// Refuses applying a production root under which a production targets
 /// file that meets the current production root's targets threshold would
 /// no longer meet it, even with the signatures staged for it: production
