@@ -114,6 +114,18 @@ pub(super) fn write(
         for m in &missing {
             println!("  - {m}");
         }
+        if args.targets_only() {
+            // The targets keys' holder's half of a change on two machines.
+            println!(
+                "This is the targets keys' part: the new offline targets key(s) and the \
+                 production targets they re-sign. `submitter upload` puts it into the \
+                 transaction; then the root keys' holder signs the staged roots as they are \
+                 (`submitter propose --factory F --txid {} --sign-staged`, `signer sign --keys \
+                 ROOT.tgz.age`, `submitter upload`), which applies them with these targets \
+                 signatures.",
+                ceremony::untrusted::escape(c.proposal.txid.as_deref().unwrap_or("TXID"))
+            );
+        }
         println!(
             "Other holders sign the same proposal; `submitter merge` combines the bundles. For a \
              Factory, `submitter upload` also puts this partial bundle into the transaction, \
