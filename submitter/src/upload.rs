@@ -58,6 +58,26 @@ fn resigned(
 ) -> Result<(Value, Value)> {
     use ceremony::resign::{check_signatures, Kind};
     if bundle.targets_signatures.is_empty() && bundle.waves_signatures.is_empty() {
+        // Signing staged roots of a targets change made on two machines:
+        // the targets signatures the transaction held when the proposal was
+        // made (checked by the signer under the staged CI root) go up again
+        // with the roots, checked here too, so that the apply does not hang
+        // on the server keeping an earlier PUT's.
+        let staged = proposal.resign.as_ref().map(|r| &r.staged);
+        if let Some(st) = staged.filter(|s| proposal.change.sign_staged && !s.is_empty()) {
+            let Some((_, _, new_ci)) = chains.iter().find(|(n, _, _)| n == "ci") else {
+                bail!("the bundle signs staged roots of a targets change, but has no CI root");
+            };
+            for (kind, sigs) in [(Kind::Prod, &st.prod), (Kind::Wave, &st.waves)] {
+                check_signatures(proposal.resign.as_ref(), kind, sigs, new_ci).map_err(|e| {
+                    VerificationFailed(format!("the transaction's targets signatures: {e}"))
+                })?;
+            }
+            return Ok((
+                serde_json::to_value(&st.prod)?,
+                serde_json::to_value(&st.waves)?,
+            ));
+        }
         return Ok((Value::Null, Value::Null));
     }
     let Some((_, _, new_ci)) = chains.iter().find(|(n, _, _)| n == "ci") else {

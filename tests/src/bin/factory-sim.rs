@@ -1073,8 +1073,9 @@ impl Sim {
         // The last offline targets key is not deleted: the production
         // targets threshold (at least 2, fioctl's minimum) could then be met
         // by no release, the online key being one key.
+        let online = [&self.online_keys(), &tx.online];
         if let Some(last) =
-            targets::takes_out_the_last_offline_key(&current_ci, &new_roots[0], &tx.online)
+            targets::takes_out_the_last_offline_key(&current_ci, &new_roots[0], online)
         {
             return Err(error(
                 422,

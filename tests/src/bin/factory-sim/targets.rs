@@ -238,18 +238,23 @@ pub fn takes_out_a_targets_key(current_ci: &Value, new_ci: &Value) -> bool {
 }
 
 /// The offline targets key `new_ci` takes out when it leaves none: the
-/// current CI root lists a targets key besides the online one (`online`:
-/// role -> key id), the new one lists none.
+/// current CI root lists a targets key besides the online ones (`online`:
+/// the current and the staged online key ids, role -> key id, since an
+/// online key rotation replaces one online key with another), the new one
+/// lists none.
 pub fn takes_out_the_last_offline_key(
     current_ci: &Value,
     new_ci: &Value,
-    online: &Value,
+    online: [&Value; 2],
 ) -> Option<String> {
-    let online = online["targets"].as_str().unwrap_or("");
+    let online: Vec<&str> = online
+        .iter()
+        .filter_map(|o| o["targets"].as_str())
+        .collect();
     let offline = |root: &Value| -> Vec<String> {
         crate::accept::key_ids(&root["signed"]["roles"]["targets"])
             .into_iter()
-            .filter(|id| id != online)
+            .filter(|id| !online.contains(&id.as_str()))
             .collect()
     };
     let before = offline(current_ci);
