@@ -578,4 +578,63 @@ mod tests {
         assert!(e.contains("does not carry"), "{e}");
         check_signatures(None, Kind::Prod, &BTreeMap::new(), &root).unwrap();
     }
+
+    /// A CI root (version `v`) whose targets role is `on` and `other`.
+    fn ci_with(v: u64, on: &PrivateKey, other: &PrivateKey) -> crate::root::RootMetadata {
+        let d = Dialect::OtaTuf;
+        let (on_id, other_id) = (on.public_key().key_id(d), other.public_key().key_id(d));
+        crate::root::RootMetadata::from_value(
+            json!({"signatures": [], "signed": {"_type": "Root", "version": v,
+                "expires": "2030-01-01T00:00:00Z",
+                "keys": {on_id.clone(): on.public_key().to_key_object(d),
+                    other_id.clone(): other.public_key().to_key_object(d)},
+                "roles": {"root": {"keyids": [on_id], "threshold": 1},
+                    "targets": {"keyids": [on_id, other_id], "threshold": 1},
+                    "snapshot": {"keyids": [on_id], "threshold": 1},
+                    "timestamp": {"keyids": [on_id], "threshold": 1}}}}),
+            d,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn staged_signatures_must_be_by_the_staged_targets_key_and_cover_what_it_replaces() {
+        let d = Dialect::OtaTuf;
+        let g = || PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        let (on, old, new, swapped) = (g(), g(), g(), g());
+        let old_id = old.public_key().key_id(d);
+        let current = ci_with(2, &on, &old);
+        let staged = ci_with(3, &on, &new);
+        let main = signed_file(&old, &old_id);
+        let sig_by = |key: &PrivateKey| {
+            let t = ToResign {
+                kind: Kind::Prod,
+                name: "main".into(),
+                envelope: main.clone(),
+            };
+            t.sign(&key.public_key().key_id(d), key).unwrap()
+        };
+        let with = |sigs: Vec<Value>| Resign {
+            prod: BTreeMap::from([("main".into(), main.clone())]),
+            waves: BTreeMap::new(),
+            staged: Staged {
+                prod: if sigs.is_empty() {
+                    BTreeMap::new()
+                } else {
+                    BTreeMap::from([("main".into(), sigs)])
+                },
+                waves: BTreeMap::new(),
+            },
+        };
+        let replaced = std::slice::from_ref(&old_id);
+        let ok = check_staged(&with(vec![sig_by(&new)]), replaced, &current, &staged).unwrap();
+        assert_eq!(ok.len(), 1);
+        // By a key the staged root does not list (the server swapped it).
+        let e =
+            check_staged(&with(vec![sig_by(&swapped)]), replaced, &current, &staged).unwrap_err();
+        assert!(e.contains("not a targets key of the new CI root"), "{e}");
+        // None for a file the replaced key signed.
+        let e = check_staged(&with(Vec::new()), replaced, &current, &staged).unwrap_err();
+        assert!(e.contains("holds no signature of it"), "{e}");
+    }
 }
