@@ -1210,6 +1210,30 @@ fn a_targets_rotation_split_over_two_offline_machines() {
         .as_array()
         .unwrap()
         .is_empty());
+    // A's record of the ceremony: its chain holds and records what A read
+    // and wrote. (Its head is signed by the new targets key, not a root
+    // key, which verify-transcript does not yet authenticate.)
+    let v = run(
+        "signer",
+        &a_dir,
+        [
+            "verify-transcript",
+            "t2.a.bundle.transcript.jsonl",
+            "--chain-only",
+            "t2.proposal.json",
+            "targets-1.tgz.age",
+            "targets-2.tgz.age",
+        ],
+        &[],
+    );
+    v.expect(0, "verify-transcript --chain-only of machine A's ceremony");
+    for want in [
+        "as the proposal read",
+        "as the key archive read",
+        "as the new key archive written",
+    ] {
+        assert!(v.stdout.contains(want), "{want}\n{}", v.all());
+    }
     // Nothing of the roots' archive on A, nothing signed by a root key.
     assert!(!a_dir.join("keys-3.tgz.age").exists());
     assert_eq!(f.prod_now().0, 3, "applied without the root keys");
