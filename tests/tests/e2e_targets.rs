@@ -1269,6 +1269,51 @@ fn a_targets_rotation_split_over_two_offline_machines() {
     f.release(3, "targets-2.tgz.age");
     f.device_accepts_main("after a release with the new targets key");
     device_walks_prod(&f, 4);
+
+    // The targets keys' new archive anchors the roots A built: the stale
+    // proposal A signed before is refused now (its current root is the one
+    // that anchor replaced), before any key is made, writing nothing.
+    let stale = run(
+        "signer",
+        &a_dir,
+        [
+            "sign",
+            "t2.proposal.json",
+            "--targets-keys",
+            "targets-2.tgz.age",
+            "-o",
+            "stale.bundle.json",
+            "--passphrase-file",
+            &f.pass,
+            "--yes",
+        ],
+        &[],
+    );
+    assert_eq!(stale.code, 3, "{}", stale.all());
+    assert!(stale.all().contains("replaced"), "{}", stale.all());
+    assert!(!a_dir.join("stale.bundle.json").exists());
+
+    // The next split rotation chains from that anchor, no first use.
+    let newer = ids(&f.root("prod", 4), "targets")[1].clone();
+    f.propose("t3", &["--role", "targets", "--rotate", &newer])
+        .expect(0, "propose t3");
+    let txid = txid_of(&read(&f.online.join("t3.proposal.json")));
+    let screen = f.targets_half(&a_dir, "t3", "targets-2.tgz.age", "targets-3.tgz.age");
+    assert!(
+        screen.contains("chain ci: the current root v4 is the one this archive signed last"),
+        "{screen}"
+    );
+    assert!(!screen.contains("First use"), "{screen}");
+    f.propose_staged("t3b", &txid)
+        .expect(0, "propose --sign-staged");
+    f.root_half("t3b", "keys-4.tgz.age", "keys-5.tgz.age")
+        .expect(0, "signer sign --keys (machine B)");
+    let up = f.upload("t3b.bundle.json", "t3b.proposal.json");
+    up.expect(0, "upload of machine B's bundle");
+    assert!(up.stdout.contains("uploaded and applied"), "{}", up.all());
+    assert!(!ids(&f.root("prod", 5), "targets").contains(&newer));
+    device_walks_prod(&f, 5);
+    f.device_accepts_main("after the second split targets rotation");
 }
 
 /// The same split, with a server that swaps the targets key machine A made
