@@ -404,6 +404,21 @@ impl Proposal {
         if self.chain(ChainName::Ci.as_str()).is_none() {
             return refuse("the proposal has no ci chain".into());
         }
+        // The files and the transaction's signatures of them cross to be
+        // checked under the staged CI root; their names are the server's.
+        if let Some(n) = self.resign.as_ref().and_then(|r| {
+            r.prod
+                .keys()
+                .chain(r.waves.keys())
+                .chain(r.staged.prod.keys())
+                .chain(r.staged.waves.keys())
+                .find(|n| !crate::resign::valid_name(n))
+        }) {
+            return refuse(format!(
+                "resign names targets {}: only letters, digits, '.', '_' and '-' are names",
+                quote_name(n)
+            ));
+        }
         Ok(())
     }
 
@@ -428,10 +443,19 @@ impl Proposal {
                         .into(),
                 );
             }
+            if !r.staged.is_empty() {
+                return refuse(
+                    "it carries a transaction's targets signatures, which only a proposal to \
+                     sign the staged roots as they are does"
+                        .into(),
+                );
+            }
             if let Some(n) = r
                 .prod
                 .keys()
                 .chain(r.waves.keys())
+                .chain(r.staged.prod.keys())
+                .chain(r.staged.waves.keys())
                 .find(|n| !crate::resign::valid_name(n))
             {
                 return refuse(format!(

@@ -35,6 +35,75 @@ pub struct Resign {
     /// `GET …/wave-targets/`: `{wave name: targets metadata}`.
     #[serde(default)]
     pub waves: BTreeMap<String, Value>,
+    /// Signing the staged roots as they are: the signatures of these files
+    /// the transaction holds (PUT by the targets keys' holder's partial
+    /// bundle), which the server adds to them when it applies the roots.
+    /// The root keys' holder checks them under the staged CI root before
+    /// signing it ([`check_staged`]).
+    #[serde(default, skip_serializing_if = "Staged::is_empty")]
+    pub staged: Staged,
+}
+
+/// The production and wave targets signatures a transaction holds, as the
+/// server answered: `{tag or wave name: [signature]}`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staged {
+    /// `targets-signatures`.
+    #[serde(default)]
+    pub prod: BTreeMap<String, Vec<Value>>,
+    /// `waves-signatures`.
+    #[serde(default)]
+    pub waves: BTreeMap<String, Vec<Value>>,
+}
+
+impl Staged {
+    /// Whether the transaction holds none.
+    pub fn is_empty(&self) -> bool {
+        self.prod.is_empty() && self.waves.is_empty()
+    }
+}
+
+/// Signing staged roots that take offline targets keys out (`replaced`, of
+/// `current_ci`): every production and wave targets file such a key signed
+/// must be signed, in the transaction, by a targets key of `staged_ci`, and
+/// every signature the transaction holds must verify under `staged_ci`
+/// over the file as carried. Otherwise the roots would be applied with
+/// production targets no new targets key signed, or with signatures made
+/// for another key than the one staged (a server that swapped the key the
+/// targets keys' holder made). Returns the files that are re-signed, or the
+/// problem in words.
+pub fn check_staged(
+    resign: &Resign,
+    replaced: &[String],
+    current_ci: &crate::root::RootMetadata,
+    staged_ci: &crate::root::RootMetadata,
+) -> Result<Vec<ToResign>, String> {
+    for (kind, sigs) in [
+        (Kind::Prod, &resign.staged.prod),
+        (Kind::Wave, &resign.staged.waves),
+    ] {
+        check_signatures(Some(resign), kind, sigs, staged_ci)
+            .map_err(|e| format!("the transaction's targets signatures: {e}"))?;
+    }
+    let (chosen, _) = selected(resign, replaced, current_ci);
+    for t in &chosen {
+        let sigs = match t.kind {
+            Kind::Prod => resign.staged.prod.get(&t.name),
+            Kind::Wave => resign.staged.waves.get(&t.name),
+        };
+        if sigs.is_none_or(Vec::is_empty) {
+            return Err(format!(
+                "the staged roots take out the offline targets key(s) {} that signed {} {}, but \
+                 the transaction holds no signature of it by a targets key of the staged CI root: \
+                 applying them would leave it signed by no offline targets key",
+                replaced.join(", "),
+                t.kind.describe(),
+                escape(&t.name)
+            ));
+        }
+    }
+    Ok(chosen)
 }
 
 /// Production or wave targets.
@@ -400,6 +469,7 @@ mod tests {
                 ("claimed".into(), claimed),
             ]),
             waves: BTreeMap::from([("w1".into(), signed_file(&old, &old_id))]),
+            ..Default::default()
         };
         let (chosen, left) = selected(&r, std::slice::from_ref(&old_id), &ci);
         let names: Vec<&str> = chosen.iter().map(|c| c.name.as_str()).collect();
@@ -482,6 +552,7 @@ mod tests {
         let r = Resign {
             prod: BTreeMap::from([("main".into(), clean.clone())]),
             waves: BTreeMap::new(),
+            ..Default::default()
         };
         let t = ToResign {
             kind: Kind::Prod,
@@ -506,5 +577,64 @@ mod tests {
         let e = check_signatures(None, Kind::Prod, &good, &root).unwrap_err();
         assert!(e.contains("does not carry"), "{e}");
         check_signatures(None, Kind::Prod, &BTreeMap::new(), &root).unwrap();
+    }
+
+    /// A CI root (version `v`) whose targets role is `on` and `other`.
+    fn ci_with(v: u64, on: &PrivateKey, other: &PrivateKey) -> crate::root::RootMetadata {
+        let d = Dialect::OtaTuf;
+        let (on_id, other_id) = (on.public_key().key_id(d), other.public_key().key_id(d));
+        crate::root::RootMetadata::from_value(
+            json!({"signatures": [], "signed": {"_type": "Root", "version": v,
+                "expires": "2030-01-01T00:00:00Z",
+                "keys": {on_id.clone(): on.public_key().to_key_object(d),
+                    other_id.clone(): other.public_key().to_key_object(d)},
+                "roles": {"root": {"keyids": [on_id], "threshold": 1},
+                    "targets": {"keyids": [on_id, other_id], "threshold": 1},
+                    "snapshot": {"keyids": [on_id], "threshold": 1},
+                    "timestamp": {"keyids": [on_id], "threshold": 1}}}}),
+            d,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn staged_signatures_must_be_by_the_staged_targets_key_and_cover_what_it_replaces() {
+        let d = Dialect::OtaTuf;
+        let g = || PrivateKey::generate(NewKeyType::Ed25519).unwrap();
+        let (on, old, new, swapped) = (g(), g(), g(), g());
+        let old_id = old.public_key().key_id(d);
+        let current = ci_with(2, &on, &old);
+        let staged = ci_with(3, &on, &new);
+        let main = signed_file(&old, &old_id);
+        let sig_by = |key: &PrivateKey| {
+            let t = ToResign {
+                kind: Kind::Prod,
+                name: "main".into(),
+                envelope: main.clone(),
+            };
+            t.sign(&key.public_key().key_id(d), key).unwrap()
+        };
+        let with = |sigs: Vec<Value>| Resign {
+            prod: BTreeMap::from([("main".into(), main.clone())]),
+            waves: BTreeMap::new(),
+            staged: Staged {
+                prod: if sigs.is_empty() {
+                    BTreeMap::new()
+                } else {
+                    BTreeMap::from([("main".into(), sigs)])
+                },
+                waves: BTreeMap::new(),
+            },
+        };
+        let replaced = std::slice::from_ref(&old_id);
+        let ok = check_staged(&with(vec![sig_by(&new)]), replaced, &current, &staged).unwrap();
+        assert_eq!(ok.len(), 1);
+        // By a key the staged root does not list (the server swapped it).
+        let e =
+            check_staged(&with(vec![sig_by(&swapped)]), replaced, &current, &staged).unwrap_err();
+        assert!(e.contains("not a targets key of the new CI root"), "{e}");
+        // None for a file the replaced key signed.
+        let e = check_staged(&with(Vec::new()), replaced, &current, &staged).unwrap_err();
+        assert!(e.contains("holds no signature of it"), "{e}");
     }
 }

@@ -570,3 +570,114 @@ fn unbase64(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// The first offline targets key of a root keys' archive protected by age
+/// recipients: the targets keys' new archive is encrypted to the same
+/// recipients and, with the identity that opened the root keys' archive,
+/// decrypted again and compared before it takes its name (the transcript
+/// says so), as a successor of the root keys' archive is.
+#[test]
+fn a_new_targets_archive_under_recipients_is_read_back_before_it_takes_its_name() {
+    use age::secrecy::ExposeSecret;
+    use ceremony::proposal::{Change, KeyRole, Rotate};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = age::x25519::Identity::generate();
+    std::fs::write(
+        d.join("id.txt"),
+        format!("{}\n", id.to_string().expose_secret()),
+    )
+    .unwrap();
+    let r = id.to_public().to_string();
+    let f = OtaFactory::new(false);
+    f.write_tgz(d, Vec::new());
+    ok(&signer(
+        d,
+        [
+            "import",
+            "factory-keys.tgz",
+            "-o",
+            "keys.tgz.age",
+            "-r",
+            &r,
+            "-i",
+            "id.txt",
+        ],
+    ));
+    let change = Change {
+        role: KeyRole::Targets,
+        online_targets_key: Some(f.online.key_id(Dialect::OtaTuf)),
+        rotate: Some(Rotate::All),
+        expires: in_days(365),
+        ..Change::default()
+    };
+    write_proposal(d, "proposal.json", &factory_proposal(&f.ci, &f.ci, change));
+    ok(&signer(
+        d,
+        SignArgs::new()
+            .new_archive(Some("keys2.tgz.age"))
+            .passphrase_file(None)
+            .extra(["-i", "id.txt", "--targets-keys", "targets.tgz.age"]),
+    ));
+    let transcript = std::fs::read_to_string(d.join("bundle.transcript.jsonl")).unwrap();
+    let written: Vec<Value> = transcript
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["kind"] == "archive-written")
+        .map(|e| e["data"].clone())
+        .collect();
+    let targets = written
+        .iter()
+        .find(|w| w["path"].as_str().unwrap().ends_with("targets.tgz.age"))
+        .unwrap_or_else(|| panic!("{written:?}"));
+    assert_eq!(targets["re_decrypted_and_compared"], true, "{targets}");
+    // It opens with the identity, as the root keys' archive does.
+    let listed = ok(&signer(d, ["list", "targets.tgz.age", "-i", "id.txt"]));
+    assert!(listed.contains("targets"), "{listed}");
+}
+
+/// The targets keys' holder's run (no --keys) is only for a targets change
+/// that makes new offline targets keys from an existing targets keys'
+/// archive; anything else is refused before any archive is opened, naming
+/// the flag, and writes nothing.
+#[test]
+fn without_the_root_keys_only_the_targets_holders_part_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    targets_rotation(d);
+    let run = |proposal: &str, targets: &str| {
+        signer(
+            d,
+            [
+                "sign",
+                proposal,
+                "--targets-keys",
+                targets,
+                "-o",
+                "bundle.json",
+                "--passphrase-file",
+                "pass.txt",
+                "--yes",
+            ],
+        )
+    };
+    // No targets keys' archive yet: its protection would come from nowhere.
+    let out = run("proposal.json", "targets.tgz.age");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("give --keys ROOT.tgz.age too"), "{said}");
+    // A root change is the root keys' alone.
+    let f = OtaFactory::new(false);
+    write_proposal(d, "root.json", &f.rotation());
+    let out = run("root.json", "keys.tgz.age");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("--keys ROOT.tgz.age is required"), "{said}");
+    // The root keys' archive given as --targets-keys is refused: it holds
+    // root keys.
+    let out = run("proposal.json", "keys.tgz.age");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("holds root keys"), "{said}");
+    assert!(!d.join("bundle.json").exists());
+}

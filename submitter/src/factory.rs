@@ -57,6 +57,11 @@ pub struct Transaction {
     /// `updated.online-keys.targets`: the online targets key id, as the
     /// server names it (fioctl's only way to tell it from offline ones).
     pub online_targets: Option<String>,
+    /// `updated.targets-signatures` / `updated.waves-signatures`: the
+    /// production and wave targets signatures PUT into the transaction
+    /// (by a targets keys' holder's partial bundle), where the server shows
+    /// them; none where it does not.
+    pub staged_signatures: ceremony::resign::Staged,
 }
 
 /// Checks a Factory name before it goes into a URL.
@@ -212,6 +217,12 @@ impl Factory<'_> {
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
+            staged_signatures: ceremony::resign::Staged {
+                prod: signatures_field(&v, "/updated/targets-signatures")
+                    .map_err(|e| anyhow::anyhow!("GET {url}: {e}"))?,
+                waves: signatures_field(&v, "/updated/waves-signatures")
+                    .map_err(|e| anyhow::anyhow!("GET {url}: {e}"))?,
+            },
         })
     }
 
@@ -288,5 +299,14 @@ impl Factory<'_> {
     /// The cancel URL, for messages.
     pub fn cancel_url(&self) -> String {
         self.repo("root/updates/cancel")
+    }
+}
+
+/// A `{name: [signature]}` field of the transaction, where there is one.
+fn signatures_field(v: &Value, path: &str) -> Result<BTreeMap<String, Vec<Value>>, String> {
+    match v.pointer(path) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(x) => serde_json::from_value(x.clone())
+            .map_err(|e| format!("{path} is not {{name: [signature]}}: {e}")),
     }
 }

@@ -846,22 +846,30 @@ fn factory_proposal(
     };
     // A targets key rotation re-signs the production and wave targets the
     // replaced key signed: they cross as served, the signer chooses.
-    let resign = if change.role == KeyRole::Targets && change.rotate.is_some() {
-        eprintln!("reading the production and wave targets of Factory {name}…");
-        let r = ceremony::resign::Resign {
-            prod: factory.targets_list("prod-targets")?,
-            waves: factory.targets_list("wave-targets")?,
-        };
-        eprintln!(
+    // Signing staged roots that change the offline targets keys (the root
+    // keys' holder's half of a targets change made on two machines): the
+    // files cross with the signatures the transaction holds, for the signer
+    // to check under the staged CI root.
+    let staged_targets_change = change.sign_staged
+        && (!tx.staged_signatures.is_empty() || staged_targets_keys_differ(&chains)?);
+    let resign =
+        if change.role == KeyRole::Targets && change.rotate.is_some() || staged_targets_change {
+            eprintln!("reading the production and wave targets of Factory {name}…");
+            let r = ceremony::resign::Resign {
+                prod: factory.targets_list("prod-targets")?,
+                waves: factory.targets_list("wave-targets")?,
+                staged: tx.staged_signatures.clone(),
+            };
+            eprintln!(
             "  {} production and {} wave targets file(s): the signer re-signs those a replaced \
              offline targets key signed",
             r.prod.len(),
             r.waves.len()
         );
-        Some(r)
-    } else {
-        None
-    };
+            Some(r)
+        } else {
+            None
+        };
     Ok(Proposal {
         format: PROPOSAL_FORMAT.to_string(),
         dialect: Dialect::OtaTuf,
@@ -876,6 +884,18 @@ fn factory_proposal(
         polis_id,
         resign,
     })
+}
+
+/// Whether a staged CI root lists other targets keys than its current root.
+fn staged_targets_keys_differ(chains: &[Chain]) -> Result<bool> {
+    let Some(ci) = chains.iter().find(|c| c.name == "ci") else {
+        return Ok(false);
+    };
+    let Some(staged) = &ci.staged else {
+        return Ok(false);
+    };
+    let ids = |v: &Value| v.pointer("/signed/roles/targets/keyids").cloned();
+    Ok(ids(staged) != ids(&ci.current))
 }
 
 /// The change of `--role targets`, as fioctl's `--role=targets` commands
@@ -984,6 +1004,20 @@ fn targets_change(
     }) - remove_keys.len().min(offline.len())
         + rotated
         + args.add as usize;
+    // The production targets threshold is at least 2 (fioctl's
+    // set-threshold minimum) and the online key is one key: with no offline
+    // targets key left, no production release could meet it, and the server
+    // refuses the deletion. Refused here before the change is written.
+    if !offline.is_empty() && after_offline == 0 {
+        return Err(UsageError(format!(
+            "this change removes the last offline targets key ({}): the production targets \
+             (threshold at least 2) would then be signed by the online key alone, which no \
+             production release can meet, and the server refuses it. Add another offline \
+             targets key first (--add 1), or replace this one (--rotate ID)",
+            offline.join(", ")
+        ))
+        .into());
+    }
     if let Some(t) = args.threshold {
         if t as usize > after_offline + 1 {
             return Err(UsageError(format!(

@@ -59,6 +59,26 @@ fn resigned(
 ) -> Result<(Value, Value)> {
     use ceremony::resign::{check_signatures, Kind};
     if bundle.targets_signatures.is_empty() && bundle.waves_signatures.is_empty() {
+        // Signing staged roots of a targets change made on two machines:
+        // the targets signatures the transaction held when the proposal was
+        // made (checked by the signer under the staged CI root) go up again
+        // with the roots, checked here too, so that the apply does not hang
+        // on the server keeping an earlier PUT's.
+        let staged = proposal.resign.as_ref().map(|r| &r.staged);
+        if let Some(st) = staged.filter(|s| proposal.change.sign_staged && !s.is_empty()) {
+            let Some((_, _, new_ci)) = chains.iter().find(|(n, _, _)| n == "ci") else {
+                bail!("the bundle signs staged roots of a targets change, but has no CI root");
+            };
+            for (kind, sigs) in [(Kind::Prod, &st.prod), (Kind::Wave, &st.waves)] {
+                check_signatures(proposal.resign.as_ref(), kind, sigs, new_ci).map_err(|e| {
+                    VerificationFailed(format!("the transaction's targets signatures: {e}"))
+                })?;
+            }
+            return Ok((
+                serde_json::to_value(&st.prod)?,
+                serde_json::to_value(&st.waves)?,
+            ));
+        }
         return Ok((Value::Null, Value::Null));
     }
     let Some((_, _, new_ci)) = chains.iter().find(|(n, _, _)| n == "ci") else {
@@ -160,9 +180,13 @@ pub fn check_offline(
     // signature under a root key id verifies, and some key signed each root
     // (a bundle no key signed, or one edited after signing, is refused
     // below, before any request).
+    // The targets keys' holder's half of a targets change (no `--keys`)
+    // signs no root: what it brings is the new key in the roots and the
+    // targets signatures, checked below under that key.
+    let targets_half = proposal.change.role == ceremony::proposal::KeyRole::Targets;
     let sound = status.chains.iter().all(|c| {
         c.verdict.thresholds.iter().all(|t| t.invalid.is_empty())
-            && c.verdict.thresholds.iter().any(|t| !t.signed.is_empty())
+            && (targets_half || c.verdict.thresholds.iter().any(|t| !t.signed.is_empty()))
     });
     if !status.complete() && factory && status.only_signatures_missing() && sound {
         eprintln!(

@@ -1074,3 +1074,400 @@ fn root_and_targets_keys_offline_rotated_and_released_several_times() {
     device_walks_prod(&f, 5);
     audit();
 }
+
+impl Factory {
+    /// The targets keys' holder's machine: a folder of its own, with only
+    /// the targets keys' archive (never the root keys').
+    fn targets_machine(&self, archive: &str) -> std::path::PathBuf {
+        let dir = self._tmp.path().join("targets-machine");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::rename(self.offline.join(archive), dir.join(archive)).unwrap();
+        dir
+    }
+
+    fn upload(&self, bundle: &str, proposal: &str) -> Ran {
+        run(
+            "submitter",
+            &self.online,
+            [
+                "upload",
+                bundle,
+                "--proposal",
+                proposal,
+                "--token-file",
+                &self.tok,
+            ],
+            &[],
+        )
+    }
+
+    /// Machine A's half of the targets rotation `name` (proposed already):
+    /// `signer sign --targets-keys` alone, the partial bundle uploaded, not
+    /// applied. Returns A's screen.
+    fn targets_half(&self, machine: &Path, name: &str, from: &str, to: &str) -> String {
+        let proposal = format!("{name}.proposal.json");
+        let bundle = format!("{name}.a.bundle.json");
+        std::fs::copy(self.online.join(&proposal), machine.join(&proposal)).unwrap();
+        let a = run(
+            "signer",
+            machine,
+            [
+                "sign",
+                &proposal,
+                "--targets-keys",
+                from,
+                "--new-targets-archive",
+                to,
+                "-o",
+                &bundle,
+                "--passphrase-file",
+                &self.pass,
+                "--yes",
+            ],
+            &[],
+        );
+        a.expect(0, "signer sign --targets-keys (machine A)");
+        std::fs::copy(machine.join(&bundle), self.online.join(&bundle)).unwrap();
+        let up = self.upload(&bundle, &proposal);
+        up.expect(0, "upload of machine A's partial bundle");
+        assert!(up.stdout.contains("uploaded, NOT applied"), "{}", up.all());
+        a.stdout
+    }
+
+    /// Machine B's proposal of the staged roots as they are.
+    fn propose_staged(&self, name: &str, txid: &str) -> Ran {
+        self.propose(name, &["--txid", txid, "--sign-staged"])
+    }
+
+    /// Machine B signs `name` (a sign-staged proposal) with the root keys.
+    fn root_half(&self, name: &str, keys: &str, new: &str) -> Ran {
+        let proposal = format!("{name}.proposal.json");
+        let bundle = format!("{name}.bundle.json");
+        std::fs::copy(self.online.join(&proposal), self.offline.join(&proposal)).unwrap();
+        let b = run(
+            "signer",
+            &self.offline,
+            SignArgs::new()
+                .proposal(&proposal)
+                .out(&bundle)
+                .keys(keys)
+                .new_archive(Some(new))
+                .passphrase_file(Some(&self.pass)),
+            &[],
+        );
+        if b.code == 0 {
+            std::fs::copy(self.offline.join(&bundle), self.online.join(&bundle)).unwrap();
+        }
+        b
+    }
+}
+
+fn txid_of(proposal: &Value) -> String {
+    proposal["txid"].as_str().unwrap().to_string()
+}
+
+/// A targets rotation on two offline machines: the targets keys' holder
+/// (machine A) makes the new offline targets key into the targets keys'
+/// new archive and re-signs the production targets, without the root keys;
+/// its partial bundle goes into the transaction; the root keys' holder
+/// (machine B) signs the staged roots as they are, and its upload applies
+/// them with A's targets signatures. No run is given both archives. A
+/// production device then walks the production roots, accepts the
+/// production targets, and a release signed offline with the new key.
+#[test]
+fn a_targets_rotation_split_over_two_offline_machines() {
+    let f = Factory::root_offline();
+    f.round(
+        "t1",
+        &["--role", "targets", "--rotate-all"],
+        &[
+            "--keys",
+            "keys-2.tgz.age",
+            "--new-archive",
+            "keys-3.tgz.age",
+            "--targets-keys",
+            "targets-1.tgz.age",
+        ],
+    );
+    f.release(2, "targets-1.tgz.age");
+    let old = ids(&f.root("prod", 3), "targets")[1].clone();
+    let a_dir = f.targets_machine("targets-1.tgz.age");
+
+    f.propose("t2", &["--role", "targets", "--rotate", &old])
+        .expect(0, "propose t2");
+    let txid = txid_of(&read(&f.online.join("t2.proposal.json")));
+    let screen = f.targets_half(&a_dir, "t2", "targets-1.tgz.age", "targets-2.tgz.age");
+    for want in [
+        "First use for chain ci",
+        "PRODUCTION TARGETS RE-SIGNED",
+        "production targets of tag main: version 2",
+        "PARTIAL bundle",
+    ] {
+        assert!(screen.contains(want), "{want}\n{screen}");
+    }
+    let a_bundle = read(&a_dir.join("t2.a.bundle.json"));
+    assert!(!a_bundle["targets_signatures"]["main"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // A's record of the ceremony: its chain holds and records what A read
+    // and wrote. (Its head is signed by the new targets key, not a root
+    // key, which verify-transcript does not yet authenticate.)
+    let v = run(
+        "signer",
+        &a_dir,
+        [
+            "verify-transcript",
+            "t2.a.bundle.transcript.jsonl",
+            "--chain-only",
+            "t2.proposal.json",
+            "targets-1.tgz.age",
+            "targets-2.tgz.age",
+        ],
+        &[],
+    );
+    v.expect(0, "verify-transcript --chain-only of machine A's ceremony");
+    for want in [
+        "as the proposal read",
+        "as the key archive read",
+        "as the new key archive written",
+    ] {
+        assert!(v.stdout.contains(want), "{want}\n{}", v.all());
+    }
+    // Nothing of the roots' archive on A, nothing signed by a root key.
+    assert!(!a_dir.join("keys-3.tgz.age").exists());
+    assert_eq!(f.prod_now().0, 3, "applied without the root keys");
+
+    f.propose_staged("t2b", &txid)
+        .expect(0, "propose --sign-staged");
+    let b = f.root_half("t2b", "keys-3.tgz.age", "keys-4.tgz.age");
+    b.expect(0, "signer sign --keys (machine B)");
+    // B sees what the server applies with its roots: A's signatures, checked.
+    assert!(
+        b.stdout
+            .contains("PRODUCTION TARGETS RE-SIGNED IN THE TRANSACTION (1 file(s))"),
+        "{}",
+        b.all()
+    );
+    let up = f.upload("t2b.bundle.json", "t2b.proposal.json");
+    up.expect(0, "upload of machine B's bundle");
+    assert!(up.stdout.contains("uploaded and applied"), "{}", up.all());
+
+    let prod = f.root("prod", 4);
+    let new = ids(&prod, "targets");
+    assert!(!new.contains(&old), "{new:?}");
+    assert_eq!(new.len(), 2);
+    device_walks_prod(&f, 4);
+    f.device_accepts_main("after the split targets rotation");
+
+    // A release signed offline with the new key, on A's archive.
+    std::fs::copy(
+        a_dir.join("targets-2.tgz.age"),
+        f.offline.join("targets-2.tgz.age"),
+    )
+    .unwrap();
+    f.release(3, "targets-2.tgz.age");
+    f.device_accepts_main("after a release with the new targets key");
+    device_walks_prod(&f, 4);
+
+    // The targets keys' new archive anchors the roots A built: the stale
+    // proposal A signed before is refused now (its current root is the one
+    // that anchor replaced), before any key is made, writing nothing.
+    let stale = run(
+        "signer",
+        &a_dir,
+        [
+            "sign",
+            "t2.proposal.json",
+            "--targets-keys",
+            "targets-2.tgz.age",
+            "-o",
+            "stale.bundle.json",
+            "--passphrase-file",
+            &f.pass,
+            "--yes",
+        ],
+        &[],
+    );
+    assert_eq!(stale.code, 3, "{}", stale.all());
+    assert!(stale.all().contains("replaced"), "{}", stale.all());
+    assert!(!a_dir.join("stale.bundle.json").exists());
+
+    // The next split rotation chains from that anchor, no first use.
+    let newer = ids(&f.root("prod", 4), "targets")[1].clone();
+    f.propose("t3", &["--role", "targets", "--rotate", &newer])
+        .expect(0, "propose t3");
+    let txid = txid_of(&read(&f.online.join("t3.proposal.json")));
+    let screen = f.targets_half(&a_dir, "t3", "targets-2.tgz.age", "targets-3.tgz.age");
+    assert!(
+        screen.contains("chain ci: the current root v4 is the one this archive signed last"),
+        "{screen}"
+    );
+    assert!(!screen.contains("First use"), "{screen}");
+    f.propose_staged("t3b", &txid)
+        .expect(0, "propose --sign-staged");
+    f.root_half("t3b", "keys-4.tgz.age", "keys-5.tgz.age")
+        .expect(0, "signer sign --keys (machine B)");
+    let up = f.upload("t3b.bundle.json", "t3b.proposal.json");
+    up.expect(0, "upload of machine B's bundle");
+    assert!(up.stdout.contains("uploaded and applied"), "{}", up.all());
+    assert!(!ids(&f.root("prod", 5), "targets").contains(&newer));
+    device_walks_prod(&f, 5);
+    f.device_accepts_main("after the second split targets rotation");
+}
+
+/// The same split, with a server that swaps the targets key machine A made
+/// for one of its own in the staged roots: A's signatures of the production
+/// targets, which the server would apply with the roots, no longer verify
+/// under the staged CI root, and machine B refuses before any key or
+/// question (exit 3), writing nothing.
+#[test]
+fn a_staged_targets_key_swapped_by_the_server_is_refused_by_the_root_holder() {
+    use ceremony_tests::keygen::{TestKey, TestKeyType};
+    let f = Factory::root_offline();
+    f.round(
+        "t1",
+        &["--role", "targets", "--rotate-all"],
+        &[
+            "--keys",
+            "keys-2.tgz.age",
+            "--new-archive",
+            "keys-3.tgz.age",
+            "--targets-keys",
+            "targets-1.tgz.age",
+        ],
+    );
+    // A release signed by the offline targets key, which the rotation
+    // re-signs.
+    f.release(2, "targets-1.tgz.age");
+    let current = f.root("ci", 3);
+    let old = ids(&current, "targets")[1].clone();
+    let a_dir = f.targets_machine("targets-1.tgz.age");
+    f.propose("t2", &["--role", "targets", "--rotate", &old])
+        .expect(0, "propose t2");
+    let txid = txid_of(&read(&f.online.join("t2.proposal.json")));
+    f.targets_half(&a_dir, "t2", "targets-1.tgz.age", "targets-2.tgz.age");
+
+    // The server's swap, in both staged roots.
+    let d = ceremony::Dialect::OtaTuf;
+    let evil = TestKey::generate(TestKeyType::Ed25519);
+    let tx_path = f.state.join("transaction.json");
+    let mut tx = read(&tx_path);
+    let made = ids(&tx["ci-root"], "targets")
+        .into_iter()
+        .find(|id| !ids(&current, "targets").contains(id))
+        .expect("A's new targets key is staged");
+    for root in ["ci-root", "prod-root"] {
+        let signed = &mut tx[root]["signed"];
+        let keys = signed["keys"].as_object_mut().unwrap();
+        keys.remove(&made);
+        keys.insert(evil.key_id(d), evil.key_object(d));
+        for id in signed["roles"]["targets"]["keyids"].as_array_mut().unwrap() {
+            if id.as_str() == Some(made.as_str()) {
+                *id = Value::String(evil.key_id(d));
+            }
+        }
+    }
+    std::fs::write(&tx_path, serde_json::to_vec_pretty(&tx).unwrap()).unwrap();
+
+    f.propose_staged("t2b", &txid)
+        .expect(0, "propose --sign-staged");
+    let b = f.root_half("t2b", "keys-3.tgz.age", "keys-4.tgz.age");
+    assert_eq!(b.code, 3, "{}", b.all());
+    assert!(
+        b.all().contains("the transaction's targets signatures")
+            && b.all().contains("not a targets key of the new CI root"),
+        "{}",
+        b.all()
+    );
+    for never in [
+        "t2b.bundle.json",
+        "keys-4.tgz.age",
+        "t2b.bundle.transcript.jsonl",
+    ] {
+        assert!(!f.offline.join(never).exists(), "{never} written");
+    }
+    assert_eq!(f.prod_now().0, 3);
+}
+
+/// Deleting the last offline targets key (fioctl's `delete-offline-key
+/// --role=targets`, our `propose --role targets --remove ID`): our propose
+/// refuses it, naming why, and writes no proposal; the server refuses a
+/// PUT of such roots (here sent as fioctl sends them), so a client that
+/// does not check gets nowhere either.
+#[test]
+fn the_last_offline_targets_key_is_not_deleted() {
+    let f = Factory::root_offline();
+    f.round(
+        "t1",
+        &["--role", "targets", "--rotate-all"],
+        &[
+            "--keys",
+            "keys-2.tgz.age",
+            "--new-archive",
+            "keys-3.tgz.age",
+            "--targets-keys",
+            "targets-1.tgz.age",
+        ],
+    );
+    let offline = ids(&f.root("ci", 3), "targets")[1].clone();
+    let out = f.propose("del", &["--role", "targets", "--remove", &offline]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.all().contains("removes the last offline targets key"),
+        "{}",
+        out.all()
+    );
+    assert!(!f.online.join("del.proposal.json").exists());
+    run(
+        "submitter",
+        &f.online,
+        [
+            "cancel",
+            "--factory",
+            "acme",
+            "--api",
+            &f.sim.url,
+            "--token-file",
+            &f.tok,
+        ],
+        &[],
+    )
+    .expect(0, "cancel");
+
+    // The server: the staged roots with the offline key taken out, PUT.
+    let mut fio =
+        ceremony_tests::fioctl::Fioctl::new(&f.sim.url, "acme", ceremony_tests::harness::TOKEN);
+    let txid = fio.updates_init("delete", None).expect("init").txid;
+    let api = ceremony_tests::fioctl::http::Api::new(&f.sim.url, ceremony_tests::harness::TOKEN);
+    let url = format!("{}/ota/repo/acme/api/v1/user_repo/root/updates", f.sim.url);
+    let tx: Value = serde_json::from_slice(
+        &api.get(&url)
+            .unwrap_or_else(|e| panic!("GET updates: {}", e.text())),
+    )
+    .unwrap();
+    let mut roots = Vec::new();
+    for field in ["ci-root", "prod-root"] {
+        let mut root: Value = serde_json::from_str(tx["updated"][field].as_str().unwrap()).unwrap();
+        root["signed"]["roles"]["targets"]["keyids"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|id| id.as_str() != Some(offline.as_str()));
+        root["signed"]["keys"]
+            .as_object_mut()
+            .unwrap()
+            .remove(&offline);
+        roots.push(root);
+    }
+    let body = serde_json::json!({"txid": txid, "ci-root": roots[0], "prod-root": roots[1]});
+    let put = api.put(&url, serde_json::to_vec(&body).unwrap());
+    let Err(e) = put else {
+        panic!("the server accepted the deletion of the last offline targets key");
+    };
+    assert_eq!(e.status(), Some(422), "{}", e.text());
+    assert!(
+        e.text().contains("last offline TUF targets key"),
+        "{}",
+        e.text()
+    );
+}

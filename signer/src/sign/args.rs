@@ -1,6 +1,6 @@
 //! The command lines of `signer review` and `signer sign`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ceremony::keys::NewKeyType;
 
@@ -29,14 +29,23 @@ pub(crate) struct SignArgs {
     /// Once the bundle is written, show it as QR codes in the terminal (Ctrl-C stops).
     #[arg(long)]
     pub(crate) qr: bool,
-    /// The key archive (it is never changed).
-    #[arg(long = "keys", value_name = "keys.tgz.age")]
-    pub(crate) keys: PathBuf,
+    /// The root keys' archive (it is never changed). Required, except on the
+    /// targets keys' holder's machine for a targets change that makes new
+    /// targets keys (`--targets-keys` alone): that run signs no root and
+    /// writes a partial bundle the root keys' holder completes.
+    #[arg(
+        long = "keys",
+        value_name = "keys.tgz.age",
+        required_unless_present = "targets_keys"
+    )]
+    pub(crate) keys: Option<PathBuf>,
     /// The offline targets keys' own archive (as fioctl's --targets-keys), for
     /// a change of the targets keys that makes new ones: they go into a new
     /// archive beside it (it is never changed), or into this file when it
     /// does not exist yet (the first offline targets key), protected as
-    /// --keys is. The roots are still signed by the root keys of --keys.
+    /// --keys is. The roots are signed by the root keys of --keys; without
+    /// --keys (root and targets keys on two machines) this archive's own
+    /// trust anchors check the proposal, and the bundle is partial.
     #[arg(long = "targets-keys", value_name = "targets.tgz.age")]
     pub(crate) targets_keys: Option<PathBuf>,
     /// Where to write the targets keys' new archive (default:
@@ -106,4 +115,22 @@ pub(crate) struct SignArgs {
     pub(crate) unlock: UnlockArgs,
     #[command(flatten)]
     pub(crate) recipients: RecipientArgs,
+}
+
+impl SignArgs {
+    /// The archive this run opens, checks the proposal's trust with and
+    /// anchors the new roots in: `--keys`; on the targets keys' holder's
+    /// machine (no `--keys`), `--targets-keys`.
+    pub(crate) fn archive(&self) -> &Path {
+        self.keys
+            .as_deref()
+            .or(self.targets_keys.as_deref())
+            .unwrap_or(Path::new(""))
+    }
+
+    /// No root keys' archive: the targets keys' holder's half of a targets
+    /// change split over two offline machines.
+    pub(crate) fn targets_only(&self) -> bool {
+        self.keys.is_none()
+    }
 }

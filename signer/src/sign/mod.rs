@@ -91,7 +91,11 @@ pub(crate) fn sign(mut args: SignArgs) -> Result<ExitCode> {
                 &mut c.transcript,
                 &targets_shown,
                 &plans,
-                new.targets.as_ref(),
+                // Without --keys the new targets keys are in the run's own
+                // archive.
+                new.targets
+                    .as_ref()
+                    .or(args.targets_only().then_some(&opened)),
             )?;
             completion
         };

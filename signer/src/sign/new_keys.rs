@@ -45,7 +45,17 @@ pub(super) fn make(
     let mut new_keys: Vec<PublicKey> = c.provided.clone();
     if let Some(dest) = c.targets_archive.as_ref().filter(|_| to_generate > 0) {
         let (from, to) = (dest.from.clone(), dest.to.clone());
-        let mut targets = open_targets(args, from.as_deref(), opened)?;
+        // Without --keys the archive trust opened is the targets keys'
+        // archive itself; with it, the targets keys' archive is opened here.
+        let mut separate = if args.targets_only() {
+            None
+        } else {
+            Some(open_targets(args, from.as_deref(), opened)?)
+        };
+        let targets = match separate.as_mut() {
+            Some(t) => t,
+            None => &mut *opened,
+        };
         if key_type == NewKeyType::Rsa4096 {
             eprintln!("Generating {to_generate} RSA-4096 key(s) (a few seconds each)...");
         }
@@ -73,27 +83,36 @@ pub(super) fn make(
         save_and_record(
             &mut c.transcript,
             &to,
-            &mut targets,
+            targets,
             Replace::Never,
             "the new offline targets keys are saved before anything else can fail",
         )?;
         let kept = from
             .as_ref()
             .map_or(String::new(), |f| format!(" {} is unchanged.", f.display()));
+        let roots = match &args.keys {
+            Some(k) => format!(
+                "The root keys' archive {} holds no targets key.",
+                k.display()
+            ),
+            None => "No root keys' archive was given (--keys): no root key signs here, and the \
+                     bundle is partial, for the root keys' holder to complete."
+                .to_string(),
+        };
         println!(
             "The new offline targets key(s) are saved in {} (the targets keys' archive: every old \
-             targets key and the new ones).{kept} The root keys' archive {} holds no targets key.",
+             targets key and the new ones).{kept} {roots}",
             to.display(),
-            args.keys.display()
+        );
+        let saved_note = format!(
+            "the new offline targets key(s) are saved in {};{kept} {} is unchanged",
+            to.display(),
+            args.archive().display()
         );
         return Ok(NewKeys {
             keys: new_keys,
-            targets: Some(targets),
-            saved_note: format!(
-                "the new offline targets key(s) are saved in {};{kept} {} is unchanged",
-                to.display(),
-                args.keys.display()
-            ),
+            targets: separate,
+            saved_note,
         });
     }
     if to_generate > 0 {
@@ -161,17 +180,20 @@ pub(super) fn make(
             "The new key(s) are saved in {} (a complete archive: every old key and the new ones). \
              {} is unchanged.",
             c.new_archive.display(),
-            args.keys.display()
+            args.archive().display()
         );
     }
     let saved_note = if to_generate > 0 {
         format!(
             "the new key(s) are saved in {}; {} is unchanged",
             c.new_archive.display(),
-            args.keys.display()
+            args.archive().display()
         )
     } else {
-        format!("no key was generated; {} is unchanged", args.keys.display())
+        format!(
+            "no key was generated; {} is unchanged",
+            args.archive().display()
+        )
     };
     Ok(NewKeys {
         keys: new_keys,
@@ -187,9 +209,13 @@ fn open_targets(args: &SignArgs, from: Option<&Path>, root: &Opened) -> Result<O
     let Some(path) = from else {
         let protection = match &root.protection {
             Protection::Passphrase(p) => Protection::Passphrase(p.clone()),
+            // The identities that opened the root keys' archive read the
+            // new one back too (same recipients), so that it is decrypted
+            // again and compared before it takes its name, as a successor
+            // of the root keys' archive is.
             Protection::Recipients { recipients, .. } => Protection::Recipients {
                 recipients: recipients.clone(),
-                identities: Vec::new(),
+                identities: crate::secrets::read_identities(&args.unlock.identity)?,
             },
         };
         return Ok(Opened {

@@ -104,7 +104,7 @@ pub(super) fn run(args: &mut SignArgs, now: OffsetDateTime) -> Result<Ceremony> 
         witnesses: args.witnesses.clone(),
         command: Command {
             proposal: proposal_source.clone(),
-            keys: args.keys.display().to_string(),
+            keys: args.archive().display().to_string(),
             bundle: args.output.display().to_string(),
             new_archive: new_archive.display().to_string(),
             yes: args.yes,
@@ -188,6 +188,9 @@ fn targets_archive(
     now: OffsetDateTime,
 ) -> Result<Option<TargetsArchive>> {
     let targets = proposal.change.role == KeyRole::Targets;
+    if args.targets_only() {
+        return targets_holder_archive(args, proposal, to_generate, new_archive);
+    }
     if !targets {
         if args.targets_keys.is_some() {
             return Err(UsageError(
@@ -219,7 +222,7 @@ fn targets_archive(
         ))
         .into());
     };
-    if path == &args.keys {
+    if Some(path) == args.keys.as_ref() {
         return Err(UsageError(
             "--targets-keys names the root keys' archive (--keys): the targets keys are kept \
              in an archive of their own"
@@ -251,6 +254,57 @@ fn targets_archive(
     Ok(Some(TargetsArchive {
         from: exists.then(|| path.clone()),
         to,
+    }))
+}
+
+/// The targets keys' holder's run (`--targets-keys`, no `--keys`): only a
+/// targets change that makes new offline targets keys has a part for it
+/// (the keys, and the production targets they re-sign); every other change
+/// is signed by root keys alone. The archive it opens is `--targets-keys`,
+/// which must exist (its protection is the new one's), and the run's new
+/// archive is the targets keys' successor.
+fn targets_holder_archive(
+    args: &SignArgs,
+    proposal: &Proposal,
+    to_generate: usize,
+    new_archive: &Path,
+) -> Result<Option<TargetsArchive>> {
+    let usage = |m: String| -> anyhow::Error { UsageError(m).into() };
+    if proposal.change.role != KeyRole::Targets || proposal.change.sign_staged {
+        return Err(usage(
+            "--keys ROOT.tgz.age is required: this proposal changes (or signs as staged) the \
+             roots, which only root keys sign; --targets-keys alone is for the targets keys' \
+             holder's part of a targets change that makes new offline targets keys"
+                .into(),
+        ));
+    }
+    if to_generate == 0 {
+        return Err(usage(
+            "--keys ROOT.tgz.age is required: this targets change makes no new offline targets \
+             key, so only the root keys sign it and --targets-keys has no part in it"
+                .into(),
+        ));
+    }
+    if args.token.token.is_some() {
+        return Err(usage(
+            "--token makes root keys on a token; the new offline targets keys are made in \
+             memory and kept in the targets keys' archive (--targets-keys)"
+                .into(),
+        ));
+    }
+    let path = args.archive();
+    if std::fs::symlink_metadata(path).is_err() {
+        return Err(usage(format!(
+            "{} does not exist: without --keys the targets keys' archive must exist (its \
+             protection and trust anchors are the new one's). For the first offline targets \
+             key give --keys ROOT.tgz.age too, or import fioctl's targets tarball first \
+             (`signer import TARGETS.tgz --role targets -o TARGETS.tgz.age`)",
+            path.display()
+        )));
+    }
+    Ok(Some(TargetsArchive {
+        from: Some(path.to_path_buf()),
+        to: new_archive.to_path_buf(),
     }))
 }
 
@@ -337,14 +391,31 @@ fn free_paths(
     proposal: &Proposal,
     now: OffsetDateTime,
 ) -> Result<(PathBuf, PathBuf)> {
-    let new_path = match &args.new_archive {
-        Some(p) => {
-            archive::refuse_taken(p, "an archive", "--new-archive")?;
-            p.clone()
+    // Without --keys the run's one new archive is the targets keys'.
+    if args.targets_only() && args.new_archive.is_some() {
+        return Err(UsageError(
+            "--new-archive names the root keys' new archive, and without --keys there is none: \
+             the targets keys' new archive is --new-targets-archive"
+                .into(),
+        )
+        .into());
+    }
+    let given = match (&args.new_archive, args.targets_only()) {
+        (Some(p), _) => Some((p.clone(), "--new-archive")),
+        (None, true) => args
+            .new_targets_archive
+            .clone()
+            .map(|p| (p, "--new-targets-archive")),
+        (None, false) => None,
+    };
+    let new_path = match given {
+        Some((p, flag)) => {
+            archive::refuse_taken(&p, "an archive", flag)?;
+            p
         }
         None => {
             let (p, note) =
-                crate::outputs::free_default(commands::default_successor(&args.keys, now))?;
+                crate::outputs::free_default(commands::default_successor(args.archive(), now))?;
             if let Some(note) = note {
                 eprintln!("{note}");
             }

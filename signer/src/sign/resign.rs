@@ -34,6 +34,9 @@ pub(super) fn preflight(proposal: &Proposal) -> Result<()> {
     let Some(resign) = &proposal.resign else {
         return Ok(());
     };
+    if proposal.change.sign_staged {
+        return staged(proposal, resign).map(|_| ());
+    }
     let replaced = ceremony::rotation::replaced_targets_keys(proposal)?;
     for t in selected(resign, &replaced, &current_ci(proposal)?).0 {
         t.render().map_err(|e| refused(e.to_string()))?;
@@ -49,6 +52,10 @@ pub(super) fn show(proposal: &Proposal) -> Result<Shown> {
     let Some(resign) = &proposal.resign else {
         return Ok(Shown { files: Vec::new() });
     };
+    if change.sign_staged {
+        show_staged(proposal, resign)?;
+        return Ok(Shown { files: Vec::new() });
+    }
     if change.role != KeyRole::Targets || change.rotate.is_none() {
         return Ok(Shown { files: Vec::new() });
     }
@@ -161,6 +168,73 @@ pub(super) fn sign(
         signers.len()
     );
     Ok((prod, waves))
+}
+
+/// Signing staged roots that change the offline targets keys (the root
+/// keys' holder's half of a targets change made on two machines): the
+/// production and wave targets a key they take out signed must be signed,
+/// in the transaction, by a targets key of the staged CI root, and every
+/// signature there must verify under it. A server that swapped the key the
+/// targets keys' holder made is refused here, before any key or question.
+/// Returns the re-signed files and the staged CI root's targets key ids.
+fn staged(
+    proposal: &Proposal,
+    resign: &ceremony::resign::Resign,
+) -> Result<(Vec<ToResign>, Vec<String>)> {
+    let current = current_ci(proposal)?;
+    let chain = proposal
+        .chain(ceremony::proposal::ChainName::Ci.as_str())
+        .ok_or_else(|| refused("signing staged roots needs the Factory's ci chain".to_string()))?;
+    let Some(staged) = proposal.staged_root(chain)? else {
+        return Err(refused(
+            "the ci chain has no staged root to sign".to_string(),
+        ));
+    };
+    let now = staged.role("targets")?.keyids;
+    let replaced: Vec<String> = current
+        .role("targets")?
+        .keyids
+        .into_iter()
+        .filter(|id| !now.contains(id))
+        .collect();
+    let chosen =
+        ceremony::resign::check_staged(resign, &replaced, &current, &staged).map_err(|e| {
+            refused(format!(
+                "{e}. Refusing to sign the staged roots: the targets signatures the server would \
+             apply with them are not by the staged targets key. Compare the staged targets key \
+             with the one the targets keys' holder made (its screen and transcript); cancel \
+             the transaction if they differ. Nothing was signed or written"
+            ))
+        })?;
+    for t in &chosen {
+        t.render().map_err(|e| refused(e.to_string()))?;
+    }
+    Ok((chosen, now))
+}
+
+/// Shows, for staged roots that change the offline targets keys, the
+/// production and wave targets the transaction holds signatures of (checked
+/// in the preflight), in full: the server adds them when it applies the
+/// roots this holder signs.
+fn show_staged(proposal: &Proposal, resign: &ceremony::resign::Resign) -> Result<()> {
+    let (chosen, keys) = staged(proposal, resign)?;
+    if chosen.is_empty() && resign.staged.is_empty() {
+        return Ok(());
+    }
+    println!();
+    println!(
+        "PRODUCTION TARGETS RE-SIGNED IN THE TRANSACTION ({} file(s)); their signatures verify \
+         under the staged CI root's targets keys ({}), and the server adds them when it applies \
+         the roots you sign:",
+        chosen.len(),
+        keys.join(", ")
+    );
+    for t in chosen {
+        for l in t.render().map_err(|e| refused(e.to_string()))? {
+            println!("  {l}");
+        }
+    }
+    Ok(())
 }
 
 /// The current CI root, whose offline targets keys signed the files a

@@ -87,10 +87,14 @@ pub(super) fn check(args: &SignArgs, c: &mut Ceremony) -> Result<(Opened, Vec<Ch
     // The chains are typed before the archive is even opened: a name that
     // is no chain of this target never gets near an anchor.
     let kinds = anchors::chain_kinds(&c.proposal).map_err(|e| refused(e.to_string()))?;
-    let mut opened = commands::open_archive(&args.keys, &args.unlock)?;
+    // Without --keys this is the targets keys' archive: it keeps trust
+    // anchors of its own, as the root keys' archive does (see
+    // `check_holds_a_targets_key`).
+    let path = args.archive();
+    let mut opened = commands::open_archive(path, &args.unlock)?;
     c.transcript.append(&Event::Input(Input::Archive {
-        path: args.keys.display().to_string(),
-        sha256: file_sha256(&args.keys)?,
+        path: path.display().to_string(),
+        sha256: file_sha256(path)?,
         keys_held: opened.archive.keys.len(),
         token_keys_recorded: opened.archive.token_keys.len(),
     }))?;
@@ -133,7 +137,11 @@ pub(super) fn check(args: &SignArgs, c: &mut Ceremony) -> Result<(Opened, Vec<Ch
             fingerprints_of(&first.current)
         )));
     }
-    let holds = check_holds_a_key(&c.proposal, &opened.archive, &c.provided, &c.first_current)?;
+    let holds = if args.targets_only() {
+        check_holds_a_targets_key(&c.proposal, &opened.archive, path)?
+    } else {
+        check_holds_a_key(&c.proposal, &opened.archive, &c.provided, &c.first_current)?
+    };
 
     // Then the questions.
     let mut confirmed: Vec<Vec<u8>> = Vec::new();
@@ -594,6 +602,61 @@ fn check_holds_a_key(
             ka.keys.len() + ka.token_keys.len(),
             proposal.target,
             fingerprints_of(first_current)
+        )));
+    }
+    Ok(relevant)
+}
+
+/// The targets keys' holder's run (no `--keys`): the archive must hold only
+/// offline targets keys (kept apart from root keys, as fioctl keeps them),
+/// at least one of which the current CI root lists for targets, so that
+/// the archive that makes the successor key is the one whose key it joins
+/// or replaces. Trust in the proposal's roots is the same as a root keys'
+/// archive's: this archive's own anchors (the roots its last run built),
+/// else first use on the human's comparison of the root keys' fingerprints.
+/// (`signer sign-wave` writes no archive and so has no anchor to keep; this
+/// run writes the targets keys' successor, which keeps the new roots as its
+/// anchors.)
+fn check_holds_a_targets_key(
+    proposal: &Proposal,
+    ka: &KeyArchive,
+    path: &Path,
+) -> Result<Vec<String>> {
+    if ka.keys.iter().any(|k| k.role != "targets") || !ka.token_keys.is_empty() {
+        return Err(refused(format!(
+            "{} holds root keys: without --keys it must be the offline targets keys' own archive. \
+             Give the root keys' archive as --keys (one machine), or run with the targets keys' \
+             archive alone (two machines)",
+            path.display()
+        )));
+    }
+    let ci = proposal
+        .chains
+        .iter()
+        .find(|c| c.name == ceremony::proposal::ChainName::Ci.as_str())
+        .ok_or_else(|| refused("a targets change needs the Factory's ci chain".to_string()))?;
+    let current = proposal.current_root(ci)?;
+    let listed = current.role("targets")?.keyids;
+    let mut relevant = Vec::new();
+    for k in &ka.keys {
+        if let Some(id) = listed
+            .iter()
+            .find(|id| current.key(id).is_ok_and(|key| key == k.public))
+        {
+            relevant.push(format!(
+                "ci: {} is offline targets key {id} of the current root",
+                k.entry
+            ));
+        }
+    }
+    if relevant.is_empty() {
+        return Err(refused(format!(
+            "none of the {} key(s) in {} is a targets key of the proposal's current CI root v{}: \
+             it is not this Factory's offline targets keys' archive (or the key it held was \
+             already replaced). Nothing was signed or written",
+            ka.keys.len(),
+            path.display(),
+            current.version()?
         )));
     }
     Ok(relevant)

@@ -39,7 +39,9 @@ pub(super) fn write(
     // The archive of the new-keys step is this run's own file: the final one
     // is a superset and replaces it.
     // New offline targets keys went to their own archive, not this one.
-    let replace = if c.to_generate > 0 && c.targets_archive.is_none() {
+    // Without --keys the run's archive is the targets keys' own, which the
+    // new-keys step wrote.
+    let replace = if c.to_generate > 0 && (c.targets_archive.is_none() || args.targets_only()) {
         Replace::OwnFile
     } else {
         Replace::Never
@@ -112,6 +114,18 @@ pub(super) fn write(
         for m in &missing {
             println!("  - {m}");
         }
+        if args.targets_only() {
+            // The targets keys' holder's half of a change on two machines.
+            println!(
+                "This is the targets keys' part: the new offline targets key(s) and the \
+                 production targets they re-sign. `submitter upload` puts it into the \
+                 transaction; then the root keys' holder signs the staged roots as they are \
+                 (`submitter propose --factory F --txid {} --sign-staged`, `signer sign --keys \
+                 ROOT.tgz.age`, `submitter upload`), which applies them with these targets \
+                 signatures.",
+                ceremony::untrusted::escape(c.proposal.txid.as_deref().unwrap_or("TXID"))
+            );
+        }
         println!(
             "Other holders sign the same proposal; `submitter merge` combines the bundles. For a \
              Factory, `submitter upload` also puts this partial bundle into the transaction, \
@@ -123,7 +137,7 @@ pub(super) fn write(
         "New archive: {} (old keys, new keys, new trust anchor). From now on use it; keep {} \
          until the new root is live.",
         c.new_archive.display(),
-        args.keys.display()
+        args.archive().display()
     );
     println!(
         "Transcript: {} (verify with `signer verify-transcript {} --root <new root>`).",

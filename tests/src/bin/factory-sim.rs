@@ -963,6 +963,11 @@ impl Sim {
                         serde_json::to_string(&tx.prod).unwrap_or_default()
                     },
                     "online-keys": tx.online,
+                    // The production and wave targets signatures PUT so
+                    // far (fioctl's client reads neither; shown so that a
+                    // co-signer can check them under the staged roots).
+                    "targets-signatures": tx.targets_sigs,
+                    "waves-signatures": tx.waves_sigs,
                 },
                 "change-meta": {
                     "created-by": tx.meta["created-by"], "created-at": tx.meta["created-at"],
@@ -1062,6 +1067,22 @@ impl Sim {
                     "a TUF targets key rotation is not allowed while a wave is active ({}): \
                      complete or cancel the wave first",
                     waves.join(", ")
+                ),
+            ));
+        }
+        // The last offline targets key is not deleted: the production
+        // targets threshold (at least 2, fioctl's minimum) could then be met
+        // by no release, the online key being one key.
+        let online = [&self.online_keys(), &tx.online];
+        if let Some(last) =
+            targets::takes_out_the_last_offline_key(&current_ci, &new_roots[0], online)
+        {
+            return Err(error(
+                422,
+                format!(
+                    "the last offline TUF targets key {last} cannot be deleted: production \
+                     targets would be signed by the online key alone, under a threshold of at \
+                     least 2; add another offline targets key first"
                 ),
             ));
         }

@@ -237,6 +237,30 @@ pub fn takes_out_a_targets_key(current_ci: &Value, new_ci: &Value) -> bool {
         .any(|id| !new.contains(id))
 }
 
+/// The offline targets key `new_ci` takes out when it leaves none: the
+/// current CI root lists a targets key besides the online ones (`online`:
+/// the current and the staged online key ids, role -> key id, since an
+/// online key rotation replaces one online key with another), the new one
+/// lists none.
+pub fn takes_out_the_last_offline_key(
+    current_ci: &Value,
+    new_ci: &Value,
+    online: [&Value; 2],
+) -> Option<String> {
+    let online: Vec<&str> = online
+        .iter()
+        .filter_map(|o| o["targets"].as_str())
+        .collect();
+    let offline = |root: &Value| -> Vec<String> {
+        crate::accept::key_ids(&root["signed"]["roles"]["targets"])
+            .into_iter()
+            .filter(|id| !online.contains(&id.as_str()))
+            .collect()
+    };
+    let before = offline(current_ci);
+    (!before.is_empty() && offline(new_ci).is_empty()).then(|| before.join(", "))
+}
+
 /// Refuses applying a production root under which a production targets
 /// file that meets the current production root's targets threshold would
 /// no longer meet it, even with the signatures staged for it: production
