@@ -16,6 +16,7 @@ pub mod canonical;
 pub mod cosign;
 pub mod crossing;
 pub mod dialect;
+pub mod fingerprint;
 pub mod diff;
 pub mod fsio;
 mod html;
@@ -33,6 +34,7 @@ pub mod transcript;
 pub mod transport;
 pub mod untrusted;
 pub mod wave;
+pub mod words;
 
 pub use dialect::Dialect;
 pub use root::RootMetadata;

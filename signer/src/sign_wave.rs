@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use ceremony_cli::{eprintln, println};
+use ceremony_cli::println;
 use time::OffsetDateTime;
 
 use ceremony::fsio::{self, WriteOptions};
@@ -62,9 +62,6 @@ pub(crate) struct SignWaveArgs {
     /// chain is trusted on first use, on your comparison of its root keys.
     #[arg(long, value_name = "N.root.json")]
     pub(crate) trusted_root: Option<PathBuf>,
-    /// Refuse to run while any network interface other than loopback is up.
-    #[arg(long)]
-    pub(crate) require_offline: bool,
     #[command(flatten)]
     pub(crate) unlock: UnlockArgs,
 }
@@ -82,6 +79,9 @@ fn wave_err(e: WaveError) -> anyhow::Error {
 
 /// `signer sign-wave`.
 pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
+    // Before anything is read or asked: a networked machine is refused
+    // unless this is a rehearsal.
+    let machine = machine::require_offline(&args.unlock.network, "sign-wave")?;
     let now = OffsetDateTime::now_utc();
     let transcript_path = args.transcript.clone().unwrap_or_else(|| {
         let stem = args
@@ -101,9 +101,6 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
     // Nothing reaches the disk until the signatures exist: a refused wave
     // leaves no file.
     let mut t = TranscriptWriter::deferred(&transcript_path);
-    let machine = machine::machine_state();
-    let up = machine::interfaces_up(&machine);
-    let online = machine.non_loopback_interface_up;
     t.append(&Event::Start(Start {
         software: machine::software_identity("signer", env!("CARGO_PKG_VERSION")),
         machine,
@@ -118,21 +115,6 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
             force: false,
         },
     }))?;
-    if online {
-        if args.require_offline {
-            return Err(refused(format!(
-                "network interface(s) {} are up and --require-offline was given: disconnect the \
-                 network and run again. Nothing was signed or written",
-                up.join(", ")
-            )));
-        }
-        eprintln!(
-            "warning: network interface(s) {} are up; signing belongs on a machine with no network. \
-             This is recorded in the transcript.",
-            up.join(", ")
-        );
-    }
-
     // The proposal: parsed strictly, the chain verified, the targets
     // computed here.
     let bytes =

@@ -132,6 +132,7 @@ fn ceremony_report_renders_in_chromium() {
             non_loopback_interface_up: false,
             swap_devices: vec![],
             swap_on: false,
+            rehearsal: None,
         },
         operator: Some("Alice <script>".into()),
         witnesses: vec!["Bob".into(), "Carol".into()],
