@@ -78,10 +78,10 @@ impl Labelled {
     /// A root file, by the sha256 of its exact bytes: only where the file
     /// itself is meant (it differs between servers that format it
     /// differently; [`Labelled::root`] does not).
-    pub fn root_file(chain: Option<&str>, version: u64, bytes: &[u8]) -> Labelled {
+    pub fn root_file(chain: Option<&str>, version: u64, hex: impl Into<String>) -> Labelled {
         Labelled::new(
             format!("{} sha256 (file bytes)", root_name(chain, version)),
-            crate::sha256::hex(bytes),
+            hex,
         )
     }
 
@@ -180,7 +180,7 @@ mod tests {
             Labelled::root_signed(None, 3, HEX).what()
         );
         assert_eq!(
-            Labelled::root_file(Some("ci"), 7, b"{}").what(),
+            Labelled::root_file(Some("ci"), 7, HEX).what(),
             "CI root v7 sha256 (file bytes)"
         );
     }
@@ -201,7 +201,10 @@ mod tests {
         ) else {
             panic!("both parse as roots");
         };
-        let (la, lb) = (Labelled::root(&a, None).unwrap(), Labelled::root(&b, None).unwrap());
+        let (la, lb) = (
+            Labelled::root(&a, None).unwrap(),
+            Labelled::root(&b, None).unwrap(),
+        );
         assert_eq!(la, lb);
         assert_ne!(la.hex(), crate::sha256::hex(compact));
         assert_eq!(la.what(), "root v4 sha256 (signed part)");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ceremony::audit::audit_dir;
-use ceremony::report::audit_html;
+use ceremony::report::{audit_html, Subject};
 use ceremony_tests::{python_histories, workspace_root};
 use time::OffsetDateTime;
 
@@ -69,8 +69,13 @@ fn audit_report_renders_in_chromium() {
         OffsetDateTime::now_utc(),
     )
     .unwrap();
-    let html = audit_html(&report);
+    let subject = Subject {
+        target: "FoundriesFactory acme (https://api.foundries.io)".into(),
+        chain: Some("production".into()),
+    };
+    let html = audit_html(&report, &subject);
     for must in [
+        "FoundriesFactory acme (https://api.foundries.io), production root history",
         "the history holds",
         "v5",
         "Threshold health",
@@ -98,7 +103,7 @@ fn audit_report_renders_in_chromium() {
         OffsetDateTime::now_utc(),
     )
     .unwrap();
-    let html = audit_html(&bad);
+    let html = audit_html(&bad, &subject);
     assert!(
         html.contains("does NOT hold") && html.contains("old-threshold"),
         "{html}"
