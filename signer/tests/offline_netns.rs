@@ -480,14 +480,3 @@ fn a_networked_machine_is_refused_unless_it_is_a_rehearsal() {
         "environment"
     );
 }
-
-#[test]
-fn zz_scratch_show() {
-    let dir = setup();
-    let d = dir.path();
-    let out = signer(d, SignArgs::new());
-    println!("{}", text(&out));
-    println!("{}", text(&signer(d, ["list", "new.tgz.age", "--passphrase-file", "pass.txt"])));
-    println!("{}", text(&signer(d, ["verify-transcript", "bundle.transcript.jsonl", "--root", "bundle.json", "--html", "r.html"])));
-    std::fs::copy(d.join("r.html"), "/tmp/wt-terminal/r.html").unwrap();
-}
