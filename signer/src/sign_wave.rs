@@ -22,6 +22,7 @@ use anyhow::{Context, Result};
 use ceremony_cli::println;
 use time::OffsetDateTime;
 
+use ceremony::fingerprint::Labelled;
 use ceremony::fsio::{self, WriteOptions};
 use ceremony::keys::Signer;
 use ceremony::transcript::event::{Command, Confirmation, Diff, Input, Signature, Start, Trust};
@@ -82,6 +83,9 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
     // Before anything is read or asked: a networked machine is refused
     // unless this is a rehearsal.
     let machine = machine::require_offline(&args.unlock.network, "sign-wave")?;
+    let rehearsal = machine
+        .rehearsal
+        .map(|how| machine::rehearsal_banner(how, &machine::interfaces_up(&machine)));
     let now = OffsetDateTime::now_utc();
     let transcript_path = args.transcript.clone().unwrap_or_else(|| {
         let stem = args
@@ -218,7 +222,13 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         .prod_root
         .root_keys()?
         .iter()
-        .map(|(id, k)| format!("    {id} (fingerprint {})", k.fingerprint()))
+        .map(|(id, k)| {
+            let words = Labelled::key(k.fingerprint())
+                .words_line()
+                .map(|w| format!("\n      {w}"))
+                .unwrap_or_default();
+            format!("    {id} (fingerprint {}){words}", k.fingerprint())
+        })
         .collect();
     fingerprints.sort();
     let mut text = wave::render(&p, &checked);
@@ -240,6 +250,9 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
             .join(", "),
         role.threshold
     ));
+    if let Some(r) = &rehearsal {
+        println!("{r}");
+    }
     println!("{text}");
     t.append(&Event::Diff(Diff {
         chain: "wave-targets".into(),
@@ -290,7 +303,9 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         .iter()
         .map(|(id, h)| (id.clone(), &h.private as &dyn Signer))
         .collect();
-    bundle.transcript_head = Some(t.finish(&keys)?);
+    let signed_head = t.finish(&keys)?;
+    let head = signed_head["head"].as_str().unwrap_or_default().to_string();
+    bundle.transcript_head = Some(signed_head);
     fsio::write_new(&args.output, &bundle.to_bytes(), &WriteOptions::public())
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     println!(
@@ -300,5 +315,9 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         transcript_path.display(),
         args.output.display()
     );
+    println!("{}", Labelled::transcript_head(head).render(""));
+    if let Some(r) = &rehearsal {
+        println!("{r}");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -471,6 +471,16 @@ fn a_networked_machine_is_refused_unless_it_is_a_rehearsal() {
             "{i} not recorded: {machine}"
         );
     }
+    // The auditor is told too; verify-transcript opens no key and runs here.
+    let v = signer_as_shipped(
+        d,
+        ["verify-transcript", "bundle.transcript.jsonl", "--root", "bundle.json"],
+    );
+    let t = ok(&v);
+    assert!(
+        t.contains("REHEARSAL: the signer was told this run is a rehearsal (--rehearsal)"),
+        "{t}"
+    );
 
     // The test suite's opt-in is recorded as what it is.
     let dir = setup();

@@ -332,6 +332,19 @@ impl Verification {
         if let Some(t) = &self.transcript {
             let head = crate::fingerprint::Labelled::transcript_head(t.stated_head());
             out.push_str(&format!("{}\n", head.render("")));
+            let rehearsal = t.entries.iter().find_map(|e| match &e.event {
+                Event::Start(s) => s.machine.rehearsal,
+                _ => None,
+            });
+            if let Some(how) = rehearsal {
+                out.push_str(&format!(
+                    "REHEARSAL: the signer was told this run is a rehearsal ({}): not a key ceremony\n",
+                    match how {
+                        super::event::Rehearsal::Flag => "--rehearsal",
+                        super::event::Rehearsal::Environment => "TUF_CEREMONY_REHEARSAL=1",
+                    }
+                ));
+            }
         }
         let mut anchors_shown = Vec::new();
         for a in &self.authenticated {
