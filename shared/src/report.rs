@@ -179,7 +179,9 @@ pub fn audit_html(report: &AuditReport, subject: &Subject) -> String {
             );
         }
     }
-    b.push_str("<h2>Files</h2><table><tr><th>version</th><th>file</th><th>sha256 (file bytes)</th></tr>");
+    b.push_str(
+        "<h2>Files</h2><table><tr><th>version</th><th>file</th><th>sha256 (file bytes)</th></tr>",
+    );
     for f in &report.files {
         let _ = write!(
             b,

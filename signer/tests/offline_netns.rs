@@ -474,7 +474,12 @@ fn a_networked_machine_is_refused_unless_it_is_a_rehearsal() {
     // The auditor is told too; verify-transcript opens no key and runs here.
     let v = signer_as_shipped(
         d,
-        ["verify-transcript", "bundle.transcript.jsonl", "--root", "bundle.json"],
+        [
+            "verify-transcript",
+            "bundle.transcript.jsonl",
+            "--root",
+            "bundle.json",
+        ],
     );
     let t = ok(&v);
     assert!(

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use time::OffsetDateTime;
 
 use ceremony::audit::{audit_dir, render_json, render_text, AuditReport};
-use ceremony::Dialect;
 use ceremony::report::Subject;
+use ceremony::Dialect;
 use ceremony_cli::audit::{folder_subject, print, write_html, ReportArgs};
 
 use crate::factory::{check_name, Factory};

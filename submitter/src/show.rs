@@ -241,6 +241,13 @@ fn show_proposal(p: &Proposal, sha: &str) -> (String, Value) {
             let l = Labelled::root_file(Some(&chain.name), h.version, h.sha256.clone());
             let _ = writeln!(out, "    {l}");
         }
+        // The current root as `signer list` names the anchor it must chain from.
+        if let Some(l) = cur
+            .as_ref()
+            .and_then(|c| Labelled::root(c, Some(&chain.name)))
+        {
+            let _ = writeln!(out, "{}", l.render("  "));
+        }
         if let Some(c) = &cur {
             let _ = root_summary(c, &mut out, "    ");
         }

@@ -220,11 +220,18 @@ fn ceremony_report_renders_in_chromium() {
     }
     // What the ceremony was about, that it was a rehearsal, and every hash
     // people compare, labelled as the terminal labels it, with its words.
-    let words = |hex: &str| ceremony::fingerprint::Labelled::new("", hex).words_line().unwrap();
+    let words = |hex: &str| {
+        ceremony::fingerprint::Labelled::new("", hex)
+            .words_line()
+            .unwrap()
+    };
     for must in [
         "TUF repository https://repo.example/metadata (tuf dialect) · chain(s) root".to_string(),
         "REHEARSAL".to_string(),
-        format!("transcript head sha256:<br><code>{head}</code><br>{}", words(&head)),
+        format!(
+            "transcript head sha256:<br><code>{head}</code><br>{}",
+            words(&head)
+        ),
         format!(
             "transcript entry 5 sha256 (anchored in root v2):<br><code>{anchor}</code><br>{}",
             words(&anchor)

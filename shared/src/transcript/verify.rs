@@ -364,9 +364,10 @@ impl Verification {
             ));
             // The hash the root itself carries (`x-changelog`, `x-ceremony`):
             // an earlier entry than the head, so labelled as what it is.
-            let anchored = self.transcript.as_ref().and_then(|t| {
-                t.entries.iter().find(|e| e.seq == a.head.anchor_seq)
-            });
+            let anchored = self
+                .transcript
+                .as_ref()
+                .and_then(|t| t.entries.iter().find(|e| e.seq == a.head.anchor_seq));
             if let Some(e) = anchored.filter(|e| !anchors_shown.contains(&e.seq)) {
                 anchors_shown.push(e.seq);
                 let l = crate::fingerprint::Labelled::transcript_anchor(

@@ -9,11 +9,11 @@ use anyhow::Result;
 use time::OffsetDateTime;
 
 use ceremony::diff::render::name_shown;
-use ceremony::fingerprint::Labelled;
 use ceremony::diff::{
     check_key_ids, check_same_ids, key_description, render, AnchorNote, Context, Label, Provided,
     Script,
 };
+use ceremony::fingerprint::Labelled;
 use ceremony::keys::{NewKeyType, PublicKey};
 use ceremony::proposal::{Chain, KeyRole, Proposal, Rotate};
 use ceremony::rotation::{self, ChainPlan, Plans};
