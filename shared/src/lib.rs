@@ -17,6 +17,7 @@ pub mod cosign;
 pub mod crossing;
 pub mod dialect;
 pub mod diff;
+pub mod fingerprint;
 pub mod fsio;
 mod html;
 pub mod keys;
@@ -34,6 +35,7 @@ pub mod transcript;
 pub mod transport;
 pub mod untrusted;
 pub mod wave;
+pub mod words;
 
 pub use dialect::Dialect;
 pub use root::RootMetadata;

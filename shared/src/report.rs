@@ -11,15 +11,36 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::audit::AuditReport;
+use crate::fingerprint::Labelled;
 use crate::html::escape;
 use crate::html::page;
 use crate::rules::{short, ThresholdOf};
-use crate::transcript::event::{Confirmation, Diff, KeyGenerated, Start};
+use crate::transcript::event::{Confirmation, Diff, Input, KeyGenerated, Output, Start};
 use crate::transcript::{Event, Found, Transcript, Verdict, Verification};
 use crate::transport::qr::{Ecc, QrCode};
 
-/// The whole history as a printable page.
-pub fn audit_html(report: &AuditReport) -> String {
+/// What an audit report is about: the Factory or repository (or folder),
+/// and which of its chains.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    /// `FoundriesFactory acme (https://api.foundries.io)`, `TUF repository
+    /// https://…`, `the folder metadata/`.
+    pub target: String,
+    /// `CI`, `production`; `None` for a repository's one chain.
+    pub chain: Option<String>,
+}
+
+/// How a chain is named in reports: `CI`, `prod`, or as recorded.
+fn chain_name(chain: &str) -> String {
+    if chain.eq_ignore_ascii_case("ci") {
+        "CI".into()
+    } else {
+        chain.to_string()
+    }
+}
+
+/// The whole history as a printable page, naming what was audited.
+pub fn audit_html(report: &AuditReport, subject: &Subject) -> String {
     let mut b = String::new();
     let verdict = if report.ok() {
         "<span class=\"ok\">the history holds</span>".to_string()
@@ -35,7 +56,13 @@ pub fn audit_html(report: &AuditReport) -> String {
     };
     let _ = write!(
         b,
-        "<h1>Root history audit</h1><p class=\"meta\">Dialect {} · {} root(s) · expiry checked as of {} · {}</p>",
+        "<h1>Root history audit</h1><p class=\"meta\">{}{} · dialect {} · {} root(s) · expiry checked as of {} · {}</p>",
+        escape(&subject.target),
+        subject
+            .chain
+            .as_deref()
+            .map(|c| format!(", {} root history", escape(c)))
+            .unwrap_or_default(),
         escape(report.dialect.name()),
         report.history.steps.len(),
         escape(&report.at),
@@ -152,7 +179,9 @@ pub fn audit_html(report: &AuditReport) -> String {
             );
         }
     }
-    b.push_str("<h2>Files</h2><table><tr><th>version</th><th>file</th><th>sha256</th></tr>");
+    b.push_str(
+        "<h2>Files</h2><table><tr><th>version</th><th>file</th><th>sha256 (file bytes)</th></tr>",
+    );
     for f in &report.files {
         let _ = write!(
             b,
@@ -186,10 +215,44 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
     // transcript lacks reads `null`.
     let or_null = |v: Option<&str>| v.map_or_else(|| "null".to_string(), escape);
 
+    // What the ceremony was about: the target the proposal named, and the
+    // chains whose new roots it records.
+    let target = t.entries.iter().find_map(|e| match &e.event {
+        Event::Input(Input::Proposal {
+            target, dialect, ..
+        }) => Some(format!("{target} ({dialect} dialect)")),
+        _ => None,
+    });
+    let roots: Vec<(String, u64, String)> = t
+        .entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Output(Output::Root {
+                chain,
+                version,
+                signed_sha256,
+                ..
+            }) => Some((chain.clone(), *version, signed_sha256.clone())),
+            _ => None,
+        })
+        .collect();
+    let chains: Vec<String> = roots.iter().map(|(c, ..)| chain_name(c)).collect();
+    let rehearsal = start_data.and_then(|s| s.machine.rehearsal);
     let _ = write!(
         b,
-        "<div class=\"qr\">{qr}</div><h1>Key ceremony record</h1>\
-         <p class=\"meta\">Started {} · {} entries</p><p>{}</p>",
+        "<div class=\"qr\">{qr}</div><h1>Key ceremony record{}</h1>\
+         <p class=\"meta\">{} · chain(s) {} · started {} · {} entries</p><p>{}</p>",
+        if rehearsal.is_some() {
+            " — <span class=\"fail\">REHEARSAL</span>"
+        } else {
+            ""
+        },
+        escape(target.as_deref().unwrap_or("target not recorded")),
+        if chains.is_empty() {
+            "none signed".to_string()
+        } else {
+            escape(&chains.join(", "))
+        },
         escape(start.map_or("?", |e| e.time.as_str())),
         t.entries.len(),
         verdict_html(checks)
@@ -216,11 +279,35 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
             }
         );
     }
-    let _ = write!(
-        b,
-        "<p>Transcript head (sha256):<br><code>{}</code></p>",
-        escape(head)
-    );
+    // The hashes people compare, labelled as every command labels them.
+    let mut hashes = vec![Labelled::transcript_head(head)];
+    let mut anchored: Vec<u64> = Vec::new();
+    for a in &checks.authenticated {
+        if let Some(e) = t.entries.iter().find(|e| e.seq == a.head.anchor_seq) {
+            if !anchored.contains(&e.seq) {
+                anchored.push(e.seq);
+                hashes.push(Labelled::transcript_anchor(
+                    e.seq,
+                    a.head.version,
+                    e.hash.clone(),
+                ));
+            }
+        }
+    }
+    for (chain, version, signed) in &roots {
+        hashes.push(Labelled::root_signed(Some(chain), *version, signed.clone()));
+    }
+    for l in &hashes {
+        let _ = write!(
+            b,
+            "<p>{}:<br><code>{}</code>{}</p>",
+            escape(l.what()),
+            escape(l.hex()),
+            l.words_line()
+                .map(|w| format!("<br>{}", escape(&w)))
+                .unwrap_or_default()
+        );
+    }
     let _ = write!(
         b,
         "<h2>People and machine</h2><table>\
@@ -239,10 +326,14 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
         or_null(start_data.map(|s| s.software.name.as_str())),
         or_null(start_data.map(|s| s.software.version.as_str())),
         or_null(start_data.map(|s| s.software.binary_sha256.as_str())),
-        if start_data.is_some_and(|s| s.machine.non_loopback_interface_up) {
-            "<span class=\"fail\">a network interface other than loopback was up</span>"
-        } else {
-            "only loopback up"
+        match (
+            start_data.is_some_and(|s| s.machine.non_loopback_interface_up),
+            rehearsal,
+        ) {
+            (true, Some(_)) => "<span class=\"fail\">a network interface other than loopback was up: a REHEARSAL</span>",
+            (true, None) => "<span class=\"fail\">a network interface other than loopback was up</span>",
+            (false, Some(_)) => "only loopback up; declared a <span class=\"fail\">REHEARSAL</span>",
+            (false, None) => "only loopback up",
         },
         if start_data.is_some_and(|s| s.machine.swap_on) {
             "<span class=\"warn\">swap was on</span>"
@@ -274,7 +365,7 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
     }
 
     b.push_str(
-        "<h2>Keys generated</h2><table><tr><th>key id</th><th>type</th><th>fingerprint</th></tr>",
+        "<h2>Keys generated</h2><table><tr><th>key id</th><th>type</th><th>fingerprint (sha256 of the public key)</th></tr>",
     );
     for e in &t.entries {
         if let Event::KeyGenerated(KeyGenerated {
@@ -286,10 +377,14 @@ pub fn transcript_html(t: &Transcript, checks: &Verification) -> String {
         {
             let _ = write!(
                 b,
-                "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}</td></tr>",
+                "<tr><td><code>{}</code></td><td>{}</td><td class=\"mono\">{}{}</td></tr>",
                 escape(keyid),
                 escape(key_type),
-                escape(fingerprint)
+                escape(fingerprint),
+                Labelled::key(fingerprint.clone())
+                    .words_line()
+                    .map(|w| format!("<br>{}", escape(&w)))
+                    .unwrap_or_default()
             );
         }
     }

@@ -1,6 +1,7 @@
 //! The archive commands (`import`, `export`, `list`, `keygen`) and the
 //! helpers every command uses to open and save an archive.
 
+use ceremony::fingerprint::Labelled;
 use ceremony_cli::{eprintln, println};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,10 @@ pub struct UnlockArgs {
     /// age identity file, for an archive encrypted to recipients (repeatable).
     #[arg(long = "identity", short = 'i', value_name = "FILE")]
     pub identity: Vec<PathBuf>,
+    /// Every command that opens keys refuses a networked machine, unless it
+    /// is a rehearsal: here, so that none of them lacks the check.
+    #[command(flatten)]
+    pub network: crate::machine::NetworkArgs,
 }
 
 impl UnlockArgs {
@@ -672,10 +677,20 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
     let opened = open_archive(&args.archive, &args.unlock)?;
     let ka = &opened.archive;
     let stored = ka.anchors();
+    // Each anchor by its root's signed part, as `submitter upload` and the
+    // closing lines of `signer sign` name the same root.
+    let signed_part = |a: &crate::keystore::StoredAnchor| {
+        let version = a.version.unwrap_or(0);
+        ka.anchor_roots(a)
+            .ok()
+            .and_then(|(root, _)| Labelled::root(&root, Some(&a.chain)))
+            .unwrap_or_else(|| Labelled::root_signed(Some(&a.chain), version, "(unreadable)"))
+    };
     let anchors: Vec<serde_json::Value> = stored
         .iter()
         .map(|a| {
             serde_json::json!({
+                "signed_sha256": signed_part(a).hex(),
                 "target": a.describe_target(),
                 "target_id": a.target,
                 "target_as_proposed": a.target_text,
@@ -726,6 +741,7 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
         );
         println!("  {:<8} {}", "", k.entry);
         println!("  {:<8} fingerprint {}", "", k.public.fingerprint());
+        print_words(&k.public);
     }
     for k in &ka.token_keys {
         let t = &k.info.token;
@@ -738,6 +754,7 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
             k.shown_id()
         );
         println!("  {:<8} fingerprint {}", "", k.public.fingerprint());
+        print_words(&k.public);
         println!(
             "  {:<8} on token {:?}: key {:?}, id {}{} (module when recorded: {})",
             "",
@@ -784,14 +801,14 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
             println!("  {t}");
             for a in stored.iter().filter(|a| a.describe_target() == *t) {
                 println!(
-                    "    chain {:<5} v{} ({}), signed {}, sha256 {}",
+                    "    chain {:<5} v{} ({}), signed {}",
                     ceremony::untrusted::escape(&a.chain),
                     a.version.map_or("?".to_string(), |v| v.to_string()),
                     a.dialect
                         .map_or("dialect unrecorded".to_string(), |d| d.to_string()),
                     a.signed_at.as_deref().unwrap_or("(unrecorded)"),
-                    a.sha256.as_deref().unwrap_or("(unrecorded)")
                 );
+                println!("{}", signed_part(a).render("          "));
                 if let Some(seen) = &a.target_text {
                     println!(
                         "          proposed as: {}",
@@ -813,6 +830,13 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
         println!("warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A key's witness words under its fingerprint, in `signer list`'s column.
+fn print_words(public: &ceremony::keys::PublicKey) {
+    if let Some(w) = Labelled::key(public.fingerprint()).words_line() {
+        println!("  {:<8} {w}", "");
+    }
 }
 
 pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {

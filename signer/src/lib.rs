@@ -160,14 +160,32 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    // Commands that open or make keys refuse a networked machine first,
+    // before anything is read or asked (`sign` and `sign-wave` check it
+    // themselves, for their transcripts).
+    let offline = |unlock: &commands::UnlockArgs, command: &str| {
+        machine::require_offline(&unlock.network, command).map(|_| ())
+    };
     match cli.command {
-        Command::Import(args) => commands::import(args),
-        Command::Export(args) => commands::export(args),
-        Command::List(args) => commands::list(args),
+        Command::Import(args) => {
+            offline(&args.unlock, "import")?;
+            commands::import(args)
+        }
+        Command::Export(args) => {
+            offline(&args.unlock, "export")?;
+            commands::export(args)
+        }
+        Command::List(args) => {
+            offline(&args.unlock, "list")?;
+            commands::list(args)
+        }
         Command::Review(args) => sign::review(args),
         Command::Sign(args) => sign::sign(args),
         Command::SignWave(args) => sign_wave::sign_wave(args),
-        Command::Keygen(args) => commands::keygen(args),
+        Command::Keygen(args) => {
+            offline(&args.unlock, "keygen")?;
+            commands::keygen(args)
+        }
         Command::Audit(args) => ceremony_cli::audit::run_dir(&args.metadata_dir, &args.report),
         Command::Qr(args) => ceremony_cli::qr::run(args),
         Command::VerifyTranscript(args) => ceremony_cli::verify_transcript::run(args),

@@ -1,8 +1,90 @@
 //! What the machine and the program look like, for the transcript's first
-//! entry. Read from /proc, /sys and the running binary, so the signer needs
-//! no network code to know whether it is offline.
+//! entry, and the refusal to open root keys on a networked machine. Read
+//! from /proc, /sys and the running binary, so the signer needs no network
+//! code to know whether it is offline.
 
-use ceremony::transcript::event::{Interface, Machine, Software};
+use ceremony::transcript::event::{Interface, Machine, Rehearsal, Software};
+
+use crate::VerificationFailed;
+
+/// The environment variable that declares a run a rehearsal, as
+/// `--rehearsal` does (and recorded as such): for test suites, which run
+/// the signer on their networked machine through one command builder.
+pub(crate) const REHEARSAL_ENV: &str = "TUF_CEREMONY_REHEARSAL";
+
+/// Whether the signer may run on a networked machine: by default it may
+/// not (a command that opens root keys refuses while any interface but
+/// loopback is up).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub(crate) struct NetworkArgs {
+    /// Run although a network interface other than loopback is up: a rehearsal with keys that
+    /// guard nothing, never a real ceremony. The transcript records it and the screen says
+    /// REHEARSAL. (TUF_CEREMONY_REHEARSAL=1 in the environment does the same.)
+    #[arg(long)]
+    pub(crate) rehearsal: bool,
+    /// Refusing on a networked machine is the default now: kept so that older scripts run.
+    /// It also overrides TUF_CEREMONY_REHEARSAL.
+    #[arg(long, hide = true, conflicts_with = "rehearsal")]
+    pub(crate) require_offline: bool,
+}
+
+impl NetworkArgs {
+    /// How the run was declared a rehearsal, if it was: `--require-offline`
+    /// (the old spelling of the default) wins over the environment.
+    pub(crate) fn rehearsal(&self) -> Option<Rehearsal> {
+        if self.rehearsal {
+            Some(Rehearsal::Flag)
+        } else if !self.require_offline && std::env::var_os(REHEARSAL_ENV).is_some_and(|v| v == "1")
+        {
+            Some(Rehearsal::Environment)
+        } else {
+            None
+        }
+    }
+}
+
+/// What `signer COMMAND` may do here: refused (exit 3, naming the
+/// interfaces that are up and the flag) while an interface other than
+/// loopback is up, unless the run is a rehearsal; else the machine's state
+/// for the transcript, with the rehearsal recorded. Called before anything
+/// is read, asked or made.
+pub(crate) fn require_offline(
+    args: &NetworkArgs,
+    command: &str,
+) -> Result<Machine, VerificationFailed> {
+    let mut machine = machine_state();
+    machine.rehearsal = args.rehearsal();
+    let up = interfaces_up(&machine);
+    if !up.is_empty() && machine.rehearsal.is_none() {
+        return Err(VerificationFailed(format!(
+            "network interface(s) {} are up: `signer {command}` opens root keys, and runs only on a \
+             machine with no network. Disconnect it (or boot the offline OS) and run again. For a \
+             rehearsal with keys that guard nothing, add --rehearsal (a ceremony's transcript records it). \
+             Nothing was read or written",
+            up.join(", ")
+        )));
+    }
+    if let Some(how) = machine.rehearsal {
+        ceremony_cli::eprintln!("{}", rehearsal_banner(how, &up));
+    }
+    Ok(machine)
+}
+
+/// The line that says a run is a rehearsal, at its start and its end.
+pub(crate) fn rehearsal_banner(how: Rehearsal, up: &[String]) -> String {
+    let by = match how {
+        Rehearsal::Flag => "--rehearsal",
+        Rehearsal::Environment => "TUF_CEREMONY_REHEARSAL=1",
+    };
+    let network = if up.is_empty() {
+        "no network interface but loopback is up".to_string()
+    } else {
+        format!("network interface(s) {} are up", up.join(", "))
+    };
+    format!(
+        "REHEARSAL ({by}; {network}): not a key ceremony; keys used here must guard nothing real."
+    )
+}
 
 /// Network interfaces (and whether any but loopback is up) and swap.
 pub(crate) fn machine_state() -> Machine {
@@ -51,6 +133,7 @@ pub(crate) fn machine_state() -> Machine {
         non_loopback_interface_up: online,
         swap_on: !swaps.is_empty(),
         swap_devices: swaps,
+        rehearsal: None,
     }
 }
 

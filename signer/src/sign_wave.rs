@@ -19,9 +19,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use ceremony_cli::{eprintln, println};
+use ceremony_cli::println;
 use time::OffsetDateTime;
 
+use ceremony::fingerprint::Labelled;
 use ceremony::fsio::{self, WriteOptions};
 use ceremony::keys::Signer;
 use ceremony::transcript::event::{
@@ -66,9 +67,6 @@ pub(crate) struct SignWaveArgs {
     /// chain is trusted on first use, on your comparison of its root keys.
     #[arg(long, value_name = "N.root.json")]
     pub(crate) trusted_root: Option<PathBuf>,
-    /// Refuse to run while any network interface other than loopback is up.
-    #[arg(long)]
-    pub(crate) require_offline: bool,
     #[command(flatten)]
     pub(crate) unlock: UnlockArgs,
 }
@@ -112,6 +110,12 @@ fn operator_abort(t: &mut TranscriptWriter, step: Step, e: anyhow::Error) -> any
 
 /// `signer sign-wave`.
 pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
+    // Before anything is read or asked: a networked machine is refused
+    // unless this is a rehearsal.
+    let machine = machine::require_offline(&args.unlock.network, "sign-wave")?;
+    let rehearsal = machine
+        .rehearsal
+        .map(|how| machine::rehearsal_banner(how, &machine::interfaces_up(&machine)));
     let now = OffsetDateTime::now_utc();
     // The proposal: parsed strictly first (its version names the default
     // bundle), then the chain verified, the targets computed here. Nothing
@@ -137,9 +141,6 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
     // Nothing reaches the disk until the signatures exist: a refused wave
     // leaves no file.
     let mut t = TranscriptWriter::deferred(&transcript_path);
-    let machine = machine::machine_state();
-    let up = machine::interfaces_up(&machine);
-    let online = machine.non_loopback_interface_up;
     t.append(&Event::Start(Start {
         software: machine::software_identity("signer", env!("CARGO_PKG_VERSION")),
         machine,
@@ -154,21 +155,6 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
             force: false,
         },
     }))?;
-    if online {
-        if args.require_offline {
-            return Err(refused(format!(
-                "network interface(s) {} are up and --require-offline was given: disconnect the \
-                 network and run again. Nothing was signed or written",
-                up.join(", ")
-            )));
-        }
-        eprintln!(
-            "warning: network interface(s) {} are up; signing belongs on a machine with no network. \
-             This is recorded in the transcript.",
-            up.join(", ")
-        );
-    }
-
     t.append(&Event::Input(Input::Proposal {
         path: args.proposal.display().to_string(),
         sha256: proposal_sha.clone(),
@@ -264,7 +250,13 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         .prod_root
         .root_keys()?
         .iter()
-        .map(|(id, k)| format!("    {id} (fingerprint {})", k.fingerprint()))
+        .map(|(id, k)| {
+            let words = Labelled::key(k.fingerprint())
+                .words_line()
+                .map(|w| format!("\n      {w}"))
+                .unwrap_or_default();
+            format!("    {id} (fingerprint {}){words}", k.fingerprint())
+        })
         .collect();
     fingerprints.sort();
     let mut text = wave::render(&p, &checked);
@@ -286,6 +278,9 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
             .join(", "),
         role.threshold
     ));
+    if let Some(r) = &rehearsal {
+        println!("{r}");
+    }
     println!("{text}");
     t.append(&Event::Diff(Diff {
         chain: "wave-targets".into(),
@@ -337,7 +332,9 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         .iter()
         .map(|(id, h)| (id.clone(), &h.private as &dyn Signer))
         .collect();
-    bundle.transcript_head = Some(t.finish(&keys)?);
+    let signed_head = t.finish(&keys)?;
+    let head = signed_head["head"].as_str().unwrap_or_default().to_string();
+    bundle.transcript_head = Some(signed_head);
     fsio::write_new(&output, &bundle.to_bytes(), &WriteOptions::public())
         .with_context(|| format!("cannot write {}", output.display()))?;
     println!(
@@ -347,5 +344,9 @@ pub(crate) fn sign_wave(args: SignWaveArgs) -> Result<ExitCode> {
         transcript_path.display(),
         output.display()
     );
+    println!("{}", Labelled::transcript_head(head).render(""));
+    if let Some(r) = &rehearsal {
+        println!("{r}");
+    }
     Ok(ExitCode::SUCCESS)
 }

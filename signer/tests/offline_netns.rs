@@ -1,16 +1,20 @@
-//! The signer works with no network at all, and says so when there is one.
+//! The signer works with no network at all, and refuses to open keys when
+//! there is one.
 //!
-//! * A whole ceremony (import, review, sign with `--require-offline`, list,
-//!   verify-transcript) runs inside a fresh network namespace that has only
-//!   a loopback interface, which is down (`unshare -n`, with `/sys`
-//!   remounted so that `/sys/class/net` shows that namespace's interfaces).
+//! * A whole ceremony (import, review, sign, list, verify-transcript) runs
+//!   inside a fresh network namespace that has only a loopback interface,
+//!   which is down (`unshare -n`, with `/sys` remounted so that
+//!   `/sys/class/net` shows that namespace's interfaces), without the
+//!   rehearsal opt-in: the default is enough there.
 //! * The same ceremony runs under `strace -f -e trace=%network`: the signer
 //!   makes no network system call at all (raw ones included, which `nm`
 //!   cannot see).
 //! * On this machine as it is: when an interface other than loopback is up,
-//!   `sign --require-offline` refuses and changes nothing, and `sign`
-//!   without it warns and records the interface in the transcript; when none
-//!   is up (inside `scripts/test-offline.sh`), `--require-offline` signs.
+//!   every command that opens keys refuses, naming the interfaces and
+//!   `--rehearsal`, before it reads anything, and changes nothing;
+//!   `--rehearsal` (or `TUF_CEREMONY_REHEARSAL=1`) runs, and the transcript
+//!   and the screen say REHEARSAL. When none is up (inside
+//!   `scripts/test-offline.sh`), the commands run without the opt-in.
 //!
 //! Where the kernel or the sandbox forbids namespaces (or strace is
 //! missing), the test says why on stderr, in capitals, and checks what it
@@ -20,7 +24,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ceremony_tests::cmd::TEST_SCRYPT_LOG_N;
+use ceremony_tests::cmd::{REHEARSAL, TEST_SCRYPT_LOG_N};
 use ceremony_tests::prelude::*;
 
 fn signer_path() -> &'static str {
@@ -102,19 +106,32 @@ fn netns_prefix() -> Result<Vec<String>, String> {
     Err(reasons.join("; "))
 }
 
+/// Runs the signer under `prefix` (a namespace, strace) in `dir`, without
+/// the rehearsal opt-in: inside a namespace with no interface the default
+/// must be enough.
 fn run_prefixed<I, S>(dir: &Path, prefix: &[String], args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(&prefix[0])
-        .args(&prefix[1..])
+    prefixed(dir, prefix, args)
+        .output()
+        .expect("the command runs")
+}
+
+fn prefixed<I, S>(dir: &Path, prefix: &[String], args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut c = Command::new(&prefix[0]);
+    c.args(&prefix[1..])
         .arg(signer_path())
         .args(args)
         .current_dir(dir)
         .env(TEST_SCRYPT_LOG_N.0, TEST_SCRYPT_LOG_N.1)
-        .output()
-        .expect("the command runs")
+        .env_remove(REHEARSAL.0);
+    c
 }
 
 /// The transcript's first entry: what the signer saw of the machine.
@@ -178,15 +195,15 @@ fn a_ceremony_runs_in_a_network_namespace_with_no_interface() {
     let d = dir.path();
     eprintln!("running the ceremony under: {}", prefix.join(" "));
     ok(&run_prefixed(d, &prefix, ["review", "proposal.json"]));
-    let args = SignArgs::new().extra(["--require-offline"]);
-    let out = run_prefixed(d, &prefix, &args);
+    let out = run_prefixed(d, &prefix, SignArgs::new());
     let t = ok(&out);
     assert!(
-        !t.contains("are up"),
-        "no interface is up in the namespace:\n{t}"
+        !t.contains("are up") && !t.contains("REHEARSAL"),
+        "no interface is up in the namespace, and no rehearsal was asked for:\n{t}"
     );
     let machine = machine_in_transcript(d);
     assert_eq!(machine["non_loopback_interface_up"], false, "{machine}");
+    assert!(machine.get("rehearsal").is_none(), "{machine}");
     let names: Vec<&str> = machine["interfaces"]
         .as_array()
         .unwrap()
@@ -219,7 +236,11 @@ fn the_signer_makes_no_network_system_call() {
         "-o".into(),
         log.display().to_string(),
     ];
-    let out = run_prefixed(d, &prefix, SignArgs::new());
+    // On this machine, as a rehearsal: what is traced is the ceremony.
+    let out = prefixed(d, &prefix, SignArgs::new())
+        .env(REHEARSAL.0, REHEARSAL.1)
+        .output()
+        .expect("strace runs");
     if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("ptrace") {
         eprintln!(
             "STRACE TEST NOT RUN: ptrace is not permitted here: {}",
@@ -260,54 +281,182 @@ fn the_signer_makes_no_network_system_call() {
     }
 }
 
+/// Every command that opens or makes keys, with arguments it would run
+/// with in `setup()`'s folder.
+fn key_commands() -> Vec<(&'static str, Vec<String>)> {
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let pass = ["--passphrase-file", "pass.txt"];
+    vec![
+        ("sign", SignArgs::new().into_iter().collect()),
+        (
+            "list",
+            [&["list", "keys.tgz.age"][..], &pass]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        ),
+        (
+            "import",
+            v(&[
+                "import",
+                "factory-keys.tgz",
+                "-o",
+                "again.tgz.age",
+                "--passphrase-file",
+                "pass.txt",
+            ]),
+        ),
+        (
+            "export",
+            v(&[
+                "export",
+                "keys.tgz.age",
+                "-o",
+                "plain.tgz",
+                "--plaintext",
+                "--passphrase-file",
+                "pass.txt",
+            ]),
+        ),
+        (
+            "keygen",
+            v(&[
+                "keygen",
+                "--keys",
+                "keys.tgz.age",
+                "-o",
+                "pub.json",
+                "--new-archive",
+                "k2.tgz.age",
+                "--passphrase-file",
+                "pass.txt",
+            ]),
+        ),
+        (
+            "sign-wave",
+            v(&[
+                "sign-wave",
+                "wave.json",
+                "--keys",
+                "keys.tgz.age",
+                "-o",
+                "wave-bundle.json",
+                "--passphrase-file",
+                "pass.txt",
+            ]),
+        ),
+    ]
+}
+
+/// The signer in `dir` without the test suite's rehearsal opt-in.
+fn signer_as_shipped<I, S>(dir: &Path, args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    TestCommand::new("signer", dir)
+        .env_remove(REHEARSAL.0)
+        .args(args)
+        .output()
+}
+
+const REFUSED: &str = "opens root keys, and runs only on a machine with no network";
+
 #[test]
-fn require_offline_follows_the_state_of_this_machine() {
+fn a_networked_machine_is_refused_unless_it_is_a_rehearsal() {
     let up = interfaces_up_in_sys();
     let own = interfaces_in_proc();
     if up.iter().any(|i| !own.contains(i)) {
         eprintln!(
             "NOTE: /sys/class/net shows {up:?} up, but this process's network namespace holds \
              {own:?}: /sys belongs to another namespace (plain `unshare -n` without remounting \
-             /sys). The signer reads /sys, so it will refuse --require-offline: a false alarm, \
-             on the safe side."
+             /sys). The signer reads /sys, so it will refuse: a false alarm, on the safe side."
         );
     }
     let dir = setup();
     let d = dir.path();
-    let args = SignArgs::new().extra(["--require-offline"]);
+    // Commands that open no key run anywhere.
+    ok(&signer_as_shipped(d, ["review", "proposal.json"]));
+
     if up.is_empty() {
-        eprintln!("no interface but loopback is up: --require-offline must sign");
-        let t = ok(&signer(d, &args));
-        assert!(!t.contains("are up"), "{t}");
-        assert_eq!(machine_in_transcript(d)["non_loopback_interface_up"], false);
+        eprintln!("no interface but loopback is up: every command must run without --rehearsal");
+        let t = ok(&signer_as_shipped(d, SignArgs::new()));
+        assert!(!t.contains("are up") && !t.contains("REHEARSAL"), "{t}");
+        let machine = machine_in_transcript(d);
+        assert_eq!(machine["non_loopback_interface_up"], false, "{machine}");
+        assert!(machine.get("rehearsal").is_none(), "{machine}");
+        for (name, args) in key_commands() {
+            let out = signer_as_shipped(d, &args);
+            assert!(
+                !text(&out).contains(REFUSED),
+                "{name} was refused offline:\n{}",
+                text(&out)
+            );
+        }
         return;
     }
-    eprintln!("interfaces up: {up:?}: --require-offline must refuse, plain sign must warn");
-    let before = hash_dir(d);
-    let out = signer(d, &args);
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{t}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--require-offline"), "{t}");
-    for i in &up {
-        assert!(stderr.contains(i.as_str()), "{i} is not named:\n{t}");
-    }
-    assert!(!stderr.contains("panicked"), "{t}");
-    assert_eq!(
-        hash_dir(d),
-        before,
-        "a refused ceremony changed the folder:\n{t}"
-    );
 
-    // Without the flag: a warning, recorded in the transcript, and it signs.
-    let out = signer(d, SignArgs::new());
+    eprintln!("interfaces up: {up:?}: every command that opens keys must refuse");
+    let before = hash_dir(d);
+    for (name, args) in key_commands() {
+        let out = signer_as_shipped(d, &args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{name}: {t}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(REFUSED) && stderr.contains(&format!("`signer {name}`")),
+            "{name}: {t}"
+        );
+        assert!(
+            stderr.contains("--rehearsal"),
+            "{name} does not name the flag: {t}"
+        );
+        for i in &up {
+            assert!(
+                stderr.contains(i.as_str()),
+                "{name}: {i} is not named:\n{t}"
+            );
+        }
+        assert!(
+            !stderr.contains("panicked") && out.stdout.is_empty(),
+            "{name}: {t}"
+        );
+        assert_eq!(
+            hash_dir(d),
+            before,
+            "a refused {name} changed the folder:\n{t}"
+        );
+    }
+    // The old flag is the default's name now, and wins over the environment.
+    let out = signer(d, SignArgs::new().extra(["--require-offline"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(hash_dir(d), before);
+
+    // --rehearsal: it signs, says so at the start, in the review header and
+    // at the end, and the transcript records how.
+    let out = signer_as_shipped(d, SignArgs::new().extra(["--rehearsal"]));
     let t = ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("warning: network interface(s)") && stderr.contains(&up[0]),
+        stderr.starts_with("REHEARSAL (--rehearsal; network interface(s)"),
+        "{t}"
+    );
+    assert!(
+        stdout.matches("REHEARSAL (--rehearsal;").count() >= 2,
+        "header and closing lines: {t}"
+    );
+    assert!(
+        stdout
+            .trim_end()
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains("REHEARSAL")),
         "{t}"
     );
     let machine = machine_in_transcript(d);
+    assert_eq!(machine["rehearsal"], "flag", "{machine}");
     assert_eq!(machine["non_loopback_interface_up"], true, "{machine}");
     let recorded: Vec<&str> = machine["interfaces"]
         .as_array()
@@ -322,4 +471,27 @@ fn require_offline_follows_the_state_of_this_machine() {
             "{i} not recorded: {machine}"
         );
     }
+    // The auditor is told too; verify-transcript opens no key and runs here.
+    let v = signer_as_shipped(
+        d,
+        [
+            "verify-transcript",
+            "bundle.transcript.jsonl",
+            "--root",
+            "bundle.json",
+        ],
+    );
+    let t = ok(&v);
+    assert!(
+        t.contains("REHEARSAL: the signer was told this run is a rehearsal (--rehearsal)"),
+        "{t}"
+    );
+
+    // The test suite's opt-in is recorded as what it is.
+    let dir = setup();
+    ok(&signer(dir.path(), SignArgs::new()));
+    assert_eq!(
+        machine_in_transcript(dir.path())["rehearsal"],
+        "environment"
+    );
 }

@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 use time::OffsetDateTime;
 
 use ceremony::audit::{audit_dir, render_json, render_text, AuditReport};
+use ceremony::report::Subject;
 use ceremony::Dialect;
-use ceremony_cli::audit::{print, write_html, ReportArgs};
+use ceremony_cli::audit::{folder_subject, print, write_html, ReportArgs};
 
 use crate::factory::{check_name, Factory};
 use crate::source::{walk, Repo};
@@ -98,7 +99,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
     if let Some(dir) = a.metadata_dir {
         let report = audit_dir(dir, trusted, dialect, at).context("audit could not run")?;
         print(&report, json)?;
-        write_html(&report, html)?;
+        write_html(&report, html, &folder_subject(dir))?;
         return Ok(report.ok());
     }
     if let Some(r) = a.repo {
@@ -120,7 +121,11 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
             }
         };
         print(&report, json)?;
-        write_html(&report, html)?;
+        let subject = Subject {
+            target: format!("TUF repository {r}"),
+            chain: None,
+        };
+        write_html(&report, html, &subject)?;
         return Ok(report.ok());
     }
     let name = a.factory.expect("checked above");
@@ -168,9 +173,14 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
             .file_stem()
             .map_or_else(|| "audit".into(), |s| s.to_string_lossy().into_owned());
         for (chain, r) in &reports {
+            let subject = Subject {
+                target: format!("FoundriesFactory {name} ({})", f.api),
+                chain: Some(if *chain == "ci" { "CI" } else { "production" }.into()),
+            };
             write_html(
                 r,
                 Some(&html.with_file_name(format!("{stem}-{chain}.html"))),
+                &subject,
             )?;
         }
     }

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use ceremony::bundle::Bundle;
 use ceremony::bundle_check::{bundle_status, check_answers};
 use ceremony::diff::{key_description, RootDiff};
+use ceremony::fingerprint::Labelled;
 use ceremony::proposal::{Proposal, Rotate};
 use ceremony::pubkey::PubkeyFile;
 use ceremony::rules::{check_step, ThresholdOf};
@@ -103,6 +104,14 @@ fn root_summary(root: &RootMetadata, out: &mut String, indent: &str) -> Value {
             for id in &role.keyids {
                 let _ = writeln!(out, "{indent}    {}", key_line(root, id));
                 let k = root.key(id).ok();
+                // Root keys are what witnesses compare across the gap.
+                if let Some(w) = k
+                    .as_ref()
+                    .filter(|_| name == "root")
+                    .and_then(|k| Labelled::key(k.fingerprint()).words_line())
+                {
+                    let _ = writeln!(out, "{indent}      {w}");
+                }
                 keys.push(json!({
                     "keyid": id,
                     "type": k.as_ref().map(key_description),
@@ -124,14 +133,22 @@ fn show_root(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "root, dialect {}{}; version {}; expires {}; {} bytes; sha256 {}",
+        "root, dialect {}{}; version {}; expires {}; {} bytes",
         root.dialect(),
         if detected { " (detected)" } else { "" },
         root.version().map_or("?".into(), |v| v.to_string()),
         root.expires_str().unwrap_or("?"),
         bytes.len(),
-        ceremony::sha256::hex(bytes)
     );
+    let version = root.version().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{}",
+        Labelled::root_file(None, version, ceremony::sha256::hex(bytes)).render("  ")
+    );
+    if let Some(l) = Labelled::root(root, None) {
+        let _ = writeln!(out, "{}", l.render("  "));
+    }
     let _ = writeln!(out, "roles:");
     let roles = root_summary(root, &mut out, "  ");
     let sigs = root.signatures().unwrap_or_default();
@@ -221,7 +238,15 @@ fn show_proposal(p: &Proposal, sha: &str) -> (String, Value) {
             chain.history.len()
         );
         for h in &chain.history {
-            let _ = writeln!(out, "    v{:<4} sha256 {}", h.version, h.sha256);
+            let l = Labelled::root_file(Some(&chain.name), h.version, h.sha256.clone());
+            let _ = writeln!(out, "    {l}");
+        }
+        // The current root as `signer list` names the anchor it must chain from.
+        if let Some(l) = cur
+            .as_ref()
+            .and_then(|c| Labelled::root(c, Some(&chain.name)))
+        {
+            let _ = writeln!(out, "{}", l.render("  "));
         }
         if let Some(c) = &cur {
             let _ = root_summary(c, &mut out, "    ");
@@ -367,6 +392,9 @@ fn show_bundle(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if let Some(l) = Labelled::root(&root, Some(&r.name)) {
+            let _ = writeln!(out, "{}", l.render("  "));
+        }
         roots.push(json!({
             "name": r.name,
             "version": root.version().ok(),
@@ -382,6 +410,9 @@ fn show_bundle(
             k.description,
             k.fingerprint
         );
+        if let Some(w) = Labelled::key(k.fingerprint.clone()).words_line() {
+            let _ = writeln!(out, "  {w}");
+        }
     }
     let mut status_json = Value::Null;
     match proposal {

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 
 use ceremony::bundle::Bundle;
 use ceremony::bundle_check::{bundle_status, check_answers, same_root, same_signed};
+use ceremony::fingerprint::Labelled;
 use ceremony::proposal::{Proposal, Target};
 use ceremony::rules::check_step;
 use ceremony::RootMetadata;
@@ -552,6 +553,7 @@ fn upload_dir(
         "uploaded: {} (v{next}) and root.json; read back and checked against v{n}: both thresholds met",
         new_path.display()
     );
+    print_root(&back, new, "root");
     Ok(())
 }
 
@@ -712,6 +714,7 @@ fn upload_http(
         repo.location(&new_name),
         next
     );
+    print_root(&b, new, "root");
     Ok(())
 }
 
@@ -1087,6 +1090,16 @@ pub(crate) fn hint_for(status: Option<u16>, factory: &str) -> String {
     }
 }
 
+/// The root read back, as the signer's closing lines and `signer list`
+/// name it: by its signed part, which the server's formatting of the file
+/// does not change.
+fn print_root(bytes: &[u8], new: &RootMetadata, chain: &str) {
+    let served = RootMetadata::from_slice(bytes, Some(new.dialect()));
+    if let Some(l) = served.ok().and_then(|r| Labelled::root(&r, Some(chain))) {
+        println!("{}", l.render("  "));
+    }
+}
+
 pub(crate) fn confirm_factory(f: &Factory, ours: &Ours, now: OffsetDateTime) -> Result<()> {
     for (chain, prod, cur, new) in [
         ("CI", false, ours.current_ci, ours.new_ci),
@@ -1098,10 +1111,8 @@ pub(crate) fn confirm_factory(f: &Factory, ours: &Ours, now: OffsetDateTime) -> 
             anyhow!("GET {url}: HTTP 404: the server does not serve {chain} v{v} although it was applied")
         })?;
         confirm_file(&bytes, &url, cur, new, now)?;
-        eprintln!(
-            "re-fetched {chain} v{v} (sha256 {}): identical to the uploaded root, both thresholds met",
-            &ceremony::sha256::hex(&bytes)[..16]
-        );
+        eprintln!("re-fetched {chain} v{v}: identical to the uploaded root, both thresholds met");
+        print_root(&bytes, new, chain);
     }
     Ok(())
 }

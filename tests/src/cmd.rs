@@ -1,7 +1,8 @@
 //! Running the workspace's binaries from tests, the way ripgrep's
 //! `tests/util.rs` does it: one builder, [`TestCommand`], that starts from a
 //! hermetic environment (nothing of the machine's FoundriesFactory setup,
-//! HOME in the test's folder, the cheap scrypt cost for new archives) and
+//! HOME in the test's folder, the cheap scrypt cost for new archives, the
+//! signer's rehearsal opt-in for this networked machine) and
 //! whose failures print the exit status with both streams, so a red test
 //! says what the binary said.
 
@@ -16,6 +17,11 @@ use crate::binary;
 /// knob of the signer (release builds ignore it, and opening an archive is
 /// unaffected). Tests that want age's calibrated cost remove it.
 pub const TEST_SCRYPT_LOG_N: (&str, &str) = ("TUF_CEREMONY_TEST_SCRYPT_LOG_N", "10");
+
+/// The signer's explicit opt-in to run on a networked machine (as
+/// `--rehearsal`, recorded in the transcript): tests run on one. Tests of
+/// the refusal remove it.
+pub const REHEARSAL: (&str, &str) = ("TUF_CEREMONY_REHEARSAL", "1");
 
 /// A command of a workspace binary, ready to run in a test.
 pub struct TestCommand {
@@ -48,6 +54,7 @@ impl TestCommand {
             .env("FIOCTL_CONFIG", dir.join("no-fioctl-config.yaml"))
             .env("HOME", dir)
             .env(TEST_SCRYPT_LOG_N.0, TEST_SCRYPT_LOG_N.1)
+            .env(REHEARSAL.0, REHEARSAL.1)
             .stdin(Stdio::null());
         TestCommand { cmd, stdin: None }
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ceremony::audit::audit_dir;
-use ceremony::report::audit_html;
+use ceremony::report::{audit_html, Subject};
 use ceremony_tests::{python_histories, workspace_root};
 use time::OffsetDateTime;
 
@@ -69,8 +69,13 @@ fn audit_report_renders_in_chromium() {
         OffsetDateTime::now_utc(),
     )
     .unwrap();
-    let html = audit_html(&report);
+    let subject = Subject {
+        target: "FoundriesFactory acme (https://api.foundries.io)".into(),
+        chain: Some("production".into()),
+    };
+    let html = audit_html(&report, &subject);
     for must in [
+        "FoundriesFactory acme (https://api.foundries.io), production root history",
         "the history holds",
         "v5",
         "Threshold health",
@@ -98,7 +103,7 @@ fn audit_report_renders_in_chromium() {
         OffsetDateTime::now_utc(),
     )
     .unwrap();
-    let html = audit_html(&bad);
+    let html = audit_html(&bad, &subject);
     assert!(
         html.contains("does NOT hold") && html.contains("old-threshold"),
         "{html}"
@@ -132,6 +137,7 @@ fn ceremony_report_renders_in_chromium() {
             non_loopback_interface_up: false,
             swap_devices: vec![],
             swap_on: false,
+            rehearsal: Some(Rehearsal::Flag),
         },
         operator: Some("Alice <script>".into()),
         witnesses: vec!["Bob".into(), "Carol".into()],
@@ -143,6 +149,14 @@ fn ceremony_report_renders_in_chromium() {
             yes: false,
             force: false,
         },
+    }))
+    .unwrap();
+    w.append(&Event::Input(Input::Proposal {
+        path: "proposal.json".into(),
+        sha256: "cd".repeat(32),
+        target: "TUF repository https://repo.example/metadata".into(),
+        dialect: Dialect::Tuf,
+        txid: None,
     }))
     .unwrap();
     w.append(&Event::Diff(Diff {
@@ -179,6 +193,15 @@ fn ceremony_report_renders_in_chromium() {
         },
     );
     set_anchor(&mut root, &anchor);
+    let signed_sha256 = ceremony::sha256::hex(&root.canonical_signed().unwrap());
+    let head = w
+        .append(&Event::Output(Output::Root {
+            chain: "root".into(),
+            version: 2,
+            sha256: ceremony::sha256::hex(&root.to_bytes()),
+            signed_sha256: signed_sha256.clone(),
+        }))
+        .unwrap();
     w.finish(&[(id, &key)]).unwrap();
 
     let v = verify_all(&std::fs::read(&path).unwrap(), Some(&root), &[]);
@@ -194,6 +217,29 @@ fn ceremony_report_renders_in_chromium() {
         &key.public_key().fingerprint(),
     ] {
         assert!(html.contains(must), "{must}");
+    }
+    // What the ceremony was about, that it was a rehearsal, and every hash
+    // people compare, labelled as the terminal labels it, with its words.
+    let words = |hex: &str| {
+        ceremony::fingerprint::Labelled::new("", hex)
+            .words_line()
+            .unwrap()
+    };
+    for must in [
+        "TUF repository https://repo.example/metadata (tuf dialect) · chain(s) root".to_string(),
+        "REHEARSAL".to_string(),
+        format!(
+            "transcript head sha256:<br><code>{head}</code><br>{}",
+            words(&head)
+        ),
+        format!(
+            "transcript entry 5 sha256 (anchored in root v2):<br><code>{anchor}</code><br>{}",
+            words(&anchor)
+        ),
+        format!("root v2 sha256 (signed part):<br><code>{signed_sha256}</code>"),
+        words(&key.public_key().fingerprint()),
+    ] {
+        assert!(html.contains(&must), "{must}\n{html}");
     }
     let out = workspace_root().join("target/report-screenshots");
     std::fs::create_dir_all(&out).unwrap();

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use ceremony::audit::{self, AuditReport};
 use ceremony::fsio::{self, WriteOptions};
+use ceremony::report::Subject;
 use ceremony::Dialect;
 
 use crate::exit::{UsageError, EXIT_VERIFICATION_FAILED};
@@ -53,8 +54,17 @@ pub fn run_dir(dir: &Path, args: &ReportArgs) -> Result<ExitCode> {
     let report = audit::audit_dir(dir, args.trusted.as_deref(), args.dialect, args.at()?)
         .context("audit could not run")?;
     print(&report, args.json)?;
-    write_html(&report, args.html.as_deref())?;
+    write_html(&report, args.html.as_deref(), &folder_subject(dir))?;
     Ok(status(report.ok()))
+}
+
+/// What a report of the roots in folder `dir` is about.
+pub fn folder_subject(dir: &Path) -> Subject {
+    Subject {
+        // The HTML page escapes it (control characters shown visibly).
+        target: format!("the roots in the folder {}", dir.display()),
+        chain: None,
+    }
 }
 
 /// Prints one history's report, as text or JSON, on standard output.
@@ -69,9 +79,9 @@ pub fn print(report: &AuditReport, json: bool) -> Result<()> {
 
 /// Writes the printable report to `html` (never over an existing file) and
 /// says so on standard error, so that `--json` output stays parseable.
-pub fn write_html(report: &AuditReport, html: Option<&Path>) -> Result<()> {
+pub fn write_html(report: &AuditReport, html: Option<&Path>, subject: &Subject) -> Result<()> {
     if let Some(path) = html {
-        let page = ceremony::report::audit_html(report);
+        let page = ceremony::report::audit_html(report, subject);
         fsio::write_new(path, page.as_bytes(), &WriteOptions::public()).with_context(|| {
             format!(
                 "cannot write the HTML report {} (an existing file is never replaced: pick \

@@ -79,6 +79,8 @@ impl Context {
 /// What a person reads for a key: full id, type, full fingerprint.
 struct KeyShown {
     line: String,
+    /// The witness words of its fingerprint (none for a placeholder).
+    words: Option<String>,
     /// The key object is exactly what the type and fingerprint determine
     /// (nothing else in it needs showing).
     canonical: bool,
@@ -88,6 +90,7 @@ fn show_key(ctx: &Context, id: &str, obj: &Value) -> KeyShown {
     if let Some(l) = ctx.labels.iter().find(|l| l.keyid == id) {
         return KeyShown {
             line: format!("{}  {}", l.label, l.what),
+            words: None,
             canonical: true,
         };
     }
@@ -99,10 +102,12 @@ fn show_key(ctx: &Context, id: &str, obj: &Value) -> KeyShown {
                 key_description(&k),
                 k.fingerprint()
             ),
+            words: crate::fingerprint::Labelled::key(k.fingerprint()).words_line(),
             canonical: k.to_key_object(ctx.dialect) == *obj,
         },
         Err(e) => KeyShown {
             line: format!("{id_shown}  unreadable ({e})"),
+            words: None,
             canonical: false,
         },
     }
@@ -225,6 +230,11 @@ pub fn render(old: &RootMetadata, script: &Script, ctx: &Context) -> Result<Stri
                             .as_deref()
                             .map_or_else(|| "(none given)".into(), untrusted::escape)
                     );
+                }
+                // An added key is what witnesses compare with the other
+                // side (`submitter show` of the bundle): its words too.
+                if let Some(w) = &k.words {
+                    let _ = writeln!(out, "        {w}");
                 }
                 if !k.canonical {
                     let _ = writeln!(out, "        (its key object is shown in full below)");

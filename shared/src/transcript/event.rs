@@ -159,6 +159,21 @@ pub struct Machine {
     pub swap_devices: Vec<String>,
     /// Whether any swap was on: secrets may have been paged out.
     pub swap_on: bool,
+    /// Set when the operator declared the run a rehearsal, the only way the
+    /// signer runs while an interface other than loopback is up; absent in
+    /// a ceremony (and in transcripts older than the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rehearsal: Option<Rehearsal>,
+}
+
+/// How a run was declared a rehearsal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rehearsal {
+    /// `--rehearsal` on the command line.
+    Flag,
+    /// `TUF_CEREMONY_REHEARSAL=1` in the environment (test suites).
+    Environment,
 }
 
 /// One network interface.

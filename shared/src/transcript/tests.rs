@@ -48,6 +48,7 @@ fn start(operator: &str) -> Event {
             non_loopback_interface_up: false,
             swap_devices: vec![],
             swap_on: false,
+            rehearsal: None,
         },
         operator: Some(operator.into()),
         witnesses: vec!["bob".into()],

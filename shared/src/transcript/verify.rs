@@ -330,8 +330,23 @@ impl Verification {
     pub fn summary(&self) -> String {
         let mut out = format!("{}\n", self.verdict_text());
         if let Some(t) = &self.transcript {
-            out.push_str(&format!("head {}\n", t.stated_head()));
+            let head = crate::fingerprint::Labelled::transcript_head(t.stated_head());
+            out.push_str(&format!("{}\n", head.render("")));
+            let rehearsal = t.entries.iter().find_map(|e| match &e.event {
+                Event::Start(s) => s.machine.rehearsal,
+                _ => None,
+            });
+            if let Some(how) = rehearsal {
+                out.push_str(&format!(
+                    "REHEARSAL: the signer was told this run is a rehearsal ({}): not a key ceremony\n",
+                    match how {
+                        super::event::Rehearsal::Flag => "--rehearsal",
+                        super::event::Rehearsal::Environment => "TUF_CEREMONY_REHEARSAL=1",
+                    }
+                ));
+            }
         }
+        let mut anchors_shown = Vec::new();
         for a in &self.authenticated {
             out.push_str(&format!(
                 "authenticated by {}: {} of v{} (threshold {}) signed the head: {}; v{} anchors entry {}{}\n",
@@ -347,6 +362,21 @@ impl Verification {
                     _ => "; the transcript does not list it among the roots it signed".into(),
                 }
             ));
+            // The hash the root itself carries (`x-changelog`, `x-ceremony`):
+            // an earlier entry than the head, so labelled as what it is.
+            let anchored = self
+                .transcript
+                .as_ref()
+                .and_then(|t| t.entries.iter().find(|e| e.seq == a.head.anchor_seq));
+            if let Some(e) = anchored.filter(|e| !anchors_shown.contains(&e.seq)) {
+                anchors_shown.push(e.seq);
+                let l = crate::fingerprint::Labelled::transcript_anchor(
+                    e.seq,
+                    a.head.version,
+                    e.hash.clone(),
+                );
+                out.push_str(&format!("{}\n", l.render("  ")));
+            }
         }
         if !self.authenticated.is_empty() {
             out.push_str(

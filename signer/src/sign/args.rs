@@ -101,10 +101,6 @@ pub(crate) struct SignArgs {
     /// A witness present, for the transcript (repeat for each).
     #[arg(long = "witness", value_name = "NAME")]
     pub(crate) witnesses: Vec<String>,
-    /// Refuse to run while any network interface other than loopback is up
-    /// (by default the signer warns and records it in the transcript).
-    #[arg(long)]
-    pub(crate) require_offline: bool,
     /// Root keys on PKCS#11 tokens: --pkcs11-module (needed when the archive
     /// records token keys that must sign) and --pin-file; with --token (and
     /// --key-label) the new keys are generated on that token instead of in the

@@ -4,7 +4,6 @@
 //! current roots verify on their own, and what signing will produce fits
 //! the limits of the dialect's clients and of the stick.
 
-use ceremony_cli::eprintln;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -57,6 +56,9 @@ pub(super) struct Ceremony {
     /// A targets rotation's signatures of production and wave targets, once
     /// made, for the bundle.
     pub(super) resigned: super::resign::Signatures,
+    /// The REHEARSAL line, when this run was declared one: said again in
+    /// the review header and the closing lines, where no one misses it.
+    pub(super) rehearsal: Option<String>,
 }
 
 /// The targets keys' archive of a targets change that makes keys.
@@ -72,6 +74,12 @@ pub(super) struct TargetsArchive {
 /// `args.output`, the bundle's path (the default name carries the new
 /// root's version, so the proposal is read first).
 pub(super) fn run(args: &mut SignArgs, now: OffsetDateTime) -> Result<Ceremony> {
+    // Before anything is read or asked: a networked machine is refused
+    // unless this is a rehearsal.
+    let machine = machine::require_offline(&args.unlock.network, "sign")?;
+    let rehearsal = machine
+        .rehearsal
+        .map(|how| machine::rehearsal_banner(how, &machine::interfaces_up(&machine)));
     let proposal_source = match (&args.proposal, &args.qr_text) {
         (_, Some(src)) => format!("QR frames from {}", src.display()),
         (Some(p), None) => p.display().to_string(),
@@ -94,9 +102,6 @@ pub(super) fn run(args: &mut SignArgs, now: OffsetDateTime) -> Result<Ceremony> 
     let args = &*args;
 
     let mut t = TranscriptWriter::deferred(&transcript_path);
-    let machine = machine::machine_state();
-    let up = machine::interfaces_up(&machine);
-    let online = machine.non_loopback_interface_up;
     t.append(&Event::Start(Start {
         software: machine::software_identity("signer", env!("CARGO_PKG_VERSION")),
         machine,
@@ -111,21 +116,6 @@ pub(super) fn run(args: &mut SignArgs, now: OffsetDateTime) -> Result<Ceremony> 
             force: args.force,
         },
     }))?;
-    if online {
-        if args.require_offline {
-            return Err(refused(format!(
-                "network interface(s) {} are up and --require-offline was given: disconnect the \
-                 network (or boot the offline OS) and run again. Nothing was signed or written",
-                up.join(", ")
-            )));
-        }
-        eprintln!(
-            "warning: network interface(s) {} are up; a root-key ceremony belongs on a machine with \
-             no network. This is recorded in the transcript (--require-offline refuses instead).",
-            up.join(", ")
-        );
-    }
-
     t.append(&Event::Input(Input::Proposal {
         path: proposal_source,
         sha256: proposal_sha.clone(),
@@ -173,6 +163,7 @@ pub(super) fn run(args: &mut SignArgs, now: OffsetDateTime) -> Result<Ceremony> 
         to_generate,
         targets_archive,
         resigned: Default::default(),
+        rehearsal,
     })
 }
 

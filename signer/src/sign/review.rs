@@ -13,6 +13,7 @@ use ceremony::diff::{
     check_key_ids, check_same_ids, key_description, render, AnchorNote, Context, Label, Provided,
     Script,
 };
+use ceremony::fingerprint::Labelled;
 use ceremony::keys::{NewKeyType, PublicKey};
 use ceremony::proposal::{Chain, KeyRole, Proposal, Rotate};
 use ceremony::rotation::{self, ChainPlan, Plans};
@@ -100,10 +101,13 @@ fn print_history(chain: &Chain) {
     } else {
         let first = chain.history.first().map_or(0, |h| h.version);
         let last = chain.history.last().map_or(0, |h| h.version);
+        let newest = chain.history.last().map(|h| {
+            Labelled::root_file(Some(&chain.name), h.version, h.sha256.clone()).to_string()
+        });
         println!(
-            "  history: the proposal lists v{first}..v{last} ({} root(s); unchecked here); last sha256 {}",
+            "  history: the proposal lists v{first}..v{last} ({} root(s); unchecked here); last: {}",
             chain.history.len(),
-            chain.history.last().map_or("", |h| h.sha256.as_str())
+            newest.unwrap_or_default()
         );
     }
 }
@@ -183,7 +187,12 @@ pub(super) fn print_header(p: &Proposal, sha: &str, key_type: NewKeyType) {
     println!("  created: {}", escape(&p.created));
     println!("  change:  {}", describe_change(p, key_type));
     for (i, k) in p.change.provided_keys.iter().enumerate() {
-        let fp = PublicKey::from_key_object(&k.key, p.dialect)
+        let key = PublicKey::from_key_object(&k.key, p.dialect);
+        let words = key
+            .as_ref()
+            .ok()
+            .and_then(|k| Labelled::key(k.fingerprint()).words_line());
+        let fp = key
             .map(|k| {
                 format!(
                     "{}  {}, fingerprint {}",
@@ -200,6 +209,9 @@ pub(super) fn print_header(p: &Proposal, sha: &str, key_type: NewKeyType) {
                 .as_deref()
                 .map_or_else(|| "(none given)".into(), escape)
         );
+        if let Some(w) = words {
+            println!("    {w}");
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use ceremony::fingerprint::Labelled;
 use ceremony::keys::PublicKey;
 use ceremony::proposal::{Chain, Proposal};
 use ceremony::rules::check_step;
@@ -103,6 +104,9 @@ pub(super) fn check(args: &SignArgs, c: &mut Ceremony) -> Result<(Opened, Vec<Ch
         eprintln!("warning: {w}");
     }
     print_header(&c.proposal, &c.proposal_sha, c.key_type);
+    if let Some(r) = &c.rehearsal {
+        println!("  {r}");
+    }
     let loaded = load_anchors(&opened.archive)?;
 
     // Every refusal first: bindings, chaining, the predecessor flag, and an
@@ -679,6 +683,14 @@ fn fingerprints_of(root: &RootMetadata) -> String {
         ));
         for id in &role.keyids {
             out.push_str(&format!("    {}\n", key_line(root, id, &[])));
+            // The words of the fingerprint, for witnesses reading it aloud.
+            if let Some(w) = root
+                .key(id)
+                .ok()
+                .and_then(|k| Labelled::key(k.fingerprint()).words_line())
+            {
+                out.push_str(&format!("      {w}\n"));
+            }
         }
     }
     out

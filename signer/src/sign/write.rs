@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use ceremony::bundle::{Bundle, Completion};
+use ceremony::fingerprint::Labelled;
 use ceremony::fsio::{CheckError, WriteOptions};
 use ceremony::keys::Signer;
 use ceremony::rotation::Plans;
@@ -77,6 +78,11 @@ pub(super) fn write(
         c.transcript.finish(&head_keys)?
     };
 
+    let head = signed_head
+        .get("head")
+        .and_then(|h| h.as_str())
+        .unwrap_or_default()
+        .to_string();
     let (complete, missing) = (completion.complete, completion.missing.clone());
     let mut bundle = Bundle::from_plans(
         &c.proposal,
@@ -152,10 +158,28 @@ pub(super) fn write(
             args.output.display()
         );
     }
+    print_for_witnesses(plans, &head);
+    if let Some(r) = &c.rehearsal {
+        println!("{r}");
+    }
     if args.qr {
         crate::qr_cmd::show_file(&args.output, &ceremony_cli::qr::ShowOptions::default())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What witnesses compare across the gap, labelled as every command labels
+/// it: each new root, by its signed part (what `submitter upload` prints
+/// when it reads the root back, and `signer list` for the anchor), and the
+/// transcript head (what the report and `verify-transcript` print).
+fn print_for_witnesses(plans: &Plans, head: &str) {
+    println!("For the witnesses (the same hashes and words appear on the other side):");
+    for plan in plans.iter() {
+        if let Some(l) = Labelled::root(&plan.new, Some(&plan.name)) {
+            println!("{}", l.render("  "));
+        }
+    }
+    println!("{}", Labelled::transcript_head(head).render("  "));
 }
 
 /// Files each new root as the trust anchor of its chain of its target, and
