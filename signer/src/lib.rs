@@ -12,10 +12,12 @@ mod export;
 mod keystore;
 mod machine;
 mod pkcs11;
+mod progress;
 mod qr_cmd;
 mod secrets;
 mod sign;
 mod sign_wave;
+mod standing;
 
 use ceremony_cli::eprintln;
 use std::path::PathBuf;

@@ -49,8 +49,8 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
     // Token keys that must sign: opened and test-signed before anything is
     // generated or written.
     let mut tokens = signing::open(&args, &mut c, &opened)?;
-    // New keys: made, then saved at once in a complete new archive.
-    let new = new_keys::make(&args, &mut c, &mut opened, tokens.as_mut())?;
+    // New keys: made, in memory (the archive is written once, at the end).
+    let mut new = new_keys::make(&args, &mut c, &mut opened, tokens.as_mut())?;
 
     // From here on an error is recorded in the transcript, with the step
     // that was running, and says where the new keys are.
@@ -97,6 +97,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<ExitCode> {
             &plans,
             &anchoring,
             completion,
+            &mut new,
         )
     })();
     result.map_err(|e| write::stopped(&mut c.transcript, step, e, &new.saved_note))
