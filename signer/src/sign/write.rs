@@ -268,29 +268,30 @@ fn summary(
     println!();
     println!("Written:");
     if complete {
-        println!("  bundle      {bundle} (complete: every threshold is met)");
+        println!("  Bundle written to {bundle} (complete: every threshold is met).");
     } else {
         println!(
-            "  bundle      {bundle} (PARTIAL: this holder's signatures are in; still needed:)"
+            "  PARTIAL bundle written to {bundle}: this holder's signatures are in, but others \
+             are still needed:"
         );
         for m in missing {
-            println!("                - {m}");
+            println!("    - {m}");
         }
     }
     println!(
-        "  archive     {new_archive}: the CURRENT archive from now on (every old key, the new \
+        "  New archive {new_archive}: the CURRENT archive from now on (every old key, the new \
          keys, the new trust anchor; {protection}); decrypted again and compared before it got \
          its name"
     );
     if let Some(t) = targets_written {
         println!(
-            "  archive     {}: the offline targets keys' current archive (every old targets key \
+            "  New targets archive {}: the offline targets keys' current archive (every old targets key \
              and the new ones)",
             t.display()
         );
     }
     println!(
-        "  transcript  {} (check with `signer verify-transcript {} --root <new root>`)",
+        "  Transcript {} (check with `signer verify-transcript {} --root <new root>`)",
         c.transcript.path().display(),
         c.transcript.path().display()
     );
