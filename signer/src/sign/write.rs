@@ -188,18 +188,21 @@ fn write_anchors(
 
 /// Ends the transcript with an abort entry (the step and the error), so that
 /// `verify-transcript` reports the ceremony as aborted rather than cut
-/// short; and adds to the error where the new keys are. After the
-/// confirmation the transcript is put on disk for this (the operator
-/// accepted a change: the record of what became of it is kept, archive or
-/// not); before it, a transcript still in memory is dropped: nothing was
-/// written, and a refused ceremony leaves no file.
+/// short; and adds to the error where the new keys are. From the
+/// confirmation on, the transcript is put on disk for this (the operator was
+/// asked to accept a change: the record of what became of it is kept,
+/// archive or not); before it, a transcript still in memory is dropped:
+/// nothing was written, and a refused ceremony leaves no file.
 pub(super) fn stopped(
     t: &mut TranscriptWriter,
     step: Step,
     e: anyhow::Error,
     saved_note: &str,
 ) -> anyhow::Error {
-    if !t.is_persisted() && matches!(step, Step::Signing | Step::SelfCheck | Step::Write) {
+    if !t.is_persisted() && matches!(
+            step,
+            Step::Confirmation | Step::Signing | Step::SelfCheck | Step::Write
+        ) {
         if let Err(p) = t.persist() {
             return e.context(format!(
                 "signing stopped ({saved_note}); the transcript could not be written either: {p}"
@@ -303,7 +306,7 @@ fn summary(
         .map_or(String::new(), |p| format!(" --proposal {}", p.display()));
     if complete {
         println!(
-            "  carry {bundle} to the online machine and run:  submitter upload {bundle}{proposal}"
+            "  carry {bundle} to the online machine and run `submitter upload {bundle}{proposal}`"
         );
     } else {
         println!(
