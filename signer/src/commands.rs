@@ -16,11 +16,11 @@ use ceremony::root::format_expires;
 
 use crate::archive::{self, Protection};
 use crate::export;
-use crate::progress;
-use crate::standing;
 use crate::keystore::KeyArchive;
 use crate::pkcs11::{self, TokenArgs};
+use crate::progress;
 use crate::secrets::{self, Unlock};
+use crate::standing;
 use crate::UsageError;
 
 /// How to open an existing archive.
@@ -245,9 +245,11 @@ pub fn decrypt_announced(
     why: &str,
 ) -> Result<Zeroizing<Vec<u8>>, archive::ArchiveError> {
     match protection {
-        Protection::Passphrase(_) => progress::derivation(archive::scrypt_work_factor(ciphertext), why, || {
-            archive::decrypt(ciphertext, protection)
-        }),
+        Protection::Passphrase(_) => {
+            progress::derivation(archive::scrypt_work_factor(ciphertext), why, || {
+                archive::decrypt(ciphertext, protection)
+            })
+        }
         Protection::Recipients { .. } => archive::decrypt(ciphertext, protection),
     }
 }
@@ -261,8 +263,12 @@ pub fn open_archive(path: &Path, unlock: &UnlockArgs) -> Result<Opened> {
         Protection::Passphrase(_) => archive::scrypt_work_factor(&ciphertext),
         Protection::Recipients { .. } => None,
     };
-    let plain = decrypt_announced(&ciphertext, &protection, &format!("open {}", path.display()))
-        .with_context(|| format!("cannot open the archive {}", path.display()))?;
+    let plain = decrypt_announced(
+        &ciphertext,
+        &protection,
+        &format!("open {}", path.display()),
+    )
+    .with_context(|| format!("cannot open the archive {}", path.display()))?;
     let entries = archive::read_tar_gz(&plain)
         .with_context(|| format!("{} decrypts, but its tarball is unusable", path.display()))?;
     let archive = KeyArchive::from_entries(entries)?;
@@ -327,9 +333,11 @@ pub fn save_archive(
     }
     let gz = archive::write_tar_gz(archive.finish_entries()?)?;
     let ciphertext = match protection {
-        Protection::Passphrase(_) => progress::derivation(Some(log_n), &format!("seal {}", path.display()), || {
-            archive::encrypt(&gz, protection, log_n)
-        }),
+        Protection::Passphrase(_) => {
+            progress::derivation(Some(log_n), &format!("seal {}", path.display()), || {
+                archive::encrypt(&gz, protection, log_n)
+            })
+        }
         Protection::Recipients { .. } => archive::encrypt(&gz, protection, log_n),
     }?;
     let can_decrypt = match protection {
@@ -723,10 +731,8 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         };
         let entries = export::without(ka, &drop)?;
         let gz = archive::write_tar_gz(&entries)?;
-        archive::write_atomic(path, &gz, &|back| {
-            archive::read_tar_gz(back).map(|_| ())
-        })
-        .with_context(|| format!("writing {} failed", path.display()))?;
+        archive::write_atomic(path, &gz, &|back| archive::read_tar_gz(back).map(|_| ()))
+            .with_context(|| format!("writing {} failed", path.display()))?;
         let held = ka.keys.len() - drop.len();
         println!(
             "Wrote {} (plain gzip'd tarball, fioctl's layout, {held} key(s){}). It holds the \
@@ -949,10 +955,9 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
     let now_s = now_text(now);
     let (public, entry) = match on_token {
         None => {
-            let key = progress::key_generation(args.key_type, "", || {
-                PrivateKey::generate(args.key_type)
-            })
-            .context("key generation failed")?;
+            let key =
+                progress::key_generation(args.key_type, "", || PrivateKey::generate(args.key_type))
+                    .context("key generation failed")?;
             let public = key.public_key();
             let entry =
                 opened
@@ -1004,8 +1009,7 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
     };
     let log_n = args.recipients.work_factor();
     note_work_factor(&opened, log_n, args.recipients.work_factor.is_some());
-    save_archive(&new_path, &mut opened.archive, &opened.protection, log_n)
-    .with_context(|| {
+    save_archive(&new_path, &mut opened.archive, &opened.protection, log_n).with_context(|| {
         if on_token.is_some() {
             format!(
                 "{entry} was generated, but the archive recording it was not written: record it \

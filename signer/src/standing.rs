@@ -194,9 +194,26 @@ fn open_other(path: &Path, opened: &Opened) -> Result<KeyArchive, String> {
         }
         _ => {}
     }
-    let name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    // Whatever lies in the folder may have been put there by someone else:
+    // an archive asking for far more work than this one is not opened.
+    if let (Some(there), Protection::Passphrase(_)) =
+        (archive::scrypt_work_factor(&ct), &opened.protection)
+    {
+        let limit = opened
+            .work_factor
+            .unwrap_or(archive::DEFAULT_WORK_FACTOR)
+            .max(archive::DEFAULT_WORK_FACTOR)
+            + 2;
+        if there > limit {
+            return Err(format!(
+                "its scrypt work factor (log N = {there}) is far above this one's; not opened"
+            ));
+        }
+    }
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let plain = commands::decrypt_announced(&ct, &opened.protection, &format!("compare {name}"))
         .map_err(|e| match opened.protection {
             Protection::Passphrase(_) => {

@@ -56,7 +56,13 @@ fn sign_of_a_passphrase_archive_spends_three_scrypt_derivations() {
     // One opening is one derivation.
     let list: Ran = signer(
         d,
-        ["list", "new.tgz.age", "--no-compare", "--passphrase-file", "pass.txt"],
+        [
+            "list",
+            "new.tgz.age",
+            "--no-compare",
+            "--passphrase-file",
+            "pass.txt",
+        ],
     )
     .into();
     list.expect(0, "signer list");
@@ -75,11 +81,7 @@ fn rsa_key_generation_is_announced_and_timed() {
         .iter()
         .position(|l| l.starts_with("Generating an RSA-4096 key"))
         .unwrap_or_else(|| panic!("no RSA progress line\n{}", ran.all()));
-    assert!(
-        lines[at + 1].starts_with("  done in "),
-        "{}",
-        ran.all()
-    );
+    assert!(lines[at + 1].starts_with("  done in "), "{}", ran.all());
 }
 
 #[test]
@@ -123,7 +125,9 @@ fn list_shows_the_work_factor_read_from_the_header() {
     let ct = std::fs::read(d.join("wf16.tgz.age")).unwrap();
     let header = String::from_utf8_lossy(&ct[..ct.len().min(200)]).into_owned();
     assert!(
-        header.lines().any(|l| l.starts_with("-> scrypt ") && l.ends_with(" 16")),
+        header
+            .lines()
+            .any(|l| l.starts_with("-> scrypt ") && l.ends_with(" 16")),
         "{header}"
     );
 }
@@ -209,7 +213,11 @@ fn list_tells_current_from_superseded() {
     assert!(by.iter().any(|a| a.ends_with("kg.tgz.age")), "{old}");
     let new = list_json(d, "new.tgz.age", &[]);
     assert_eq!(new["status"]["state"], "current", "{new}");
-    assert_eq!(new["status"]["compared"].as_array().unwrap().len(), 2, "{new}");
+    assert_eq!(
+        new["status"]["compared"].as_array().unwrap().len(),
+        2,
+        "{new}"
+    );
 
     // The next ceremony, from new.tgz.age: its anchor is a version newer.
     fx.upload_and_propose_again("proposal2.json");
@@ -332,7 +340,8 @@ fn a_sign_whose_bundle_cannot_be_written_leaves_the_archive_holding_its_keys() {
     assert_ne!(ran.code, 0, "{}", ran.all());
     assert!(d.join("new.tgz.age").exists(), "{}", ran.all());
     assert!(
-        ran.stderr.contains("the new archive new.tgz.age is written"),
+        ran.stderr
+            .contains("the new archive new.tgz.age is written"),
         "{}",
         ran.all()
     );

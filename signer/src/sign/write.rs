@@ -44,8 +44,8 @@ pub(super) fn write(
     write_anchors(c, opened, plans, anchoring)?;
     let log_n = args.recipients.work_factor();
     commands::note_work_factor(opened, log_n, args.recipients.work_factor.is_some());
-    // New offline targets keys have their own archive, written first: the
-    // root keys' archive names the roots they are in.
+    // New offline targets keys have their own archive (root and targets keys
+    // are kept apart); both archives are written before the bundle.
     let targets_written = match (new.targets.as_mut(), c.targets_archive.as_ref()) {
         (Some(targets), Some(dest)) => {
             save_and_record(
@@ -125,7 +125,15 @@ pub(super) fn write(
     )
     .with_context(|| format!("writing the bundle {} failed", args.output.display()))?;
 
-    summary(args, c, opened, complete, &missing, targets_written.as_deref(), log_n);
+    summary(
+        args,
+        c,
+        opened,
+        complete,
+        &missing,
+        targets_written.as_deref(),
+        log_n,
+    );
     if args.qr {
         crate::qr_cmd::show_file(&args.output, &ceremony_cli::qr::ShowOptions::default())?;
     }
@@ -199,10 +207,12 @@ pub(super) fn stopped(
     e: anyhow::Error,
     saved_note: &str,
 ) -> anyhow::Error {
-    if !t.is_persisted() && matches!(
+    if !t.is_persisted()
+        && matches!(
             step,
             Step::Confirmation | Step::Signing | Step::SelfCheck | Step::Write
-        ) {
+        )
+    {
         if let Err(p) = t.persist() {
             return e.context(format!(
                 "signing stopped ({saved_note}); the transcript could not be written either: {p}"
