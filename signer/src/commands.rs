@@ -578,17 +578,17 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
             &args.output,
         )?)
     };
-    let checked = save_archive(
-        &args.output,
-        &mut ka,
-        &protection,
-        args.recipients.work_factor(),
-    )?;
+    let log_n = args.recipients.work_factor();
+    let checked = save_archive(&args.output, &mut ka, &protection, log_n)?;
     println!(
-        "Wrote {} ({} key(s), encrypted to {}).",
+        "Wrote {} ({} key(s), encrypted to {}{}).",
         args.output.display(),
         ka.keys.len() + ka.token_keys.len(),
-        protection.describe()
+        protection.describe(),
+        match protection {
+            Protection::Passphrase(_) => format!(", work factor log N = {log_n}"),
+            Protection::Recipients { .. } => String::new(),
+        }
     );
     for k in &ka.keys {
         println!(
