@@ -693,6 +693,24 @@ mod tests {
     }
 
     #[test]
+    fn the_work_factor_is_read_from_the_header() {
+        let pass = Protection::Passphrase(SecretString::from("p".to_owned()));
+        let ct = encrypt(b"x", &pass, 10).unwrap();
+        assert_eq!(scrypt_work_factor(&ct), Some(10));
+        assert!(decrypt(&ct, &pass).is_ok());
+        let id = age::x25519::Identity::generate();
+        let to = Protection::Recipients {
+            recipients: vec![id.to_public().to_string()],
+            identities: Vec::new(),
+        };
+        assert_eq!(scrypt_work_factor(&encrypt(b"x", &to, 10).unwrap()), None);
+        assert_eq!(scrypt_work_factor(b"not age at all"), None);
+        let crafted = b"age-encryption.org/v1\n-> scrypt c2FsdA 999\n";
+        assert_eq!(scrypt_work_factor(crafted), None);
+        assert!(encrypt(b"x", &pass, MAX_WORK_FACTOR + 1).is_err());
+    }
+
+    #[test]
     fn oversize_entry() {
         let big = vec![0u8; MAX_ENTRY as usize + 1];
         let t = tar_with(b"big", tar::EntryType::Regular, &big);
