@@ -7,8 +7,7 @@
 //! entry: links, devices and other special files, absolute or `..` paths,
 //! duplicate names, oversize entries.
 //!
-//! Writing is atomic and never replaces an archive it did not create in the
-//! same run: the ciphertext goes to a temporary file in the target's folder,
+//! Writing is atomic and never replaces a file: the ciphertext goes to a temporary file in the target's folder,
 //! is read back, decrypted and compared with what was meant, fsynced, renamed
 //! into place without replacing anything (`RENAME_NOREPLACE` where the file
 //! system has it), and the folder is fsynced.
@@ -373,14 +372,63 @@ pub fn parse_recipients(list: &[String]) -> Result<Vec<age::x25519::Recipient>, 
         .collect()
 }
 
-/// Encrypts `plaintext`.
-pub fn encrypt(plaintext: &[u8], protection: &Protection) -> Result<Vec<u8>, ArchiveError> {
+/// The scrypt work factor (log2 N) of a new passphrase archive unless the
+/// operator picks another: age's own default (Go age's `NewScryptRecipient`),
+/// 256 MiB and about a second on an ordinary laptop. It is fixed rather than
+/// calibrated to the machine that writes the archive, because the archive is
+/// opened on another, often slower, air-gapped machine, and age's tools
+/// refuse a work factor far above their own calibration (rage: 4 above it).
+pub const DEFAULT_WORK_FACTOR: u8 = 18;
+/// The least an operator may choose: 64 MiB per guess of the passphrase.
+pub const MIN_WORK_FACTOR: u8 = 16;
+/// The most an operator may choose, and the most an archive may ask of us
+/// when it is opened: Go age's scrypt identity accepts nothing above 22
+/// (4 GiB), so an archive above it could not be opened with `age -d`.
+pub const MAX_WORK_FACTOR: u8 = 22;
+
+/// The scrypt work factor (log2 N) an age file's header asks for, read from
+/// its `-> scrypt <salt> <logN>` stanza without decrypting anything; `None`
+/// for a file encrypted to recipients, or a header that does not say.
+pub fn scrypt_work_factor(ciphertext: &[u8]) -> Option<u8> {
+    // The header is a handful of short lines; a stanza's arguments are on
+    // its first line. Only the first few lines are looked at.
+    let mut lines = ciphertext.split(|&b| b == b'\n').take(8);
+    if lines.next()? != b"age-encryption.org/v1" {
+        return None;
+    }
+    for line in lines {
+        if line.starts_with(b"---") {
+            break;
+        }
+        let Some(args) = line.strip_prefix(b"-> scrypt ") else {
+            continue;
+        };
+        let text = std::str::from_utf8(args).ok()?;
+        let mut parts = text.split(' ');
+        let (_salt, log_n) = (parts.next()?, parts.next()?);
+        if parts.next().is_some() || log_n.is_empty() || log_n.len() > 2 {
+            return None;
+        }
+        return log_n.parse().ok();
+    }
+    None
+}
+
+/// Encrypts `plaintext`; a passphrase with scrypt work factor `log_n`.
+pub fn encrypt(
+    plaintext: &[u8],
+    protection: &Protection,
+    log_n: u8,
+) -> Result<Vec<u8>, ArchiveError> {
     let encryptor = match protection {
         Protection::Passphrase(p) => {
-            let mut recipient = age::scrypt::Recipient::new(p.clone());
-            if let Some(log_n) = test_work_factor() {
-                recipient.set_work_factor(log_n);
+            if !(1..=MAX_WORK_FACTOR).contains(&log_n) {
+                return Err(ArchiveError::Age(format!(
+                    "scrypt work factor {log_n} is outside 1..={MAX_WORK_FACTOR}"
+                )));
             }
+            let mut recipient = age::scrypt::Recipient::new(p.clone());
+            recipient.set_work_factor(log_n);
             age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
                 .map_err(|e| ArchiveError::Age(format!("cannot encrypt: {e}")))?
         }
@@ -406,8 +454,8 @@ pub fn encrypt(plaintext: &[u8], protection: &Protection) -> Result<Vec<u8>, Arc
 
 /// Test builds only: `TUF_CEREMONY_TEST_SCRYPT_LOG_N` lowers the scrypt work
 /// factor of new archives so the end-to-end tests do not spend seconds per
-/// archive. Release builds ignore it (age calibrates to about a second).
-fn test_work_factor() -> Option<u8> {
+/// archive. Release builds ignore it.
+pub fn test_work_factor() -> Option<u8> {
     if !cfg!(debug_assertions) {
         return None;
     }
@@ -450,7 +498,13 @@ pub fn decrypt(
                         .into(),
                 ));
             }
-            scrypt_identity = age::scrypt::Identity::new(p.clone());
+            let mut identity = age::scrypt::Identity::new(p.clone());
+            // Not age's "4 above this machine's calibration": an archive made
+            // on a fast machine must open on the slow offline one. What we
+            // write never exceeds the bound, and an archive is the operator's
+            // own file, not a stranger's.
+            identity.set_max_work_factor(MAX_WORK_FACTOR);
+            scrypt_identity = identity;
             vec![&scrypt_identity as &dyn age::Identity]
         }
         Protection::Recipients { identities, .. } => {
@@ -486,8 +540,9 @@ pub fn decrypt(
             })
         }
         age::DecryptError::ExcessiveWork { required, target } => ArchiveError::Age(format!(
-            "the archive's passphrase work factor (2^{required}) is far above this machine's \
-             (2^{target}); refusing to spend that long: was it made elsewhere on purpose?"
+            "the archive's passphrase work factor (log N = {required}) is above {MAX_WORK_FACTOR}, \
+             the most age's tools accept (this machine calibrates to {target}); it was not \
+             written by signer: was it made elsewhere on purpose?"
         )),
         other => ArchiveError::Age(format!(
             "cannot decrypt the archive ({other}); if it is damaged, use your backup copy"
@@ -527,33 +582,20 @@ pub fn refuse_taken(
     }
 }
 
-/// Whether an atomic write may replace a file this run wrote before.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Replace {
-    /// Never: the target must not exist.
-    Never,
-    /// The target is a file this same run wrote (a superset replaces it).
-    OwnFile,
-}
-
 /// Writes `bytes` to `path` with [`ceremony::fsio`] (mode 0600, random
 /// temporary name, fsync, no-replace rename, fsync of the folder), running
 /// `check` on the bytes read back from disk before the file gets its name.
-/// On any failure `path` is untouched.
+/// On any failure `path` is untouched. The target must not exist: nothing
+/// the signer writes replaces a file (a ceremony writes each archive once).
 pub fn write_atomic(
     path: &Path,
     bytes: &[u8],
-    replace: Replace,
     check: &dyn Fn(&[u8]) -> Result<(), ArchiveError>,
 ) -> Result<(), ArchiveError> {
     use ceremony::fsio::{CheckError, WriteOptions};
     let boxed = |back: &[u8]| check(back).map_err(|e| Box::new(e) as CheckError);
     let options = WriteOptions::secret().check(&boxed);
-    match replace {
-        Replace::Never => ceremony::fsio::write_new(path, bytes, &options),
-        Replace::OwnFile => ceremony::fsio::replace(path, bytes, &options),
-    }
-    .map_err(|e| from_fs(path, e))
+    ceremony::fsio::write_new(path, bytes, &options).map_err(|e| from_fs(path, e))
 }
 
 /// Our own errors come back as they were; a name taken says which flag picks
@@ -668,6 +710,24 @@ mod tests {
         e.insert(&long, Zeroizing::new(b"x".to_vec())).unwrap();
         let back = read_tar_gz(&write_tar_gz(&e).unwrap()).unwrap();
         assert_eq!(back.names().collect::<Vec<_>>(), [long.as_str()]);
+    }
+
+    #[test]
+    fn the_work_factor_is_read_from_the_header() {
+        let pass = Protection::Passphrase(SecretString::from("p".to_owned()));
+        let ct = encrypt(b"x", &pass, 10).unwrap();
+        assert_eq!(scrypt_work_factor(&ct), Some(10));
+        assert!(decrypt(&ct, &pass).is_ok());
+        let id = age::x25519::Identity::generate();
+        let to = Protection::Recipients {
+            recipients: vec![id.to_public().to_string()],
+            identities: Vec::new(),
+        };
+        assert_eq!(scrypt_work_factor(&encrypt(b"x", &to, 10).unwrap()), None);
+        assert_eq!(scrypt_work_factor(b"not age at all"), None);
+        let crafted = b"age-encryption.org/v1\n-> scrypt c2FsdA 999\n";
+        assert_eq!(scrypt_work_factor(crafted), None);
+        assert!(encrypt(b"x", &pass, MAX_WORK_FACTOR + 1).is_err());
     }
 
     #[test]

@@ -15,11 +15,13 @@ use ceremony::keys::{NewKeyType, PrivateKey};
 use ceremony::pubkey::PubkeyFile;
 use ceremony::root::format_expires;
 
-use crate::archive::{self, Protection, Replace};
+use crate::archive::{self, Protection};
 use crate::export;
 use crate::keystore::KeyArchive;
 use crate::pkcs11::{self, TokenArgs};
+use crate::progress;
 use crate::secrets::{self, Unlock};
+use crate::standing;
 use crate::UsageError;
 
 /// How to open an existing archive.
@@ -57,11 +59,59 @@ pub struct RecipientArgs {
     /// Encrypt to the recipients listed in this file, one per line.
     #[arg(long = "recipients-file", short = 'R', value_name = "FILE")]
     pub recipients_file: Vec<PathBuf>,
+    /// The scrypt work factor (log2 N) of a new passphrase archive, 16 to 22
+    /// (default 18: 256 MiB and about a second per opening; each step
+    /// doubles the time and the memory, on every machine that opens it).
+    #[arg(
+        long = "work-factor",
+        value_name = "LOG_N",
+        value_parser = parse_work_factor,
+        conflicts_with_all = ["recipient", "recipients_file"]
+    )]
+    pub work_factor: Option<u8>,
 }
 
 impl RecipientArgs {
     fn given(&self) -> bool {
         !self.recipient.is_empty() || !self.recipients_file.is_empty()
+    }
+
+    /// The scrypt work factor a new passphrase archive is sealed with:
+    /// `--work-factor`, else (debug builds) the tests' lowered one, else the
+    /// default. Not the old archive's: the default is what opens on a slow
+    /// machine, and [`note_work_factor`] says when they differ.
+    pub fn work_factor(&self) -> u8 {
+        self.work_factor
+            .or_else(archive::test_work_factor)
+            .unwrap_or(archive::DEFAULT_WORK_FACTOR)
+    }
+}
+
+/// `--work-factor`: a number within the bounds, or a message that says them.
+fn parse_work_factor(text: &str) -> Result<u8, String> {
+    let (min, max) = (archive::MIN_WORK_FACTOR, archive::MAX_WORK_FACTOR);
+    let bounds = format!(
+        "the scrypt work factor is log2 N, from {min} (64 MiB) to {max} (4 GiB, the most Go \
+         age accepts); the default is {} (256 MiB, about a second)",
+        archive::DEFAULT_WORK_FACTOR
+    );
+    match text.parse::<u8>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not allowed: {bounds}")),
+    }
+}
+
+/// Says so when a successor archive is sealed at another work factor than
+/// the archive it comes from (an operator's earlier choice is not kept
+/// silently).
+pub fn note_work_factor(old: &Opened, new_log_n: u8, given: bool) {
+    if let (Some(old_log_n), Protection::Passphrase(_)) = (old.work_factor, &old.protection) {
+        if old_log_n != new_log_n && !given {
+            eprintln!(
+                "note: the new archive's scrypt work factor is log N = {new_log_n} (the default); \
+                 the old one's is {old_log_n}: pass --work-factor {old_log_n} to keep it"
+            );
+        }
     }
 }
 
@@ -139,6 +189,10 @@ pub struct ListArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Do not open the other archives in the same folder (one passphrase
+    /// derivation each) to tell whether this one is current or superseded.
+    #[arg(long)]
+    pub no_compare: bool,
     #[command(flatten)]
     pub unlock: UnlockArgs,
 }
@@ -184,6 +238,25 @@ pub fn now_text(now: OffsetDateTime) -> String {
 pub struct Opened {
     pub archive: KeyArchive,
     pub protection: Protection,
+    /// The scrypt work factor its header names (`None`: recipients, or a
+    /// new archive not read from disk).
+    pub work_factor: Option<u8>,
+}
+
+/// Decrypts `ciphertext`, announcing the derivation for a passphrase.
+pub fn decrypt_announced(
+    ciphertext: &[u8],
+    protection: &Protection,
+    why: &str,
+) -> Result<Zeroizing<Vec<u8>>, archive::ArchiveError> {
+    match protection {
+        Protection::Passphrase(_) => {
+            progress::derivation(archive::scrypt_work_factor(ciphertext), why, || {
+                archive::decrypt(ciphertext, protection)
+            })
+        }
+        Protection::Recipients { .. } => archive::decrypt(ciphertext, protection),
+    }
 }
 
 /// Reads, decrypts and parses an archive.
@@ -191,8 +264,16 @@ pub fn open_archive(path: &Path, unlock: &UnlockArgs) -> Result<Opened> {
     let ciphertext = archive::read_file_bounded(path, archive::MAX_FILE)
         .with_context(|| format!("cannot read the archive {}", path.display()))?;
     let mut protection = secrets::unlock_protection(&ciphertext, path, &unlock.unlock())?;
-    let plain = archive::decrypt(&ciphertext, &protection)
-        .with_context(|| format!("cannot open the archive {}", path.display()))?;
+    let work_factor = match protection {
+        Protection::Passphrase(_) => archive::scrypt_work_factor(&ciphertext),
+        Protection::Recipients { .. } => None,
+    };
+    let plain = decrypt_announced(
+        &ciphertext,
+        &protection,
+        &format!("open {}", path.display()),
+    )
+    .with_context(|| format!("cannot open the archive {}", path.display()))?;
     let entries = archive::read_tar_gz(&plain)
         .with_context(|| format!("{} decrypts, but its tarball is unusable", path.display()))?;
     let archive = KeyArchive::from_entries(entries)?;
@@ -202,12 +283,21 @@ pub fn open_archive(path: &Path, unlock: &UnlockArgs) -> Result<Opened> {
     Ok(Opened {
         archive,
         protection,
+        work_factor,
     })
 }
 
 /// Applies `--recipient`/`--recipients-file` to the protection of a
 /// successor archive, and checks it can be written at all.
 pub fn successor_protection(opened: &mut Opened, over: &RecipientArgs) -> Result<()> {
+    if over.work_factor.is_some() && matches!(opened.protection, Protection::Recipients { .. }) {
+        return Err(UsageError(
+            "--work-factor is the scrypt cost of a passphrase archive; this archive is encrypted \
+             to age recipients, and so is the new one: drop --work-factor"
+                .into(),
+        )
+        .into());
+    }
     if over.given() {
         let list = secrets::read_recipients(&over.recipient, &over.recipients_file)?;
         match &mut opened.protection {
@@ -229,14 +319,17 @@ pub fn successor_protection(opened: &mut Opened, over: &RecipientArgs) -> Result
     Ok(())
 }
 
-/// Writes `archive` to `path` encrypted with `protection`, atomically, and
-/// checks the file on disk decrypts to exactly what was meant (when an
-/// identity is at hand). Returns whether it was re-decrypted.
+/// Writes `archive` to `path` (which must not exist) encrypted with
+/// `protection` (a passphrase at scrypt work factor `log_n`), atomically,
+/// and checks the file on disk decrypts to exactly what was meant (when an
+/// identity is at hand) before it gets its name. Returns whether it was
+/// re-decrypted. A passphrase archive costs two derivations here: sealing,
+/// and decrypting the file read back.
 pub fn save_archive(
     path: &Path,
     archive: &mut KeyArchive,
     protection: &Protection,
-    replace: Replace,
+    log_n: u8,
 ) -> Result<bool> {
     if let Protection::Recipients { recipients, .. } = protection {
         archive.manifest.recipients.clone_from(recipients);
@@ -244,17 +337,24 @@ pub fn save_archive(
         archive.manifest.recipients.clear();
     }
     let gz = archive::write_tar_gz(archive.finish_entries()?)?;
-    let ciphertext = archive::encrypt(&gz, protection)?;
+    let ciphertext = match protection {
+        Protection::Passphrase(_) => {
+            progress::derivation(Some(log_n), &format!("seal {}", path.display()), || {
+                archive::encrypt(&gz, protection, log_n)
+            })
+        }
+        Protection::Recipients { .. } => archive::encrypt(&gz, protection, log_n),
+    }?;
     let can_decrypt = match protection {
         Protection::Passphrase(_) => true,
         Protection::Recipients { identities, .. } => !identities.is_empty(),
     };
-    archive::write_atomic(path, &ciphertext, replace, &|back| {
+    archive::write_atomic(path, &ciphertext, &|back| {
         if !can_decrypt {
             archive::is_passphrase_encrypted(back)?;
             return Ok(());
         }
-        let plain = archive::decrypt(back, protection)?;
+        let plain = decrypt_announced(back, protection, &format!("check {}", path.display()))?;
         if plain.as_slice() != gz.as_slice() {
             return Err(archive::ArchiveError::Age(
                 "the archive written does not decrypt to what was meant".into(),
@@ -483,12 +583,17 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
             &args.output,
         )?)
     };
-    let checked = save_archive(&args.output, &mut ka, &protection, Replace::Never)?;
+    let log_n = args.recipients.work_factor();
+    let checked = save_archive(&args.output, &mut ka, &protection, log_n)?;
     println!(
-        "Wrote {} ({} key(s), encrypted to {}).",
+        "Wrote {} ({} key(s), encrypted to {}{}).",
         args.output.display(),
         ka.keys.len() + ka.token_keys.len(),
-        protection.describe()
+        protection.describe(),
+        match protection {
+            Protection::Passphrase(_) => format!(", work factor log N = {log_n}"),
+            Protection::Recipients { .. } => String::new(),
+        }
     );
     for k in &ka.keys {
         println!(
@@ -635,10 +740,8 @@ pub fn export(args: ExportArgs) -> Result<ExitCode> {
         };
         let entries = export::without(ka, &drop)?;
         let gz = archive::write_tar_gz(&entries)?;
-        archive::write_atomic(path, &gz, Replace::Never, &|back| {
-            archive::read_tar_gz(back).map(|_| ())
-        })
-        .with_context(|| format!("writing {} failed", path.display()))?;
+        archive::write_atomic(path, &gz, &|back| archive::read_tar_gz(back).map(|_| ()))
+            .with_context(|| format!("writing {} failed", path.display()))?;
         let held = ka.keys.len() - drop.len();
         println!(
             "Wrote {} (plain gzip'd tarball, fioctl's layout, {held} key(s){}). It holds the \
@@ -705,22 +808,32 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
             })
         })
         .collect();
+    let status = if args.no_compare {
+        None
+    } else {
+        Some(standing::compare(&args.archive, &opened))
+    };
     if args.json {
         let out = serde_json::json!({
             "archive": args.archive.display().to_string(),
             "encryption": opened.protection.describe(),
+            "scrypt_work_factor": opened.work_factor,
             "keys": ka.listing(),
             "anchors": anchors,
+            "status": status.as_ref().map(standing::Standing::to_json),
             "warnings": ka.warnings,
         });
         ceremony_cli::output::print_json(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{}: {} key(s), encrypted to {}",
+        "{}: {} key(s), encrypted to {}{}",
         args.archive.display(),
         ka.keys.len() + ka.token_keys.len(),
-        opened.protection.describe()
+        opened.protection.describe(),
+        opened
+            .work_factor
+            .map_or(String::new(), |n| format!(", work factor log N = {n}"))
     );
     println!(
         "  {:<8} {:<11} {:<18} {:<20} ID / ENTRY / FINGERPRINT",
@@ -826,6 +939,11 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
             }
         }
     }
+    if let Some(status) = &status {
+        for line in status.lines() {
+            println!("{line}");
+        }
+    }
     for w in &ka.warnings {
         println!("warning: {w}");
     }
@@ -862,13 +980,12 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
     };
     let mut opened = open_archive(&args.keys, &args.unlock)?;
     successor_protection(&mut opened, &args.recipients)?;
-    if args.key_type == NewKeyType::Rsa4096 {
-        eprintln!("Generating an RSA-4096 key (this takes a few seconds)...");
-    }
     let now_s = now_text(now);
     let (public, entry) = match on_token {
         None => {
-            let key = PrivateKey::generate(args.key_type).context("key generation failed")?;
+            let key =
+                progress::key_generation(args.key_type, "", || PrivateKey::generate(args.key_type))
+                    .context("key generation failed")?;
             let public = key.public_key();
             let entry =
                 opened
@@ -883,13 +1000,15 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| pkcs11::default_key_label(now));
             let module = pkcs11::Module::load(module)?;
-            let made = pkcs11::generate(
-                &module,
-                token,
-                args.token.pin_file.as_deref(),
-                args.key_type,
-                &label,
-            )?;
+            let made = progress::key_generation(args.key_type, "", || {
+                pkcs11::generate(
+                    &module,
+                    token,
+                    args.token.pin_file.as_deref(),
+                    args.key_type,
+                    &label,
+                )
+            })?;
             let public = made.public.clone();
             let name = made.reference.describe();
             eprintln!(
@@ -916,13 +1035,9 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
             (public, entry)
         }
     };
-    save_archive(
-        &new_path,
-        &mut opened.archive,
-        &opened.protection,
-        Replace::Never,
-    )
-    .with_context(|| {
+    let log_n = args.recipients.work_factor();
+    note_work_factor(&opened, log_n, args.recipients.work_factor.is_some());
+    save_archive(&new_path, &mut opened.archive, &opened.protection, log_n).with_context(|| {
         if on_token.is_some() {
             format!(
                 "{entry} was generated, but the archive recording it was not written: record it \
@@ -952,7 +1067,7 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
     }
     let file = PubkeyFile::new(&public, args.holder.clone(), Some(now_s));
     let bytes = file.to_bytes();
-    archive::write_atomic(&args.output, &bytes, Replace::Never, &|back| {
+    archive::write_atomic(&args.output, &bytes, &|back| {
         PubkeyFile::from_slice(back)
             .map(|_| ())
             .map_err(|e| archive::ArchiveError::Tarball(e.to_string()))

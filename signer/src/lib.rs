@@ -14,10 +14,12 @@ mod keystore;
 mod machine;
 mod outputs;
 mod pkcs11;
+mod progress;
 mod qr_cmd;
 mod secrets;
 mod sign;
 mod sign_wave;
+mod standing;
 
 use ceremony_cli::eprintln;
 use std::path::PathBuf;

@@ -57,7 +57,7 @@ fn refused<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S], code: i32, words: 
 
 #[test]
 fn wrong_passphrase() {
-    // This archive is made with age's own calibrated work factor.
+    // This archive is made with the signer's default work factor.
     let dir = tempfile::tempdir().unwrap();
     let f = OtaFactory::new(false);
     f.write_tgz(dir.path(), Vec::new());

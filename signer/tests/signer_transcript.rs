@@ -269,7 +269,7 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
     imported_factory_with_proposal(d, false);
     // First use: "yes" to trust the current root; "yes" to the server's
     // own part of the staged root; then "no" to signing, after the new key
-    // is made and saved.
+    // is made (in memory: it signed nothing, and no archive keeps it).
     let args = SignArgs::new()
         .no_yes()
         .new_archive(Some("keys2.tgz.age"))
@@ -286,7 +286,7 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
     // it used to be kept).
     assert!(
         !d.join("keys2.tgz.age").exists(),
-        "the new archive is left: {said}"
+        "no archive of a key that signed nothing: {said}"
     );
     let t = ceremony::transcript::read(&std::fs::read(d.join("bundle.transcript.jsonl")).unwrap())
         .unwrap();

@@ -15,7 +15,8 @@ use crate::binary;
 
 /// The scrypt work factor (2^10) of archives made in tests: a debug-build
 /// knob of the signer (release builds ignore it, and opening an archive is
-/// unaffected). Tests that want age's calibrated cost remove it.
+/// unaffected; `--work-factor` overrides it). Tests that want the default
+/// cost remove it.
 pub const TEST_SCRYPT_LOG_N: (&str, &str) = ("TUF_CEREMONY_TEST_SCRYPT_LOG_N", "10");
 
 /// The signer's explicit opt-in to run on a networked machine (as
@@ -191,7 +192,8 @@ pub fn signer_on_a_terminal(dir: &Path, args: &[String], typed: &str) -> Output 
         .output()
 }
 
-/// Runs the signer with age's own (calibrated, slow) scrypt work factor.
+/// Runs the signer with its own default scrypt work factor (log N = 18,
+/// about a second per derivation), not the tests' lowered one.
 pub fn signer_full_cost<I, S>(dir: &Path, args: I) -> Output
 where
     I: IntoIterator<Item = S>,

@@ -1,13 +1,20 @@
 //! Nothing is lost when the signer dies: it is killed with SIGKILL at random
-//! moments while it writes a new archive, 200 times (`signer sign` 150,
-//! `signer keygen` 50), and after every kill:
+//! moments, 200 times (`signer sign` 150, `signer keygen` 50), and after
+//! every kill:
 //!
 //! * the old archive is byte for byte unchanged, and decrypts (with the age
 //!   crate, as `age -d` would) to a tarball that parses;
 //! * a new archive, where one exists, is complete: it decrypts, its tarball
 //!   parses, it holds every entry of the old one unchanged plus the new key;
-//! * a bundle or public-key file, where one exists, is complete and parses;
-//!   a transcript, where one exists, is whole lines of JSON;
+//!   for `signer sign` it is the final archive (it holds the new trust
+//!   anchor), as `signer sign` writes its new archive once, after the
+//!   self-check: a signer killed before that leaves no archive and no
+//!   bundle (its new keys signed nothing published), one killed between the
+//!   archive and the bundle leaves the archive, so a bundle's keys are never
+//!   lost;
+//! * a bundle or public-key file, where one exists, is complete and parses,
+//!   and the archive holding its key exists; a transcript, where one exists,
+//!   is whole lines of JSON;
 //! * anything else left in the folder is a temporary file of the atomic
 //!   write, named `.<target>.tmp-<pid>-<hex>` (hidden, and not ending in
 //!   `.age` or `.json`, so it cannot be mistaken for an archive or a bundle):
@@ -16,9 +23,9 @@
 //! The kill delay is drawn uniformly over 0..1.2× the command's own duration
 //! (measured first, three full runs each) for half the trials, and over its
 //! second half (0.5..1.05×) for the other half, from a seeded generator, so that
-//! kills land in every phase: start-up, decryption, key generation, the
-//! first archive write, the transcript, the second archive write, the
-//! bundle, and after the end. Archives use the debug-only scrypt work factor
+//! kills land in every phase: start-up, decryption, key generation, review
+//! and signing, the archive write, the transcript, the bundle, and after the
+//! end. Archives use the debug-only scrypt work factor
 //! 2^10. `TUF_CEREMONY_KILL_TRIALS=N` changes the number of trials.
 
 use std::collections::BTreeMap;
@@ -173,6 +180,15 @@ fn check_after(
         if listed != entries.keys().filter(|n| n.ends_with(".sec")).count() {
             return Err(format!("{archive}: the manifest lists {listed} keys"));
         }
+        // The one archive `signer sign` writes is the final one: no archive
+        // of new keys alone exists any more, at any moment.
+        let anchors = manifest["anchors"].as_array().map_or(0, Vec::len);
+        if kind == Kind::Sign && anchors == 0 {
+            return Err(format!(
+                "{archive} holds the new key but no trust anchor: an archive was written before \
+                 the ceremony's end"
+            ));
+        }
     }
     if let Ok(bytes) = std::fs::read(dir.join(&output)) {
         o.output = true;
@@ -298,7 +314,8 @@ fn sigkill_during_sign_and_keygen_never_loses_or_damages_an_archive() {
                 temps += o.temp_files;
                 let what = match (o.finished, o.new_archive, o.transcript, o.output) {
                     (true, ..) => "finished before the kill",
-                    (false, false, _, _) => "killed before the new archive existed",
+                    (false, false, false, _) => "killed before the new archive existed",
+                    (false, false, true, _) => "killed with a transcript but no archive",
                     (false, true, false, false) => "killed with the new archive only",
                     (false, true, true, false) => "killed with new archive and transcript",
                     (false, true, _, true) => "killed with every output written",
@@ -333,6 +350,16 @@ fn sigkill_during_sign_and_keygen_never_loses_or_damages_an_archive() {
             + temps
             > 0,
         "no kill landed during the archive writes: {tally:?}"
+    );
+    // Kills before the archive write left nothing but temporary files: the
+    // new promise was put to the test, not only the end.
+    assert!(
+        tally
+            .get("killed before the new archive existed")
+            .copied()
+            .unwrap_or(0)
+            > 0,
+        "no kill landed before the archive write: {tally:?}"
     );
     // And the old archive still signs: one more full run.
     run_once(dir, Kind::Sign, 99_999);

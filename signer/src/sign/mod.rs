@@ -56,8 +56,8 @@ pub(crate) fn sign(mut args: SignArgs) -> Result<ExitCode> {
     // generated or written.
     let mut tokens = signing::open(&args, &mut c, &opened)
         .map_err(|e| abort::stopped(&mut c, Step::Tokens, e, None))?;
-    // New keys: made, then saved at once in a complete new archive.
-    let new = new_keys::make(&args, &mut c, &mut opened, tokens.as_mut())
+    // New keys: made, in memory (the archive is written once, at the end).
+    let mut new = new_keys::make(&args, &mut c, &mut opened, tokens.as_mut())
         .map_err(|e| abort::stopped(&mut c, Step::NewKeys, e, None))?;
 
     // From here on an error is recorded in the transcript, with the step
@@ -109,6 +109,7 @@ pub(crate) fn sign(mut args: SignArgs) -> Result<ExitCode> {
             &plans,
             &anchoring,
             completion,
+            &mut new,
         )
     })();
     result.map_err(|e| abort::stopped(&mut c, step, e, Some(&new.saved_note)))

@@ -1,24 +1,31 @@
-//! New keys: made (in memory, or on a token with `--token`), then saved at
-//! once in a complete new archive, before anything else can fail: a key
-//! that will be in a signed root must never exist only in memory.
+//! New keys: made in memory (or on a token with `--token`) and added to the
+//! archive held in memory; nothing is written here. The new archive is
+//! written once, by [`super::write`], after the confirmation and the
+//! self-check and before the bundle: a ceremony that stops earlier has
+//! published nothing these keys signed, so losing them loses nothing, and a
+//! bundle never exists without the archive that holds its keys.
+//!
+//! A key made on a token exists there whatever happens next: the transcript
+//! goes to disk as soon as one is made, so that its `key-generated` entry
+//! (where the key is) survives a ceremony that stops.
 
 use anyhow::{Context, Result};
-use ceremony_cli::{eprintln, println};
+use ceremony_cli::println;
 
 use ceremony::diff::key_description;
-use ceremony::keys::{NewKeyType, PrivateKey, PublicKey};
+use ceremony::keys::{PrivateKey, PublicKey};
 use ceremony::transcript::event::{KeyGenerated, TokenLocation};
 use ceremony::transcript::Event;
 
 use super::args::SignArgs;
 use super::preflight::Ceremony;
-use super::write::save_and_record;
 use std::path::Path;
 
-use crate::archive::{Entries, Protection, Replace};
+use crate::archive::{Entries, Protection};
 use crate::commands::{self, Opened};
 use crate::keystore::KeyArchive;
 use crate::pkcs11::{self, TokenRef, TokenSet};
+use crate::progress;
 use crate::UsageError;
 
 /// The new root keys, and what an error later must say about them.
@@ -27,14 +34,16 @@ pub(super) struct NewKeys {
     /// list them.
     pub(super) keys: Vec<PublicKey>,
     /// Where the new keys are (or that none was made), for a ceremony that
-    /// stops after this step.
+    /// stops after this step; [`super::write`] changes it once the new
+    /// archive is written.
     pub(super) saved_note: String,
-    /// The targets keys' new archive, as saved: a targets change's new keys
-    /// sign the production targets it re-signs.
+    /// The targets keys' new archive, in memory until [`super::write`]
+    /// writes it: a targets change's new keys sign the production targets
+    /// it re-signs.
     pub(super) targets: Option<Opened>,
 }
 
-/// Makes the keys this holder generates and saves them in the new archive.
+/// Makes the keys this holder generates, into the archive in memory.
 pub(super) fn make(
     args: &SignArgs,
     c: &mut Ceremony,
@@ -56,11 +65,11 @@ pub(super) fn make(
             Some(t) => t,
             None => &mut *opened,
         };
-        if key_type == NewKeyType::Rsa4096 {
-            eprintln!("Generating {to_generate} RSA-4096 key(s) (a few seconds each)...");
-        }
-        for _ in 0..to_generate {
-            let key = PrivateKey::generate(key_type).context("key generation failed")?;
+        for i in 0..to_generate {
+            let key = progress::key_generation(key_type, &which(i, to_generate), || {
+                PrivateKey::generate(key_type)
+            })
+            .context("key generation failed")?;
             c.transcript.append(&Event::KeyGenerated(KeyGenerated {
                 keyid: key.public_key().key_id(dialect),
                 key_type: key_description(&key.public_key()),
@@ -80,16 +89,9 @@ pub(super) fn make(
             )?;
             println!("New offline targets key: {entry}");
         }
-        save_and_record(
-            &mut c.transcript,
-            &to,
-            targets,
-            Replace::Never,
-            "the new offline targets keys are saved before anything else can fail",
-        )?;
         let kept = from
             .as_ref()
-            .map_or(String::new(), |f| format!(" {} is unchanged.", f.display()));
+            .map_or(String::new(), |f| format!(" and {}", f.display()));
         let roots = match &args.keys {
             Some(k) => format!(
                 "The root keys' archive {} holds no targets key.",
@@ -100,25 +102,22 @@ pub(super) fn make(
                 .to_string(),
         };
         println!(
-            "The new offline targets key(s) are saved in {} (the targets keys' archive: every old \
-             targets key and the new ones).{kept} {roots}",
+            "The new offline targets key(s) go into {} (the targets keys' archive: every old \
+             targets key and the new ones), written once the roots are signed and checked. {roots}",
             to.display(),
-        );
-        let saved_note = format!(
-            "the new offline targets key(s) are saved in {};{kept} {} is unchanged",
-            to.display(),
-            args.archive().display()
         );
         return Ok(NewKeys {
             keys: new_keys,
             targets: separate,
-            saved_note,
+            saved_note: format!(
+                "no archive was written: the new offline targets key(s) signed nothing that was \
+                 published, and are gone; {}{kept} are unchanged",
+                args.archive().display()
+            ),
         });
     }
+    let mut on_token = Vec::new();
     if to_generate > 0 {
-        if key_type == NewKeyType::Rsa4096 {
-            eprintln!("Generating {to_generate} RSA-4096 key(s) (a few seconds each)...");
-        }
         for i in 0..to_generate {
             if let (Some(set), Some(token)) = (tokens.as_deref_mut(), args.token.token.as_deref()) {
                 let base = args
@@ -131,13 +130,19 @@ pub(super) fn make(
                 } else {
                     base
                 };
-                let made = set.generate(token, args.token.pin_file.as_deref(), key_type, &label)?;
+                let made = progress::key_generation(key_type, &which(i, to_generate), || {
+                    set.generate(token, args.token.pin_file.as_deref(), key_type, &label)
+                })?;
                 c.transcript.append(&Event::KeyGenerated(KeyGenerated {
                     keyid: made.public.key_id(dialect),
                     key_type: key_description(&made.public),
                     fingerprint: made.public.fingerprint(),
                     on_token: Some(location(&made.reference)),
                 }))?;
+                // The key is on the token now, whatever happens next: its
+                // record goes to disk at once.
+                c.transcript.persist()?;
+                on_token.push(made.reference.describe());
                 new_keys.push(made.public.clone());
                 let name = opened.archive.add_token_key(
                     made.public,
@@ -152,7 +157,10 @@ pub(super) fn make(
                 println!("New key: {name} (made on the token; it never leaves it)");
                 continue;
             }
-            let key = PrivateKey::generate(key_type).context("key generation failed")?;
+            let key = progress::key_generation(key_type, &which(i, to_generate), || {
+                PrivateKey::generate(key_type)
+            })
+            .context("key generation failed")?;
             c.transcript.append(&Event::KeyGenerated(KeyGenerated {
                 keyid: key.public_key().key_id(dialect),
                 key_type: key_description(&key.public_key()),
@@ -169,24 +177,24 @@ pub(super) fn make(
             )?;
             println!("New key: {entry}");
         }
-        save_and_record(
-            &mut c.transcript,
-            &c.new_archive,
-            opened,
-            Replace::Never,
-            "the new keys are saved before anything else can fail",
-        )?;
         println!(
-            "The new key(s) are saved in {} (a complete archive: every old key and the new ones). \
-             {} is unchanged.",
+            "The new key(s) go into {} (a complete archive: every old key and the new ones), \
+             written once the roots are signed and checked, before the bundle.",
             c.new_archive.display(),
-            args.archive().display()
         );
     }
-    let saved_note = if to_generate > 0 {
+    let saved_note = if !on_token.is_empty() {
         format!(
-            "the new key(s) are saved in {}; {} is unchanged",
-            c.new_archive.display(),
+            "no archive was written; the new key(s) made on the token signed nothing that was \
+             published: {} (the transcript records where): delete them from the token, or leave \
+             them unused; {} is unchanged",
+            on_token.join(", "),
+            args.archive().display()
+        )
+    } else if to_generate > 0 {
+        format!(
+            "no archive was written: the new key(s) signed nothing that was published, and are \
+             gone; {} is unchanged",
             args.archive().display()
         )
     } else {
@@ -221,6 +229,7 @@ fn open_targets(args: &SignArgs, from: Option<&Path>, root: &Opened) -> Result<O
         return Ok(Opened {
             archive: KeyArchive::from_entries(Entries::new())?,
             protection,
+            work_factor: None,
         });
     };
     let mut opened = commands::open_archive(path, &args.unlock)?;
@@ -236,6 +245,15 @@ fn open_targets(args: &SignArgs, from: Option<&Path>, root: &Opened) -> Result<O
         .into());
     }
     Ok(opened)
+}
+
+/// "1 of 2" when several keys are made, else nothing.
+fn which(i: usize, of: usize) -> String {
+    if of > 1 {
+        format!("{} of {of}", i + 1)
+    } else {
+        String::new()
+    }
 }
 
 /// The transcript's copy of where a key on a token is.

@@ -1,6 +1,9 @@
-//! Write: the final archive (with the new trust anchors), the outputs and
-//! the signed head in the transcript, and the bundle, which the library
-//! builds from the plans; then what the human does next.
+//! Write: the new archive(s) (every old key, the new keys, the new trust
+//! anchors), each written once, decrypted again and compared before it gets
+//! its name; the outputs and the signed head in the transcript; then the
+//! bundle, which the library builds from the plans, and only after the
+//! archives: a bundle never exists without the archive holding its keys.
+//! Last, what the human does next.
 
 use ceremony_cli::println;
 use std::path::Path;
@@ -17,16 +20,18 @@ use ceremony::transcript::event::{Abort, ArchiveWritten, Output, Step};
 use ceremony::transcript::{Event, TranscriptWriter};
 
 use super::args::SignArgs;
+use super::new_keys::NewKeys;
 use super::preflight::Ceremony;
 use super::signing::usable;
 use super::trust::ChainAnchoring;
 use crate::anchors::ChainKind;
-use crate::archive::{self, Replace};
+use crate::archive::{self, Protection};
 use crate::commands::{self, Opened};
 use crate::keystore::NewAnchor;
 use crate::pkcs11::TokenSet;
 
 /// Writes everything the ceremony produced and says what comes next.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn write(
     args: &SignArgs,
     c: &mut Ceremony,
@@ -35,25 +40,45 @@ pub(super) fn write(
     plans: &Plans,
     anchoring: &[ChainAnchoring],
     completion: Completion,
+    new: &mut NewKeys,
 ) -> Result<ExitCode> {
     write_anchors(c, opened, plans, anchoring)?;
-    // The archive of the new-keys step is this run's own file: the final one
-    // is a superset and replaces it.
-    // New offline targets keys went to their own archive, not this one.
-    // Without --keys the run's archive is the targets keys' own, which the
-    // new-keys step wrote.
-    let replace = if c.to_generate > 0 && (c.targets_archive.is_none() || args.targets_only()) {
-        Replace::OwnFile
-    } else {
-        Replace::Never
+    let log_n = args.recipients.work_factor();
+    commands::note_work_factor(opened, log_n, args.recipients.work_factor.is_some());
+    // New offline targets keys have their own archive (root and targets keys
+    // are kept apart); both archives are written before the bundle.
+    let targets_written = match (new.targets.as_mut(), c.targets_archive.as_ref()) {
+        (Some(targets), Some(dest)) => {
+            save_and_record(
+                &mut c.transcript,
+                &dest.to,
+                targets,
+                log_n,
+                "every old offline targets key and the new ones",
+            )?;
+            new.saved_note = format!(
+                "the new offline targets key(s) are in {}; no root keys' archive and no bundle \
+                 were written; {} is unchanged",
+                dest.to.display(),
+                args.archive().display()
+            );
+            Some(dest.to.clone())
+        }
+        _ => None,
     };
     save_and_record(
         &mut c.transcript,
         &c.new_archive,
         opened,
-        replace,
+        log_n,
         "every old key, the new keys, and the new trust anchor",
     )?;
+    new.saved_note = format!(
+        "the new archive {} is written (every old key, the new keys, the new trust anchor), but \
+         no bundle: nothing was published; {} is unchanged",
+        c.new_archive.display(),
+        args.archive().display()
+    );
     for plan in plans.iter() {
         c.transcript.append(&Event::Output(Output::Root {
             chain: plan.name.clone(),
@@ -106,58 +131,15 @@ pub(super) fn write(
     )
     .with_context(|| format!("writing the bundle {} failed", args.output.display()))?;
 
-    println!();
-    if complete {
-        println!(
-            "Bundle written to {} (complete: every threshold is met).",
-            args.output.display()
-        );
-    } else {
-        println!(
-            "PARTIAL bundle written to {}: this holder's signatures are in, but others are still needed:",
-            args.output.display()
-        );
-        for m in &missing {
-            println!("  - {m}");
-        }
-        if args.targets_only() {
-            // The targets keys' holder's half of a change on two machines.
-            println!(
-                "This is the targets keys' part: the new offline targets key(s) and the \
-                 production targets they re-sign. `submitter upload` puts it into the \
-                 transaction; then the root keys' holder signs the staged roots as they are \
-                 (`submitter propose --factory F --txid {} --sign-staged`, `signer sign --keys \
-                 ROOT.tgz.age`, `submitter upload`), which applies them with these targets \
-                 signatures.",
-                ceremony::untrusted::escape(c.proposal.txid.as_deref().unwrap_or("TXID"))
-            );
-        }
-        println!(
-            "Other holders sign the same proposal; `submitter merge` combines the bundles. For a \
-             Factory, `submitter upload` also puts this partial bundle into the transaction, \
-             keeping the signatures already there, so that holders with fioctl add theirs \
-             (`fioctl keys tuf updates sign`)."
-        );
-    }
-    println!(
-        "New archive: {} (old keys, new keys, new trust anchor). From now on use it; keep {} \
-         until the new root is live.",
-        c.new_archive.display(),
-        args.archive().display()
+    summary(
+        args,
+        c,
+        opened,
+        complete,
+        &missing,
+        targets_written.as_deref(),
+        log_n,
     );
-    println!(
-        "Transcript: {} (verify with `signer verify-transcript {} --root <new root>`).",
-        c.transcript.path().display(),
-        c.transcript.path().display()
-    );
-    if complete {
-        // Runnable as printed, in the folder the bundle is carried to.
-        println!(
-            "Next, on the online machine: `submitter upload {}` (it finds the proposal this \
-             bundle answers).",
-            args.output.display()
-        );
-    }
     print_for_witnesses(plans, &head);
     if let Some(r) = &c.rehearsal {
         println!("{r}");
@@ -236,17 +218,31 @@ fn write_anchors(
     Ok(())
 }
 
-/// Ends the transcript with an abort entry (the step and the error), where
-/// it is already on disk, so that `verify-transcript` reports the ceremony
-/// as aborted rather than cut short; and adds to the error where the new
-/// keys are. A transcript still in memory is dropped: nothing was written,
-/// and a refused ceremony leaves no file.
+/// Ends the transcript with an abort entry (the step and the error), so that
+/// `verify-transcript` reports the ceremony as aborted rather than cut
+/// short; and adds to the error where the new keys are. From the
+/// confirmation on, the transcript is put on disk for this (the operator was
+/// asked to accept a change: the record of what became of it is kept,
+/// archive or not); before it, a transcript still in memory is dropped:
+/// nothing was written, and a refused ceremony leaves no file.
 pub(super) fn stopped(
     t: &mut TranscriptWriter,
     step: Step,
     e: anyhow::Error,
     saved_note: &str,
 ) -> anyhow::Error {
+    if !t.is_persisted()
+        && matches!(
+            step,
+            Step::Confirmation | Step::Signing | Step::SelfCheck | Step::Write
+        )
+    {
+        if let Err(p) = t.persist() {
+            return e.context(format!(
+                "signing stopped ({saved_note}); the transcript could not be written either: {p}"
+            ));
+        }
+    }
     if t.is_persisted() {
         // After the signed head nothing may follow (the writer refuses):
         // a ceremony that fails then has finished its transcript.
@@ -258,18 +254,19 @@ pub(super) fn stopped(
     e.context(format!("signing stopped ({saved_note})"))
 }
 
-/// Writes the new archive, puts the transcript on disk (this is the first
-/// durable write of a ceremony), and records the archive there, with whether
-/// it was decrypted again and compared (it is not when it is encrypted to
+/// Writes a new archive (once: the target must not exist), puts the
+/// transcript on disk (for a ceremony that runs to the end, this is its
+/// first durable write), and records the archive there, with whether it was
+/// decrypted again and compared (it is not when it is encrypted to
 /// recipients and no identity was given).
 pub(super) fn save_and_record(
     t: &mut TranscriptWriter,
     path: &Path,
     opened: &mut Opened,
-    replace: Replace,
+    log_n: u8,
     why: &str,
 ) -> Result<()> {
-    let checked = commands::save_archive(path, &mut opened.archive, &opened.protection, replace)?;
+    let checked = commands::save_archive(path, &mut opened.archive, &opened.protection, log_n)?;
     t.persist()?;
     t.append(&Event::ArchiveWritten(ArchiveWritten {
         path: path.display().to_string(),
@@ -285,4 +282,117 @@ pub(super) fn file_sha256(path: &Path) -> Result<String> {
     let bytes = ceremony::fsio::read_bounded(path, archive::MAX_FILE)
         .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(ceremony::sha256::hex(&bytes))
+}
+
+/// The closing summary: what was written, what to do next, which files to
+/// keep, escrow and destroy.
+fn summary(
+    args: &SignArgs,
+    c: &Ceremony,
+    opened: &Opened,
+    complete: bool,
+    missing: &[String],
+    targets_written: Option<&Path>,
+    log_n: u8,
+) {
+    let bundle = args.output.display();
+    let new_archive = c.new_archive.display();
+    let old_archive = args.archive().display();
+    let protection = match &opened.protection {
+        Protection::Passphrase(_) => format!("passphrase, scrypt log N = {log_n}"),
+        other => other.describe(),
+    };
+    println!();
+    println!("Written:");
+    if complete {
+        println!("  Bundle written to {bundle} (complete: every threshold is met).");
+    } else {
+        println!(
+            "  PARTIAL bundle written to {bundle}: this holder's signatures are in, but others \
+             are still needed:"
+        );
+        for m in missing {
+            println!("    - {m}");
+        }
+    }
+    println!(
+        "  New archive {new_archive}: the CURRENT archive from now on (every old key, the new \
+         keys, the new trust anchor; {protection}); decrypted again and compared before it got \
+         its name"
+    );
+    if let Some(t) = targets_written {
+        println!(
+            "  New targets archive {}: the offline targets keys' current archive (every old targets key \
+             and the new ones)",
+            t.display()
+        );
+    }
+    println!(
+        "  Transcript {} (check with `signer verify-transcript {} --root <new root>`)",
+        c.transcript.path().display(),
+        c.transcript.path().display()
+    );
+    println!();
+    println!("Next:");
+    // Runnable as printed, in the folder the bundle is carried to: upload
+    // finds the proposal this bundle answers by its sha256.
+    if complete {
+        println!("  carry {bundle} to the online machine and run `submitter upload {bundle}`");
+    } else if args.targets_only() {
+        // The targets keys' holder's half of a change on two machines.
+        println!(
+            "  this is the targets keys' part: the new offline targets key(s) and the production \
+             targets they re-sign. `submitter upload {bundle}` puts it into the transaction; then \
+             the root keys' holder signs the staged roots as they are (`submitter propose \
+             --factory F --txid {} --sign-staged`, `signer sign --keys ROOT.tgz.age`, `submitter \
+             upload`), which applies them with these targets signatures.",
+            ceremony::untrusted::escape(c.proposal.txid.as_deref().unwrap_or("TXID"))
+        );
+    } else {
+        println!(
+            "  the other holders sign the same proposal; `submitter merge` combines the bundles. \
+             For a Factory, `submitter upload {bundle}` also puts this partial bundle \
+             into the transaction, keeping the signatures already there, so that holders with \
+             fioctl add theirs (`fioctl keys tuf updates sign`)."
+        );
+    }
+    println!();
+    println!("Keep, escrow, destroy:");
+    println!(
+        "  keep    {new_archive} (use it for every later ceremony: `signer sign ... --keys \
+         {new_archive}`)"
+    );
+    println!(
+        "  escrow  a copy of {new_archive} on a second medium (another stick), kept apart: it is \
+         the only copy of the new keys{}",
+        targets_written.map_or(String::new(), |t| format!("; the same for {}", t.display()))
+    );
+    println!(
+        "  retire  {old_archive} once the new root is live: it is superseded then (`signer list \
+         {old_archive}` says so); until then keep it, in case the bundle is never applied"
+    );
+    for plain in plain_origins(opened) {
+        println!(
+            "  destroy {plain} (the plain key tarball these keys were imported from), if it still \
+             exists: it holds them unencrypted, and the archive holds them now"
+        );
+    }
+}
+
+/// The plain tarballs the archive's keys were imported from, by name, as
+/// `signer import` recorded them ("imported from NAME.tgz").
+fn plain_origins(opened: &Opened) -> Vec<String> {
+    let mut out: Vec<String> = opened
+        .archive
+        .keys
+        .iter()
+        .filter_map(|k| k.info.as_ref())
+        .filter_map(|i| i.origin.strip_prefix("imported from "))
+        .filter_map(|o| o.split(" (").next())
+        .filter(|name| name.ends_with(".tgz") || name.ends_with(".tar.gz"))
+        .map(|name| ceremony::untrusted::escape(name).into_owned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
