@@ -498,10 +498,11 @@ mod tests {
                 4,
                 Some((4, Rule::OldThreshold)),
             ),
-            (vec![(9, SkipsVersion), (11, Unsigned)], soon, 9, Some((9, Rule::Version))),
+            // The ninth root claims version 10.
+            (vec![(9, SkipsVersion), (11, Unsigned)], soon, 9, Some((10, Rule::Version))),
             // A file that does not parse ends the walk with its own step.
             (vec![(8, Garbage)], soon, 8, Some((8, Rule::Structure))),
-            (vec![(5, BadSig), (8, Garbage)], soon, 5, Some((5, Rule::NewThreshold))),
+            (vec![(5, BadSig), (8, Garbage)], soon, 5, Some((5, Rule::OldThreshold))),
             // Only the final root's expiry counts.
             (vec![], at("2031-01-01"), 12, Some((12, Rule::Expired))),
             (vec![(12, ZeroThreshold)], soon, 12, Some((12, Rule::Structure))),
@@ -521,7 +522,7 @@ mod tests {
         let trusted = dir.path().join("3.root.json");
         let report = same_on_every_thread_count(dir.path(), Some(&trusted), at("2026-01-01"));
         assert_eq!(report.history.trusted_version, Some(3));
-        assert_eq!(outcome(&report), (4, Some((7, Rule::NewThreshold))));
+        assert_eq!(outcome(&report), (4, Some((7, Rule::OldThreshold))));
     }
 
     #[test]
