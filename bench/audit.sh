@@ -44,7 +44,8 @@ bare1=$(bare 1)
 baren=$(bare "$cores")
 sigs=$(target/release/examples/bare_verify "$work/metadata" 1 | cut -d' ' -f2)
 
-printf 'machine: %s cores (nproc); best of %s runs each\n' "$cores" "$runs"
+printf 'machine: %s cores (nproc); best of %s runs each; load average at the end: %s\n' \
+  "$cores" "$runs" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'history: %s versions, %s signature checks\n' "$n" "$sigs"
 printf 'submitter audit, 1 core (whole process):       %8.3f s\n' "$ours1"
 printf 'submitter audit, %s cores (whole process):      %8.3f s\n' "$cores" "$oursn"
