@@ -111,9 +111,8 @@ impl AuditOptions {
     /// The threads to use: as asked, or as many as the machine offers (one
     /// when it cannot tell).
     pub fn threads(&self) -> NonZeroUsize {
-        self.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
-        })
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN))
     }
 }
 
@@ -432,7 +431,11 @@ mod tests {
                 let mut envelope: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
                 let sig = envelope["signatures"][0]["sig"].as_str().unwrap();
                 // Another valid base64 signature of the same length.
-                let spoiled = format!("{}{}", if sig.starts_with('A') { "B" } else { "A" }, &sig[1..]);
+                let spoiled = format!(
+                    "{}{}",
+                    if sig.starts_with('A') { "B" } else { "A" },
+                    &sig[1..]
+                );
                 envelope["signatures"][0]["sig"] = spoiled.into();
                 bytes = serde_json::to_vec_pretty(&envelope).unwrap();
             }
@@ -446,7 +449,12 @@ mod tests {
     }
 
     /// The report as both renderings print it, with `threads` threads.
-    fn rendered(dir: &Path, trusted: Option<&Path>, when: OffsetDateTime, threads: usize) -> (String, String) {
+    fn rendered(
+        dir: &Path,
+        trusted: Option<&Path>,
+        when: OffsetDateTime,
+        threads: usize,
+    ) -> (String, String) {
         let options = AuditOptions {
             threads: NonZeroUsize::new(threads),
         };
@@ -459,7 +467,11 @@ mod tests {
 
     /// Audits `dir` serially and on several thread counts; asserts the
     /// outputs are identical and returns the serial report.
-    fn same_on_every_thread_count(dir: &Path, trusted: Option<&Path>, when: OffsetDateTime) -> AuditReport {
+    fn same_on_every_thread_count(
+        dir: &Path,
+        trusted: Option<&Path>,
+        when: OffsetDateTime,
+    ) -> AuditReport {
         let serial = rendered(dir, trusted, when, 1);
         for threads in [2, 3, 5, 16] {
             let parallel = rendered(dir, trusted, when, threads);
@@ -474,9 +486,10 @@ mod tests {
 
     /// (steps reported, first failing version and its first rule).
     fn outcome(report: &AuditReport) -> (usize, Option<(u64, Rule)>) {
-        let first = report.history.first_failure().map(|s| {
-            (s.version.unwrap(), s.first_failure().unwrap().rule)
-        });
+        let first = report
+            .history
+            .first_failure()
+            .map(|s| (s.version.unwrap(), s.first_failure().unwrap().rule));
         (report.history.steps.len(), first)
     }
 
@@ -485,7 +498,13 @@ mod tests {
         use Fault::*;
         let soon = at("2026-01-01");
         // (faults, moment, expected steps reported, expected first failure)
-        let cases: Vec<(Vec<(u64, Fault)>, OffsetDateTime, usize, Option<(u64, Rule)>)> = vec![
+        type Case = (
+            Vec<(u64, Fault)>,
+            OffsetDateTime,
+            usize,
+            Option<(u64, Rule)>,
+        );
+        let cases: Vec<Case> = vec![
             (vec![], soon, 12, None),
             (vec![(1, Unsigned)], soon, 1, Some((1, Rule::NewThreshold))),
             // A rotation whose old key's signature is spoiled.
@@ -493,19 +512,39 @@ mod tests {
             // Failures at several steps: only the first counts, and every
             // step after it is left out, even those a thread already saw fail.
             (
-                vec![(4, Unsigned), (7, SkipsVersion), (10, ZeroThreshold), (12, Unsigned)],
+                vec![
+                    (4, Unsigned),
+                    (7, SkipsVersion),
+                    (10, ZeroThreshold),
+                    (12, Unsigned),
+                ],
                 soon,
                 4,
                 Some((4, Rule::OldThreshold)),
             ),
             // The ninth root claims version 10.
-            (vec![(9, SkipsVersion), (11, Unsigned)], soon, 9, Some((10, Rule::Version))),
+            (
+                vec![(9, SkipsVersion), (11, Unsigned)],
+                soon,
+                9,
+                Some((10, Rule::Version)),
+            ),
             // A file that does not parse ends the walk with its own step.
             (vec![(8, Garbage)], soon, 8, Some((8, Rule::Structure))),
-            (vec![(5, BadSig), (8, Garbage)], soon, 5, Some((5, Rule::OldThreshold))),
+            (
+                vec![(5, BadSig), (8, Garbage)],
+                soon,
+                5,
+                Some((5, Rule::OldThreshold)),
+            ),
             // Only the final root's expiry counts.
             (vec![], at("2031-01-01"), 12, Some((12, Rule::Expired))),
-            (vec![(12, ZeroThreshold)], soon, 12, Some((12, Rule::Structure))),
+            (
+                vec![(12, ZeroThreshold)],
+                soon,
+                12,
+                Some((12, Rule::Structure)),
+            ),
         ];
         for (faults, when, steps, first) in cases {
             let label = format!("{:?}", faults.iter().map(|(v, _)| v).collect::<Vec<_>>());
@@ -517,7 +556,9 @@ mod tests {
 
     #[test]
     fn audit_parallel_equals_serial_from_a_trusted_root() {
-        let faults = [(7, Fault::Unsigned), (10, Fault::BadSig)].into_iter().collect();
+        let faults = [(7, Fault::Unsigned), (10, Fault::BadSig)]
+            .into_iter()
+            .collect();
         let dir = history(12, &faults);
         let trusted = dir.path().join("3.root.json");
         let report = same_on_every_thread_count(dir.path(), Some(&trusted), at("2026-01-01"));
@@ -534,7 +575,11 @@ mod tests {
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .map(|p| std::fs::read(p).unwrap())
             .collect();
-        assert!(roots.len() >= 4, "vectors missing from {}", vectors.display());
+        assert!(
+            roots.len() >= 4,
+            "vectors missing from {}",
+            vectors.display()
+        );
         roots.sort();
         let when = at("2020-01-01");
         // Each real root alone, then all of them as one history in every
@@ -547,7 +592,13 @@ mod tests {
         let mut broken_somewhere = false;
         for shift in 0..roots.len() {
             let dir = tempfile::tempdir().unwrap();
-            for (i, root) in roots.iter().cycle().skip(shift).take(roots.len()).enumerate() {
+            for (i, root) in roots
+                .iter()
+                .cycle()
+                .skip(shift)
+                .take(roots.len())
+                .enumerate()
+            {
                 std::fs::write(dir.path().join(format!("{}.root.json", i + 1)), root).unwrap();
             }
             let report = same_on_every_thread_count(dir.path(), None, when);

@@ -97,7 +97,8 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
         .into());
     }
     if let Some(dir) = a.metadata_dir {
-        let report = audit_dir_with(dir, trusted, dialect, at, &options).context("audit could not run")?;
+        let report =
+            audit_dir_with(dir, trusted, dialect, at, &options).context("audit could not run")?;
         print(&report, json)?;
         write_html(&report, html)?;
         return Ok(report.ok());
@@ -105,9 +106,8 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
     if let Some(r) = a.repo {
         let repo = Repo::parse(r);
         let report = match &repo {
-            Repo::Dir(dir) => {
-                audit_dir_with(dir, trusted, dialect, at, &options).context("audit could not run")?
-            }
+            Repo::Dir(dir) => audit_dir_with(dir, trusted, dialect, at, &options)
+                .context("audit could not run")?,
             Repo::Http(_) => {
                 let http = ctx.http(None)?;
                 audit_fetched(

@@ -179,7 +179,10 @@ fn audit_threads_do_not_change_the_report() {
         }
     }
     // The comparison covered refusals, not only histories that hold.
-    assert!(refused > 0 && failing == refused, "{failing} of {refused} refusals compared");
+    assert!(
+        refused > 0 && failing == refused,
+        "{failing} of {refused} refusals compared"
+    );
 }
 
 #[test]
