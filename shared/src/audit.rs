@@ -5,6 +5,7 @@
 //! binaries only parse arguments and print.
 
 use std::fmt::Write as _;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -14,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::dialect::Dialect;
 use crate::root::{format_expires, parse_expires, RootError, RootMetadata};
-use crate::rules::{check_history, short, Failure, HistoryVerdict, Rule, ThresholdOf, Verdict};
+use crate::rules::{check_history_on, short, Failure, HistoryVerdict, Rule, ThresholdOf, Verdict};
 
 /// The most roots a history may hold; far beyond any real repository, it
 /// only bounds the work a hostile folder can cause.
@@ -96,8 +97,28 @@ fn read(path: &Path) -> Result<Vec<u8>, AuditError> {
     Ok(crate::fsio::read_bounded(path, 8 << 20)?)
 }
 
+/// How an audit runs, as opposed to what it checks: nothing here changes a
+/// verdict or a byte of the report.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuditOptions {
+    /// How many threads check signatures; `None` is one per core. One
+    /// thread is the serial walk (for benchmarks, and for a machine that
+    /// must be left alone).
+    pub threads: Option<NonZeroUsize>,
+}
+
+impl AuditOptions {
+    /// The threads to use: as asked, or as many as the machine offers (one
+    /// when it cannot tell).
+    pub fn threads(&self) -> NonZeroUsize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN))
+    }
+}
+
 /// Walks `dir/N.root.json` upward, from 1 or from the version after
-/// `trusted`, until a version is missing, and checks every step.
+/// `trusted`, until a version is missing, and checks every step, on every
+/// core (see [`audit_dir_with`]).
 ///
 /// A file that does not parse as a root ends the walk with a failed step
 /// (rule `structure` or `dialect`), because nothing after it can be trusted.
@@ -106,6 +127,17 @@ pub fn audit_dir(
     trusted: Option<&Path>,
     dialect: Option<Dialect>,
     at: OffsetDateTime,
+) -> Result<AuditReport, AuditError> {
+    audit_dir_with(dir, trusted, dialect, at, &AuditOptions::default())
+}
+
+/// [`audit_dir`], run as `options` say.
+pub fn audit_dir_with(
+    dir: &Path,
+    trusted: Option<&Path>,
+    dialect: Option<Dialect>,
+    at: OffsetDateTime,
+    options: &AuditOptions,
 ) -> Result<AuditReport, AuditError> {
     let mut dialect_detected = false;
     let mut dialect = dialect;
@@ -195,7 +227,7 @@ pub fn audit_dir(
         }));
     }
 
-    let mut history = check_history(trusted_root.as_ref(), &chain, at);
+    let mut history = check_history_on(trusted_root.as_ref(), &chain, at, options.threads());
     if let Some(b) = broken {
         // The file before the broken one was read as the final root, but it
         // is not final: the history goes on and is broken.
@@ -314,4 +346,264 @@ pub fn render_json(report: &AuditReport) -> serde_json::Value {
             v
         }).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The parallel audit must say exactly what the serial one says: the same
+    //! steps, the same verdicts, in the same order, down to the byte.
+
+    use super::*;
+    use crate::keys::{NewKeyType, PrivateKey};
+    use std::collections::BTreeMap;
+
+    const D: Dialect = Dialect::OtaTuf;
+
+    /// What is wrong with one version of a crafted history.
+    #[derive(Clone, Copy)]
+    enum Fault {
+        /// No signatures at all: both thresholds fail.
+        Unsigned,
+        /// One signature's bytes changed: it does not verify.
+        BadSig,
+        /// The version field skips one.
+        SkipsVersion,
+        /// `targets` threshold 0: a structure failure.
+        ZeroThreshold,
+        /// The file is not JSON: the walk ends there.
+        Garbage,
+    }
+
+    /// Writes a history of `len` ota-tuf roots into a fresh folder. Version
+    /// `v`'s one root key is `keys[v / 3]`, so every third version rotates,
+    /// signed by its own key and the previous version's; `faults` spoil
+    /// some versions.
+    fn history(len: u64, faults: &BTreeMap<u64, Fault>) -> tempfile::TempDir {
+        let keys: Vec<PrivateKey> = (0..=len / 3)
+            .map(|_| PrivateKey::generate(NewKeyType::Ed25519).unwrap())
+            .collect();
+        let online = PrivateKey::generate(NewKeyType::Ed25519)
+            .unwrap()
+            .public_key();
+        let o = online.key_id(D);
+        let dir = tempfile::tempdir().unwrap();
+        for v in 1..=len {
+            let fault = faults.get(&v).copied();
+            let path = dir.path().join(format!("{v}.root.json"));
+            if matches!(fault, Some(Fault::Garbage)) {
+                std::fs::write(&path, b"{\"signed\": not json").unwrap();
+                continue;
+            }
+            let own = &keys[(v / 3) as usize];
+            let r = own.public_key().key_id(D);
+            let role = serde_json::json!({"keyids": [o], "threshold": 1});
+            let targets_threshold = match fault {
+                Some(Fault::ZeroThreshold) => 0,
+                _ => 1,
+            };
+            let version = match fault {
+                Some(Fault::SkipsVersion) => v + 1,
+                _ => v,
+            };
+            let mut root = RootMetadata::from_value(
+                serde_json::json!({"signatures": [], "signed": {
+                    "_type": "Root", "consistent_snapshot": false,
+                    "expires": "2030-01-01T00:00:00Z", "version": version,
+                    "keys": {r.clone(): own.public_key().to_key_object(D),
+                             o.clone(): online.to_key_object(D)},
+                    "roles": {"root": {"keyids": [r.clone()], "threshold": 1},
+                        "snapshot": role, "timestamp": role,
+                        "targets": {"keyids": [o], "threshold": targets_threshold}},
+                }}),
+                D,
+            )
+            .unwrap();
+            if !matches!(fault, Some(Fault::Unsigned)) {
+                let previous = &keys[((v - 1) / 3) as usize];
+                if v > 1 && v % 3 == 0 {
+                    root.sign(&previous.public_key().key_id(D), previous)
+                        .unwrap();
+                }
+                root.sign(&r, own).unwrap();
+            }
+            let mut bytes = root.to_bytes();
+            if matches!(fault, Some(Fault::BadSig)) {
+                let mut envelope: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                let sig = envelope["signatures"][0]["sig"].as_str().unwrap();
+                // Another valid base64 signature of the same length.
+                let spoiled = format!(
+                    "{}{}",
+                    if sig.starts_with('A') { "B" } else { "A" },
+                    &sig[1..]
+                );
+                envelope["signatures"][0]["sig"] = spoiled.into();
+                bytes = serde_json::to_vec_pretty(&envelope).unwrap();
+            }
+            std::fs::write(&path, bytes).unwrap();
+        }
+        dir
+    }
+
+    fn at(s: &str) -> OffsetDateTime {
+        parse_at(s).unwrap()
+    }
+
+    /// The report as both renderings print it, with `threads` threads.
+    fn rendered(
+        dir: &Path,
+        trusted: Option<&Path>,
+        when: OffsetDateTime,
+        threads: usize,
+    ) -> (String, String) {
+        let options = AuditOptions {
+            threads: NonZeroUsize::new(threads),
+        };
+        let report = audit_dir_with(dir, trusted, None, when, &options).unwrap();
+        (
+            render_text(&report),
+            serde_json::to_string_pretty(&render_json(&report)).unwrap(),
+        )
+    }
+
+    /// Audits `dir` serially and on several thread counts; asserts the
+    /// outputs are identical and returns the serial report.
+    fn same_on_every_thread_count(
+        dir: &Path,
+        trusted: Option<&Path>,
+        when: OffsetDateTime,
+    ) -> AuditReport {
+        let serial = rendered(dir, trusted, when, 1);
+        for threads in [2, 3, 5, 16] {
+            let parallel = rendered(dir, trusted, when, threads);
+            assert_eq!(serial.0, parallel.0, "text differs on {threads} threads");
+            assert_eq!(serial.1, parallel.1, "JSON differs on {threads} threads");
+        }
+        let one = AuditOptions {
+            threads: NonZeroUsize::new(1),
+        };
+        audit_dir_with(dir, trusted, None, when, &one).unwrap()
+    }
+
+    /// (steps reported, first failing version and its first rule).
+    fn outcome(report: &AuditReport) -> (usize, Option<(u64, Rule)>) {
+        let first = report
+            .history
+            .first_failure()
+            .map(|s| (s.version.unwrap(), s.first_failure().unwrap().rule));
+        (report.history.steps.len(), first)
+    }
+
+    #[test]
+    fn audit_parallel_equals_serial_on_crafted_histories_with_failures() {
+        use Fault::*;
+        let soon = at("2026-01-01");
+        // (faults, moment, expected steps reported, expected first failure)
+        type Case = (
+            Vec<(u64, Fault)>,
+            OffsetDateTime,
+            usize,
+            Option<(u64, Rule)>,
+        );
+        let cases: Vec<Case> = vec![
+            (vec![], soon, 12, None),
+            (vec![(1, Unsigned)], soon, 1, Some((1, Rule::NewThreshold))),
+            // A rotation whose old key's signature is spoiled.
+            (vec![(6, BadSig)], soon, 6, Some((6, Rule::OldThreshold))),
+            // Failures at several steps: only the first counts, and every
+            // step after it is left out, even those a thread already saw fail.
+            (
+                vec![
+                    (4, Unsigned),
+                    (7, SkipsVersion),
+                    (10, ZeroThreshold),
+                    (12, Unsigned),
+                ],
+                soon,
+                4,
+                Some((4, Rule::OldThreshold)),
+            ),
+            // The ninth root claims version 10.
+            (
+                vec![(9, SkipsVersion), (11, Unsigned)],
+                soon,
+                9,
+                Some((10, Rule::Version)),
+            ),
+            // A file that does not parse ends the walk with its own step.
+            (vec![(8, Garbage)], soon, 8, Some((8, Rule::Structure))),
+            (
+                vec![(5, BadSig), (8, Garbage)],
+                soon,
+                5,
+                Some((5, Rule::OldThreshold)),
+            ),
+            // Only the final root's expiry counts.
+            (vec![], at("2031-01-01"), 12, Some((12, Rule::Expired))),
+            (
+                vec![(12, ZeroThreshold)],
+                soon,
+                12,
+                Some((12, Rule::Structure)),
+            ),
+        ];
+        for (faults, when, steps, first) in cases {
+            let label = format!("{:?}", faults.iter().map(|(v, _)| v).collect::<Vec<_>>());
+            let dir = history(12, &faults.into_iter().collect());
+            let report = same_on_every_thread_count(dir.path(), None, when);
+            assert_eq!(outcome(&report), (steps, first), "faults at {label}");
+        }
+    }
+
+    #[test]
+    fn audit_parallel_equals_serial_from_a_trusted_root() {
+        let faults = [(7, Fault::Unsigned), (10, Fault::BadSig)]
+            .into_iter()
+            .collect();
+        let dir = history(12, &faults);
+        let trusted = dir.path().join("3.root.json");
+        let report = same_on_every_thread_count(dir.path(), Some(&trusted), at("2026-01-01"));
+        assert_eq!(report.history.trusted_version, Some(3));
+        assert_eq!(outcome(&report), (4, Some((7, Rule::OldThreshold))));
+    }
+
+    #[test]
+    fn audit_parallel_equals_serial_on_the_aktualizr_vectors() {
+        let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/aktualizr");
+        let mut roots: Vec<Vec<u8>> = std::fs::read_dir(&vectors)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        assert!(
+            roots.len() >= 4,
+            "vectors missing from {}",
+            vectors.display()
+        );
+        roots.sort();
+        let when = at("2020-01-01");
+        // Each real root alone, then all of them as one history in every
+        // rotation of their order (which breaks somewhere after the first).
+        for root in &roots {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("1.root.json"), root).unwrap();
+            same_on_every_thread_count(dir.path(), None, when);
+        }
+        let mut broken_somewhere = false;
+        for shift in 0..roots.len() {
+            let dir = tempfile::tempdir().unwrap();
+            for (i, root) in roots
+                .iter()
+                .cycle()
+                .skip(shift)
+                .take(roots.len())
+                .enumerate()
+            {
+                std::fs::write(dir.path().join(format!("{}.root.json", i + 1)), root).unwrap();
+            }
+            let report = same_on_every_thread_count(dir.path(), None, when);
+            broken_somewhere |= !report.ok() && report.history.steps.len() > 1;
+        }
+        assert!(broken_somewhere, "no rotation failed past its first step");
+    }
 }

@@ -26,6 +26,8 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -596,6 +598,85 @@ pub fn check_history(
             break;
         }
         previous = Some(root);
+    }
+    HistoryVerdict {
+        steps,
+        trusted_version: trusted.and_then(|t| t.version().ok()),
+    }
+}
+
+/// [`check_history`] on up to `threads` threads, with the same verdicts in
+/// the same order.
+///
+/// Step `i` judges `chain[i]` against `chain[i - 1]` (or `trusted`) as
+/// written, and nothing it decides depends on another step's verdict: the
+/// serial walk only stops at the first failure. So every step is checked on
+/// its own, steps are handed out in order, and none after the first known
+/// failure is started; the verdicts are then taken in order up to and
+/// including the first failing one, exactly as the serial walk keeps them.
+/// One thread (or a chain of one root) is the serial walk itself.
+pub fn check_history_on(
+    trusted: Option<&RootMetadata>,
+    chain: &[RootMetadata],
+    at: OffsetDateTime,
+    threads: NonZeroUsize,
+) -> HistoryVerdict {
+    let threads = threads.get().min(chain.len());
+    if threads <= 1 {
+        return check_history(trusted, chain, at);
+    }
+    let check = |i: usize| {
+        let previous = match i {
+            0 => trusted,
+            _ => Some(&chain[i - 1]),
+        };
+        let is_final = i + 1 == chain.len();
+        check_step(previous, &chain[i], is_final.then_some(at))
+    };
+    let next = AtomicUsize::new(0);
+    // The lowest index known to fail; steps above it are never needed.
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= chain.len() || i > first_failure.load(Ordering::Relaxed) {
+                break done;
+            }
+            let verdict = check(i);
+            if !verdict.ok() {
+                first_failure.fetch_min(i, Ordering::Relaxed);
+            }
+            done.push((i, verdict));
+        }
+    };
+    let mut slots: Vec<Option<Verdict>> = vec![None; chain.len()];
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+        let mine = worker();
+        for (i, verdict) in helpers
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(done) => done,
+                // A panic in a check is a bug; carry it to the caller as the
+                // serial walk would.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .chain(mine)
+        {
+            slots[i] = Some(verdict);
+        }
+    });
+    let mut steps = Vec::with_capacity(chain.len());
+    for slot in slots {
+        // Every index up to the first failure was handed out, and handed-out
+        // indices at or below it were checked; a gap can only come after it.
+        let Some(verdict) = slot else { break };
+        let ok = verdict.ok();
+        steps.push(verdict);
+        if !ok {
+            break;
+        }
     }
     HistoryVerdict {
         steps,

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use time::OffsetDateTime;
 
-use ceremony::audit::{audit_dir, render_json, render_text, AuditReport};
+use ceremony::audit::{audit_dir_with, render_json, render_text, AuditOptions, AuditReport};
 use ceremony::report::Subject;
 use ceremony::Dialect;
 use ceremony_cli::audit::{folder_subject, print, write_html, ReportArgs};
@@ -26,6 +26,7 @@ fn audit_fetched(
     trusted: Option<&Path>,
     dialect: Option<Dialect>,
     at: OffsetDateTime,
+    options: &AuditOptions,
 ) -> Result<AuditReport> {
     let start = match trusted {
         Some(t) => {
@@ -54,7 +55,7 @@ fn audit_fetched(
             }
         );
     }
-    let mut report = audit_dir(tmp.path(), trusted, dialect, at)?;
+    let mut report = audit_dir_with(tmp.path(), trusted, dialect, at, options)?;
     for f in &mut report.files {
         f.path = location(f.version).into();
     }
@@ -79,6 +80,7 @@ pub struct NetAuditArgs<'a> {
 /// Runs `audit`; returns whether every history holds.
 pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
     let at = a.report.at()?;
+    let options = a.report.options();
     let (trusted, dialect, json, html) = (
         a.report.trusted.as_deref(),
         a.report.dialect,
@@ -97,7 +99,8 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
         .into());
     }
     if let Some(dir) = a.metadata_dir {
-        let report = audit_dir(dir, trusted, dialect, at).context("audit could not run")?;
+        let report =
+            audit_dir_with(dir, trusted, dialect, at, &options).context("audit could not run")?;
         print(&report, json)?;
         write_html(&report, html, &folder_subject(dir))?;
         return Ok(report.ok());
@@ -105,9 +108,8 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
     if let Some(r) = a.repo {
         let repo = Repo::parse(r);
         let report = match &repo {
-            Repo::Dir(dir) => {
-                audit_dir(dir, trusted, dialect, at).context("audit could not run")?
-            }
+            Repo::Dir(dir) => audit_dir_with(dir, trusted, dialect, at, &options)
+                .context("audit could not run")?,
             Repo::Http(_) => {
                 let http = ctx.http(None)?;
                 audit_fetched(
@@ -116,6 +118,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
                     trusted,
                     dialect,
                     at,
+                    &options,
                 )
                 .context("audit could not run")?
             }
@@ -162,6 +165,7 @@ pub fn run(ctx: &Ctx, a: NetAuditArgs) -> Result<bool> {
             None,
             Some(Dialect::OtaTuf),
             at,
+            &options,
         )
         .with_context(|| format!("the {chain} audit could not run"))?;
         reports.push((chain, report));

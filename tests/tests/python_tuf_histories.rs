@@ -124,6 +124,67 @@ fn audit_through_both_binaries_names_the_rule() {
     }
 }
 
+/// Checking signatures on several threads changes nothing a user sees: the
+/// same bytes on standard output and the same exit status as one thread, for
+/// every case, through both binaries, as text and as JSON. (`--at` is fixed
+/// so that the "as of" line cannot differ between runs.)
+#[test]
+fn audit_threads_do_not_change_the_report() {
+    let at = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let run = |bin: &str, dir: &Path, json: bool, threads: Option<&str>| {
+        let mut cmd = Command::new(binary(bin));
+        cmd.args(["audit", "--at", &at, "--metadata-dir"]).arg(dir);
+        if json {
+            cmd.arg("--json");
+        }
+        if let Some(n) = threads {
+            cmd.args(["--threads", n]);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.code(), out.stdout)
+    };
+    let (mut failing, mut refused) = (0, 0);
+    for case in cases() {
+        if !case.expect_ok {
+            refused += 4;
+        }
+        let dir = python_histories().join(&case.name);
+        for bin in ["signer", "submitter"] {
+            for json in [false, true] {
+                let serial = run(bin, &dir, json, Some("1"));
+                for threads in [Some("2"), Some("7"), None] {
+                    let parallel = run(bin, &dir, json, threads);
+                    assert_eq!(
+                        serial.0, parallel.0,
+                        "{bin} {} json={json} --threads {threads:?}: exit status differs",
+                        case.name
+                    );
+                    assert!(
+                        serial.1 == parallel.1,
+                        "{bin} {} json={json} --threads {threads:?}: output differs\n\
+                         one thread:\n{}\nparallel:\n{}",
+                        case.name,
+                        String::from_utf8_lossy(&serial.1),
+                        String::from_utf8_lossy(&parallel.1)
+                    );
+                }
+                if serial.0 == Some(3) {
+                    failing += 1;
+                }
+            }
+        }
+    }
+    // The comparison covered refusals, not only histories that hold.
+    assert!(
+        refused > 0 && failing == refused,
+        "{failing} of {refused} refusals compared"
+    );
+}
+
 #[test]
 fn audit_json_reports_each_threshold() {
     let dir = python_histories().join("one-old-one-new");

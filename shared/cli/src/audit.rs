@@ -4,6 +4,7 @@
 //! the same history.
 
 use crate::{eprintln, print};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,7 +12,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use time::OffsetDateTime;
 
-use ceremony::audit::{self, AuditReport};
+use ceremony::audit::{self, AuditOptions, AuditReport};
 use ceremony::fsio::{self, WriteOptions};
 use ceremony::report::Subject;
 use ceremony::Dialect;
@@ -37,6 +38,10 @@ pub struct ReportArgs {
     /// give FILE-ci.html and FILE-prod.html).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Check signatures on N threads (default: one per core); 1 checks them
+    /// one after another. The report is the same either way.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
 }
 
 impl ReportArgs {
@@ -47,12 +52,25 @@ impl ReportArgs {
             None => OffsetDateTime::now_utc(),
         })
     }
+
+    /// How the library runs the audit (`--threads`).
+    pub fn options(&self) -> AuditOptions {
+        AuditOptions {
+            threads: self.threads,
+        }
+    }
 }
 
 /// `audit --metadata-dir DIR`: checks a local history.
 pub fn run_dir(dir: &Path, args: &ReportArgs) -> Result<ExitCode> {
-    let report = audit::audit_dir(dir, args.trusted.as_deref(), args.dialect, args.at()?)
-        .context("audit could not run")?;
+    let report = audit::audit_dir_with(
+        dir,
+        args.trusted.as_deref(),
+        args.dialect,
+        args.at()?,
+        &args.options(),
+    )
+    .context("audit could not run")?;
     print(&report, args.json)?;
     write_html(&report, args.html.as_deref(), &folder_subject(dir))?;
     Ok(status(report.ok()))
