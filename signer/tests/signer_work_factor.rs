@@ -283,7 +283,7 @@ fn closing_summary_says_what_to_keep_escrow_retire_and_destroy() {
         "Bundle written to bundle.json (complete",
         "New archive new.tgz.age: the CURRENT archive from now on",
         "passphrase, scrypt log N = 10",
-        "`submitter upload bundle.json --proposal proposal.json`",
+        "`submitter upload bundle.json`",
         "keep    new.tgz.age",
         "escrow  a copy of new.tgz.age on a second medium",
         "retire  keys.tgz.age once the new root is live",

@@ -86,7 +86,7 @@ fn ceremony(dir: &Path, keys: &str) -> (String, [Ran; 3]) {
     }
     let s = run_printed(dir, &sign, &["--passphrase-file", "pass.txt", "--yes"], &[]);
     s.expect(0, "signer sign as printed");
-    let new_archive = after(&s.stdout, "New archive: ", " ").to_string();
+    let new_archive = after(&s.stdout, "New archive ", ":").to_string();
     let upload = printed(&s, "submitter upload ");
     let u = run_printed(dir, &upload, &[], &[]);
     u.expect(0, "submitter upload as printed");
