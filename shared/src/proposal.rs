@@ -406,20 +406,27 @@ impl Proposal {
         }
         // The files and the transaction's signatures of them cross to be
         // checked under the staged CI root; their names are the server's.
-        if let Some(n) = self.resign.as_ref().and_then(|r| {
-            r.prod
-                .keys()
-                .chain(r.waves.keys())
-                .chain(r.staged.prod.keys())
-                .chain(r.staged.waves.keys())
-                .find(|n| !crate::resign::valid_name(n))
-        }) {
+        if let Some(n) = self.invalid_resign_name() {
             return refuse(format!(
                 "resign names targets {}: only letters, digits, '.', '_' and '-' are names",
                 quote_name(n)
             ));
         }
         Ok(())
+    }
+
+    /// The first name of a targets file to re-sign (or of the
+    /// transaction's signatures of one) that is not a valid targets name:
+    /// the names are the server's, and become names on the screen.
+    fn invalid_resign_name(&self) -> Option<&String> {
+        self.resign.as_ref().and_then(|r| {
+            r.prod
+                .keys()
+                .chain(r.waves.keys())
+                .chain(r.staged.prod.keys())
+                .chain(r.staged.waves.keys())
+                .find(|n| !crate::resign::valid_name(n))
+        })
     }
 
     /// A change of the offline targets keys is a Factory's, names the
@@ -450,14 +457,7 @@ impl Proposal {
                         .into(),
                 );
             }
-            if let Some(n) = r
-                .prod
-                .keys()
-                .chain(r.waves.keys())
-                .chain(r.staged.prod.keys())
-                .chain(r.staged.waves.keys())
-                .find(|n| !crate::resign::valid_name(n))
-            {
+            if let Some(n) = self.invalid_resign_name() {
                 return refuse(format!(
                     "resign names targets {}: only letters, digits, '.', '_' and '-' are names",
                     quote_name(n)

@@ -99,14 +99,7 @@ pub fn print(report: &AuditReport, json: bool) -> Result<()> {
 /// says so on standard error, so that `--json` output stays parseable.
 pub fn write_html(report: &AuditReport, html: Option<&Path>, subject: &Subject) -> Result<()> {
     if let Some(path) = html {
-        let page = ceremony::report::audit_html(report, subject);
-        fsio::write_new(path, page.as_bytes(), &WriteOptions::public()).with_context(|| {
-            format!(
-                "cannot write the HTML report {} (an existing file is never replaced: pick \
-                     another name with --html)",
-                path.display()
-            )
-        })?;
+        write_report(path, &ceremony::report::audit_html(report, subject))?;
         eprintln!("report written to {}", path.display());
     }
     Ok(())
@@ -119,4 +112,17 @@ pub fn status(holds: bool) -> ExitCode {
     } else {
         ExitCode::from(EXIT_VERIFICATION_FAILED)
     }
+}
+
+/// Writes a printable HTML report (`--html`) as a new file: an existing
+/// file is never replaced, and the refusal names the flag.
+pub(crate) fn write_report(path: &Path, page: &str) -> Result<()> {
+    fsio::write_new(path, page.as_bytes(), &WriteOptions::public()).with_context(|| {
+        format!(
+            "cannot write the HTML report {} (an existing file is never replaced: pick \
+             another name with --html)",
+            path.display()
+        )
+    })?;
+    Ok(())
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::Args;
 
-use ceremony::fsio::{self, WriteOptions};
+use ceremony::fsio;
 use ceremony::transcript;
 
 /// `verify-transcript` arguments.
@@ -69,14 +69,7 @@ pub fn run(args: VerifyTranscriptArgs) -> Result<ExitCode> {
     );
     print!("{}", v.summary());
     if let (Some(html), Some(t)) = (&args.html, &v.transcript) {
-        let page = ceremony::report::transcript_html(t, &v);
-        fsio::write_new(html, page.as_bytes(), &WriteOptions::public()).with_context(|| {
-            format!(
-                "cannot write the HTML report {} (an existing file is never replaced: pick \
-                     another name with --html)",
-                html.display()
-            )
-        })?;
+        crate::audit::write_report(html, &ceremony::report::transcript_html(t, &v))?;
         println!("report written to {}", html.display());
     }
     Ok(crate::audit::status(v.ok()))
