@@ -3,7 +3,9 @@
 # ed25519 / ecdsa-p256 / rsa-3072 keys, threshold 2 of 3), with
 # `submitter audit` on one core and on all cores, with python-tuf's
 # TrustedMetadataSet in the same run, and against the bare cost of the same
-# signature checks with our crates (one core, all cores).
+# signature checks with our crates (one core, all cores). "Bare" uses the
+# verifier the submitter uses (ceremony's ring-verify feature); the pure-Rust
+# figure (what the signer uses) is printed beside it.
 #
 # Each figure is the best of RUNS runs (default 5): the machine is shared, and
 # the best run is the one least disturbed by others.
@@ -19,7 +21,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cargo build --release -q -p submitter
+# The pure-Rust baseline first, kept aside: the same example is built again
+# with the submitter's backend.
 cargo build --release -q -p ceremony --example bare_verify
+cp target/release/examples/bare_verify "$work/bare_verify_pure"
+cargo build --release -q -p ceremony --features ring-verify --example bare_verify
 "$py" bench/make_long_history.py "$n" "$work/metadata" >/dev/null
 
 best() { sort -n | head -1; }
@@ -35,13 +41,16 @@ ours_once() {
   awk -v s="$s" -v e="$e" 'BEGIN { print e - s }'
 }
 ours() { for _ in $(seq "$runs"); do ours_once "$@"; done | best; }
-bare() { for _ in $(seq "$runs"); do target/release/examples/bare_verify "$work/metadata" "$1" | cut -d' ' -f1; done | best; }
+bare_with() { for _ in $(seq "$runs"); do "$1" "$work/metadata" "$2" | cut -d' ' -f1; done | best; }
+bare() { bare_with target/release/examples/bare_verify "$1"; }
 
 ours1=$(ours --threads 1)
 oursn=$(ours)
 theirs=$(for _ in $(seq "$runs"); do "$py" bench/audit_vs_python_tuf.py "$work/metadata"; done | best)
 bare1=$(bare 1)
 baren=$(bare "$cores")
+pure1=$(bare_with "$work/bare_verify_pure" 1)
+puren=$(bare_with "$work/bare_verify_pure" "$cores")
 sigs=$(target/release/examples/bare_verify "$work/metadata" 1 | cut -d' ' -f2)
 
 printf 'machine: %s cores (nproc); best of %s runs each; load average at the end: %s\n' \
@@ -50,8 +59,10 @@ printf 'history: %s versions, %s signature checks\n' "$n" "$sigs"
 printf 'submitter audit, 1 core (whole process):       %8.3f s\n' "$ours1"
 printf 'submitter audit, %s cores (whole process):      %8.3f s\n' "$cores" "$oursn"
 printf 'python-tuf TrustedMetadataSet (in-process):    %8.3f s\n' "$theirs"
-printf 'bare signature checks (ours), 1 core:          %8.3f s\n' "$bare1"
-printf 'bare signature checks (ours), %s cores:         %8.3f s\n' "$cores" "$baren"
+printf 'bare signature checks (ours, ring), 1 core:    %8.3f s\n' "$bare1"
+printf 'bare signature checks (ours, ring), %s cores:   %8.3f s\n' "$cores" "$baren"
+printf 'bare checks (pure Rust, the signer), 1 core:   %8.3f s\n' "$pure1"
+printf 'bare checks (pure Rust, the signer), %s cores:  %8.3f s\n' "$cores" "$puren"
 printf 'python-tuf / ours(1 core):    %sx\n' "$(ratio "$theirs" "$ours1")"
 printf 'python-tuf / ours(%s cores):   %sx   (target >= 3x)\n' "$cores" "$(ratio "$theirs" "$oursn")"
 printf 'ours(1 core) / bare(1 core):  %sx\n' "$(ratio "$ours1" "$bare1")"

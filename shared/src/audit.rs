@@ -90,6 +90,67 @@ impl AuditReport {
     }
 }
 
+/// One history file, read and parsed.
+struct Loaded {
+    sha256: String,
+    root: Result<RootMetadata, RootError>,
+    /// The dialect the file shows, when it was loaded without one.
+    detected: Option<Dialect>,
+}
+
+fn load(path: &Path, dialect: Option<Dialect>) -> Result<Loaded, AuditError> {
+    let bytes = read(path)?;
+    let detected = match dialect {
+        Some(_) => None,
+        None => crate::strict_json::from_slice(&bytes)
+            .ok()
+            .and_then(|v| Dialect::detect(&v)),
+    };
+    Ok(Loaded {
+        sha256: crate::sha256::hex(&bytes),
+        root: RootMetadata::from_slice(&bytes, dialect.or(detected)),
+        detected,
+    })
+}
+
+/// [`load`]s every path with `dialect`, on `threads` threads, in order.
+/// Files after a broken one are loaded too (the caller stops there); each
+/// read is bounded, and so is the number of files.
+fn load_all(
+    paths: &[(u64, PathBuf)],
+    dialect: Option<Dialect>,
+    threads: NonZeroUsize,
+) -> Vec<Result<Loaded, AuditError>> {
+    let threads = threads.get().min(paths.len());
+    if threads <= 1 {
+        return paths.iter().map(|(_, p)| load(p, dialect)).collect();
+    }
+    // Contiguous shares keep the order without any bookkeeping; files are
+    // about the same size, so the shares cost about the same.
+    let share = paths.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = paths
+            .chunks(share)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(_, p)| load(p, dialect))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(done) => done,
+                // A panic while loading is a bug; carry it on as a serial
+                // load would.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, AuditError> {
     // Bounded: a root named /dev/zero (or a link to it) must not be read
     // until memory runs out. The dialect's own size limit is checked when
@@ -169,28 +230,49 @@ pub fn audit_dir_with(
         None => 1,
     };
 
-    let mut files = Vec::new();
-    let mut chain = Vec::new();
-    let mut broken: Option<Verdict> = None;
+    // Which files there are: a stat each, cheap, so done in order. Reading,
+    // hashing and parsing them is not, and is independent per file once the
+    // dialect is fixed, so that runs on every core (see `load_all`).
+    let mut paths = Vec::new();
     let mut version = start;
     while version < start.saturating_add(MAX_HISTORY) {
         let path = dir.join(format!("{version}.root.json"));
         if !path.exists() {
             break;
         }
-        let bytes = read(&path)?;
+        paths.push((version, path));
+        version += 1;
+    }
+    // Until the dialect is known, each file may fix it for the ones after,
+    // so those are loaded one by one (in practice only 1.root.json).
+    let mut loaded = Vec::with_capacity(paths.len());
+    while dialect.is_none() && loaded.len() < paths.len() {
+        let file = load(&paths[loaded.len()].1, None);
+        let stop = !matches!(&file, Ok(f) if f.root.is_ok());
+        if let Ok(f) = &file {
+            dialect = f.detected;
+            dialect_detected = dialect.is_some();
+        }
+        loaded.push(file);
+        if stop {
+            // The walk ends here (a read error or a broken root): nothing
+            // after it is looked at.
+            paths.truncate(loaded.len());
+        }
+    }
+    loaded.extend(load_all(&paths[loaded.len()..], dialect, options.threads()));
+
+    let mut files = Vec::new();
+    let mut chain = Vec::new();
+    let mut broken: Option<Verdict> = None;
+    for ((version, path), file) in paths.into_iter().zip(loaded) {
+        let file = file?;
         files.push(HistoryFile {
             version,
             path: path.clone(),
-            sha256: crate::sha256::hex(&bytes),
+            sha256: file.sha256,
         });
-        if dialect.is_none() {
-            if let Ok(v) = crate::strict_json::from_slice(&bytes) {
-                dialect = Dialect::detect(&v);
-                dialect_detected = dialect.is_some();
-            }
-        }
-        match RootMetadata::from_slice(&bytes, dialect) {
+        match file.root {
             Ok(root) => chain.push(root),
             Err(e) => {
                 let rule = match e {
@@ -212,7 +294,12 @@ pub fn audit_dir_with(
                 break;
             }
         }
-        version += 1;
+    }
+    // Consecutive roots mostly list the same keys: decode each key object
+    // once and hand the decoded key on, instead of once per root.
+    for i in 1..chain.len() {
+        let (before, after) = chain.split_at(i);
+        after[0].reuse_keys_from(&before[i - 1]);
     }
     if files.is_empty() {
         return Err(AuditError::Empty(match &trusted_root {

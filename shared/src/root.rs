@@ -345,6 +345,36 @@ impl RootMetadata {
         })
     }
 
+    /// Seeds this root's decoded keys with `previous`'s, for every key object
+    /// the two list identically under the same id: decoding depends on the
+    /// key object and the dialect alone, so the result is exactly what
+    /// decoding it again would give, at the cost of a clone. Keys new in this
+    /// root are decoded as usual. Does nothing once this root's keys are
+    /// decoded, or when the dialects differ.
+    pub(crate) fn reuse_keys_from(&self, previous: &RootMetadata) {
+        if self.dialect != previous.dialect || self.parsed_keys.get().is_some() {
+            return;
+        }
+        let their_objects = previous.key_objects().ok();
+        let theirs = previous.parsed_keys();
+        self.parsed_keys.get_or_init(|| match self.key_objects() {
+            Ok(objs) => objs
+                .iter()
+                .map(|(id, obj)| {
+                    let reused = their_objects
+                        .and_then(|o| o.get(id))
+                        .filter(|o| *o == obj)
+                        .and_then(|_| theirs.get(id))
+                        .cloned();
+                    let key =
+                        reused.unwrap_or_else(|| PublicKey::from_key_object(obj, self.dialect));
+                    (id.clone(), key)
+                })
+                .collect(),
+            Err(_) => HashMap::new(),
+        });
+    }
+
     /// The key listed under `keyid`, parsed.
     pub fn key(&self, keyid: &str) -> Result<PublicKey, RootError> {
         self.key_objects()?;
@@ -619,6 +649,46 @@ pub fn format_expires(when: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reused keys are exactly the keys a fresh decoding gives: a key object
+    /// changed under the same id is decoded anew, never taken over.
+    #[test]
+    fn reused_keys_equal_freshly_decoded_ones() {
+        use crate::keys::{NewKeyType, PrivateKey};
+        let key = || {
+            PrivateKey::generate(NewKeyType::Ed25519)
+                .unwrap()
+                .public_key()
+                .to_key_object(Dialect::Tuf)
+        };
+        let (k1, k2, k3) = (key(), key(), key());
+        let bad = serde_json::json!({"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": "00"}});
+        let root = |keys: Value| {
+            RootMetadata::from_value(
+                serde_json::json!({"signed": {"_type": "root", "version": 1,
+                    "expires": "2030-01-01T00:00:00Z", "keys": keys, "roles": {}}, "signatures": []}),
+                Dialect::Tuf,
+            )
+            .unwrap()
+        };
+        let before = root(serde_json::json!({"a": k1, "b": k2, "c": bad}));
+        let keys = serde_json::json!({"a": k1, "b": k3, "c": bad, "d": k2});
+        let reusing = root(keys.clone());
+        reusing.reuse_keys_from(&before);
+        let fresh = root(keys);
+        for id in ["a", "b", "c", "d"] {
+            match (reusing.key(id), fresh.key(id)) {
+                (Ok(r), Ok(f)) => {
+                    assert_eq!(r, f, "{id}");
+                    assert_eq!(r.to_key_object(Dialect::Tuf), f.to_key_object(Dialect::Tuf));
+                }
+                (Err(r), Err(f)) => assert_eq!(r.to_string(), f.to_string(), "{id}"),
+                (r, f) => panic!("{id}: reused {r:?}, fresh {f:?}"),
+            }
+        }
+        assert_eq!(reusing.key("b").unwrap().to_key_object(Dialect::Tuf), k3);
+        assert!(reusing.key("c").is_err());
+    }
 
     #[test]
     fn expires_form_is_strict() {

@@ -376,7 +376,65 @@ impl PublicKey {
 
     /// Verifies without any method check. `rsa_salt`: `Some(n)` requires salt
     /// length `n`; `None` recovers it from the signature.
-    fn verify_raw(
+    ///
+    /// With the `ring-verify` feature, ring is asked first where it takes the
+    /// key; a "valid" from ring is final, anything else goes to the pure-Rust
+    /// check, whose answer (and error) is returned. So the feature can only
+    /// change how fast a signature is accepted, never whether.
+    pub(super) fn verify_raw(
+        &self,
+        message: &[u8],
+        signature: &[u8],
+        rsa_salt: Option<usize>,
+    ) -> Result<(), KeyError> {
+        #[cfg(feature = "ring-verify")]
+        if self.ring_accepts(message, signature) {
+            return Ok(());
+        }
+        self.verify_pure(message, signature, rsa_salt)
+    }
+
+    /// Whether ring, where it can take this key, finds `signature` valid over
+    /// `message` under a scheme every caller of [`PublicKey::verify_raw`]
+    /// accepts. `false` means "ask the pure-Rust check", not "invalid".
+    ///
+    /// - RSA: ring's RSASSA-PSS-SHA256 (MGF1-SHA256) fixes the salt length at
+    ///   32, which both `Some(PSS_SALT_LEN)` and salt recovery accept; it takes
+    ///   2048–8192-bit moduli only, and refuses unusual exponents (those fall
+    ///   back).
+    /// - ECDSA P-256: ring's ASN.1 (DER) verification over SHA-256 accepts
+    ///   high-S as p256 does, and its DER parser is at least as strict.
+    /// - Ed25519 is not sent to ring: ring does not reject small-order R
+    ///   values as `verify_strict` does, so it could accept what the pure
+    ///   check refuses.
+    #[cfg(feature = "ring-verify")]
+    pub(super) fn ring_accepts(&self, message: &[u8], signature: &[u8]) -> bool {
+        use ring::signature as rs;
+        match &self.inner {
+            PublicInner::Ed25519(_) => false,
+            PublicInner::Rsa(key) => {
+                if self.bits < 2048 || self.bits > 8192 || signature.len() != key.size() {
+                    return false;
+                }
+                let components = rs::RsaPublicKeyComponents {
+                    n: key.n_bytes(),
+                    e: key.e_bytes(),
+                };
+                components
+                    .verify(&rs::RSA_PSS_2048_8192_SHA256, message, signature)
+                    .is_ok()
+            }
+            PublicInner::EcdsaP256(key) => {
+                let point = key.to_sec1_point(false);
+                rs::UnparsedPublicKey::new(&rs::ECDSA_P256_SHA256_ASN1, point.as_bytes())
+                    .verify(message, signature)
+                    .is_ok()
+            }
+        }
+    }
+
+    /// The pure-Rust (RustCrypto) check: the reference semantics.
+    pub(super) fn verify_pure(
         &self,
         message: &[u8],
         signature: &[u8],

@@ -24,6 +24,7 @@ use super::private::{SecretInner, SecretRef};
 use super::*;
 use crate::dialect::Dialect;
 
+mod backends;
 mod bad_inputs;
 mod files;
 mod key_objects;
