@@ -4,17 +4,15 @@
 //! recorded: the transcript is put on disk if it was still in memory, so the
 //! witnesses' record says the ceremony was stopped, where, and how. It is
 //! never signed, so nothing anchors it and `verify-transcript` reports it as
-//! aborted (exit 3). Every prompt comes before any signature, so a new
-//! archive this run wrote holds keys that signed nothing: such keys are
-//! useless, and an archive left beside the old one would only be confused
-//! with it later. It is removed, but only a file this run wrote: its path is
-//! the one this ceremony chose and its bytes have the sha256 the transcript
-//! recorded when it was written.
+//! aborted (exit 3). Every prompt comes before any signature, and the new
+//! archive is written only after the signatures, so an abort leaves no
+//! archive: the new keys, which signed nothing, are gone with the process
+//! (keys made on a token stay there, and are named).
 //!
 //! Any other error after the transcript is on disk ends it with an abort
 //! entry too; before that, nothing was written and nothing is.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ceremony::transcript::event::{Abort, KeyGenerated, Step};
 use ceremony::transcript::Event;
@@ -48,12 +46,10 @@ pub(super) fn stopped(
     }
 }
 
-/// The operator's abort: this run's new archives removed, the abort
-/// recorded, and what was done said.
+/// The operator's abort: recorded, and what was left said.
 fn by_the_operator(c: &mut Ceremony, step: Step, e: anyhow::Error) -> anyhow::Error {
     let mut said = vec!["nothing was signed and no bundle was written".to_string()];
-    let removed = remove_own_archives(c);
-    said.extend(removed.iter().cloned());
+    said.extend(token_keys_left(c));
     let reason = format!(
         "{}; {}",
         ceremony_cli::exit::render_chain(e.as_ref()),
@@ -76,38 +72,29 @@ fn by_the_operator(c: &mut Ceremony, step: Step, e: anyhow::Error) -> anyhow::Er
     e.context(context)
 }
 
-/// Removes the new archives this run wrote (as its transcript records
-/// them, at the paths this ceremony chose) and says what was done with each,
-/// and where keys made on a token are (removing the archive does not
-/// remove them from the token).
-fn remove_own_archives(c: &Ceremony) -> Vec<String> {
-    let ours: Vec<PathBuf> = std::iter::once(c.new_archive.clone())
-        .chain(c.targets_archive.as_ref().map(|t| t.to.clone()))
-        .collect();
+/// Where keys made on a token are: they stay there, whatever the abort.
+/// No archive needs removing: archives are written once, after the
+/// signatures and so after every prompt (see `write`), and an abort comes
+/// only at a prompt.
+fn token_keys_left(c: &Ceremony) -> Vec<String> {
     let Some(entries) = this_runs_entries(c.transcript.path()) else {
         return Vec::new();
     };
-    let mut said = Vec::new();
-    for event in &entries {
-        match event {
-            Event::ArchiveWritten(a) => {
-                if let Some(path) = ours.iter().find(|p| p.display().to_string() == a.path) {
-                    said.push(remove_if_ours(path, &a.sha256));
-                }
-            }
+    entries
+        .iter()
+        .filter_map(|event| match event {
             Event::KeyGenerated(KeyGenerated {
                 keyid,
                 on_token: Some(t),
                 ..
-            }) => said.push(format!(
+            }) => Some(format!(
                 "the new key {keyid} stays on token {:?} (label {:?}): it signed nothing; delete \
                  it with the token's own tools",
                 t.token_label, t.key_label
             )),
-            _ => {}
-        }
-    }
-    said
+            _ => None,
+        })
+        .collect()
 }
 
 /// The entries of this run's transcript, read back from the disk. `None`
@@ -116,26 +103,4 @@ fn this_runs_entries(transcript: &Path) -> Option<Vec<Event>> {
     let bytes = ceremony::fsio::read_bounded(transcript, 1 << 30).ok()?;
     let t = ceremony::transcript::read(&bytes).ok()?;
     Some(t.entries.into_iter().map(|e| e.event).collect())
-}
-
-/// Removes `path` when its bytes are still those recorded.
-fn remove_if_ours(path: &Path, sha256: &str) -> String {
-    let shown = path.display();
-    match write::file_sha256(path) {
-        Ok(now) if now == sha256 => match std::fs::remove_file(path) {
-            Ok(()) => format!(
-                "removed the new archive {shown} (sha256 {sha256}) this run wrote: its new keys \
-                 signed nothing"
-            ),
-            Err(err) => format!(
-                "could not remove the new archive {shown} ({err}): its new keys signed nothing, \
-                 delete it"
-            ),
-        },
-        Ok(now) => format!(
-            "kept {shown}: its sha256 {now} is not the {sha256} this run wrote, so it is not this \
-             run's file"
-        ),
-        Err(_) => format!("the new archive {shown} is gone already"),
-    }
 }
