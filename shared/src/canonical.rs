@@ -15,6 +15,8 @@
 //!
 //! Numbers must be integers in both dialects; a float anywhere is an error.
 
+use std::io::Write as _;
+
 use serde_json::{Map, Value};
 use thiserror::Error;
 
@@ -59,10 +61,18 @@ pub fn to_canonical_bytes(value: &Value, dialect: Dialect) -> Result<Vec<u8>, Ca
     Ok(out)
 }
 
-fn write_value(
-    value: &Value,
+/// One step of the path to where the encoder stands: kept as borrowed keys
+/// and indices, and turned into text only for an error, because an audit
+/// encodes thousands of roots that have none.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn write_value<'a>(
+    value: &'a Value,
     dialect: Dialect,
-    path: &mut Vec<String>,
+    path: &mut Vec<Step<'a>>,
     out: &mut Vec<u8>,
 ) -> Result<(), CanonicalError> {
     match value {
@@ -70,10 +80,11 @@ fn write_value(
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => {
+            // Writing into a Vec cannot fail.
             if let Some(i) = n.as_i64() {
-                out.extend_from_slice(i.to_string().as_bytes());
+                let _ = write!(out, "{i}");
             } else if let Some(u) = n.as_u64() {
-                out.extend_from_slice(u.to_string().as_bytes());
+                let _ = write!(out, "{u}");
             } else {
                 return Err(CanonicalError::NotAnInteger {
                     path: render_path(path),
@@ -88,7 +99,7 @@ fn write_value(
                 if i > 0 {
                     out.push(b',');
                 }
-                path.push(i.to_string());
+                path.push(Step::Index(i));
                 write_value(item, dialect, path, out)?;
                 path.pop();
             }
@@ -99,10 +110,10 @@ fn write_value(
     Ok(())
 }
 
-fn write_object(
-    map: &Map<String, Value>,
+fn write_object<'a>(
+    map: &'a Map<String, Value>,
     dialect: Dialect,
-    path: &mut Vec<String>,
+    path: &mut Vec<Step<'a>>,
     out: &mut Vec<u8>,
 ) -> Result<(), CanonicalError> {
     // Byte order of UTF-8 equals code-point order, which is how Python sorts
@@ -114,7 +125,7 @@ fn write_object(
         if i > 0 {
             out.push(b',');
         }
-        path.push(key.clone());
+        path.push(Step::Key(key));
         write_string(key, dialect, path, out)?;
         out.push(b':');
         write_value(item, dialect, path, out)?;
@@ -127,40 +138,55 @@ fn write_object(
 fn write_string(
     s: &str,
     dialect: Dialect,
-    path: &[String],
+    path: &[Step<'_>],
     out: &mut Vec<u8>,
 ) -> Result<(), CanonicalError> {
     out.push(b'"');
-    for ch in s.chars() {
-        match (dialect, ch) {
-            (_, '"') => out.extend_from_slice(b"\\\""),
-            (_, '\\') => out.extend_from_slice(b"\\\\"),
-            (Dialect::OtaTuf, '\n') => out.extend_from_slice(b"\\n"),
-            (Dialect::OtaTuf, '\r') => out.extend_from_slice(b"\\r"),
-            (Dialect::OtaTuf, '\t') => out.extend_from_slice(b"\\t"),
-            (Dialect::OtaTuf, c) if c.is_ascii_control() || !c.is_ascii() => {
+    let bytes = s.as_bytes();
+    // Runs of bytes that are written as they are go out in one copy; the
+    // loop stops only at a byte with something to say. Every byte it stops
+    // at is ASCII or the first byte of a character, so `s[i..]` is valid.
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match (dialect, b) {
+            (_, b'"') => b"\\\"",
+            (_, b'\\') => b"\\\\",
+            (Dialect::OtaTuf, b'\n') => b"\\n",
+            (Dialect::OtaTuf, b'\r') => b"\\r",
+            (Dialect::OtaTuf, b'\t') => b"\\t",
+            (Dialect::OtaTuf, b) if b.is_ascii_control() || !b.is_ascii() => {
+                let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
                 return Err(CanonicalError::ForbiddenCharacter {
                     path: render_path(path),
-                    ch: c,
-                    code: c as u32,
+                    ch,
+                    code: ch as u32,
                 });
             }
-            (_, c) => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
+            // TUF writes every other byte, multi-byte characters included,
+            // raw: the UTF-8 of `s` is already what is wanted.
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(escape);
+        run = i + 1;
     }
+    out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
     Ok(())
 }
 
-fn render_path(path: &[String]) -> String {
+fn render_path(path: &[Step<'_>]) -> String {
     if path.is_empty() {
-        "(top level)".to_string()
-    } else {
-        path.join(".")
+        return "(top level)".to_string();
     }
+    let steps: Vec<String> = path
+        .iter()
+        .map(|step| match step {
+            Step::Key(k) => (*k).to_string(),
+            Step::Index(i) => i.to_string(),
+        })
+        .collect();
+    steps.join(".")
 }
 
 #[cfg(test)]
@@ -197,6 +223,51 @@ mod tests {
         }
         let v = json!({"é": 1});
         assert!(to_canonical_bytes(&v, Dialect::OtaTuf).is_err());
+    }
+
+    /// The encoder as first written, one character at a time: the fast
+    /// path must agree with it on every string, errors included.
+    fn reference_string(s: &str, dialect: Dialect) -> Result<Vec<u8>, char> {
+        let mut out = vec![b'"'];
+        for ch in s.chars() {
+            match (dialect, ch) {
+                (_, '"') => out.extend_from_slice(b"\\\""),
+                (_, '\\') => out.extend_from_slice(b"\\\\"),
+                (Dialect::OtaTuf, '\n') => out.extend_from_slice(b"\\n"),
+                (Dialect::OtaTuf, '\r') => out.extend_from_slice(b"\\r"),
+                (Dialect::OtaTuf, '\t') => out.extend_from_slice(b"\\t"),
+                (Dialect::OtaTuf, c) if c.is_ascii_control() || !c.is_ascii() => return Err(c),
+                (_, c) => out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes()),
+            }
+        }
+        out.push(b'"');
+        Ok(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn strings_encode_as_the_reference_does(s in "(?s).{0,40}|[a-z\"\\\\\n\r\t\u{7f}\u{1}é€😀]{0,40}") {
+            for dialect in [Dialect::Tuf, Dialect::OtaTuf] {
+                let got = to_canonical_bytes(&Value::String(s.clone()), dialect);
+                match (reference_string(&s, dialect), got) {
+                    (Ok(want), Ok(got)) => proptest::prop_assert_eq!(want, got),
+                    (Err(ch), Err(CanonicalError::ForbiddenCharacter { ch: got, code, .. })) => {
+                        proptest::prop_assert_eq!(ch, got);
+                        proptest::prop_assert_eq!(code, ch as u32);
+                    }
+                    (want, got) => proptest::prop_assert!(false, "{want:?} vs {got:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn error_paths_name_keys_and_indices() {
+        let v = json!({"a": [0, {"b": 1.5}]});
+        match to_canonical_bytes(&v, Dialect::Tuf) {
+            Err(CanonicalError::NotAnInteger { path, .. }) => assert_eq!(path, "a.1.b"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -80,12 +80,17 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
             let StrictValue(item) = access.next_value()?;
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(format!(
-                    "duplicate key {key:?} in a JSON object (refused: two readers could see different values)"
-                )));
+            match map.entry(key) {
+                serde_json::map::Entry::Occupied(seen) => {
+                    return Err(de::Error::custom(format!(
+                        "duplicate key {:?} in a JSON object (refused: two readers could see different values)",
+                        seen.key()
+                    )));
+                }
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(item);
+                }
             }
-            map.insert(key, item);
         }
         Ok(Value::Object(map))
     }
