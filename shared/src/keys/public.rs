@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use rsa::traits::PublicKeyParts;
 use serde_json::{json, Value};
@@ -29,8 +30,18 @@ enum PublicInner {
 /// key object also remembers the exact `public` string (and, in the TUF
 /// dialect, the `keytype` and `scheme` names) it was read with, because the
 /// TUF key id is a hash over those exact strings and a root must keep them.
+///
+/// Cloning is cheap (a shared, immutable key): an audit hands the same
+/// decoded key to every root that lists it, and the rules pass keys around
+/// by value.
 #[derive(Clone)]
 pub struct PublicKey {
+    pub(super) data: Arc<KeyData>,
+}
+
+/// What a [`PublicKey`] holds.
+#[derive(Clone)]
+pub(super) struct KeyData {
     inner: PublicInner,
     /// The SubjectPublicKeyInfo DER, re-encoded from the parsed key: the
     /// key's identity, independent of how it was written.
@@ -40,13 +51,38 @@ pub struct PublicKey {
     public_text: Option<String>,
     /// `keytype` and `scheme` exactly as read from a TUF-dialect key object.
     tuf_names: Option<(String, String)>,
+    /// [`PublicKey::fingerprint`] and the TUF [`PublicKey::key_id`],
+    /// computed when the key is made (see [`KeyData::into_key`]): both hash
+    /// what never changes afterwards, and an audit asks for them for every
+    /// root that lists the key.
+    fingerprint: String,
+    tuf_key_id: String,
+}
+
+impl KeyData {
+    /// The finished key, its hashes computed from what it holds now.
+    fn into_key(mut self) -> PublicKey {
+        self.fingerprint = hex::encode(Sha256::digest(&self.spki_der));
+        let mut key = PublicKey {
+            data: Arc::new(self),
+        };
+        // The TUF canonical form fails only on non-integer numbers, and a
+        // key object holds strings only, so this cannot be empty.
+        let object =
+            to_canonical_bytes(&key.to_key_object(Dialect::Tuf), Dialect::Tuf).unwrap_or_default();
+        let id = hex::encode(Sha256::digest(&object));
+        if let Some(data) = Arc::get_mut(&mut key.data) {
+            data.tuf_key_id = id;
+        }
+        key
+    }
 }
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicKey")
             .field("key_type", &self.key_type())
-            .field("bits", &self.bits)
+            .field("bits", &self.data.bits)
             .field("fingerprint", &self.fingerprint())
             .finish()
     }
@@ -54,7 +90,7 @@ impl fmt::Debug for PublicKey {
 
 impl PartialEq for PublicKey {
     fn eq(&self, other: &Self) -> bool {
-        self.spki_der == other.spki_der
+        self.data.spki_der == other.data.spki_der
     }
 }
 
@@ -62,7 +98,7 @@ impl Eq for PublicKey {}
 
 impl Hash for PublicKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.spki_der.hash(state);
+        self.data.spki_der.hash(state);
     }
 }
 
@@ -92,7 +128,8 @@ impl PublicKey {
             .as_str()
             .ok_or_else(|| malformed("the key object's \"keyval.public\" is not a string"))?;
 
-        let mut key = match dialect {
+        let mut names = None;
+        let key = match dialect {
             Dialect::OtaTuf => {
                 let expected = match keytype.to_ascii_lowercase().as_str() {
                     "ed25519" => KeyType::Ed25519,
@@ -126,13 +163,17 @@ impl PublicKey {
                         })
                     }
                 };
-                let mut key = parse_public_text(public, expected, keytype)?;
-                key.tuf_names = Some((keytype.to_owned(), scheme.to_owned()));
+                let key = parse_public_text(public, expected, keytype)?;
+                names = Some((keytype.to_owned(), scheme.to_owned()));
                 key
             }
         };
-        key.public_text = Some(public.to_owned());
-        Ok(key)
+        // Freshly decoded, so not shared: this takes the data, not a copy.
+        let mut data = Arc::try_unwrap(key.data).unwrap_or_else(|shared| (*shared).clone());
+        data.public_text = Some(public.to_owned());
+        data.tuf_names = names;
+        // Made again: the TUF key id hashes the names and text just set.
+        Ok(data.into_key())
     }
 
     /// The key object for `dialect`, ready to go into `signed.keys`.
@@ -145,6 +186,7 @@ impl PublicKey {
     /// trailing newline for RSA and ECDSA (what fioctl and python write).
     pub fn to_key_object(&self, dialect: Dialect) -> Value {
         let public = self
+            .data
             .public_text
             .clone()
             .unwrap_or_else(|| self.canonical_public_text());
@@ -174,19 +216,13 @@ impl PublicKey {
     pub fn key_id(&self, dialect: Dialect) -> String {
         match dialect {
             Dialect::OtaTuf => self.fingerprint(),
-            Dialect::Tuf => {
-                // The TUF canonical form fails only on non-integer numbers, and
-                // a key object holds strings only, so this cannot be empty.
-                let bytes = to_canonical_bytes(&self.to_key_object(Dialect::Tuf), Dialect::Tuf)
-                    .unwrap_or_default();
-                hex::encode(Sha256::digest(&bytes))
-            }
+            Dialect::Tuf => self.data.tuf_key_id.clone(),
         }
     }
 
     /// Which kind of key this is.
     pub fn key_type(&self) -> KeyType {
-        match self.inner {
+        match self.data.inner {
             PublicInner::Ed25519(_) => KeyType::Ed25519,
             PublicInner::Rsa(_) => KeyType::Rsa,
             PublicInner::EcdsaP256(_) => KeyType::EcdsaP256,
@@ -196,14 +232,14 @@ impl PublicKey {
     /// Key size for display and for the size rules: 256 for Ed25519 and
     /// P-256, the modulus size for RSA.
     pub fn bits(&self) -> usize {
-        self.bits
+        self.data.bits
     }
 
     /// Lowercase hex sha256 of the SPKI DER: a dialect-independent name for
     /// the key that people can compare across machines (equal to the ota-tuf
     /// key id).
     pub fn fingerprint(&self) -> String {
-        hex::encode(Sha256::digest(&self.spki_der))
+        self.data.fingerprint.clone()
     }
 
     /// Checks `signature` (raw bytes, already decoded from base64 or hex) over
@@ -291,7 +327,7 @@ impl PublicKey {
     /// The key as SPKI PEM (`-----BEGIN PUBLIC KEY-----`), 64-character lines
     /// and a trailing newline; [`PublicKey::from_pem`] reads it back.
     pub fn to_spki_pem(&self) -> String {
-        pem_encode("PUBLIC KEY", &self.spki_der)
+        pem_encode("PUBLIC KEY", &self.data.spki_der)
     }
 
     /// Checks a signature exactly as this tool makes them: Ed25519 (strict),
@@ -312,37 +348,46 @@ impl PublicKey {
             ));
         }
         let spki_der = encode_spki(&key)?;
-        Ok(PublicKey {
+        Ok(KeyData {
             inner: PublicInner::Ed25519(key),
             spki_der,
             bits: 256,
             public_text: None,
             tuf_names: None,
-        })
+            fingerprint: String::new(),
+            tuf_key_id: String::new(),
+        }
+        .into_key())
     }
 
     pub(super) fn from_rsa(key: rsa::PublicKey) -> Result<PublicKey, KeyError> {
         let bits = be_bit_len(&key.n_bytes());
         check_rsa_bits(bits)?;
         let spki_der = encode_spki(&key)?;
-        Ok(PublicKey {
+        Ok(KeyData {
             inner: PublicInner::Rsa(Box::new(key)),
             spki_der,
             bits,
             public_text: None,
             tuf_names: None,
-        })
+            fingerprint: String::new(),
+            tuf_key_id: String::new(),
+        }
+        .into_key())
     }
 
     pub(super) fn from_p256(key: p256::ecdsa::VerifyingKey) -> Result<PublicKey, KeyError> {
         let spki_der = encode_spki(&key)?;
-        Ok(PublicKey {
+        Ok(KeyData {
             inner: PublicInner::EcdsaP256(key),
             spki_der,
             bits: 256,
             public_text: None,
             tuf_names: None,
-        })
+            fingerprint: String::new(),
+            tuf_key_id: String::new(),
+        }
+        .into_key())
     }
 
     fn ota_keytype(&self) -> &'static str {
@@ -354,7 +399,7 @@ impl PublicKey {
     }
 
     fn tuf_names(&self) -> (String, String) {
-        if let Some(names) = &self.tuf_names {
+        if let Some(names) = &self.data.tuf_names {
             return names.clone();
         }
         let (keytype, scheme) = match self.key_type() {
@@ -366,10 +411,10 @@ impl PublicKey {
     }
 
     fn canonical_public_text(&self) -> String {
-        match &self.inner {
+        match &self.data.inner {
             PublicInner::Ed25519(k) => hex::encode(k.as_bytes()),
             PublicInner::Rsa(_) | PublicInner::EcdsaP256(_) => {
-                pem_encode("PUBLIC KEY", &self.spki_der)
+                pem_encode("PUBLIC KEY", &self.data.spki_der)
             }
         }
     }
@@ -410,10 +455,10 @@ impl PublicKey {
     #[cfg(feature = "ring-verify")]
     pub(super) fn ring_accepts(&self, message: &[u8], signature: &[u8]) -> bool {
         use ring::signature as rs;
-        match &self.inner {
+        match &self.data.inner {
             PublicInner::Ed25519(_) => false,
             PublicInner::Rsa(key) => {
-                if self.bits < 2048 || self.bits > 8192 || signature.len() != key.size() {
+                if self.data.bits < 2048 || self.data.bits > 8192 || signature.len() != key.size() {
                     return false;
                 }
                 let components = rs::RsaPublicKeyComponents {
@@ -442,7 +487,7 @@ impl PublicKey {
     ) -> Result<(), KeyError> {
         let key_type = self.key_type();
         let bad = || KeyError::BadSignature { key_type };
-        match &self.inner {
+        match &self.data.inner {
             PublicInner::Ed25519(key) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| {
                     KeyError::MalformedSignature {
@@ -467,7 +512,7 @@ impl PublicKey {
                         key_type,
                         reason: format!(
                             "a signature by a {}-bit RSA key is {} bytes, this one is {}",
-                            self.bits,
+                            self.data.bits,
                             key.size(),
                             signature.len()
                         ),

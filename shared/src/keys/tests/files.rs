@@ -18,7 +18,7 @@ fn ats_ed25519_seed_and_keypair_forms() {
     assert_eq!(back.public_key(), key.public_key());
 
     // 64 bytes seed‖public, as ota-tuf and garage-sign write it, pretty-printed.
-    let public_hex = hex::encode(&key.public_key().spki_der[12..]);
+    let public_hex = hex::encode(&key.public_key().data.spki_der[12..]);
     let pretty = format!(
         "{{\n  \"keytype\" : \"ed25519\",\n  \"keyval\" : {{\n    \"private\" : \"{seed_hex}{public_hex}\"\n  }}\n}}\n"
     );

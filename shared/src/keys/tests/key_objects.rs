@@ -22,7 +22,7 @@ fn key_objects_round_trip_in_both_dialects() {
         assert_eq!(public.key_id(Dialect::OtaTuf), public.fingerprint());
         assert_eq!(
             public.fingerprint(),
-            hex::encode(Sha256::digest(&public.spki_der))
+            hex::encode(Sha256::digest(&public.data.spki_der))
         );
     }
     let ed_obj = keys[0].public_key().to_key_object(Dialect::OtaTuf);
