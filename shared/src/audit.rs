@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -14,8 +15,10 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::dialect::Dialect;
-use crate::root::{format_expires, parse_expires, RootError, RootMetadata};
-use crate::rules::{check_history_on, short, Failure, HistoryVerdict, Rule, ThresholdOf, Verdict};
+use crate::root::{format_expires, parse_expires, KeyCache, RootError, RootMetadata};
+use crate::rules::{
+    check_expiry, check_step, short, Failure, HistoryVerdict, Rule, ThresholdOf, Verdict,
+};
 
 /// The most roots a history may hold; far beyond any real repository, it
 /// only bounds the work a hostile folder can cause.
@@ -90,62 +93,137 @@ impl AuditReport {
     }
 }
 
-/// One history file, read and parsed.
-struct Loaded {
+/// One history file as read, once: a file is never read twice, so the root
+/// a step judges is byte for byte the root the next step trusts.
+struct ReadFile {
     sha256: String,
-    root: Result<RootMetadata, RootError>,
-    /// The dialect the file shows, when it was loaded without one.
-    detected: Option<Dialect>,
+    /// The exact bytes; or, for a file over the dialect's size limit, why
+    /// it is no root (parsed at once, so such bytes are never held).
+    content: Result<Vec<u8>, RootError>,
 }
 
-fn load(path: &Path, dialect: Option<Dialect>) -> Result<Loaded, AuditError> {
+fn read_file(path: &Path, dialect: Dialect) -> Result<ReadFile, AuditError> {
     let bytes = read(path)?;
-    let detected = match dialect {
-        Some(_) => None,
-        None => crate::strict_json::from_slice(&bytes)
-            .ok()
-            .and_then(|v| Dialect::detect(&v)),
+    let sha256 = crate::sha256::hex(&bytes);
+    let content = if bytes.len() > dialect.max_root_size() {
+        // Parsing refuses it (as bad JSON, or as too large), exactly as the
+        // walk would; only an impossible success keeps the bytes.
+        RootMetadata::from_slice(&bytes, Some(dialect)).map(|_| bytes)
+    } else {
+        Ok(bytes)
     };
-    Ok(Loaded {
-        sha256: crate::sha256::hex(&bytes),
-        root: RootMetadata::from_slice(&bytes, dialect.or(detected)),
-        detected,
-    })
+    Ok(ReadFile { sha256, content })
 }
 
-/// [`load`]s every path with `dialect`, on `threads` threads, in order.
-/// Files after a broken one are loaded too (the caller stops there); each
-/// read is bounded, and so is the number of files.
-fn load_all(
-    paths: &[(u64, PathBuf)],
-    dialect: Option<Dialect>,
+/// Runs `f` on every index of `0..len`, split in contiguous shares over up
+/// to `threads` threads (the files of a history cost about the same each),
+/// and returns the results in index order.
+fn on_shares<T: Send>(
+    len: usize,
     threads: NonZeroUsize,
-) -> Vec<Result<Loaded, AuditError>> {
-    let threads = threads.get().min(paths.len());
+    f: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync,
+) -> Vec<T> {
+    let threads = threads.get().min(len);
     if threads <= 1 {
-        return paths.iter().map(|(_, p)| load(p, dialect)).collect();
+        return f(0..len);
     }
-    // Contiguous shares keep the order without any bookkeeping; files are
-    // about the same size, so the shares cost about the same.
-    let share = paths.len().div_ceil(threads);
+    let share = len.div_ceil(threads);
+    let f = &f;
     std::thread::scope(|scope| {
-        let parts: Vec<_> = paths
-            .chunks(share)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(_, p)| load(p, dialect))
-                        .collect::<Vec<_>>()
-                })
-            })
+        let parts: Vec<_> = (0..len)
+            .step_by(share)
+            .map(|start| scope.spawn(move || f(start..len.min(start + share))))
             .collect();
         parts
             .into_iter()
             .flat_map(|h| match h.join() {
                 Ok(done) => done,
-                // A panic while loading is a bug; carry it on as a serial
-                // load would.
+                // A panic in a share is a bug; carry it on as a serial walk
+                // would.
                 Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+/// What the walk made of one file of the history.
+enum Judged {
+    /// Not looked at: it could not be read (or is over the size limit), or
+    /// the chain ended before it.
+    Skipped,
+    /// It does not parse as a root; the chain ends here.
+    Broken(RootError),
+    /// A root, with the verdict of the step that judges it against the one
+    /// before; `None` once a step before it is known to fail, since the
+    /// walk stops there.
+    Root(Option<Verdict>),
+}
+
+/// Parses and judges every file against the one before it (the first
+/// against `trusted`), on up to `threads` threads, with no expiry check:
+/// which root is final is known only once every file is parsed.
+///
+/// Step `j` depends on files `j - 1` and `j` alone, so each thread takes a
+/// contiguous share and parses the file before its share again, from the
+/// same bytes. Only two roots per thread are held at a time: a history of
+/// thousands of roots is parsed into a few reused allocations, not into
+/// fresh memory for all of it. No step after the first known failure is
+/// checked; every file is still parsed, since a broken file ends the list
+/// of files the report gives, whatever the steps before it say.
+fn judge_all(
+    trusted: Option<&RootMetadata>,
+    files: &[Result<ReadFile, AuditError>],
+    dialect: Dialect,
+    threads: NonZeroUsize,
+) -> Vec<Judged> {
+    let parse = |j: usize| match &files[j] {
+        Ok(ReadFile {
+            content: Ok(bytes), ..
+        }) => Some(RootMetadata::from_slice(bytes, Some(dialect))),
+        _ => None,
+    };
+    // The lowest index known to fail; steps above it are never needed.
+    let first_failure = AtomicUsize::new(usize::MAX);
+    on_shares(files.len(), threads, |share| {
+        let mut cache = KeyCache::new(dialect);
+        // The root before the current one: `Ok(None)` is "the trusted root,
+        // or none", `Err(())` is "the chain ended before here".
+        let mut previous: Result<Option<RootMetadata>, ()> = match share.start {
+            0 => Ok(None),
+            start => match parse(start - 1) {
+                Some(Ok(root)) => {
+                    root.decode_keys_with(&mut cache);
+                    Ok(Some(root))
+                }
+                _ => Err(()),
+            },
+        };
+        share
+            .map(|j| {
+                let Ok(before) = &previous else {
+                    return Judged::Skipped;
+                };
+                let root = match parse(j) {
+                    None => {
+                        previous = Err(());
+                        return Judged::Skipped;
+                    }
+                    Some(Err(e)) => {
+                        previous = Err(());
+                        return Judged::Broken(e);
+                    }
+                    Some(Ok(root)) => root,
+                };
+                let verdict = (j <= first_failure.load(Ordering::Relaxed)).then(|| {
+                    root.decode_keys_with(&mut cache);
+                    let v = check_step(before.as_ref().or(trusted), &root, None);
+                    if !v.ok() {
+                        first_failure.fetch_min(j, Ordering::Relaxed);
+                    }
+                    v
+                });
+                previous = Ok(Some(root));
+                Judged::Root(verdict)
             })
             .collect()
     })
@@ -243,63 +321,92 @@ pub fn audit_dir_with(
         paths.push((version, path));
         version += 1;
     }
-    // Until the dialect is known, each file may fix it for the ones after,
-    // so those are loaded one by one (in practice only 1.root.json).
-    let mut loaded = Vec::with_capacity(paths.len());
-    while dialect.is_none() && loaded.len() < paths.len() {
-        let file = load(&paths[loaded.len()].1, None);
-        let stop = !matches!(&file, Ok(f) if f.root.is_ok());
-        if let Ok(f) = &file {
-            dialect = f.detected;
-            dialect_detected = dialect.is_some();
+    // The dialect, when not given, is the one the first file shows; that
+    // file is read here, once, and the rest with the dialect fixed.
+    let mut reads = Vec::with_capacity(paths.len());
+    let dialect = match dialect {
+        Some(d) => d,
+        None => {
+            let detected = match paths.first() {
+                Some((_, path)) => {
+                    let bytes = read(path);
+                    let detected = bytes.as_ref().ok().and_then(|b| {
+                        crate::strict_json::from_slice(b)
+                            .ok()
+                            .and_then(|v| Dialect::detect(&v))
+                    });
+                    reads.push(bytes.map(|bytes| ReadFile {
+                        sha256: crate::sha256::hex(&bytes),
+                        // Without a dialect, the first file is no root, and
+                        // nothing after it is looked at.
+                        content: match detected {
+                            Some(_) => Ok(bytes),
+                            None => RootMetadata::from_slice(&bytes, None).map(|_| bytes),
+                        },
+                    }));
+                    detected
+                }
+                None => None,
+            };
+            match detected {
+                Some(d) => {
+                    dialect_detected = true;
+                    d
+                }
+                None => {
+                    paths.truncate(1);
+                    Dialect::Tuf
+                }
+            }
         }
-        loaded.push(file);
-        if stop {
-            // The walk ends here (a read error or a broken root): nothing
-            // after it is looked at.
-            paths.truncate(loaded.len());
-        }
-    }
-    loaded.extend(load_all(&paths[loaded.len()..], dialect, options.threads()));
+    };
+    // Reading and hashing the files is independent per file: on every core.
+    let rest = &paths[reads.len()..];
+    reads.extend(on_shares(rest.len(), options.threads(), |share| {
+        rest[share]
+            .iter()
+            .map(|(_, path)| read_file(path, dialect))
+            .collect()
+    }));
+    let judged = judge_all(trusted_root.as_ref(), &reads, dialect, options.threads());
 
     let mut files = Vec::new();
-    let mut chain = Vec::new();
+    let mut verdicts = Vec::new();
     let mut broken: Option<Verdict> = None;
-    for ((version, path), file) in paths.into_iter().zip(loaded) {
+    for (((version, path), file), judged) in paths.into_iter().zip(reads).zip(judged) {
         let file = file?;
         files.push(HistoryFile {
             version,
             path: path.clone(),
             sha256: file.sha256,
         });
-        match file.root {
-            Ok(root) => chain.push(root),
-            Err(e) => {
-                let rule = match e {
-                    RootError::TooLarge { .. } | RootError::Canonical(_) => Rule::Dialect,
-                    _ => Rule::Structure,
-                };
-                broken = Some(Verdict {
-                    version: Some(version),
-                    previous_version: version.checked_sub(1).filter(|v| *v > 0),
-                    expires: None,
-                    expiry_checked: false,
-                    thresholds: Vec::new(),
-                    failures: vec![Failure {
-                        rule,
-                        message: format!("{}: {e}", path.display()),
-                    }],
-                    warnings: Vec::new(),
-                });
-                break;
+        let error = match (file.content, judged) {
+            (Err(e), _) | (Ok(_), Judged::Broken(e)) => e,
+            (Ok(_), Judged::Root(verdict)) => {
+                verdicts.push(verdict);
+                continue;
             }
-        }
-    }
-    // Consecutive roots mostly list the same keys: decode each key object
-    // once and hand the decoded key on, instead of once per root.
-    for i in 1..chain.len() {
-        let (before, after) = chain.split_at(i);
-        after[0].reuse_keys_from(&before[i - 1]);
+            // The walk skips a readable root only after the end of the
+            // chain, which this loop has stopped at already.
+            (Ok(_), Judged::Skipped) => break,
+        };
+        let rule = match error {
+            RootError::TooLarge { .. } | RootError::Canonical(_) => Rule::Dialect,
+            _ => Rule::Structure,
+        };
+        broken = Some(Verdict {
+            version: Some(version),
+            previous_version: version.checked_sub(1).filter(|v| *v > 0),
+            expires: None,
+            expiry_checked: false,
+            thresholds: Vec::new(),
+            failures: vec![Failure {
+                rule,
+                message: format!("{}: {error}", path.display()),
+            }],
+            warnings: Vec::new(),
+        });
+        break;
     }
     if files.is_empty() {
         return Err(AuditError::Empty(match &trusted_root {
@@ -314,7 +421,28 @@ pub fn audit_dir_with(
         }));
     }
 
-    let mut history = check_history_on(trusted_root.as_ref(), &chain, at, options.threads());
+    // The verdicts in order, up to and including the first failing one, as
+    // a serial walk keeps them; the final root's expiry is checked when the
+    // walk reaches it.
+    let chain_len = verdicts.len();
+    let mut steps = Vec::with_capacity(chain_len);
+    for verdict in verdicts {
+        let Some(verdict) = verdict else { break };
+        let ok = verdict.ok();
+        steps.push(verdict);
+        if !ok {
+            break;
+        }
+    }
+    if steps.len() == chain_len {
+        if let Some(last) = steps.last_mut() {
+            check_expiry(last, at);
+        }
+    }
+    let mut history = HistoryVerdict {
+        steps,
+        trusted_version: trusted_root.as_ref().and_then(|t| t.version().ok()),
+    };
     if let Some(b) = broken {
         // The file before the broken one was read as the final root, but it
         // is not final: the history goes on and is broken.
@@ -327,7 +455,7 @@ pub fn audit_dir_with(
         }
     }
     Ok(AuditReport {
-        dialect: dialect.unwrap_or(Dialect::Tuf),
+        dialect,
         dialect_detected,
         at: format_expires(at),
         files,
@@ -560,15 +688,46 @@ mod tests {
         when: OffsetDateTime,
     ) -> AuditReport {
         let serial = rendered(dir, trusted, when, 1);
+        let one = AuditOptions {
+            threads: NonZeroUsize::new(1),
+        };
+        let report = audit_dir_with(dir, trusted, None, when, &one).unwrap();
+        // The walk against the plain serial one of the rules, on every root
+        // loaded first, whenever no file is broken (the audit then adds a
+        // verdict of its own).
+        let trusted_root =
+            trusted.map(|t| RootMetadata::from_slice(&std::fs::read(t).unwrap(), None).unwrap());
+        let mut chain = Vec::new();
+        let first = trusted_root
+            .as_ref()
+            .map_or(1, |t| t.version().unwrap() + 1);
+        let mut complete = true;
+        for version in first.. {
+            let Ok(bytes) = std::fs::read(dir.join(format!("{version}.root.json"))) else {
+                break;
+            };
+            match RootMetadata::from_slice(&bytes, Some(report.dialect)) {
+                Ok(root) => chain.push(root),
+                Err(_) => {
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        if complete {
+            let reference = crate::rules::check_history(trusted_root.as_ref(), &chain, when);
+            assert_eq!(
+                serde_json::to_value(&report.history).unwrap(),
+                serde_json::to_value(&reference).unwrap(),
+                "the audit's verdicts differ from rules::check_history"
+            );
+        }
         for threads in [2, 3, 5, 16] {
             let parallel = rendered(dir, trusted, when, threads);
             assert_eq!(serial.0, parallel.0, "text differs on {threads} threads");
             assert_eq!(serial.1, parallel.1, "JSON differs on {threads} threads");
         }
-        let one = AuditOptions {
-            threads: NonZeroUsize::new(1),
-        };
-        audit_dir_with(dir, trusted, None, when, &one).unwrap()
+        report
     }
 
     /// (steps reported, first failing version and its first rule).

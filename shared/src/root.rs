@@ -148,11 +148,65 @@ pub struct RootMetadata {
     parsed_keys: OnceLock<HashMap<String, Result<PublicKey, KeyError>>>,
 }
 
+/// A key object, decoded, or why it does not decode.
+type DecodedKey = Result<PublicKey, KeyError>;
+
+/// Keys decoded while walking a history, so that a key listed by many roots
+/// is decoded once (an RSA modulus costs more to decode than the JSON around
+/// it). See [`RootMetadata::decode_keys_with`]. It owns what it holds, so
+/// the roots it has seen can be dropped as a walk moves on.
+pub(crate) struct KeyCache {
+    dialect: Dialect,
+    /// By `keyval.public`, then by the whole key object: two objects with the
+    /// same public text may still differ (keytype, scheme) and decode apart.
+    by_public: HashMap<String, Vec<(Value, DecodedKey)>>,
+}
+
+impl KeyCache {
+    /// An empty cache for roots of `dialect`.
+    pub(crate) fn new(dialect: Dialect) -> Self {
+        KeyCache {
+            dialect,
+            by_public: HashMap::new(),
+        }
+    }
+
+    fn decode(&mut self, obj: &Value) -> DecodedKey {
+        let Some(public) = obj
+            .get("keyval")
+            .and_then(|k| k.get("public"))
+            .and_then(Value::as_str)
+        else {
+            // Malformed; decoding says why, and there is nothing to share.
+            return PublicKey::from_key_object(obj, self.dialect);
+        };
+        if let Some((_, key)) = self
+            .by_public
+            .get(public)
+            .and_then(|seen| seen.iter().find(|(o, _)| o == obj))
+        {
+            return key.clone();
+        }
+        let key = PublicKey::from_key_object(obj, self.dialect);
+        self.by_public
+            .entry(public.to_owned())
+            .or_default()
+            .push((obj.clone(), key.clone()));
+        key
+    }
+}
+
 impl RootMetadata {
     /// Parses a root file. `dialect` is the one the caller was told; `None`
     /// detects it from the file's shape (see [`Dialect::detect`]).
     pub fn from_slice(bytes: &[u8], dialect: Option<Dialect>) -> Result<Self, RootError> {
-        let envelope = strict_json::from_slice(bytes)?;
+        Self::from_vec(bytes.to_vec(), dialect)
+    }
+
+    /// [`RootMetadata::from_slice`], keeping `bytes` as the exact bytes
+    /// instead of a copy of them.
+    pub fn from_vec(bytes: Vec<u8>, dialect: Option<Dialect>) -> Result<Self, RootError> {
+        let envelope = strict_json::from_slice(&bytes)?;
         let dialect = match dialect {
             Some(d) => d,
             None => Dialect::detect(&envelope).ok_or(RootError::UnknownDialect)?,
@@ -166,7 +220,7 @@ impl RootMetadata {
         }
         let root = Self::from_value(envelope, dialect)?;
         Ok(RootMetadata {
-            original: Some(bytes.to_vec()),
+            original: Some(bytes),
             ..root
         })
     }
@@ -248,6 +302,15 @@ impl RootMetadata {
                 out.push(b'\n');
                 out
             }
+        }
+    }
+
+    /// The length of [`RootMetadata::to_bytes`], without copying the bytes
+    /// of a root read from a file.
+    pub fn byte_len(&self) -> usize {
+        match &self.original {
+            Some(bytes) => bytes.len(),
+            None => self.to_bytes().len(),
         }
     }
 
@@ -345,31 +408,21 @@ impl RootMetadata {
         })
     }
 
-    /// Seeds this root's decoded keys with `previous`'s, for every key object
-    /// the two list identically under the same id: decoding depends on the
-    /// key object and the dialect alone, so the result is exactly what
-    /// decoding it again would give, at the cost of a clone. Keys new in this
-    /// root are decoded as usual. Does nothing once this root's keys are
-    /// decoded, or when the dialects differ.
-    pub(crate) fn reuse_keys_from(&self, previous: &RootMetadata) {
-        if self.dialect != previous.dialect || self.parsed_keys.get().is_some() {
+    /// Decodes this root's keys through `cache`: a key object equal to one
+    /// already decoded (in any root the cache has seen, under any id) takes
+    /// that decoded key, at the cost of a reference count; others are
+    /// decoded and added. Decoding depends on the key object and the dialect
+    /// alone, so the result is exactly what decoding again would give. Does
+    /// nothing once this root's keys are decoded, or when the cache is for
+    /// another dialect.
+    pub(crate) fn decode_keys_with(&self, cache: &mut KeyCache) {
+        if self.dialect != cache.dialect || self.parsed_keys.get().is_some() {
             return;
         }
-        let their_objects = previous.key_objects().ok();
-        let theirs = previous.parsed_keys();
         self.parsed_keys.get_or_init(|| match self.key_objects() {
             Ok(objs) => objs
                 .iter()
-                .map(|(id, obj)| {
-                    let reused = their_objects
-                        .and_then(|o| o.get(id))
-                        .filter(|o| *o == obj)
-                        .and_then(|_| theirs.get(id))
-                        .cloned();
-                    let key =
-                        reused.unwrap_or_else(|| PublicKey::from_key_object(obj, self.dialect));
-                    (id.clone(), key)
-                })
+                .map(|(id, obj)| (id.clone(), cache.decode(obj)))
                 .collect(),
             Err(_) => HashMap::new(),
         });
@@ -653,7 +706,7 @@ mod tests {
     /// Reused keys are exactly the keys a fresh decoding gives: a key object
     /// changed under the same id is decoded anew, never taken over.
     #[test]
-    fn reused_keys_equal_freshly_decoded_ones() {
+    fn shared_keys_equal_freshly_decoded_ones() {
         use crate::keys::{NewKeyType, PrivateKey};
         let key = || {
             PrivateKey::generate(NewKeyType::Ed25519)
@@ -674,7 +727,9 @@ mod tests {
         let before = root(serde_json::json!({"a": k1, "b": k2, "c": bad}));
         let keys = serde_json::json!({"a": k1, "b": k3, "c": bad, "d": k2});
         let reusing = root(keys.clone());
-        reusing.reuse_keys_from(&before);
+        let mut cache = KeyCache::new(Dialect::Tuf);
+        before.decode_keys_with(&mut cache);
+        reusing.decode_keys_with(&mut cache);
         let fresh = root(keys);
         for id in ["a", "b", "c", "d"] {
             match (reusing.key(id), fresh.key(id)) {

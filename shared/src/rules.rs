@@ -26,15 +26,13 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::dialect::Dialect;
 use crate::keys::PublicKey;
-use crate::root::{format_expires, RootMetadata, TOP_LEVEL_ROLES};
+use crate::root::{format_expires, parse_expires, RootMetadata, TOP_LEVEL_ROLES};
 
 /// Which rule a failure breaks, with a stable id for scripts and tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -233,7 +231,7 @@ pub fn check_step(
         version: new.version().ok(),
         previous_version: previous.and_then(|p| p.version().ok()),
         expires: new.expires_str().map(str::to_owned),
-        expiry_checked: expiry_at.is_some(),
+        expiry_checked: false,
         thresholds: Vec::new(),
         failures: Vec::new(),
         warnings: Vec::new(),
@@ -247,7 +245,7 @@ pub fn check_step(
             None
         }
     };
-    let size = new.to_bytes().len();
+    let size = new.byte_len();
     if size > new.dialect().max_root_size() {
         v.fail(
             Rule::Dialect,
@@ -325,20 +323,30 @@ pub fn check_step(
 
     // Rule 5.
     if let Some(at) = expiry_at {
-        if let Ok(exp) = new.expires() {
-            if exp <= at {
-                v.fail(
-                    Rule::Expired,
-                    format!(
-                        "expired at {} (checked as of {}); clients refuse an expired final root",
-                        format_expires(exp),
-                        format_expires(at)
-                    ),
-                );
-            }
-        }
+        check_expiry(&mut v, at);
     }
     v
+}
+
+/// Rule 5 on a step already checked: the root it judges expires after
+/// `at`. Applied to the final root of a chain only; [`check_step`] applies
+/// it when given a moment, and a walk that learns which root is final only
+/// at its end applies it then, with the same result (the verdict keeps the
+/// root's `expires` as written).
+pub fn check_expiry(v: &mut Verdict, at: OffsetDateTime) {
+    v.expiry_checked = true;
+    if let Some(Ok(exp)) = v.expires.as_deref().map(parse_expires) {
+        if exp <= at {
+            v.fail(
+                Rule::Expired,
+                format!(
+                    "expired at {} (checked as of {}); clients refuse an expired final root",
+                    format_expires(exp),
+                    format_expires(at)
+                ),
+            );
+        }
+    }
 }
 
 fn threshold_message(r: &ThresholdReport) -> String {
@@ -598,85 +606,6 @@ pub fn check_history(
             break;
         }
         previous = Some(root);
-    }
-    HistoryVerdict {
-        steps,
-        trusted_version: trusted.and_then(|t| t.version().ok()),
-    }
-}
-
-/// [`check_history`] on up to `threads` threads, with the same verdicts in
-/// the same order.
-///
-/// Step `i` judges `chain[i]` against `chain[i - 1]` (or `trusted`) as
-/// written, and nothing it decides depends on another step's verdict: the
-/// serial walk only stops at the first failure. So every step is checked on
-/// its own, steps are handed out in order, and none after the first known
-/// failure is started; the verdicts are then taken in order up to and
-/// including the first failing one, exactly as the serial walk keeps them.
-/// One thread (or a chain of one root) is the serial walk itself.
-pub fn check_history_on(
-    trusted: Option<&RootMetadata>,
-    chain: &[RootMetadata],
-    at: OffsetDateTime,
-    threads: NonZeroUsize,
-) -> HistoryVerdict {
-    let threads = threads.get().min(chain.len());
-    if threads <= 1 {
-        return check_history(trusted, chain, at);
-    }
-    let check = |i: usize| {
-        let previous = match i {
-            0 => trusted,
-            _ => Some(&chain[i - 1]),
-        };
-        let is_final = i + 1 == chain.len();
-        check_step(previous, &chain[i], is_final.then_some(at))
-    };
-    let next = AtomicUsize::new(0);
-    // The lowest index known to fail; steps above it are never needed.
-    let first_failure = AtomicUsize::new(usize::MAX);
-    let worker = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= chain.len() || i > first_failure.load(Ordering::Relaxed) {
-                break done;
-            }
-            let verdict = check(i);
-            if !verdict.ok() {
-                first_failure.fetch_min(i, Ordering::Relaxed);
-            }
-            done.push((i, verdict));
-        }
-    };
-    let mut slots: Vec<Option<Verdict>> = vec![None; chain.len()];
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
-        let mine = worker();
-        for (i, verdict) in helpers
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(done) => done,
-                // A panic in a check is a bug; carry it to the caller as the
-                // serial walk would.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .chain(mine)
-        {
-            slots[i] = Some(verdict);
-        }
-    });
-    let mut steps = Vec::with_capacity(chain.len());
-    for slot in slots {
-        // Every index up to the first failure was handed out, and handed-out
-        // indices at or below it were checked; a gap can only come after it.
-        let Some(verdict) = slot else { break };
-        let ok = verdict.ok();
-        steps.push(verdict);
-        if !ok {
-            break;
-        }
     }
     HistoryVerdict {
         steps,
