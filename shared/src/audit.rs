@@ -4,10 +4,12 @@
 //! the air gap, so the loading, checking and reporting live here and both
 //! binaries only parse arguments and print.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -98,8 +100,10 @@ impl AuditReport {
 struct ReadFile {
     sha256: String,
     /// The exact bytes; or, for a file over the dialect's size limit, why
-    /// it is no root (parsed at once, so such bytes are never held).
-    content: Result<Vec<u8>, RootError>,
+    /// it is no root (parsed at once, so such bytes are never held). The
+    /// walk takes the bytes out once no other chunk needs them, so they are
+    /// freed on the thread that parsed them.
+    content: Result<Mutex<Vec<u8>>, RootError>,
 }
 
 fn read_file(path: &Path, dialect: Dialect) -> Result<ReadFile, AuditError> {
@@ -108,17 +112,20 @@ fn read_file(path: &Path, dialect: Dialect) -> Result<ReadFile, AuditError> {
     let content = if bytes.len() > dialect.max_root_size() {
         // Parsing refuses it (as bad JSON, or as too large), exactly as the
         // walk would; only an impossible success keeps the bytes.
-        RootMetadata::from_slice(&bytes, Some(dialect)).map(|_| bytes)
+        RootMetadata::from_slice(&bytes, Some(dialect)).map(|_| Mutex::new(bytes))
     } else {
-        Ok(bytes)
+        Ok(Mutex::new(bytes))
     };
     Ok(ReadFile { sha256, content })
 }
 
-/// Runs `f` on every index of `0..len`, split in contiguous shares over up
-/// to `threads` threads (the files of a history cost about the same each),
-/// and returns the results in index order.
-fn on_shares<T: Send>(
+/// Runs `f` on every index of `0..len`, in contiguous chunks handed out in
+/// order to up to `threads` threads as each finishes its last, and returns
+/// the results in index order. Chunks, not one share per thread: equal
+/// shares of files still take unequal time (other work on the machine, a
+/// key type that costs more), and the slowest share sets the wall time.
+/// One thread is one chunk: the serial walk.
+fn on_chunks<T: Send>(
     len: usize,
     threads: NonZeroUsize,
     f: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync,
@@ -127,23 +134,37 @@ fn on_shares<T: Send>(
     if threads <= 1 {
         return f(0..len);
     }
-    let share = len.div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = (0..len)
-            .step_by(share)
-            .map(|start| scope.spawn(move || f(start..len.min(start + share))))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(done) => done,
-                // A panic in a share is a bug; carry it on as a serial walk
+    // About eight chunks per thread: a chunk of the walk parses the root
+    // before it once more, which a long history does not notice (1,000
+    // roots on two cores: 62 per chunk) and a short one costs little.
+    let chunk = (len / (threads * 8)).clamp(1, 256);
+    let next = AtomicUsize::new(0);
+    let (f, next) = (&f, &next);
+    let worker = move || {
+        let mut done = Vec::new();
+        loop {
+            let start = next.fetch_add(chunk, Ordering::Relaxed);
+            if start >= len {
+                break done;
+            }
+            done.push((start, f(start..len.min(start + chunk))));
+        }
+    };
+    let mut parts: Vec<(usize, Vec<T>)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+        let mut parts = worker();
+        for h in helpers {
+            match h.join() {
+                Ok(done) => parts.extend(done),
+                // A panic in a chunk is a bug; carry it on as a serial walk
                 // would.
                 Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
+            }
+        }
+        parts
+    });
+    parts.sort_unstable_by_key(|(start, _)| *start);
+    parts.into_iter().flat_map(|(_, part)| part).collect()
 }
 
 /// What the walk made of one file of the history.
@@ -163,9 +184,10 @@ enum Judged {
 /// against `trusted`), on up to `threads` threads, with no expiry check:
 /// which root is final is known only once every file is parsed.
 ///
-/// Step `j` depends on files `j - 1` and `j` alone, so each thread takes a
-/// contiguous share and parses the file before its share again, from the
-/// same bytes. Only two roots per thread are held at a time: a history of
+/// Step `j` depends on files `j - 1` and `j` alone, so the files are judged
+/// in contiguous chunks (see [`on_chunks`]), and each chunk parses the file
+/// before it again, from the same bytes. Only two roots per thread are held
+/// at a time: a history of
 /// thousands of roots is parsed into a few reused allocations, not into
 /// fresh memory for all of it. No step after the first known failure is
 /// checked; every file is still parsed, since a broken file ends the list
@@ -176,21 +198,30 @@ fn judge_all(
     dialect: Dialect,
     threads: NonZeroUsize,
 ) -> Vec<Judged> {
-    let parse = |j: usize| match &files[j] {
+    // `take`: no other chunk parses this file, so its bytes become the
+    // root's own instead of being copied.
+    let parse = |j: usize, take: bool| match &files[j] {
         Ok(ReadFile {
             content: Ok(bytes), ..
-        }) => Some(RootMetadata::from_slice(bytes, Some(dialect))),
+        }) => {
+            let mut bytes = bytes.lock().unwrap_or_else(PoisonError::into_inner);
+            Some(match take {
+                true => RootMetadata::from_vec(std::mem::take(&mut *bytes), Some(dialect)),
+                false => RootMetadata::from_slice(&bytes, Some(dialect)),
+            })
+        }
         _ => None,
     };
     // The lowest index known to fail; steps above it are never needed.
     let first_failure = AtomicUsize::new(usize::MAX);
-    on_shares(files.len(), threads, |share| {
+    on_chunks(files.len(), threads, |share| {
+        let end = share.end;
         let mut cache = KeyCache::new(dialect);
         // The root before the current one: `Ok(None)` is "the trusted root,
         // or none", `Err(())` is "the chain ended before here".
         let mut previous: Result<Option<RootMetadata>, ()> = match share.start {
             0 => Ok(None),
-            start => match parse(start - 1) {
+            start => match parse(start - 1, false) {
                 Some(Ok(root)) => {
                     root.decode_keys_with(&mut cache);
                     Ok(Some(root))
@@ -203,7 +234,8 @@ fn judge_all(
                 let Ok(before) = &previous else {
                     return Judged::Skipped;
                 };
-                let root = match parse(j) {
+                // The last file of a chunk is also the one before the next.
+                let root = match parse(j, j + 1 < end) {
                     None => {
                         previous = Err(());
                         return Judged::Skipped;
@@ -227,6 +259,39 @@ fn judge_all(
             })
             .collect()
     })
+}
+
+/// The names in a folder, read once: a history of thousands of roots is
+/// found without a `stat` per file. It answers as [`Path::exists`] would.
+struct Listing(Option<HashMap<std::ffi::OsString, bool>>);
+
+impl Listing {
+    fn of(dir: &Path) -> Listing {
+        let names = std::fs::read_dir(dir).ok().map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                // Whether the entry is a plain file or folder; a link (or
+                // an entry of unknown type) is followed by `exists`.
+                .map(|e| (e.file_name(), e.file_type().is_ok_and(|t| !t.is_symlink())))
+                .collect()
+        });
+        Listing(names)
+    }
+
+    /// Whether `path` (`dir/name`) exists, following links.
+    fn exists(&self, name: &str, path: &Path) -> bool {
+        match self
+            .0
+            .as_ref()
+            .and_then(|names| names.get(std::ffi::OsStr::new(name)))
+        {
+            Some(true) => true,
+            // A link, a name the listing lacks (a folder that could not be
+            // listed, a file made since, a case-insensitive file system):
+            // ask the file system.
+            _ => path.exists(),
+        }
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, AuditError> {
@@ -310,12 +375,14 @@ pub fn audit_dir_with(
 
     // Which files there are: a stat each, cheap, so done in order. Reading,
     // hashing and parsing them is not, and is independent per file once the
-    // dialect is fixed, so that runs on every core (see `load_all`).
+    // dialect is fixed, so that runs on every core (see `judge_all`).
+    let listed = Listing::of(dir);
     let mut paths = Vec::new();
     let mut version = start;
     while version < start.saturating_add(MAX_HISTORY) {
-        let path = dir.join(format!("{version}.root.json"));
-        if !path.exists() {
+        let name = format!("{version}.root.json");
+        let path = dir.join(&name);
+        if !listed.exists(&name, &path) {
             break;
         }
         paths.push((version, path));
@@ -340,8 +407,10 @@ pub fn audit_dir_with(
                         // Without a dialect, the first file is no root, and
                         // nothing after it is looked at.
                         content: match detected {
-                            Some(_) => Ok(bytes),
-                            None => RootMetadata::from_slice(&bytes, None).map(|_| bytes),
+                            Some(_) => Ok(Mutex::new(bytes)),
+                            None => {
+                                RootMetadata::from_slice(&bytes, None).map(|_| Mutex::new(bytes))
+                            }
                         },
                     }));
                     detected
@@ -362,7 +431,7 @@ pub fn audit_dir_with(
     };
     // Reading and hashing the files is independent per file: on every core.
     let rest = &paths[reads.len()..];
-    reads.extend(on_shares(rest.len(), options.threads(), |share| {
+    reads.extend(on_chunks(rest.len(), options.threads(), |share| {
         rest[share]
             .iter()
             .map(|(_, path)| read_file(path, dialect))

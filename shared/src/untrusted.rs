@@ -92,6 +92,11 @@ pub fn escape_text(s: &str) -> Cow<'_, str> {
 /// Backslashes in a composed text are ours or already escaped by
 /// [`escape`]; only the dangerous characters change here.
 fn needs_escape_text(s: &str) -> bool {
+    // Printable ASCII and newlines, which most of what we print is, need no
+    // look at each character (an audit report runs to megabytes).
+    if s.bytes().all(|b| b == b'\n' || (0x20..0x7f).contains(&b)) {
+        return false;
+    }
     s.chars().any(|c| is_dangerous(c) && c != '\n')
 }
 
