@@ -870,6 +870,24 @@ mod tests {
     }
 
     #[test]
+    fn linked_history_files_are_followed_and_a_dangling_link_ends_the_walk() {
+        let dir = history(6, &BTreeMap::new());
+        let elsewhere = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // 3.root.json is a link to the same bytes kept elsewhere; 5 is a
+        // link to nothing, so the history ends at 4 (6 is never looked at).
+        std::fs::rename(d.join("3.root.json"), elsewhere.path().join("3")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path().join("3"), d.join("3.root.json")).unwrap();
+        std::fs::remove_file(d.join("5.root.json")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path().join("gone"), d.join("5.root.json")).unwrap();
+        let report = same_on_every_thread_count(d, None, at("2026-01-01"));
+        assert!(report.ok());
+        let versions: Vec<u64> = report.files.iter().map(|f| f.version).collect();
+        assert_eq!(versions, [1, 2, 3, 4]);
+        assert_eq!(report.history.steps.len(), 4);
+    }
+
+    #[test]
     fn audit_parallel_equals_serial_from_a_trusted_root() {
         let faults = [(7, Fault::Unsigned), (10, Fault::BadSig)]
             .into_iter()
