@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -194,27 +194,32 @@ enum Judged {
 /// of files the report gives, whatever the steps before it say.
 fn judge_all(
     trusted: Option<&RootMetadata>,
-    files: &[Result<ReadFile, AuditError>],
+    paths: &[(u64, PathBuf)],
+    files: &[OnceLock<Result<ReadFile, AuditError>>],
     dialect: Dialect,
     threads: NonZeroUsize,
 ) -> Vec<Judged> {
+    // A file is read by the first chunk that needs it (its own, or the one
+    // after, which needs its last file as the root before), and only once:
+    // `OnceLock` runs one read and makes any other asker wait for it.
     // `take`: no other chunk parses this file, so its bytes become the
     // root's own instead of being copied.
-    let parse = |j: usize, take: bool| match &files[j] {
-        Ok(ReadFile {
-            content: Ok(bytes), ..
-        }) => {
-            let mut bytes = bytes.lock().unwrap_or_else(PoisonError::into_inner);
-            Some(match take {
-                true => RootMetadata::from_vec(std::mem::take(&mut *bytes), Some(dialect)),
-                false => RootMetadata::from_slice(&bytes, Some(dialect)),
-            })
-        }
-        _ => None,
-    };
+    let parse =
+        |j: usize, take: bool| match files[j].get_or_init(|| read_file(&paths[j].1, dialect)) {
+            Ok(ReadFile {
+                content: Ok(bytes), ..
+            }) => {
+                let mut bytes = bytes.lock().unwrap_or_else(PoisonError::into_inner);
+                Some(match take {
+                    true => RootMetadata::from_vec(std::mem::take(&mut *bytes), Some(dialect)),
+                    false => RootMetadata::from_slice(&bytes, Some(dialect)),
+                })
+            }
+            _ => None,
+        };
     // The lowest index known to fail; steps above it are never needed.
     let first_failure = AtomicUsize::new(usize::MAX);
-    on_chunks(files.len(), threads, |share| {
+    on_chunks(paths.len(), threads, |share| {
         let end = share.end;
         let mut cache = KeyCache::new(dialect);
         // The root before the current one: `Ok(None)` is "the trusted root,
@@ -390,7 +395,8 @@ pub fn audit_dir_with(
     }
     // The dialect, when not given, is the one the first file shows; that
     // file is read here, once, and the rest with the dialect fixed.
-    let mut reads = Vec::with_capacity(paths.len());
+    let reads: Vec<OnceLock<Result<ReadFile, AuditError>>> =
+        paths.iter().map(|_| OnceLock::new()).collect();
     let dialect = match dialect {
         Some(d) => d,
         None => {
@@ -402,7 +408,7 @@ pub fn audit_dir_with(
                             .ok()
                             .and_then(|v| Dialect::detect(&v))
                     });
-                    reads.push(bytes.map(|bytes| ReadFile {
+                    let _ = reads[0].set(bytes.map(|bytes| ReadFile {
                         sha256: crate::sha256::hex(&bytes),
                         // Without a dialect, the first file is no root, and
                         // nothing after it is looked at.
@@ -429,20 +435,21 @@ pub fn audit_dir_with(
             }
         }
     };
-    // Reading and hashing the files is independent per file: on every core.
-    let rest = &paths[reads.len()..];
-    reads.extend(on_chunks(rest.len(), options.threads(), |share| {
-        rest[share]
-            .iter()
-            .map(|(_, path)| read_file(path, dialect))
-            .collect()
-    }));
-    let judged = judge_all(trusted_root.as_ref(), &reads, dialect, options.threads());
+    let judged = judge_all(
+        trusted_root.as_ref(),
+        &paths,
+        &reads,
+        dialect,
+        options.threads(),
+    );
 
     let mut files = Vec::new();
     let mut verdicts = Vec::new();
     let mut broken: Option<Verdict> = None;
     for (((version, path), file), judged) in paths.into_iter().zip(reads).zip(judged) {
+        // Every file of every chunk was read; a missing one would be a bug,
+        // and ends the list as the end of the chain would.
+        let Some(file) = file.into_inner() else { break };
         let file = file?;
         files.push(HistoryFile {
             version,
