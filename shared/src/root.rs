@@ -108,6 +108,18 @@ pub enum SigDecodeError {
 // holds a char and positions), and `SignatureEntry` needs `Eq`.
 impl Eq for SigDecodeError {}
 
+/// A TUF signature's hex. `faster-hex` decodes the thousands of signatures
+/// of an audit several times faster than `hex`; whatever it refuses is
+/// decoded again by `hex`, whose error (which character, where) is the one
+/// reported.
+fn decode_hex_signature(text: &str) -> Result<Vec<u8>, SigDecodeError> {
+    let mut out = vec![0; text.len() / 2];
+    if text.len() % 2 == 0 && faster_hex::hex_decode(text.as_bytes(), &mut out).is_ok() {
+        return Ok(out);
+    }
+    hex::decode(text).map_err(SigDecodeError::Hex)
+}
+
 fn field(field: &str, problem: impl Into<String>) -> RootError {
     RootError::Field {
         field: field.to_string(),
@@ -484,7 +496,7 @@ impl RootMetadata {
                     Dialect::OtaTuf => base64::engine::general_purpose::STANDARD
                         .decode(raw)
                         .map_err(SigDecodeError::Base64),
-                    Dialect::Tuf => hex::decode(raw).map_err(SigDecodeError::Hex),
+                    Dialect::Tuf => decode_hex_signature(raw),
                 };
                 Ok(SignatureEntry { keyid, method, sig })
             })
@@ -743,6 +755,17 @@ mod tests {
         }
         assert_eq!(reusing.key("b").unwrap().to_key_object(Dialect::Tuf), k3);
         assert!(reusing.key("c").is_err());
+    }
+
+    proptest::proptest! {
+        /// The fast hex decoder accepts exactly what `hex` accepts, with the
+        /// same bytes, and errors are `hex`'s own.
+        #[test]
+        fn signature_hex_decodes_as_hex_does(s in "[0-9a-fA-F]{0,64}|[0-9a-fA-FgG \n+/=\u{e9}-]{0,64}") {
+            let ours = decode_hex_signature(&s);
+            let theirs = hex::decode(&s).map_err(SigDecodeError::Hex);
+            proptest::prop_assert_eq!(ours, theirs);
+        }
     }
 
     #[test]
