@@ -67,4 +67,7 @@ printf 'python-tuf / ours(1 core):    %sx\n' "$(ratio "$theirs" "$ours1")"
 printf 'python-tuf / ours(%s cores):   %sx   (target >= 3x)\n' "$cores" "$(ratio "$theirs" "$oursn")"
 printf 'ours(1 core) / bare(1 core):  %sx\n' "$(ratio "$ours1" "$bare1")"
 printf 'ours(%s cores) / bare(%s cores): %sx  (target <= 1.3x)\n' "$cores" "$cores" "$(ratio "$oursn" "$baren")"
+# The bare cost spread perfectly over the cores: one core's time / cores.
+spread=$(awk -v a="$bare1" -v c="$cores" 'BEGIN { printf "%.4f", a / c }')
+printf 'ours(%s cores) / (bare(1 core) / %s): %sx  (the same target, against a perfect split)\n' "$cores" "$cores" "$(ratio "$oursn" "$spread")"
 printf 'ours: 1 core / %s cores:       %sx\n' "$cores" "$(ratio "$ours1" "$oursn")"
