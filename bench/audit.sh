@@ -7,8 +7,8 @@
 # verifier the submitter uses (ceremony's ring-verify feature); the pure-Rust
 # figure (what the signer uses) is printed beside it.
 #
-# Each figure is the best of RUNS runs (default 5): the machine is shared, and
-# the best run is the one least disturbed by others.
+# Each figure is the best of RUNS interleaved rounds (default 5): the machine
+# is shared, and the best run is the one least disturbed by others.
 #
 # Usage: bench/audit.sh [VERSIONS] [RUNS]   (needs .venv with python-tuf: run .ci/run once)
 set -euo pipefail
@@ -40,17 +40,25 @@ ours_once() {
   grep -q "^history holds: $n root(s) checked" "$work/report"
   awk -v s="$s" -v e="$e" 'BEGIN { print e - s }'
 }
-ours() { for _ in $(seq "$runs"); do ours_once "$@"; done | best; }
-bare_with() { for _ in $(seq "$runs"); do "$1" "$work/metadata" "$2" | cut -d' ' -f1; done | best; }
-bare() { bare_with target/release/examples/bare_verify "$1"; }
+bare_once() { "$1" "$work/metadata" "$2" | cut -d' ' -f1; }
+bare=target/release/examples/bare_verify
+pure=$work/bare_verify_pure
 
-ours1=$(ours --threads 1)
-oursn=$(ours)
-theirs=$(for _ in $(seq "$runs"); do "$py" bench/audit_vs_python_tuf.py "$work/metadata"; done | best)
-bare1=$(bare 1)
-baren=$(bare "$cores")
-pure1=$(bare_with "$work/bare_verify_pure" 1)
-puren=$(bare_with "$work/bare_verify_pure" "$cores")
+# Interleaved: each round times every figure once, so a burst of load from
+# elsewhere on the machine falls on all of them alike rather than on one;
+# then each figure is its best round.
+for _ in $(seq "$runs"); do
+  ours_once --threads 1 >>"$work/ours1"
+  ours_once >>"$work/oursn"
+  bare_once "$bare" 1 >>"$work/bare1"
+  bare_once "$bare" "$cores" >>"$work/baren"
+  bare_once "$pure" 1 >>"$work/pure1"
+  bare_once "$pure" "$cores" >>"$work/puren"
+  "$py" bench/audit_vs_python_tuf.py "$work/metadata" >>"$work/theirs"
+done
+for f in ours1 oursn bare1 baren pure1 puren theirs; do
+  declare "$f=$(best <"$work/$f")"
+done
 sigs=$(target/release/examples/bare_verify "$work/metadata" 1 | cut -d' ' -f2)
 
 printf 'machine: %s cores (nproc); best of %s runs each; load average at the end: %s\n' \
