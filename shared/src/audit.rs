@@ -187,9 +187,8 @@ enum Judged {
 /// Step `j` depends on files `j - 1` and `j` alone, so the files are judged
 /// in contiguous chunks (see [`on_chunks`]), and each chunk parses the file
 /// before it again, from the same bytes. Only two roots per thread are held
-/// at a time: a history of
-/// thousands of roots is parsed into a few reused allocations, not into
-/// fresh memory for all of it. No step after the first known failure is
+/// at a time: a history of thousands of roots is parsed into a few reused
+/// allocations, not into fresh memory for all of it. No step after the first known failure is
 /// checked; every file is still parsed, since a broken file ends the list
 /// of files the report gives, whatever the steps before it say.
 fn judge_all(
@@ -378,9 +377,9 @@ pub fn audit_dir_with(
         None => 1,
     };
 
-    // Which files there are: a stat each, cheap, so done in order. Reading,
-    // hashing and parsing them is not, and is independent per file once the
-    // dialect is fixed, so that runs on every core (see `judge_all`).
+    // Which files there are: one listing of the folder, in order. Reading,
+    // hashing and parsing them is not cheap, and is independent per file
+    // once the dialect is fixed, so that runs on every core (`judge_all`).
     let listed = Listing::of(dir);
     let mut paths = Vec::new();
     let mut version = start;
