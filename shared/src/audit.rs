@@ -106,17 +106,27 @@ struct ReadFile {
     content: Result<Mutex<Vec<u8>>, RootError>,
 }
 
-fn read_file(path: &Path, dialect: Dialect) -> Result<ReadFile, AuditError> {
+/// Reads `path` once. Without a dialect, the file shows which it is (see
+/// [`Dialect::detect`]), and that is returned too.
+fn read_file(
+    path: &Path,
+    dialect: Option<Dialect>,
+) -> Result<(ReadFile, Option<Dialect>), AuditError> {
     let bytes = read(path)?;
     let sha256 = crate::sha256::hex(&bytes);
-    let content = if bytes.len() > dialect.max_root_size() {
-        // Parsing refuses it (as bad JSON, or as too large), exactly as the
-        // walk would; only an impossible success keeps the bytes.
-        RootMetadata::from_slice(&bytes, Some(dialect)).map(|_| Mutex::new(bytes))
-    } else {
-        Ok(Mutex::new(bytes))
+    let dialect = dialect.or_else(|| {
+        crate::strict_json::from_slice(&bytes)
+            .ok()
+            .and_then(|v| Dialect::detect(&v))
+    });
+    let content = match dialect {
+        Some(d) if bytes.len() <= d.max_root_size() => Ok(Mutex::new(bytes)),
+        // No root: parsing refuses it (bad JSON, no dialect, too large),
+        // exactly as the walk would; only an impossible success keeps the
+        // bytes.
+        d => RootMetadata::from_slice(&bytes, d).map(|_| Mutex::new(bytes)),
     };
-    Ok(ReadFile { sha256, content })
+    Ok((ReadFile { sha256, content }, dialect))
 }
 
 /// Runs `f` on every index of `0..len`, in contiguous chunks handed out in
@@ -203,19 +213,20 @@ fn judge_all(
     // `OnceLock` runs one read and makes any other asker wait for it.
     // `take`: no other chunk parses this file, so its bytes become the
     // root's own instead of being copied.
-    let parse =
-        |j: usize, take: bool| match files[j].get_or_init(|| read_file(&paths[j].1, dialect)) {
-            Ok(ReadFile {
-                content: Ok(bytes), ..
-            }) => {
-                let mut bytes = bytes.lock().unwrap_or_else(PoisonError::into_inner);
-                Some(match take {
-                    true => RootMetadata::from_vec(std::mem::take(&mut *bytes), Some(dialect)),
-                    false => RootMetadata::from_slice(&bytes, Some(dialect)),
-                })
-            }
-            _ => None,
-        };
+    let parse = |j: usize, take: bool| match files[j]
+        .get_or_init(|| read_file(&paths[j].1, Some(dialect)).map(|(file, _)| file))
+    {
+        Ok(ReadFile {
+            content: Ok(bytes), ..
+        }) => {
+            let mut bytes = bytes.lock().unwrap_or_else(PoisonError::into_inner);
+            Some(match take {
+                true => RootMetadata::from_vec(std::mem::take(&mut *bytes), Some(dialect)),
+                false => RootMetadata::from_slice(&bytes, Some(dialect)),
+            })
+        }
+        _ => None,
+    };
     // The lowest index known to fail; steps above it are never needed.
     let first_failure = AtomicUsize::new(usize::MAX);
     on_chunks(paths.len(), threads, |share| {
@@ -399,34 +410,21 @@ pub fn audit_dir_with(
     let dialect = match dialect {
         Some(d) => d,
         None => {
-            let detected = match paths.first() {
-                Some((_, path)) => {
-                    let bytes = read(path);
-                    let detected = bytes.as_ref().ok().and_then(|b| {
-                        crate::strict_json::from_slice(b)
-                            .ok()
-                            .and_then(|v| Dialect::detect(&v))
-                    });
-                    let _ = reads[0].set(bytes.map(|bytes| ReadFile {
-                        sha256: crate::sha256::hex(&bytes),
-                        // Without a dialect, the first file is no root, and
-                        // nothing after it is looked at.
-                        content: match detected {
-                            Some(_) => Ok(Mutex::new(bytes)),
-                            None => {
-                                RootMetadata::from_slice(&bytes, None).map(|_| Mutex::new(bytes))
-                            }
-                        },
-                    }));
-                    detected
-                }
-                None => None,
-            };
+            let first = paths.first().map(|(_, path)| read_file(path, None));
+            let detected = first
+                .as_ref()
+                .and_then(|read| read.as_ref().ok())
+                .and_then(|(_, d)| *d);
+            if let Some(first) = first {
+                let _ = reads[0].set(first.map(|(file, _)| file));
+            }
             match detected {
                 Some(d) => {
                     dialect_detected = true;
                     d
                 }
+                // Without a dialect the first file is no root, and nothing
+                // after it is looked at.
                 None => {
                     paths.truncate(1);
                     Dialect::Tuf
