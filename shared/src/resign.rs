@@ -76,7 +76,6 @@ impl Staged {
 pub fn check_staged(
     resign: &Resign,
     replaced: &[String],
-    offline: &[String],
     current_ci: &crate::root::RootMetadata,
     staged_ci: &crate::root::RootMetadata,
 ) -> Result<Vec<ToResign>, String> {
@@ -93,20 +92,11 @@ pub fn check_staged(
             Kind::Prod => resign.staged.prod.get(&t.name),
             Kind::Wave => resign.staged.waves.get(&t.name),
         };
-        // The online targets key is a targets key of the staged root too,
-        // and the server holds it: its signature proves nothing offline.
-        let by_offline = sigs.is_some_and(|sigs| {
-            sigs.iter().any(|s| {
-                s.get("keyid")
-                    .and_then(Value::as_str)
-                    .is_some_and(|id| offline.iter().any(|k| k == id))
-            })
-        });
-        if !by_offline {
+        if sigs.is_none_or(Vec::is_empty) {
             return Err(format!(
                 "the staged roots take out the offline targets key(s) {} that signed {} {}, but \
-                 the transaction holds no signature of it by an offline targets key of the staged \
-                 CI root: applying them would leave it signed by no offline targets key",
+                 the transaction holds no signature of it by a targets key of the staged CI root: \
+                 applying them would leave it signed by no offline targets key",
                 replaced.join(", "),
                 t.kind.describe(),
                 escape(&t.name)
@@ -637,19 +627,14 @@ mod tests {
             },
         };
         let replaced = std::slice::from_ref(&old_id);
-        let offline = [new.public_key().key_id(d)];
-        let check = |sigs| check_staged(&with(sigs), replaced, &offline, &current, &staged);
-        let ok = check(vec![sig_by(&new)]).unwrap();
+        let ok = check_staged(&with(vec![sig_by(&new)]), replaced, &current, &staged).unwrap();
         assert_eq!(ok.len(), 1);
         // By a key the staged root does not list (the server swapped it).
-        let e = check(vec![sig_by(&swapped)]).unwrap_err();
+        let e =
+            check_staged(&with(vec![sig_by(&swapped)]), replaced, &current, &staged).unwrap_err();
         assert!(e.contains("not a targets key of the new CI root"), "{e}");
         // None for a file the replaced key signed.
-        let e = check(Vec::new()).unwrap_err();
-        assert!(e.contains("holds no signature of it"), "{e}");
-        // Only by the online targets key, which the server holds: valid
-        // under the staged root, and still no offline signature.
-        let e = check(vec![sig_by(&on)]).unwrap_err();
+        let e = check_staged(&with(Vec::new()), replaced, &current, &staged).unwrap_err();
         assert!(e.contains("holds no signature of it"), "{e}");
     }
 }

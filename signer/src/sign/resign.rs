@@ -176,7 +176,7 @@ pub(super) fn sign(
 /// in the transaction, by a targets key of the staged CI root, and every
 /// signature there must verify under it. A server that swapped the key the
 /// targets keys' holder made is refused here, before any key or question.
-/// Returns the re-signed files and the staged CI root's offline targets key ids.
+/// Returns the re-signed files and the staged CI root's targets key ids.
 fn staged(
     proposal: &Proposal,
     resign: &ceremony::resign::Resign,
@@ -190,15 +190,15 @@ fn staged(
             "the ci chain has no staged root to sign".to_string(),
         ));
     };
-    // Offline keys only on both sides: the online targets key is in both
-    // roots' targets role, and the server holds it.
-    let now = ceremony::rotation::offline_targets_keys(proposal, &staged)?;
-    let replaced: Vec<String> = ceremony::rotation::offline_targets_keys(proposal, &current)?
+    let now = staged.role("targets")?.keyids;
+    let replaced: Vec<String> = current
+        .role("targets")?
+        .keyids
         .into_iter()
         .filter(|id| !now.contains(id))
         .collect();
-    let chosen = ceremony::resign::check_staged(resign, &replaced, &now, &current, &staged)
-        .map_err(|e| {
+    let chosen =
+        ceremony::resign::check_staged(resign, &replaced, &current, &staged).map_err(|e| {
             refused(format!(
                 "{e}. Refusing to sign the staged roots: the targets signatures the server would \
              apply with them are not by the staged targets key. Compare the staged targets key \
@@ -224,8 +224,8 @@ fn show_staged(proposal: &Proposal, resign: &ceremony::resign::Resign) -> Result
     println!();
     println!(
         "PRODUCTION TARGETS RE-SIGNED IN THE TRANSACTION ({} file(s)); their signatures verify \
-         under the staged CI root's targets keys, one at least by an offline one ({}), and the \
-         server adds them when it applies the roots you sign:",
+         under the staged CI root's targets keys ({}), and the server adds them when it applies \
+         the roots you sign:",
         chosen.len(),
         keys.join(", ")
     );
