@@ -63,18 +63,19 @@ impl KeyData {
     /// The finished key, its hashes computed from what it holds now.
     fn into_key(mut self) -> PublicKey {
         self.fingerprint = hex::encode(Sha256::digest(&self.spki_der));
-        let mut key = PublicKey {
+        // The TUF key id hashes the key object, which a `PublicKey` writes.
+        let unfinished = PublicKey {
             data: Arc::new(self),
         };
         // The TUF canonical form fails only on non-integer numbers, and a
         // key object holds strings only, so this cannot be empty.
-        let object =
-            to_canonical_bytes(&key.to_key_object(Dialect::Tuf), Dialect::Tuf).unwrap_or_default();
-        let id = hex::encode(Sha256::digest(&object));
-        if let Some(data) = Arc::get_mut(&mut key.data) {
-            data.tuf_key_id = id;
+        let object = to_canonical_bytes(&unfinished.to_key_object(Dialect::Tuf), Dialect::Tuf)
+            .unwrap_or_default();
+        let mut data = Arc::unwrap_or_clone(unfinished.data);
+        data.tuf_key_id = hex::encode(Sha256::digest(&object));
+        PublicKey {
+            data: Arc::new(data),
         }
-        key
     }
 }
 
