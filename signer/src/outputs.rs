@@ -72,10 +72,8 @@ pub(crate) fn bundle_and_transcript(
         }
         None => {
             let default = names::transcript_for(&bundle);
-            let (n, mut paths) = names::first_free(|n| vec![names::numbered_path(&default, n)])
-                .ok_or_else(|| too_many(&default.display().to_string()))?;
-            let t = paths.remove(0);
-            if n > 1 {
+            let (t, taken) = free_default(default.clone())?;
+            if taken.is_some() {
                 picked.push(format!(
                     "{} exists already (an earlier or aborted ceremony's transcript, which is \
                      kept): this ceremony's transcript goes to {}",
