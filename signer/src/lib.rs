@@ -90,8 +90,8 @@ enum Command {
         beside it; a default name that is taken (an earlier or aborted ceremony's) gives way to the\n\
         next free one (bundle-v<N>-2.json, …), and the signer says which it picked.\n\n\
         Exit status: 0 signed (complete or partial bundle), 3 the proposal failed verification, 1 other errors;\n\
-        \"no\" (any other answer) at a prompt 1, Ctrl-C 130: the transcript records the abort, and a new archive\n\
-        this run wrote (its keys signed nothing) is removed.\n\n\
+        \"no\" (any other answer) at a prompt 1, Ctrl-C 130: the transcript records the abort, and no new archive\n\
+        is written (new keys are written only after the last question, so none signed anything).\n\n\
         Examples:\n  signer sign proposal-v7.json --keys keys.tgz.age\n  \
         signer sign proposal.json --keys keys.tgz.age -o bundle.json --pkcs11-module /usr/lib/softhsm/libsofthsm2.so\n    \
         (root keys the archive records on a token sign there; add --token LABEL to make the new keys on a token)"

@@ -282,8 +282,8 @@ fn a_declined_confirmation_ends_the_transcript_with_an_abort() {
         "{said}"
     );
     assert!(!d.join("bundle.json").exists(), "{said}");
-    // Its keys signed nothing: this run's new archive is removed (issue 15;
-    // it used to be kept).
+    // Its keys signed nothing: no new archive is written (issue 16: the
+    // keys are written only after the last question).
     assert!(
         !d.join("keys2.tgz.age").exists(),
         "no archive of a key that signed nothing: {said}"
